@@ -1,0 +1,1 @@
+"""The community service: villages and cooperatives, their produce lots and their needs."""

@@ -1,0 +1,44 @@
+"""Schemas of the community service's own routes."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from shared.events.data import CategoryCode, RegionCode
+from shared.stakeholder.schemas import Description, OfferRead, Quantity, Unit, Window
+from shared.taxonomy import is_within
+
+__all__ = ["LotCreate", "LotRead"]
+
+
+def _produce(code: str) -> str:
+    if not is_within(code, "produce"):
+        raise ValueError("a produce lot's category lies under 'produce'")
+    return code
+
+
+class LotCreate(Window):
+    """A lot of produce; ``window_start``/``window_end`` are its harvest window."""
+
+    product_category: Annotated[CategoryCode, AfterValidator(_produce)]
+    variety: Annotated[str, Field(min_length=1, max_length=100)]
+    grade: Annotated[str, Field(max_length=40)] = ""
+    quantity: Quantity
+    unit: Unit
+    certifications: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        default_factory=list, description="e.g. green-food, organic, geographic-indication"
+    )
+    region: RegionCode | None = Field(default=None, description="the village; default the org's")
+    service_area: list[RegionCode] = Field(default_factory=list)
+    description: Description = ""
+
+
+class LotRead(BaseModel):
+    id: str
+    organisation_id: str
+    variety: str
+    grade: str
+    certifications: list[str]
+    created_at: datetime
+    offer: OfferRead

@@ -1,0 +1,1 @@
+"""The coordinator service: the registry, the book of open needs and offers, the event log."""

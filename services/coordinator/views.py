@@ -1,0 +1,190 @@
+"""The coordinator's read API: registry, book of needs and offers, event log, dead letters.
+
+Reads need the admin token until coordinator accounts exist.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import Select, select
+
+from services.coordinator.models import (
+    BookListing,
+    BookNeed,
+    BookOffer,
+    EventLogEntry,
+    RegisteredOrganisation,
+)
+from services.coordinator.schemas import (
+    BookNeedRead,
+    BookOfferRead,
+    DeadLetterRead,
+    EventRead,
+    OrganisationEntry,
+)
+from shared.app import AdminDep, UowDep
+from shared.events.data import RegionCode, StakeholderKind
+from shared.messaging.models import DeadLetter
+from shared.regions import significant_prefix
+
+__all__ = ["router"]
+
+router = APIRouter(dependencies=[AdminDep])
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+Region = Annotated[RegionCode | None, Query(description="this region and everything under it")]
+
+
+def _within(column: Any, region: str) -> Any:
+    """Rows whose region code lies in ``region`` (the code's significant prefix)."""
+    return column.startswith(significant_prefix(region))
+
+
+@router.get("/organisations", response_model=list[OrganisationEntry], tags=["registry"])
+def organisations(
+    uow: UowDep,
+    kind: StakeholderKind | None = None,
+    region: Region = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[OrganisationEntry]:
+    query = select(RegisteredOrganisation)
+    if kind:
+        query = query.where(RegisteredOrganisation.kind == kind)
+    if region:
+        query = query.where(_within(RegisteredOrganisation.region, region))
+    query = query.order_by(RegisteredOrganisation.registered_at, RegisteredOrganisation.id)
+    rows = uow.session.scalars(query.limit(limit).offset(offset))
+    return [OrganisationEntry.model_validate(row) for row in rows]
+
+
+def _book_query(
+    model: type[BookListing],
+    *,
+    category: str | None,
+    region: str | None,
+    kind: str | None,
+    status: str | None,
+    organisation_id: str | None,
+) -> Select[Any]:
+    query = select(model)
+    if category:
+        query = query.where((model.category == category) | model.category.startswith(category + "."))
+    if region:
+        query = query.where(_within(model.region, region))
+    if kind:
+        query = query.where(model.kind == kind)
+    if status:
+        query = query.where(model.status == status)
+    if organisation_id:
+        query = query.where(model.organisation_id == organisation_id)
+    return query.order_by(model.published_at, model.id)
+
+
+Status = Annotated[str | None, Query(pattern="^(open|withdrawn)$")]
+Category = Annotated[str | None, Query(description="a category and everything under it")]
+
+
+@router.get("/needs", response_model=list[BookNeedRead], tags=["book"])
+def needs(
+    uow: UowDep,
+    category: Category = None,
+    region: Region = None,
+    kind: StakeholderKind | None = None,
+    status: Status = None,
+    organisation_id: str | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[BookNeedRead]:
+    query = _book_query(
+        BookNeed,
+        category=category,
+        region=region,
+        kind=kind,
+        status=status,
+        organisation_id=organisation_id,
+    )
+    rows = uow.session.scalars(query.limit(limit).offset(offset))
+    return [BookNeedRead.model_validate(row) for row in rows]
+
+
+@router.get("/offers", response_model=list[BookOfferRead], tags=["book"])
+def offers(
+    uow: UowDep,
+    category: Category = None,
+    region: Region = None,
+    kind: StakeholderKind | None = None,
+    status: Status = None,
+    organisation_id: str | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[BookOfferRead]:
+    query = _book_query(
+        BookOffer,
+        category=category,
+        region=region,
+        kind=kind,
+        status=status,
+        organisation_id=organisation_id,
+    )
+    rows = uow.session.scalars(query.limit(limit).offset(offset))
+    return [BookOfferRead.model_validate(row) for row in rows]
+
+
+@router.get(
+    "/events",
+    response_model=list[EventRead],
+    tags=["events"],
+    summary="The event log in stream order, with provenance",
+)
+def events(
+    uow: UowDep,
+    type: str | None = None,
+    kind: StakeholderKind | None = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    organisation_id: str | None = None,
+    entity_id: str | None = None,
+    correlation_id: str | None = None,
+    after_sequence: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+) -> list[EventRead]:
+    query = select(EventLogEntry).where(EventLogEntry.stream_sequence > after_sequence)
+    filters = {
+        EventLogEntry.type: type,
+        EventLogEntry.kind: kind,
+        EventLogEntry.region: region,
+        EventLogEntry.organisation_id: organisation_id,
+        EventLogEntry.entity_id: entity_id,
+        EventLogEntry.correlation_id: correlation_id,
+    }
+    for column, value in filters.items():
+        if value:
+            query = query.where(column == value)
+    rows = uow.session.scalars(query.order_by(EventLogEntry.stream_sequence).limit(limit))
+    return [EventRead.model_validate(row) for row in rows]
+
+
+@router.get(
+    "/dead-letters",
+    response_model=list[DeadLetterRead],
+    tags=["events"],
+    summary="Messages the coordinator could not apply, with the reason",
+)
+def dead_letters(uow: UowDep, limit: Limit = 100, offset: Offset = 0) -> list[DeadLetterRead]:
+    query = select(DeadLetter).order_by(DeadLetter.id).limit(limit).offset(offset)
+    return [
+        DeadLetterRead(
+            id=row.id,
+            consumer=row.consumer,
+            stream_sequence=row.stream_sequence,
+            subject=row.subject,
+            event_id=row.event_id,
+            reason=row.reason,
+            deliveries=row.deliveries,
+            created_at=row.created_at,
+            payload=row.payload.decode("utf-8", errors="replace"),
+            redriven_at=row.redriven_at,
+        )
+        for row in uow.session.scalars(query)
+    ]

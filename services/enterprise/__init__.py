@@ -1,0 +1,1 @@
+"""The enterprise service: companies, their procurement requests and their offers."""

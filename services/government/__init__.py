@@ -1,0 +1,1 @@
+"""The government service: county bureaus, their programmes (subsidies, funds, training) and needs."""

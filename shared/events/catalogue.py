@@ -1,0 +1,189 @@
+"""The event catalogue: every event type Sifang publishes, with its version, data model,
+subject pattern and the kinds of service allowed to publish it.
+
+Event types are named ``sifang.<entity>.<verb>.v<N>``; an additive change to a data model
+keeps N, a breaking one adds a new entry with N+1.
+"""
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from shared.events.data import (
+    CourseOffered,
+    EventData,
+    LotOffered,
+    NeedData,
+    NeedWithdrawn,
+    OfferData,
+    OfferWithdrawn,
+    OrganisationRegistered,
+    ProcurementRequested,
+    ProgrammeOpened,
+)
+from shared.events.envelope import CloudEvent, InvalidEvent
+from shared.events.subjects import STAKEHOLDER_KINDS, subject_for
+
+__all__ = ["CATALOGUE", "EventType", "event_type_for"]
+
+
+@dataclass(frozen=True)
+class EventType:
+    entity: str
+    verb: str
+    version: int
+    data_model: type[EventData]
+    id_field: str
+    publishers: tuple[str, ...]
+    description: str
+
+    @property
+    def type(self) -> str:
+        return f"sifang.{self.entity}.{self.verb}.v{self.version}"
+
+    @property
+    def subject_pattern(self) -> str:
+        return f"sifang.{{kind}}.{{region}}.{self.entity}.{self.verb}"
+
+    def build(
+        self,
+        *,
+        kind: str,
+        organisation_id: str,
+        region: str,
+        data: BaseModel,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> tuple[str, CloudEvent]:
+        """The NATS subject and the envelope of a new event of this type."""
+        if not isinstance(data, self.data_model):
+            raise TypeError(f"{self.type} carries {self.data_model.__name__}")
+        payload = data.model_dump(mode="json")
+        event = CloudEvent(
+            source=f"/sifang/{kind}/{organisation_id}",
+            type=self.type,
+            subject=str(payload[self.id_field]),
+            dataschema=f"urn:sifang:event:{self.type}",
+            region=region[:6],
+            correlationid=correlation_id or "",
+            causationid=causation_id,
+            data=payload,
+        )
+        if not correlation_id:  # a new conversation: the first event names it
+            event = event.model_copy(update={"correlationid": event.id})
+        return subject_for(kind, region, self.entity, self.verb), event
+
+
+def _types(*types: EventType) -> dict[str, EventType]:
+    return {t.type: t for t in types}
+
+
+CATALOGUE: dict[str, EventType] = _types(
+    EventType(
+        "organisation",
+        "registered",
+        1,
+        OrganisationRegistered,
+        "organisation_id",
+        STAKEHOLDER_KINDS,
+        "An organisation joined through its stakeholder service.",
+    ),
+    EventType(
+        "need",
+        "published",
+        1,
+        NeedData,
+        "need_id",
+        STAKEHOLDER_KINDS,
+        "An organisation published what it needs.",
+    ),
+    EventType(
+        "need",
+        "updated",
+        1,
+        NeedData,
+        "need_id",
+        STAKEHOLDER_KINDS,
+        "A need changed; the data is its whole new state.",
+    ),
+    EventType(
+        "need",
+        "withdrawn",
+        1,
+        NeedWithdrawn,
+        "need_id",
+        STAKEHOLDER_KINDS,
+        "A need was withdrawn by its organisation.",
+    ),
+    EventType(
+        "offer",
+        "published",
+        1,
+        OfferData,
+        "offer_id",
+        STAKEHOLDER_KINDS,
+        "An organisation published what it can offer.",
+    ),
+    EventType(
+        "offer",
+        "updated",
+        1,
+        OfferData,
+        "offer_id",
+        STAKEHOLDER_KINDS,
+        "An offer changed; the data is its whole new state.",
+    ),
+    EventType(
+        "offer",
+        "withdrawn",
+        1,
+        OfferWithdrawn,
+        "offer_id",
+        STAKEHOLDER_KINDS,
+        "An offer was withdrawn by its organisation.",
+    ),
+    EventType(
+        "programme",
+        "opened",
+        1,
+        ProgrammeOpened,
+        "programme_id",
+        ("government",),
+        "A government programme (subsidy, fund, training) opened with eligibility rules.",
+    ),
+    EventType(
+        "procurement",
+        "requested",
+        1,
+        ProcurementRequested,
+        "request_id",
+        ("enterprise",),
+        "An enterprise asked to buy produce.",
+    ),
+    EventType(
+        "course",
+        "offered",
+        1,
+        CourseOffered,
+        "course_id",
+        ("ngo",),
+        "A social organisation offered a training course.",
+    ),
+    EventType(
+        "lot",
+        "offered",
+        1,
+        LotOffered,
+        "lot_id",
+        ("community",),
+        "A village or cooperative offered a lot of produce.",
+    ),
+)
+
+
+def event_type_for(event: CloudEvent) -> EventType:
+    """The catalogue entry of ``event``; raises :class:`InvalidEvent` if there is none."""
+    try:
+        return CATALOGUE[event.type]
+    except KeyError:
+        raise InvalidEvent(f"unknown event type {event.type!r}") from None

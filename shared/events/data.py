@@ -1,0 +1,171 @@
+"""The ``data`` of every event type: the message contract, one pydantic model per type."""
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from shared.regions import validate_region
+from shared.taxonomy import CATEGORIES
+
+__all__ = [
+    "CategoryCode",
+    "Contact",
+    "CourseOffered",
+    "EligibilityRules",
+    "EventData",
+    "LotOffered",
+    "NeedData",
+    "NeedWithdrawn",
+    "OfferData",
+    "OfferWithdrawn",
+    "OrganisationRegistered",
+    "ProcurementRequested",
+    "ProgrammeOpened",
+    "RegionCode",
+    "StakeholderKind",
+]
+
+
+def _known_category(code: str) -> str:
+    if code not in CATEGORIES:
+        raise ValueError(f"unknown category {code!r}; see GET /categories")
+    return code
+
+
+RegionCode = Annotated[str, AfterValidator(validate_region)]
+CategoryCode = Annotated[str, AfterValidator(_known_category)]
+StakeholderKind = Literal["government", "enterprise", "ngo", "community"]
+PositiveQuantity = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4)]
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contact(EventData):
+    person: str = Field(default="", max_length=100)
+    phone: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=200)
+
+
+class OrganisationRegistered(EventData):
+    organisation_id: str
+    name: str
+    kind: StakeholderKind
+    region: RegionCode
+    contact: Contact
+
+
+class _WindowMixin(EventData):
+    window_start: date | None = None
+    window_end: date | None = None
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> "_WindowMixin":
+        if self.window_start and self.window_end and self.window_end < self.window_start:
+            raise ValueError("window_end is before window_start")
+        return self
+
+
+class NeedData(_WindowMixin):
+    """The whole state of a need; published on creation and on every change."""
+
+    need_id: str
+    organisation_id: str
+    category: CategoryCode
+    title: str
+    description: str
+    quantity: PositiveQuantity
+    unit: str
+    region: RegionCode
+    attributes: dict[str, Any]
+    version: int = Field(ge=1)
+
+
+class OfferData(_WindowMixin):
+    """The whole state of an offer; published on creation and on every change."""
+
+    offer_id: str
+    organisation_id: str
+    category: CategoryCode
+    title: str
+    description: str
+    quantity: PositiveQuantity
+    unit: str
+    region: RegionCode
+    service_area: list[RegionCode]
+    attributes: dict[str, Any]
+    version: int = Field(ge=1)
+
+
+class NeedWithdrawn(EventData):
+    need_id: str
+    organisation_id: str
+    reason: str
+
+
+class OfferWithdrawn(EventData):
+    offer_id: str
+    organisation_id: str
+    reason: str
+
+
+class EligibilityRules(EventData):
+    """Machine-readable rules saying which organisations a government programme may serve."""
+
+    organisation_kinds: list[StakeholderKind] = Field(
+        default_factory=list, description="kinds that may apply; empty means any kind"
+    )
+    regions: list[RegionCode] = Field(
+        default_factory=list, description="regions the applicant must lie in; empty means any"
+    )
+    required_certifications: list[str] = Field(default_factory=list)
+    max_amount: Decimal | None = Field(default=None, gt=0, description="most one applicant gets")
+
+
+class ProgrammeOpened(_WindowMixin):
+    programme_id: str
+    organisation_id: str
+    offer_id: str
+    name: str
+    programme_kind: Literal["subsidy", "fund", "training"]
+    budget: PositiveQuantity
+    unit: str
+    eligibility: EligibilityRules
+
+
+class ProcurementRequested(_WindowMixin):
+    request_id: str
+    organisation_id: str
+    need_id: str
+    product_category: CategoryCode
+    grade: str
+    quantity: PositiveQuantity
+    unit: str
+    max_price_per_unit: Decimal | None = None
+
+
+class CourseOffered(EventData):
+    course_id: str
+    organisation_id: str
+    offer_id: str
+    title: str
+    tier: Literal["basic", "advanced", "incubation"]
+    seats: int = Field(gt=0)
+    start_date: date
+    end_date: date
+    venue: str
+
+
+class LotOffered(_WindowMixin):
+    lot_id: str
+    organisation_id: str
+    offer_id: str
+    product_category: CategoryCode
+    variety: str
+    grade: str
+    quantity: PositiveQuantity
+    unit: str
+    certifications: list[str]

@@ -1,0 +1,1 @@
+"""Messaging: NATS link and provisioning, outbox relay, inbox consumer and dead letters."""

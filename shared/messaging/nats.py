@@ -1,0 +1,133 @@
+"""The NATS connection and the idempotent provisioning of the stream and its consumers."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError
+
+__all__ = ["STREAM_NAME", "STREAM_SUBJECTS", "NatsLink", "ensure_pull_consumer", "ensure_stream"]
+
+log = logging.getLogger(__name__)
+
+STREAM_NAME = "SIFANG"
+STREAM_SUBJECTS = ["sifang.>"]
+_STREAM_EXISTS = 10058  # JetStream: stream name already in use with a different configuration
+
+
+class NatsLink:
+    """One service's connection to NATS, opened lazily and kept open through reconnects.
+
+    Connecting is retried with backoff, so a service starts and serves HTTP while NATS is
+    still down; its outbox simply waits.
+    """
+
+    def __init__(self, url: str, name: str, *, stream_replicas: int = 1) -> None:
+        self.url = url
+        self.name = name
+        self.stream_replicas = stream_replicas
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.is_connected
+
+    async def jetstream(self) -> JetStreamContext:
+        """The JetStream context, connecting (and provisioning the stream) on first use."""
+        async with self._lock:
+            if self._client is None:
+                delay = 0.2
+                while True:
+                    try:
+                        client = await nats.connect(
+                            servers=[self.url],
+                            name=self.name,
+                            connect_timeout=2,
+                            allow_reconnect=True,
+                            max_reconnect_attempts=-1,
+                            reconnect_time_wait=0.5,
+                            error_cb=self._on_error,
+                            disconnected_cb=self._on_disconnected,
+                            reconnected_cb=self._on_reconnected,
+                        )
+                        js = client.jetstream(timeout=5)
+                        await ensure_stream(js, replicas=self.stream_replicas)
+                    except Exception as exc:  # nats raises OSError, TimeoutError, NoServersError...
+                        log.warning("%s: NATS at %s not reachable (%s); retrying", self.name, self.url, exc)
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 5.0)
+                        continue
+                    self._client = client
+                    log.info("%s: connected to NATS at %s", self.name, self.url)
+                    break
+            return self._client.jetstream(timeout=5)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._client is not None:
+                await self._client.close()
+                self._client = None
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("%s: NATS error: %s", self.name, exc)
+
+    async def _on_disconnected(self) -> None:
+        log.warning("%s: disconnected from NATS", self.name)
+
+    async def _on_reconnected(self) -> None:
+        log.info("%s: reconnected to NATS", self.name)
+
+
+async def ensure_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
+    """Create the event stream, or bring an existing one to this configuration."""
+    config = StreamConfig(
+        name=STREAM_NAME,
+        subjects=STREAM_SUBJECTS,
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,  # history stays replayable
+        num_replicas=replicas,
+        duplicate_window=120.0,
+    )
+    try:
+        await js.add_stream(config)
+    except BadRequestError as exc:
+        if exc.err_code != _STREAM_EXISTS:
+            raise
+        await js.update_stream(config)
+
+
+async def ensure_pull_consumer(
+    js: JetStreamContext,
+    *,
+    durable: str,
+    filter_subjects: Sequence[str],
+    max_deliver: int,
+    backoff: Sequence[float],
+    ack_wait: float = 30.0,
+) -> JetStreamContext.PullSubscription:
+    """Create or update a durable pull consumer with explicit ack, and bind to it."""
+    config = ConsumerConfig(
+        durable_name=durable,
+        name=durable,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=ack_wait,
+        max_deliver=max_deliver,
+        backoff=list(backoff) or None,
+        filter_subjects=list(filter_subjects),
+        max_ack_pending=1000,
+    )
+    await js.add_consumer(STREAM_NAME, config=config)
+    return await js.pull_subscribe_bind(durable=durable, stream=STREAM_NAME)

@@ -1,0 +1,65 @@
+"""Settings from the environment (pydantic-settings): one class per service on this base.
+
+Per service: ``<SERVICE>_DATABASE_URL`` and ``<SERVICE>_PORT``. Shared by all: ``NATS_URL``,
+``SIFANG_ADMIN_TOKEN``, ``SIFANG_MODE`` (``embedded`` for a laptop, ``production`` otherwise),
+``SIFANG_VAR_DIR`` (where embedded SQLite files live) and ``SIFANG_STREAM_REPLICAS``.
+"""
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ServiceSettings", "settings_class"]
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4233"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: ClassVar[str]
+
+    mode: Literal["embedded", "production"] = Field(
+        default="embedded", validation_alias=AliasChoices("SIFANG_MODE")
+    )
+    var_dir: Path = Field(default=Path("var"), validation_alias=AliasChoices("SIFANG_VAR_DIR"))
+    nats_url: str = Field(default=DEFAULT_NATS_URL, validation_alias=AliasChoices("NATS_URL"))
+    stream_replicas: int = Field(
+        default=1, ge=1, le=5, validation_alias=AliasChoices("SIFANG_STREAM_REPLICAS")
+    )
+    admin_token: str | None = Field(
+        default=None, min_length=16, validation_alias=AliasChoices("SIFANG_ADMIN_TOKEN")
+    )
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> "ServiceSettings":
+        if self.mode == "production":
+            if not self.admin_token:
+                raise ValueError("SIFANG_ADMIN_TOKEN must be set in production mode")
+            if not self.database_url:
+                raise ValueError(f"{self.service_name.upper()}_DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file under the var directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / f'{self.service_name}.db').resolve()}"
+
+
+def settings_class(service: str, *, port: int) -> type[ServiceSettings]:
+    """The settings class of ``service``: ``<SERVICE>_*`` variables on the shared base."""
+    namespace = {
+        "__module__": __name__,
+        "__annotations__": {"service_name": ClassVar[str], "port": int},
+        "model_config": SettingsConfigDict(env_prefix=f"{service.upper()}_", extra="ignore"),
+        "service_name": service,
+        "port": port,
+    }
+    return type(f"{service.title()}Settings", (ServiceSettings,), namespace)

@@ -1,0 +1,1 @@
+"""The stakeholder core shared by the government, enterprise, ngo and community services."""

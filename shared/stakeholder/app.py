@@ -1,0 +1,71 @@
+"""Builds a stakeholder service: the shared core plus the service's own routes and tables."""
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from shared.app import UowDep, build_runtime, create_service_app
+from shared.errors import NotFound
+from shared.events.data import StakeholderKind
+from shared.settings import ServiceSettings
+from shared.stakeholder.models import OwnedEntity
+from shared.stakeholder.views import CurrentOrg, stakeholder_router
+
+__all__ = ["create_stakeholder_app", "owned_entity_routes"]
+
+E = TypeVar("E", bound=OwnedEntity)
+R = TypeVar("R", bound=BaseModel)
+
+
+def create_stakeholder_app(
+    settings: ServiceSettings,
+    *,
+    kind: StakeholderKind,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    runtime = build_runtime(settings)
+    return create_service_app(
+        runtime,
+        title=title,
+        description=description,
+        routers=[stakeholder_router(kind), *routers],
+    )
+
+
+def owned_entity_routes(
+    router: APIRouter,
+    path: str,
+    model: type[E],
+    to_read: Callable[[E], R],
+    read_schema: type[R],
+    tag: str,
+) -> None:
+    """``GET path`` (the caller's records) and ``GET path/{id}`` for a service's own entity."""
+    noun = tag.removesuffix("s")
+
+    @router.get(
+        path,
+        response_model=list[read_schema],  # type: ignore[valid-type]
+        tags=[tag],
+        summary=f"The organisation's {tag}",
+    )
+    def list_(uow: UowDep, org: CurrentOrg) -> list[R]:
+        query = select(model).where(model.organisation_id == org.id)
+        return [to_read(row) for row in uow.session.scalars(query.order_by(model.created_at))]
+
+    @router.get(
+        path + "/{entity_id}",
+        response_model=read_schema,
+        tags=[tag],
+        summary=f"One {noun} of the organisation",
+    )
+    def get(entity_id: str, uow: UowDep, org: CurrentOrg) -> R:
+        row = uow.session.get(model, entity_id)
+        if row is None or row.organisation_id != org.id:
+            raise NotFound(f"no {noun} {entity_id!r} of this organisation", field="id")
+        return to_read(row)

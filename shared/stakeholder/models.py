@@ -1,0 +1,78 @@
+"""Tables of the stakeholder core: organisations and their needs and offers."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base, utcnow
+from shared.messaging.models import MESSAGING_TABLES
+
+__all__ = ["STAKEHOLDER_TABLES", "Listing", "Need", "Offer", "Organisation", "OwnedEntity"]
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    region: Mapped[str] = mapped_column(String(12))
+    contact_person: Mapped[str] = mapped_column(String(100))
+    contact_phone: Mapped[str] = mapped_column(String(40))
+    contact_email: Mapped[str] = mapped_column(String(200))
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Listing(Base):
+    """What needs and offers have in common."""
+
+    __abstract__ = True
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    category: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    unit: Mapped[str] = mapped_column(String(40))
+    region: Mapped[str] = mapped_column(String(12))
+    window_start: Mapped[date | None]
+    window_end: Mapped[date | None]
+    attributes: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Need(Listing):
+    __tablename__ = "needs"
+
+
+class Offer(Listing):
+    __tablename__ = "offers"
+
+    service_area: Mapped[list[str]]
+
+
+class OwnedEntity(Base):
+    """A service's own kind of record (programme, course, lot...), owned by one organisation."""
+
+    __abstract__ = True
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+STAKEHOLDER_TABLES = (
+    *MESSAGING_TABLES,
+    Organisation.__table__,
+    Need.__table__,
+    Offer.__table__,
+)

@@ -1,0 +1,249 @@
+"""Handlers of the stakeholder core. Each takes a unit of work and commits it itself;
+the ``add_*`` helpers work inside a caller's transaction so services can build on them."""
+
+from dataclasses import dataclass
+from typing import Generic, Literal, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.auth import hash_api_key, new_api_key
+from shared.db import UnitOfWork, utcnow
+from shared.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from shared.events.catalogue import CATALOGUE
+from shared.events.data import (
+    Contact,
+    EventData,
+    NeedData,
+    NeedWithdrawn,
+    OfferData,
+    OfferWithdrawn,
+    OrganisationRegistered,
+)
+from shared.events.envelope import new_event_id
+from shared.messaging.outbox import record_event
+from shared.stakeholder.models import Listing, Need, Offer, Organisation
+from shared.stakeholder.schemas import (
+    ListingCreate,
+    ListingUpdate,
+    OfferCreate,
+    OfferUpdate,
+    OrganisationCreate,
+)
+from shared.taxonomy import VOCABULARIES
+
+__all__ = [
+    "NEEDS",
+    "OFFERS",
+    "Side",
+    "add_listing",
+    "authenticate",
+    "emit",
+    "get_listing",
+    "list_listings",
+    "listing_data",
+    "register_organisation",
+    "update_listing",
+    "withdraw_listing",
+]
+
+
+L = TypeVar("L", Need, Offer)
+
+
+@dataclass(frozen=True)
+class Side(Generic[L]):
+    """Needs or offers: the one place where the two differ."""
+
+    name: Literal["need", "offer"]
+    model: type[L]
+
+    @property
+    def plural(self) -> str:
+        return self.name + "s"
+
+
+NEEDS: Side[Need] = Side("need", Need)
+OFFERS: Side[Offer] = Side("offer", Offer)
+
+
+def emit(
+    session: Session, org: Organisation, entity: str, verb: str, data: EventData, *, region: str
+) -> None:
+    """Record an event about ``org``'s doing in the session's transaction (the outbox)."""
+    event_type = CATALOGUE[f"sifang.{entity}.{verb}.v1"]
+    subject, event = event_type.build(kind=org.kind, organisation_id=org.id, region=region, data=data)
+    record_event(session, subject, event)
+
+
+def register_organisation(
+    uow: UnitOfWork, kind: str, command: OrganisationCreate
+) -> tuple[Organisation, str]:
+    """Register an organisation of this service's kind; returns it and its API key (shown once)."""
+    api_key = new_api_key()
+    org = Organisation(
+        id=new_event_id(),
+        name=command.name,
+        kind=kind,
+        region=command.region,
+        contact_person=command.contact.person,
+        contact_phone=command.contact.phone,
+        contact_email=command.contact.email,
+        api_key_hash=hash_api_key(api_key),
+        created_at=utcnow(),
+    )
+    uow.session.add(org)
+    data = OrganisationRegistered(
+        organisation_id=org.id,
+        name=org.name,
+        kind=kind,
+        region=org.region,
+        contact=command.contact,
+    )
+    emit(uow.session, org, "organisation", "registered", data, region=org.region)
+    uow.commit()
+    return org, api_key
+
+
+def contact_of(org: Organisation) -> Contact:
+    return Contact(person=org.contact_person, phone=org.contact_phone, email=org.contact_email)
+
+
+def authenticate(session: Session, api_key: str) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.api_key_hash == hash_api_key(api_key)))
+    if org is None:
+        raise Unauthorized("unknown API key")
+    return org
+
+
+def listing_data(side: Side[L], row: Listing) -> NeedData | OfferData:
+    """The event data (the whole current state) of a need or offer."""
+    fields = {
+        "organisation_id": row.organisation_id,
+        "category": row.category,
+        "title": row.title,
+        "description": row.description,
+        "quantity": row.quantity,
+        "unit": row.unit,
+        "region": row.region,
+        "window_start": row.window_start,
+        "window_end": row.window_end,
+        "attributes": row.attributes,
+        "version": row.version,
+    }
+    if isinstance(row, Offer):
+        return OfferData(offer_id=row.id, service_area=row.service_area, **fields)
+    return NeedData(need_id=row.id, **fields)
+
+
+def _check_vocabulary(org: Organisation, side: Side[L], category: str) -> None:
+    vocabulary = VOCABULARIES[org.kind]
+    if not vocabulary.allows(side.name, category):
+        allowed = ", ".join(vocabulary.needs if side.name == "need" else vocabulary.offers)
+        raise InvalidInput(
+            f"a {org.kind} organisation cannot post a {side.name} in {category!r}; "
+            f"its {side.plural} are under: {allowed}",
+            field="category",
+        )
+
+
+def add_listing(session: Session, org: Organisation, side: Side[L], command: ListingCreate) -> L:
+    """Create a need or offer and its ``published`` event inside the caller's transaction."""
+    _check_vocabulary(org, side, command.category)
+    now = utcnow()
+    region = command.region or org.region
+    row = side.model(
+        id=new_event_id(),
+        organisation_id=org.id,
+        category=command.category,
+        title=command.title,
+        description=command.description,
+        quantity=command.quantity,
+        unit=command.unit,
+        region=region,
+        window_start=command.window_start,
+        window_end=command.window_end,
+        attributes=command.attributes,
+        status="open",
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    if isinstance(row, Offer):
+        assert isinstance(command, OfferCreate)
+        row.service_area = command.service_area or [region]
+    session.add(row)
+    session.flush()
+    emit(session, org, side.name, "published", listing_data(side, row), region=region)
+    return row
+
+
+def get_listing(session: Session, org: Organisation, side: Side[L], listing_id: str) -> L:
+    """One of ``org``'s own needs or offers; others' are not found."""
+    row = session.get(side.model, listing_id)
+    if row is None or row.organisation_id != org.id:
+        raise NotFound(f"no {side.name} {listing_id!r} of this organisation", field="id")
+    return row
+
+
+def list_listings(
+    session: Session, org: Organisation, side: Side[L], *, status: str | None, category: str | None
+) -> list[L]:
+    query = select(side.model).where(side.model.organisation_id == org.id)
+    if status:
+        query = query.where(side.model.status == status)
+    if category:
+        query = query.where(
+            (side.model.category == category) | side.model.category.startswith(category + ".")
+        )
+    return list(session.scalars(query.order_by(side.model.created_at, side.model.id)))
+
+
+def update_listing(
+    uow: UnitOfWork, org: Organisation, side: Side[L], listing_id: str, command: ListingUpdate
+) -> Listing:
+    """Change an open need or offer; publishes ``updated`` with its whole new state."""
+    row = get_listing(uow.session, org, side, listing_id)
+    if row.status != "open":
+        raise Conflict(f"this {side.name} is {row.status} and can no longer change", field="status")
+    changes = command.model_dump(exclude_unset=True)
+    for field in ("category", "title", "quantity", "unit", "region", "attributes"):
+        if field in changes and changes[field] is None:
+            raise InvalidInput(f"{field} cannot be null", field=field)
+    if isinstance(command, OfferUpdate) and changes.get("service_area") is None:
+        changes.pop("service_area", None)
+    if "category" in changes:
+        _check_vocabulary(org, side, changes["category"])
+    start = changes.get("window_start", row.window_start)
+    end = changes.get("window_end", row.window_end)
+    if start and end and end < start:
+        raise InvalidInput("window_end is before window_start", field="window_end")
+    changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
+    if not changed:
+        return row
+    for field, value in changed.items():
+        setattr(row, field, value)
+    row.version += 1
+    row.updated_at = utcnow()
+    uow.session.flush()
+    emit(uow.session, org, side.name, "updated", listing_data(side, row), region=row.region)
+    uow.commit()
+    return row
+
+
+def withdraw_listing(uow: UnitOfWork, org: Organisation, side: Side[L], listing_id: str, reason: str) -> L:
+    """Withdraw an open need or offer; publishes ``withdrawn``."""
+    row = get_listing(uow.session, org, side, listing_id)
+    if row.status != "open":
+        raise Conflict(f"this {side.name} is already {row.status}", field="status")
+    row.status = "withdrawn"
+    row.withdrawn_reason = reason
+    row.updated_at = utcnow()
+    data: EventData
+    if side is OFFERS:
+        data = OfferWithdrawn(offer_id=row.id, organisation_id=org.id, reason=reason)
+    else:
+        data = NeedWithdrawn(need_id=row.id, organisation_id=org.id, reason=reason)
+    emit(uow.session, org, side.name, "withdrawn", data, region=row.region)
+    uow.commit()
+    return row

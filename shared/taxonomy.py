@@ -1,0 +1,115 @@
+"""The shared taxonomy of what needs ask for and offers provide.
+
+Category codes are dotted paths (``produce.fruit.kiwifruit``); a category's parent is the
+path without its last part. Every kind of stakeholder has a vocabulary: the branches of the
+taxonomy it may post needs and offers under.
+"""
+
+from dataclasses import dataclass
+
+__all__ = ["CATEGORIES", "VOCABULARIES", "Category", "Vocabulary", "is_within", "parent_of"]
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    zh: str
+    en: str
+
+
+_ROWS = [
+    ("produce", "农产品", "Farm produce"),
+    ("produce.fruit", "水果", "Fruit"),
+    ("produce.fruit.kiwifruit", "猕猴桃", "Kiwifruit"),
+    ("produce.fruit.apple", "苹果", "Apples"),
+    ("produce.fruit.citrus", "柑橘", "Citrus"),
+    ("produce.vegetable", "蔬菜", "Vegetables"),
+    ("produce.grain", "粮油", "Grain and oil"),
+    ("produce.tea", "茶叶", "Tea"),
+    ("produce.mushroom", "食用菌", "Mushrooms"),
+    ("produce.livestock", "畜禽产品", "Livestock products"),
+    ("produce.processed", "农副加工品", "Processed farm products"),
+    ("training", "培训", "Training"),
+    ("training.livestream", "直播带货培训", "Live-stream selling training"),
+    ("training.ecommerce", "电商运营培训", "E-commerce operations training"),
+    ("training.incubation", "创业孵化", "Start-up incubation"),
+    ("funding", "资金", "Funding"),
+    ("funding.subsidy", "补贴", "Subsidy"),
+    ("funding.fund", "专项资金", "Special fund"),
+    ("funding.loan", "贷款贴息", "Interest-subsidised loan"),
+    ("logistics", "物流", "Logistics"),
+    ("logistics.cold_chain", "冷链物流", "Cold-chain logistics"),
+    ("logistics.express", "快递进村", "Village express delivery"),
+    ("logistics.warehouse", "仓储", "Warehousing"),
+    ("sales_channel", "销售渠道", "Sales channel"),
+    ("sales_channel.platform", "电商平台店铺", "E-commerce platform store"),
+    ("sales_channel.livestream", "直播间", "Live-stream sales room"),
+    ("sales_channel.supermarket", "商超对接", "Supermarket supply"),
+    ("brand", "品牌", "Brand"),
+    ("brand.design", "包装设计", "Packaging design"),
+    ("brand.county", "区域公用品牌", "County public brand"),
+    ("brand.certification", "认证", "Certification (green, organic, geographic indication)"),
+    ("technology", "技术", "Technology"),
+    ("technology.traceability", "溯源系统", "Traceability"),
+    ("technology.agronomy", "农技服务", "Agronomy"),
+    ("venue", "场地", "Venue"),
+    ("volunteers", "志愿者", "Volunteers"),
+    ("social_service", "社会工作服务", "Social-work service"),
+    ("social_service.mediation", "纠纷调解", "Dispute mediation"),
+    ("social_service.capacity", "能力建设", "Capacity building"),
+]
+
+CATEGORIES: dict[str, Category] = {code: Category(code, zh, en) for code, zh, en in _ROWS}
+
+
+def parent_of(code: str) -> str | None:
+    head, _, _ = code.rpartition(".")
+    return head or None
+
+
+def is_within(code: str, branch: str) -> bool:
+    """Whether ``code`` is ``branch`` or lies below it."""
+    return code == branch or code.startswith(branch + ".")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The branches of the taxonomy one kind of stakeholder may post needs and offers under."""
+
+    needs: tuple[str, ...]
+    offers: tuple[str, ...]
+
+    def allows(self, side: str, code: str) -> bool:
+        branches = self.needs if side == "need" else self.offers
+        return code in CATEGORIES and any(is_within(code, b) for b in branches)
+
+    def categories(self, side: str) -> list[str]:
+        return [code for code in CATEGORIES if self.allows(side, code)]
+
+
+VOCABULARIES: dict[str, Vocabulary] = {
+    "government": Vocabulary(
+        needs=("training", "technology", "volunteers", "venue", "social_service"),
+        offers=("funding", "training", "venue", "brand.county"),
+    ),
+    "enterprise": Vocabulary(
+        needs=("produce", "venue", "logistics", "brand"),
+        offers=("sales_channel", "logistics", "technology", "training", "brand"),
+    ),
+    "ngo": Vocabulary(
+        needs=("funding", "venue", "volunteers", "training"),
+        offers=("training", "social_service", "volunteers"),
+    ),
+    "community": Vocabulary(
+        needs=(
+            "training",
+            "logistics",
+            "funding",
+            "brand",
+            "sales_channel",
+            "technology",
+            "social_service",
+        ),
+        offers=("produce", "venue", "volunteers"),
+    ),
+}

@@ -1,0 +1,37 @@
+"""Units of the quantities in needs and offers, on one pint registry with the local units added."""
+
+from decimal import Decimal
+from typing import Any
+
+import pint
+
+__all__ = ["InvalidUnit", "canonical_unit", "convert", "registry"]
+
+registry: pint.UnitRegistry[Any] = pint.UnitRegistry()
+registry.define("jin = 0.5 * kilogram = 斤")
+registry.define("seat = [seat] = 座位 = 个座位")
+registry.define("person = [person] = 人 = 人次")
+registry.define("yuan = [currency] = 元 = CNY")
+registry.define("wan_yuan = 10000 * yuan = 万元")
+registry.define("piece = [piece] = 件 = 箱")
+
+
+class InvalidUnit(ValueError):
+    """A unit the registry does not know."""
+
+
+def canonical_unit(unit: str) -> str:
+    """The registry's name for ``unit`` (``"斤"`` → ``"jin"``, ``"t"`` → ``"metric_ton"``)."""
+    try:
+        parsed = registry.parse_units(unit.strip())
+    except Exception as exc:  # pint's parser raises several unrelated types on garbage
+        raise InvalidUnit(f"unknown unit {unit!r}") from exc
+    if parsed.dimensionless:
+        raise InvalidUnit(f"{unit!r} is not a unit of anything")
+    return str(parsed)
+
+
+def convert(quantity: Decimal, unit: str, to_unit: str) -> Decimal:
+    """Convert ``quantity`` from ``unit`` into ``to_unit``; raises if the dimensions differ."""
+    converted = registry.Quantity(quantity, unit).to(to_unit).magnitude
+    return Decimal(str(converted))
