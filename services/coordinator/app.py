@@ -25,7 +25,13 @@ class CoordinatorSettings(ServiceSettings):
         description="six-digit region codes this coordinator handles; empty means all",
     )
     max_deliver: int = Field(default=5, ge=2)
-    backoff: list[float] = Field(default_factory=lambda: [1.0, 5.0, 15.0, 30.0])
+    backoff: list[float] = Field(
+        default_factory=lambda: [1.0, 5.0, 15.0, 30.0],
+        description="seconds to wait before each redelivery of an event that failed",
+    )
+    ack_wait: float = Field(
+        default=30.0, gt=0, description="seconds before messages held by a dead consumer return"
+    )
 
 
 SETTINGS = CoordinatorSettings
@@ -47,6 +53,7 @@ def stakeholder_consumer(settings: CoordinatorSettings, runtime: Runtime) -> Eve
         handler=apply_event,
         max_deliver=settings.max_deliver,
         backoff=settings.backoff,
+        ack_wait=settings.ack_wait,
     )
 
 

@@ -6,6 +6,7 @@ keeps N, a breaking one adds a new entry with N+1.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
@@ -21,7 +22,7 @@ from shared.events.data import (
     ProcurementRequested,
     ProgrammeOpened,
 )
-from shared.events.envelope import CloudEvent, InvalidEvent
+from shared.events.envelope import CloudEvent, InvalidEvent, new_event_id
 from shared.events.subjects import STAKEHOLDER_KINDS, subject_for
 
 __all__ = ["CATALOGUE", "EventType", "event_type_for"]
@@ -59,18 +60,19 @@ class EventType:
         if not isinstance(data, self.data_model):
             raise TypeError(f"{self.type} carries {self.data_model.__name__}")
         payload = data.model_dump(mode="json")
+        event_id = new_event_id()
         event = CloudEvent(
+            id=event_id,
+            time=datetime.now(UTC),
             source=f"/sifang/{kind}/{organisation_id}",
             type=self.type,
             subject=str(payload[self.id_field]),
             dataschema=f"urn:sifang:event:{self.type}",
             region=region[:6],
-            correlationid=correlation_id or "",
+            correlationid=correlation_id or event_id,  # a new conversation: named by its first event
             causationid=causation_id,
             data=payload,
         )
-        if not correlation_id:  # a new conversation: the first event names it
-            event = event.model_copy(update={"correlationid": event.id})
         return subject_for(kind, region, self.entity, self.verb), event
 
 

@@ -4,7 +4,7 @@ Every event on the stream is one JSON object: the CloudEvents context attributes
 extensions ``region`` (GB/T 2260 code), ``correlationid`` and ``causationid``, and ``data``.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import uuid6
@@ -18,6 +18,10 @@ CONTENT_TYPE = "application/cloudevents+json"
 class InvalidEvent(ValueError):
     """An event that cannot be accepted; the message says why (it becomes the dead-letter reason)."""
 
+    def __init__(self, message: str, event_id: str | None = None) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+
 
 def new_event_id() -> str:
     """A fresh UUIDv7: unique and ordered by creation time."""
@@ -30,11 +34,11 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     specversion: Literal["1.0"] = "1.0"
-    id: str = Field(default_factory=new_event_id, min_length=1)
+    id: str = Field(min_length=1)
     source: str = Field(pattern=r"^/sifang/[a-z]+/[^/]+$")
     type: str = Field(pattern=r"^sifang\.[a-z_]+\.[a-z_]+\.v[1-9][0-9]*$")
     subject: str = Field(min_length=1)
-    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str
     region: str = Field(pattern=r"^\d{6}$")

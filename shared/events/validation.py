@@ -28,6 +28,13 @@ def check_event(subject: str, payload: bytes) -> CheckedEvent:
     published by the organisation its data names.
     """
     envelope = CloudEvent.from_json(payload)
+    try:
+        return _check(subject, envelope)
+    except InvalidEvent as exc:
+        raise InvalidEvent(str(exc), event_id=envelope.id) from exc
+
+
+def _check(subject: str, envelope: CloudEvent) -> CheckedEvent:
     event_type = event_type_for(envelope)
     try:
         data = event_type.data_model.model_validate(envelope.data)

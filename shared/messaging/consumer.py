@@ -65,14 +65,16 @@ class EventConsumer:
         handler: EventHandler,
         max_deliver: int = 5,
         backoff: Sequence[float] = (1.0, 5.0, 15.0, 30.0),
-        batch_size: int = 100,
+        ack_wait: float = 30.0,
+        batch_size: int = 50,
     ) -> None:
         self.name = name
         self.filter_subjects = list(filter_subjects)
         self._session_factory = session_factory
         self._handler = handler
         self.max_deliver = max_deliver
-        self.backoff = list(backoff)[: max_deliver - 1]
+        self.backoff = list(backoff)
+        self.ack_wait = ack_wait
         self._batch_size = batch_size
 
     async def run(self, link: NatsLink) -> None:
@@ -85,7 +87,7 @@ class EventConsumer:
                     durable=self.name,
                     filter_subjects=self.filter_subjects,
                     max_deliver=self.max_deliver,
-                    backoff=self.backoff,
+                    ack_wait=self.ack_wait,
                 )
                 while True:
                     try:
@@ -131,7 +133,7 @@ class EventConsumer:
         try:
             checked = check_event(delivery.subject, delivery.payload)
         except InvalidEvent as exc:
-            return self._dead_letter(delivery, None, str(exc))
+            return self._dead_letter(delivery, exc.event_id, str(exc))
         envelope = checked.envelope
         extra = {"event_id": envelope.id, "correlation_id": envelope.correlationid}
         with self._session_factory() as session:

@@ -114,10 +114,13 @@ async def ensure_pull_consumer(
     durable: str,
     filter_subjects: Sequence[str],
     max_deliver: int,
-    backoff: Sequence[float],
-    ack_wait: float = 30.0,
+    ack_wait: float,
 ) -> JetStreamContext.PullSubscription:
-    """Create or update a durable pull consumer with explicit ack, and bind to it."""
+    """Create or update a durable pull consumer with explicit ack, and bind to it.
+
+    Redelivery after a failure is paced by the consumer itself (``nak`` with a delay); the
+    server's ``ack_wait`` only covers a consumer that died holding messages.
+    """
     config = ConsumerConfig(
         durable_name=durable,
         name=durable,
@@ -125,7 +128,6 @@ async def ensure_pull_consumer(
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=ack_wait,
         max_deliver=max_deliver,
-        backoff=list(backoff) or None,
         filter_subjects=list(filter_subjects),
         max_ack_pending=1000,
     )

@@ -1,0 +1,40 @@
+# The one interface to Sifang. Every target sets up what it needs itself.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+# PostgreSQL the tests run against as well as SQLite; set it empty to run SQLite only.
+SIFANG_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+export SIFANG_TEST_POSTGRES_URL
+
+.PHONY: install run test lint format migrate bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install Sifang with its development tools
+
+run: install ## run the whole platform: local nats-server, migrations, five services
+	$(BIN)/python -m services.platform
+
+test: install ## run the whole test suite (SQLite and PostgreSQL, real nats-server)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff (lint and format) and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: install ## apply every service's migrations to its configured database
+	$(BIN)/python -m shared.migrate
+
+clean: ## remove the embedded data (var/) and caches; keeps .venv
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,90 @@
+"""Builders of realistic events for tests."""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from shared.events.catalogue import CATALOGUE
+from shared.events.data import (
+    Contact,
+    EventData,
+    NeedData,
+    NeedWithdrawn,
+    OfferData,
+    OrganisationRegistered,
+)
+from shared.events.envelope import CloudEvent, new_event_id
+
+VILLAGE = "610124104201"  # a village of Zhouzhi county, Xi'an
+
+
+def event(kind: str, org_id: str, entity: str, verb: str, data: EventData,
+          region: str = VILLAGE) -> tuple[str, CloudEvent]:
+    """Subject and envelope of an event as a ``kind`` service would publish it."""
+    return CATALOGUE[f"sifang.{entity}.{verb}.v1"].build(
+        kind=kind, organisation_id=org_id, region=region, data=data
+    )
+
+
+def registered(org_id: str, kind: str = "community", name: str = "马召镇猕猴桃合作社") -> tuple[str, CloudEvent]:
+    data = OrganisationRegistered(
+        organisation_id=org_id, name=name, kind=kind,  # type: ignore[arg-type]
+        region=VILLAGE, contact=Contact(person="王强"),
+    )
+    return event(kind, org_id, "organisation", "registered", data)
+
+
+def need_data(org_id: str, need_id: str | None = None, *, version: int = 1,
+              quantity: str = "30", title: str = "直播带货培训") -> NeedData:
+    return NeedData(
+        need_id=need_id or new_event_id(),
+        organisation_id=org_id,
+        category="training.livestream",
+        title=title,
+        description="三十名村民学习直播带货",
+        quantity=Decimal(quantity),
+        unit="person",
+        region=VILLAGE,
+        attributes={},
+        version=version,
+    )
+
+
+def need_published(org_id: str, need_id: str | None = None, **kwargs: Any) -> tuple[str, CloudEvent]:
+    return event("community", org_id, "need", "published", need_data(org_id, need_id, **kwargs))
+
+
+def need_updated(org_id: str, need_id: str, **kwargs: Any) -> tuple[str, CloudEvent]:
+    return event("community", org_id, "need", "updated", need_data(org_id, need_id, **kwargs))
+
+
+def need_withdrawn(org_id: str, need_id: str, reason: str = "已找到培训") -> tuple[str, CloudEvent]:
+    data = NeedWithdrawn(need_id=need_id, organisation_id=org_id, reason=reason)
+    return event("community", org_id, "need", "withdrawn", data)
+
+
+def offer_data(org_id: str, offer_id: str | None = None) -> OfferData:
+    return OfferData(
+        offer_id=offer_id or new_event_id(),
+        organisation_id=org_id,
+        category="produce.fruit.kiwifruit",
+        title="翠香猕猴桃",
+        description="",
+        quantity=Decimal(5),
+        unit="t",
+        region=VILLAGE,
+        service_area=["610124"],
+        attributes={"grade": "一级"},
+        version=1,
+    )
+
+
+def tampered(envelope: CloudEvent, **changes: Any) -> bytes:
+    """The JSON of ``envelope`` with top-level attributes changed (or removed, for None)."""
+    body = json.loads(envelope.to_json())
+    for key, value in changes.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return json.dumps(body).encode()
