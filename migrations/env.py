@@ -4,10 +4,9 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
-from sqlalchemy import DateTime
-
 from services import service_settings, service_tables
-from shared.db import UtcDateTime, make_engine, metadata_of
+from shared.db import make_engine, metadata_of
+from shared.migrate import compare_type, render_item
 
 config = context.config
 service = config.config_ini_section
@@ -16,20 +15,6 @@ if config.config_file_name is not None and not config.attributes.get("quiet"):
 
 target_metadata = metadata_of(service_tables(service))
 url = config.attributes.get("url") or service_settings(service).effective_database_url
-
-
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
-    if type_ == "type" and isinstance(obj, UtcDateTime):
-        return "sa.DateTime(timezone=True)"
-    return False
-
-
-def compare_type(
-    context: Any, inspected: Any, metadata: Any, inspected_type: Any, metadata_type: Any
-) -> bool | None:
-    if isinstance(metadata_type, UtcDateTime):
-        return not isinstance(inspected_type, DateTime)
-    return None
 
 
 options: dict[str, Any] = {

@@ -86,6 +86,19 @@ def require_admin(credentials: BearerDep, runtime: RuntimeDep) -> None:
 AdminDep = Depends(require_admin)
 
 
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel background tasks, again if need be: a NATS connect in progress can swallow
+    one cancellation, and shutdown must not hang on it."""
+    pending = set(tasks)
+    for _ in range(20):
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+        if not pending:
+            return
+    log.error("background tasks did not stop: %s", [t.get_name() for t in pending])
+
+
 def create_service_app(
     runtime: Runtime,
     *,
@@ -104,9 +117,7 @@ def create_service_app(
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _stop(tasks)
             await runtime.link.close()
             runtime.engine.dispose()
 

@@ -2,13 +2,33 @@
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import DateTime
 
-__all__ = ["alembic_config", "upgrade"]
+from shared.db import UtcDateTime
+
+__all__ = ["alembic_config", "compare_type", "render_item", "upgrade"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Write our UTC timestamp type into migrations as the plain type it stores as."""
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def compare_type(
+    context: Any, inspected: Any, metadata: Any, inspected_type: Any, metadata_type: Any
+) -> bool | None:
+    """A UTC timestamp matches any DateTime column; everything else compares as usual."""
+    if isinstance(metadata_type, UtcDateTime):
+        return not isinstance(inspected_type, DateTime)
+    return None
 
 
 def alembic_config(service: str, url: str | None = None) -> Config:

@@ -17,7 +17,7 @@ DEFAULT_NATS_URL = "nats://127.0.0.1:4233"
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     service_name: ClassVar[str]
 

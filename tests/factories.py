@@ -18,24 +18,36 @@ from shared.events.envelope import CloudEvent, new_event_id
 VILLAGE = "610124104201"  # a village of Zhouzhi county, Xi'an
 
 
-def event(kind: str, org_id: str, entity: str, verb: str, data: EventData,
-          region: str = VILLAGE) -> tuple[str, CloudEvent]:
+def event(
+    kind: str, org_id: str, entity: str, verb: str, data: EventData, region: str = VILLAGE
+) -> tuple[str, CloudEvent]:
     """Subject and envelope of an event as a ``kind`` service would publish it."""
     return CATALOGUE[f"sifang.{entity}.{verb}.v1"].build(
         kind=kind, organisation_id=org_id, region=region, data=data
     )
 
 
-def registered(org_id: str, kind: str = "community", name: str = "马召镇猕猴桃合作社") -> tuple[str, CloudEvent]:
+def registered(
+    org_id: str, kind: str = "community", name: str = "马召镇猕猴桃合作社"
+) -> tuple[str, CloudEvent]:
     data = OrganisationRegistered(
-        organisation_id=org_id, name=name, kind=kind,  # type: ignore[arg-type]
-        region=VILLAGE, contact=Contact(person="王强"),
+        organisation_id=org_id,
+        name=name,
+        kind=kind,  # type: ignore[arg-type]
+        region=VILLAGE,
+        contact=Contact(person="王强"),
     )
     return event(kind, org_id, "organisation", "registered", data)
 
 
-def need_data(org_id: str, need_id: str | None = None, *, version: int = 1,
-              quantity: str = "30", title: str = "直播带货培训") -> NeedData:
+def need_data(
+    org_id: str,
+    need_id: str | None = None,
+    *,
+    version: int = 1,
+    quantity: str = "30",
+    title: str = "直播带货培训",
+) -> NeedData:
     return NeedData(
         need_id=need_id or new_event_id(),
         organisation_id=org_id,

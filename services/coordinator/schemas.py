@@ -1,10 +1,11 @@
 """Response schemas of the coordinator's read API."""
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from shared.events.data import PlainDecimal
 
 __all__ = ["BookNeedRead", "BookOfferRead", "DeadLetterRead", "EventRead", "OrganisationEntry"]
 
@@ -29,7 +30,7 @@ class BookNeedRead(_Read):
     category: str
     title: str
     description: str
-    quantity: Decimal
+    quantity: PlainDecimal
     unit: str
     region: str
     window_start: date | None

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from shared.events.data import CategoryCode, RegionCode
+from shared.events.data import CategoryCode, PlainDecimal, RegionCode
 from shared.stakeholder.schemas import Description, NeedRead, Quantity, Unit, Window
 from shared.taxonomy import is_within
 
@@ -38,6 +38,6 @@ class ProcurementRead(BaseModel):
     id: str
     organisation_id: str
     grade: str
-    max_price_per_unit: Decimal | None
+    max_price_per_unit: PlainDecimal | None
     created_at: datetime
     need: NeedRead

@@ -4,7 +4,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from shared.regions import validate_region
 from shared.taxonomy import CATEGORIES
@@ -21,6 +28,8 @@ __all__ = [
     "OfferData",
     "OfferWithdrawn",
     "OrganisationRegistered",
+    "PlainDecimal",
+    "PositiveQuantity",
     "ProcurementRequested",
     "ProgrammeOpened",
     "RegionCode",
@@ -34,10 +43,17 @@ def _known_category(code: str) -> str:
     return code
 
 
+def _plain(value: Decimal) -> Decimal:
+    """The same number without trailing zeros (``30.0000`` → ``30``), so it reads the same
+    whichever database it came back from."""
+    return Decimal(format(value.normalize(), "f"))
+
+
 RegionCode = Annotated[str, AfterValidator(validate_region)]
 CategoryCode = Annotated[str, AfterValidator(_known_category)]
 StakeholderKind = Literal["government", "enterprise", "ngo", "community"]
-PositiveQuantity = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4)]
+PositiveQuantity = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4), AfterValidator(_plain)]
+PlainDecimal = Annotated[Decimal, AfterValidator(_plain)]
 
 
 class EventData(BaseModel):
@@ -62,11 +78,13 @@ class _WindowMixin(EventData):
     window_start: date | None = None
     window_end: date | None = None
 
-    @model_validator(mode="after")
-    def _window_in_order(self) -> "_WindowMixin":
-        if self.window_start and self.window_end and self.window_end < self.window_start:
+    @field_validator("window_end")
+    @classmethod
+    def _window_in_order(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("window_start")
+        if start and end and end < start:
             raise ValueError("window_end is before window_start")
-        return self
+        return end
 
 
 class NeedData(_WindowMixin):
@@ -122,7 +140,7 @@ class EligibilityRules(EventData):
         default_factory=list, description="regions the applicant must lie in; empty means any"
     )
     required_certifications: list[str] = Field(default_factory=list)
-    max_amount: Decimal | None = Field(default=None, gt=0, description="most one applicant gets")
+    max_amount: PlainDecimal | None = Field(default=None, gt=0, description="most one applicant gets")
 
 
 class ProgrammeOpened(_WindowMixin):
@@ -144,7 +162,7 @@ class ProcurementRequested(_WindowMixin):
     grade: str
     quantity: PositiveQuantity
     unit: str
-    max_price_per_unit: Decimal | None = None
+    max_price_per_unit: PlainDecimal | None = None
 
 
 class CourseOffered(EventData):

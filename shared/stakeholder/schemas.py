@@ -1,16 +1,23 @@
 """Request and response schemas of the stakeholder API, named by role."""
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from shared.events.data import (
     CategoryCode,
     Contact,
     NeedData,
     OfferData,
+    PositiveQuantity,
     RegionCode,
     StakeholderKind,
 )
@@ -42,7 +49,7 @@ def _known_unit(unit: str) -> str:
 
 
 Unit = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_known_unit)]
-Quantity = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4)]
+Quantity = PositiveQuantity
 Title = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=5000)]
 
@@ -77,11 +84,13 @@ class Window(Schema):
     window_start: date | None = None
     window_end: date | None = None
 
-    @model_validator(mode="after")
-    def _window_in_order(self) -> "Window":
-        if self.window_start and self.window_end and self.window_end < self.window_start:
+    @field_validator("window_end")
+    @classmethod
+    def _window_in_order(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("window_start")
+        if start and end and end < start:
             raise ValueError("window_end is before window_start")
-        return self
+        return end
 
 
 class ListingCreate(Window):

@@ -38,7 +38,9 @@ async def test_events_build_the_registry_book_and_log(harness: CoordinatorHarnes
         need = session.get(BookNeed, need_id)
         assert need is not None and need.status == "open" and need.kind == "community"
         assert need.quantity == 30
-        sequences = [e.stream_sequence for e in session.query(EventLogEntry).order_by(EventLogEntry.stream_sequence)]
+        sequences = [
+            e.stream_sequence for e in session.query(EventLogEntry).order_by(EventLogEntry.stream_sequence)
+        ]
         assert sequences == [1, 2]
 
 
@@ -146,8 +148,12 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(harness: Coordina
             raise RuntimeError("database hiccup")
         apply_event(session, checked, delivery)
 
-    for subject, envelope in (factories.need_published(org), (_subject(flaky), flaky),
-                              (_subject(broken), broken), factories.need_published(org)):
+    for subject, envelope in (
+        factories.need_published(org),
+        (_subject(flaky), flaky),
+        (_subject(broken), broken),
+        factories.need_published(org),
+    ):
         await harness.publish(subject, envelope, envelope.id)
     await harness.start(handler)
     await harness.wait_until(lambda: harness.logged() == 3 and harness.count(DeadLetter) == 1)

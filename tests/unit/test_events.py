@@ -46,7 +46,11 @@ def test_a_well_formed_event_passes_the_checks() -> None:
         ("sifang.enterprise.610124.need.published", {}, "disagrees with subject kind"),
         ("sifang.community.610125.need.published", {}, "region"),
         ("sifang.community.610124.offer.published", {}, "does not carry"),
-        ("sifang.community.610124.need.published", {"source": "/sifang/community/org-2"}, "another organisation"),
+        (
+            "sifang.community.610124.need.published",
+            {"source": "/sifang/community/org-2"},
+            "another organisation",
+        ),
         ("sifang.community.610124.need.published", {"subject": "other-need"}, "not the entity"),
         ("not.a.subject", {}, "is not sifang"),
     ],
@@ -71,8 +75,14 @@ def test_only_government_services_open_programmes() -> None:
     from shared.events.data import EligibilityRules, ProgrammeOpened
 
     data = ProgrammeOpened(
-        programme_id="p1", organisation_id="org-1", offer_id="o1", name="电商补贴",
-        programme_kind="subsidy", budget=100000, unit="yuan", eligibility=EligibilityRules(),
+        programme_id="p1",
+        organisation_id="org-1",
+        offer_id="o1",
+        name="电商补贴",
+        programme_kind="subsidy",
+        budget=100000,
+        unit="yuan",
+        eligibility=EligibilityRules(),
     )
     subject, envelope = factories.event("community", "org-1", "programme", "opened", data)
     with pytest.raises(InvalidEvent, match="may not publish"):

@@ -1,0 +1,106 @@
+"""The outbox relay against a real nats-server and each database backend."""
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import sessionmaker
+
+from shared.db import make_engine
+from shared.events.envelope import new_event_id
+from shared.messaging.models import OutboxMessage
+from shared.messaging.nats import STREAM_NAME, NatsLink
+from shared.messaging.outbox import OutboxRelay, record_event
+from services.platform import LocalNats
+from tests import factories
+
+
+def _record(session_factory: sessionmaker, count: int) -> list[str]:  # type: ignore[type-arg]
+    ids = []
+    org = new_event_id()
+    with session_factory() as session:
+        for _ in range(count):
+            subject, envelope = factories.need_published(org)
+            record_event(session, subject, envelope)
+            ids.append(envelope.id)
+        session.commit()
+    return ids
+
+
+async def _stream_messages(link: NatsLink) -> list[tuple[str, str]]:
+    js = await link.jetstream()
+    info = await js.stream_info(STREAM_NAME)
+    found = []
+    for seq in range(1, info.state.messages + 1):
+        message = await js.get_msg(STREAM_NAME, seq)
+        found.append((message.subject, (message.headers or {})["Nats-Msg-Id"]))
+    return found
+
+
+def _unpublished(session_factory: sessionmaker) -> int:  # type: ignore[type-arg]
+    with session_factory() as session:
+        query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+        return int(session.scalar(query) or 0)
+
+
+async def test_relay_publishes_in_order_with_the_event_id_as_message_id(
+    service_database: Callable[[str], str], nats_server: LocalNats
+) -> None:
+    engine = make_engine(service_database("community"))
+    session_factory = sessionmaker(engine)
+    link = NatsLink(nats_server.url, "relay-test")
+    relay = OutboxRelay(session_factory, link, batch_size=3)
+    ids = _record(session_factory, 7)
+    while await relay.publish_pending():
+        pass
+    messages = await _stream_messages(link)
+    assert [msg_id for _, msg_id in messages] == ids
+    assert {subject for subject, _ in messages} == {"sifang.community.610124.need.published"}
+    assert _unpublished(session_factory) == 0
+
+    # A relay that died before marking its batch publishes it again: JetStream keeps one copy.
+    with session_factory() as session:
+        session.execute(update(OutboxMessage).values(published_at=None))
+        session.commit()
+    while await relay.publish_pending():
+        pass
+    assert [msg_id for _, msg_id in await _stream_messages(link)] == ids
+    await link.close()
+    engine.dispose()
+
+
+async def test_events_wait_in_the_outbox_while_nats_is_down(
+    service_database: Callable[[str], str], nats_server: LocalNats
+) -> None:
+    engine = make_engine(service_database("community"))
+    session_factory = sessionmaker(engine)
+    link = NatsLink(nats_server.url, "relay-test")
+    relay = OutboxRelay(session_factory, link, poll_interval=0.1)
+    task = asyncio.create_task(relay.run())
+    first = _record(session_factory, 2)
+    relay.wake()
+    for _ in range(100):
+        if _unpublished(session_factory) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert _unpublished(session_factory) == 0
+
+    nats_server.stop()
+    during = _record(session_factory, 3)
+    relay.wake()
+    await asyncio.sleep(1.0)
+    assert _unpublished(session_factory) == 3  # nothing lost, nothing marked
+
+    nats_server.start()
+    for _ in range(300):
+        if _unpublished(session_factory) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert _unpublished(session_factory) == 0
+    assert [msg_id for _, msg_id in await _stream_messages(link)] == first + during
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await link.close()
+    engine.dispose()

@@ -1,0 +1,283 @@
+"""The stakeholder HTTP API of every service, in process, on each database backend."""
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from importlib import import_module
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select
+
+from shared.events.validation import check_event
+from shared.messaging.models import OutboxMessage
+from shared.stakeholder.models import Organisation
+from services import STAKEHOLDER_SERVICES
+from services.platform import LocalNats
+
+ADMIN = {"Authorization": "Bearer test-admin-token-0123456789"}
+
+
+class Service:
+    def __init__(self, client: TestClient, url: str) -> None:
+        self.client = client
+        self.url = url
+
+    def register(
+        self, name: str = "秦岭村委会", region: str = "610124104201"
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        response = self.client.post("/organisations", headers=ADMIN, json={"name": name, "region": region})
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return body["organisation"], {"Authorization": f"Bearer {body['api_key']}"}
+
+    def outbox(self) -> list[tuple[str, bytes]]:
+        engine = create_engine(self.url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(OutboxMessage.subject, OutboxMessage.payload).order_by(OutboxMessage.id)
+            )
+            found = [(subject, payload.encode()) for subject, payload in rows]
+        engine.dispose()
+        return found
+
+    def outbox_types(self) -> list[str]:
+        return [json.loads(payload)["type"] for _, payload in self.outbox()]
+
+
+@pytest.fixture
+def open_service(
+    service_database: Callable[[str], str], nats_server: LocalNats
+) -> Iterator[Callable[[str], Service]]:
+    clients: list[TestClient] = []
+
+    def open_(name: str) -> Service:
+        url = service_database(name)
+        module = import_module(f"services.{name}.app")
+        settings = module.SETTINGS(
+            database_url=url, nats_url=nats_server.url, admin_token="test-admin-token-0123456789"
+        )
+        client = TestClient(module.create_app(settings))
+        client.__enter__()
+        clients.append(client)
+        return Service(client, url)
+
+    yield open_
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def community(open_service: Callable[[str], Service]) -> Service:
+    return open_service("community")
+
+
+NEED = {"category": "training.livestream", "title": "直播带货培训", "quantity": 30, "unit": "人"}
+
+
+def test_registration_needs_the_admin_token_and_shows_the_key_once(community: Service) -> None:
+    body = {"name": "秦岭村委会", "region": "610124104201"}
+    missing = community.client.post("/organisations", json=body)
+    assert missing.status_code == 401 and missing.json()["error"] == "unauthorized"
+    wrong = community.client.post("/organisations", json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    org, auth = community.register()
+    assert org["kind"] == "community"
+    key = auth["Authorization"].split()[1]
+    engine = create_engine(community.url)
+    with engine.connect() as connection:
+        stored = connection.execute(select(Organisation.api_key_hash)).scalar_one()
+    engine.dispose()
+    assert stored == hashlib.sha256(key.encode()).hexdigest() and key not in stored
+    me = community.client.get("/organisations/me", headers=auth)
+    assert me.json()["id"] == org["id"]
+    assert (
+        community.client.get("/organisations/me", headers={"Authorization": "Bearer sfk_x"}).status_code
+        == 401
+    )
+    assert community.outbox_types() == ["sifang.organisation.registered.v1"]
+
+
+def test_need_lifecycle_publishes_each_change_through_the_outbox(community: Service) -> None:
+    org, auth = community.register()
+    created = community.client.post("/needs", headers=auth, json=NEED)
+    assert created.status_code == 201, created.text
+    need = created.json()
+    assert need["region"] == org["region"] and need["version"] == 1 and need["status"] == "open"
+    need_id = need["need_id"]
+
+    changed = community.client.patch(f"/needs/{need_id}", headers=auth, json={"quantity": 45})
+    assert changed.status_code == 200 and changed.json()["version"] == 2
+    unchanged = community.client.patch(f"/needs/{need_id}", headers=auth, json={"quantity": 45})
+    assert unchanged.json()["version"] == 2  # no change, no event
+
+    listed = community.client.get("/needs", headers=auth, params={"status": "open"}).json()
+    assert [n["need_id"] for n in listed] == [need_id]
+
+    withdrawn = community.client.post(f"/needs/{need_id}/withdraw", headers=auth, json={"reason": "已解决"})
+    assert withdrawn.json()["status"] == "withdrawn"
+    again = community.client.post(f"/needs/{need_id}/withdraw", headers=auth, json={"reason": "x"})
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "status"
+    late = community.client.patch(f"/needs/{need_id}", headers=auth, json={"title": "x"})
+    assert late.status_code == 409
+
+    assert community.outbox_types() == [
+        "sifang.organisation.registered.v1",
+        "sifang.need.published.v1",
+        "sifang.need.updated.v1",
+        "sifang.need.withdrawn.v1",
+    ]
+    for subject, payload in community.outbox():
+        check_event(subject, payload)  # everything we publish meets our own contract
+    updated = json.loads(community.outbox()[2][1])
+    assert updated["data"]["quantity"] == "45" and updated["data"]["version"] == 2
+
+
+def test_an_organisation_cannot_see_or_touch_another_ones_records(community: Service) -> None:
+    _, owner = community.register("甲村")
+    _, other = community.register("乙村")
+    need_id = community.client.post("/needs", headers=owner, json=NEED).json()["need_id"]
+    assert community.client.get(f"/needs/{need_id}", headers=other).status_code == 404
+    assert community.client.patch(f"/needs/{need_id}", headers=other, json={"title": "x"}).status_code == 404
+    response = community.client.post(f"/needs/{need_id}/withdraw", headers=other, json={"reason": "x"})
+    assert response.status_code == 404 and response.json()["errors"][0]["field"] == "id"
+    assert community.client.get("/needs", headers=other).json() == []
+    assert community.client.post("/needs", json=NEED).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ({"title": None}, "title", "Field required"),
+        ({"quantity": -3}, "quantity", "greater than 0"),
+        ({"quantity": "lots"}, "quantity", "decimal"),
+        ({"unit": "bushels-of-joy"}, "unit", "unknown unit"),
+        ({"region": "61012"}, "region", "digits"),
+        ({"category": "no.such"}, "category", "unknown category"),
+        ({"window_start": "2026-10-01", "window_end": "2026-09-01"}, "window_end", "window_end is before"),
+        ({"surprise": 1}, "surprise", "Extra inputs"),
+    ],
+)
+def test_bad_input_gets_a_422_naming_the_field(
+    community: Service, change: dict[str, Any], field: str, problem: str
+) -> None:
+    _, auth = community.register()
+    body = {k: v for k, v in (NEED | change).items() if v is not None}
+    response = community.client.post("/needs", headers=auth, json=body)
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert any(e["field"] == field and problem in e["problem"] for e in errors), errors
+    assert community.outbox_types() == ["sifang.organisation.registered.v1"]  # nothing published
+
+
+def test_categories_outside_the_kinds_vocabulary_are_refused(community: Service) -> None:
+    _, auth = community.register()
+    response = community.client.post("/offers", headers=auth, json=NEED | {"category": "funding.subsidy"})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "category", "problem": response.json()["message"]}]
+    vocabulary = community.client.get("/categories").json()
+    assert "produce.fruit.kiwifruit" in {c["code"] for c in vocabulary["offer"]}
+    assert "funding.subsidy" not in {c["code"] for c in vocabulary["offer"]}
+
+
+def test_malformed_json_body_is_a_422(community: Service) -> None:
+    _, auth = community.register()
+    response = community.client.post(
+        "/needs", headers=auth | {"Content-Type": "application/json"}, content=b"{not json"
+    )
+    assert response.status_code == 422 and response.json()["error"] == "validation_failed"
+
+
+ENTITIES: dict[str, tuple[str, dict[str, Any], str, str]] = {
+    "government": (
+        "/programmes",
+        {
+            "name": "2026年电商进农村补贴",
+            "programme_kind": "subsidy",
+            "budget": 500000,
+            "eligibility": {
+                "organisation_kinds": ["community"],
+                "regions": ["610124"],
+                "required_certifications": [],
+                "max_amount": 20000,
+            },
+        },
+        "sifang.programme.opened.v1",
+        "offer",
+    ),
+    "enterprise": (
+        "/procurements",
+        {
+            "title": "收购翠香猕猴桃",
+            "product_category": "produce.fruit.kiwifruit",
+            "grade": "一级",
+            "quantity": 3,
+            "unit": "t",
+            "max_price_per_unit": 8000,
+            "window_start": "2026-09-01",
+            "window_end": "2026-10-31",
+        },
+        "sifang.procurement.requested.v1",
+        "need",
+    ),
+    "ngo": (
+        "/courses",
+        {
+            "title": "直播带货初级班",
+            "tier": "basic",
+            "topic": "training.livestream",
+            "seats": 30,
+            "start_date": "2026-12-01",
+            "end_date": "2026-12-03",
+            "venue": "县电商服务中心",
+            "service_area": ["610124"],
+        },
+        "sifang.course.offered.v1",
+        "offer",
+    ),
+    "community": (
+        "/lots",
+        {
+            "product_category": "produce.fruit.kiwifruit",
+            "variety": "翠香",
+            "grade": "一级",
+            "quantity": 5,
+            "unit": "t",
+            "certifications": ["green-food"],
+            "window_start": "2026-09-01",
+            "window_end": "2026-10-15",
+        },
+        "sifang.lot.offered.v1",
+        "offer",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", STAKEHOLDER_SERVICES)
+def test_each_service_entity_publishes_its_need_or_offer(
+    open_service: Callable[[str], Service], name: str
+) -> None:
+    service = open_service(name)
+    path, body, entity_event, side = ENTITIES[name]
+    _, auth = service.register(f"{name} 测试机构")
+    created = service.client.post(path, headers=auth, json=body)
+    assert created.status_code == 201, created.text
+    entity = created.json()
+    listing = entity[side]
+    assert listing["status"] == "open" and listing["organisation_id"] == entity["organisation_id"]
+    assert service.client.get(f"{path}/{entity['id']}", headers=auth).json() == entity
+    assert [e["id"] for e in service.client.get(path, headers=auth).json()] == [entity["id"]]
+    assert service.client.get(f"/{side}s/{listing[f'{side}_id']}", headers=auth).status_code == 200
+    assert service.outbox_types()[1:] == [f"sifang.{side}.published.v1", entity_event]
+    for subject, payload in service.outbox():
+        check_event(subject, payload)
+    _, stranger = service.register("别的机构")
+    assert service.client.get(f"{path}/{entity['id']}", headers=stranger).status_code == 404
+    invalid = service.client.post(path, headers=auth, json={})
+    assert invalid.status_code == 422 and invalid.json()["errors"]
+
+
+def test_healthz_reports_database_and_nats(community: Service) -> None:
+    body = community.client.get("/healthz").json()
+    assert body["database"] == "ok" and body["service"] == "community"
