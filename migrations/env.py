@@ -4,6 +4,7 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
+
 from services import service_settings, service_tables
 from shared.db import make_engine, metadata_of
 from shared.migrate import compare_type, render_item

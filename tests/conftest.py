@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from shared.migrate import upgrade
 from services.platform import LocalNats, free_port
+from shared.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
     "SIFANG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

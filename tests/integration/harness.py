@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.coordinator.app import CoordinatorSettings, stakeholder_consumer
+from services.coordinator.models import EventLogEntry
 from shared.app import Runtime, build_runtime
 from shared.events.envelope import CONTENT_TYPE, CloudEvent
 from shared.messaging.consumer import EventConsumer, EventHandler
 from shared.messaging.nats import STREAM_NAME, NatsLink
-from services.coordinator.app import CoordinatorSettings, stakeholder_consumer
-from services.coordinator.models import EventLogEntry
 
 
 class CoordinatorHarness:

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from sqlalchemy.orm import Session
 
+from services.coordinator.models import BookNeed, EventLogEntry, RegisteredOrganisation
+from services.coordinator.projection import apply_event
+from services.platform import LocalNats
 from shared.events.envelope import new_event_id
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery
 from shared.messaging.models import DeadLetter, InboxEntry
-from services.coordinator.models import BookNeed, EventLogEntry, RegisteredOrganisation
-from services.coordinator.projection import apply_event
-from services.platform import LocalNats
 from tests import factories
 from tests.integration.harness import CoordinatorHarness
 

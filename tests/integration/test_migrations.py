@@ -8,9 +8,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from services import SERVICES, service_tables
 from shared.db import make_engine, metadata_of
 from shared.migrate import alembic_config, compare_type, upgrade
-from services import SERVICES, service_tables
 
 
 @pytest.mark.parametrize("service", SERVICES)

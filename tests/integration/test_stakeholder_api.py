@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
+from services import STAKEHOLDER_SERVICES
+from services.platform import LocalNats
 from shared.events.validation import check_event
 from shared.messaging.models import OutboxMessage
 from shared.stakeholder.models import Organisation
-from services import STAKEHOLDER_SERVICES
-from services.platform import LocalNats
 
 ADMIN = {"Authorization": "Bearer test-admin-token-0123456789"}
 
