@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
@@ -98,6 +99,12 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         summary = "; ".join(f"{e['field'] or 'body'}: {e['problem']}" for e in errors)
         return JSONResponse(_body("validation_failed", summary, errors), status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        log.error("database unavailable: %s", exc)
+        body = _body("unavailable", "the database is unavailable; nothing was changed, try again", [])
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

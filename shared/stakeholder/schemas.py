@@ -1,5 +1,6 @@
 """Request and response schemas of the stakeholder API, named by role."""
 
+import json
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -48,6 +49,16 @@ def _known_unit(unit: str) -> str:
     return unit.strip()
 
 
+MAX_ATTRIBUTES_BYTES = 16_384
+
+
+def _small(attributes: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(attributes, ensure_ascii=False).encode()) > MAX_ATTRIBUTES_BYTES:
+        raise ValueError(f"attributes take at most {MAX_ATTRIBUTES_BYTES} bytes as JSON")
+    return attributes
+
+
+Attributes = Annotated[dict[str, Any], AfterValidator(_small)]
 Unit = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_known_unit)]
 Quantity = PositiveQuantity
 Title = Annotated[str, Field(min_length=1, max_length=200)]
@@ -102,7 +113,7 @@ class ListingCreate(Window):
     region: RegionCode | None = Field(
         default=None, description="where it is; defaults to the organisation's region"
     )
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: Attributes = Field(default_factory=dict)
 
 
 class NeedCreate(ListingCreate):
@@ -124,7 +135,7 @@ class ListingUpdate(Window):
     quantity: Quantity | None = None
     unit: Unit | None = None
     region: RegionCode | None = None
-    attributes: dict[str, Any] | None = None
+    attributes: Attributes | None = None
 
 
 class NeedUpdate(ListingUpdate):

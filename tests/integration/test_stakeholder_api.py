@@ -157,6 +157,7 @@ def test_an_organisation_cannot_see_or_touch_another_ones_records(community: Ser
         ({"category": "no.such"}, "category", "unknown category"),
         ({"window_start": "2026-10-01", "window_end": "2026-09-01"}, "window_end", "window_end is before"),
         ({"surprise": 1}, "surprise", "Extra inputs"),
+        ({"attributes": {"blob": "x" * 20000}}, "attributes", "at most 16384 bytes"),
     ],
 )
 def test_bad_input_gets_a_422_naming_the_field(
@@ -281,3 +282,22 @@ def test_each_service_entity_publishes_its_need_or_offer(
 def test_healthz_reports_database_and_nats(community: Service) -> None:
     body = community.client.get("/healthz").json()
     assert body["database"] == "ok" and body["service"] == "community"
+
+
+def test_an_unreachable_database_gets_a_503_and_the_service_stays_up(nats_server: LocalNats) -> None:
+    module = import_module("services.community.app")
+    settings = module.SETTINGS(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=1",
+        nats_url=nats_server.url,
+        admin_token="test-admin-token-0123456789",
+    )
+    with TestClient(module.create_app(settings)) as client:
+        response = client.post(
+            "/organisations", headers=ADMIN, json={"name": "甲村", "region": "610124104201"}
+        )
+        assert response.status_code == 503
+        assert response.json()["error"] == "unavailable"
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["database"].startswith("unavailable")
+        assert client.get("/categories").status_code == 200
