@@ -7,7 +7,17 @@ taxonomy it may post needs and offers under.
 
 from dataclasses import dataclass
 
-__all__ = ["CATEGORIES", "VOCABULARIES", "Category", "Vocabulary", "is_within", "parent_of"]
+__all__ = [
+    "CATEGORIES",
+    "SERVES",
+    "VOCABULARIES",
+    "Category",
+    "Vocabulary",
+    "can_serve",
+    "is_within",
+    "parent_of",
+    "root_of",
+]
 
 
 @dataclass(frozen=True)
@@ -113,3 +123,30 @@ VOCABULARIES: dict[str, Vocabulary] = {
         offers=("produce", "venue", "volunteers"),
     ),
 }
+
+
+def root_of(code: str) -> str:
+    """The top branch of a category: ``produce.fruit.kiwifruit`` → ``produce``."""
+    return code.split(".", 1)[0]
+
+
+# Which branches of offers can serve a need of each top branch, besides the need's own
+# lineage. Produce offers serve procurement needs for the same produce; a traceability
+# system serves a brand need; volunteers and social-work services serve each other's needs.
+SERVES: dict[str, tuple[str, ...]] = {
+    "brand": ("technology.traceability",),
+    "volunteers": ("social_service",),
+    "social_service": ("volunteers",),
+}
+
+
+def can_serve(offer_category: str, need_category: str) -> bool:
+    """Whether an offer in ``offer_category`` can serve a need in ``need_category``.
+
+    Within one lineage an offer serves a need of the same category, of a narrower one (a
+    ``training`` offer serves a ``training.livestream`` need) or of a broader one (a
+    ``produce.fruit`` need takes ``produce.fruit.kiwifruit``); across branches, ``SERVES`` says.
+    """
+    if is_within(offer_category, need_category) or is_within(need_category, offer_category):
+        return True
+    return any(is_within(offer_category, branch) for branch in SERVES.get(root_of(need_category), ()))

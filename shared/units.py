@@ -5,12 +5,12 @@ from typing import Any
 
 import pint
 
-__all__ = ["InvalidUnit", "canonical_unit", "convert", "registry"]
+__all__ = ["InvalidUnit", "base_factor", "canonical_unit", "convert", "registry"]
 
 registry: pint.UnitRegistry[Any] = pint.UnitRegistry()
 registry.define("jin = 0.5 * kilogram = 斤")
-registry.define("seat = [seat] = 座位 = 个座位")
 registry.define("person = [person] = 人 = 人次")
+registry.define("seat = person = 座位 = 个座位")  # a seat is a place for one person
 registry.define("yuan = [currency] = 元 = CNY")
 registry.define("wan_yuan = 10000 * yuan = 万元")
 registry.define("piece = [piece] = 件 = 箱")
@@ -29,6 +29,12 @@ def canonical_unit(unit: str) -> str:
     if parsed.dimensionless:
         raise InvalidUnit(f"{unit!r} is not a unit of anything")
     return str(parsed)
+
+
+def base_factor(unit: str) -> tuple[float, str]:
+    """How many base units one ``unit`` is, and the dimension: ``"t"`` → ``(1000.0, "[mass]")``."""
+    quantity = registry.Quantity(1, unit).to_base_units()
+    return float(quantity.magnitude), str(quantity.dimensionality)
 
 
 def convert(quantity: Decimal, unit: str, to_unit: str) -> Decimal:
