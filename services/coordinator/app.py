@@ -1,14 +1,19 @@
 """The coordinator service (port 8100): consumes every stakeholder event into its own state."""
 
+import asyncio
+import logging
+from datetime import timedelta
 from typing import ClassVar
 
 from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.coordinator.projection import apply_event
+from services.coordinator.matchmaker import MatchPolicy, expire_due
+from services.coordinator.projection import CoordinatorProjection
 from services.coordinator.views import router
 from shared.app import Runtime, build_runtime, create_service_app
+from shared.db import utcnow
 from shared.events.subjects import STAKEHOLDER_KINDS
 from shared.messaging.consumer import EventConsumer
 from shared.settings import ServiceSettings
@@ -32,9 +37,19 @@ class CoordinatorSettings(ServiceSettings):
     ack_wait: float = Field(
         default=30.0, gt=0, description="seconds before messages held by a dead consumer return"
     )
+    fairness_cap: float = Field(
+        default=0.5, gt=0, le=1, description="most of a contested offer one organisation may take"
+    )
+    response_hours: float = Field(default=72.0, gt=0, description="time the parties have to answer")
+    expiry_check_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def match_policy(self) -> MatchPolicy:
+        return MatchPolicy(fairness_cap=self.fairness_cap, response_time=timedelta(hours=self.response_hours))
 
 
 SETTINGS = CoordinatorSettings
+log = logging.getLogger(__name__)
 
 
 def stakeholder_consumer(settings: CoordinatorSettings, runtime: Runtime) -> EventConsumer:
@@ -50,11 +65,28 @@ def stakeholder_consumer(settings: CoordinatorSettings, runtime: Runtime) -> Eve
         name=name,
         filter_subjects=filters,
         session_factory=runtime.session_factory,
-        handler=apply_event,
+        handler=CoordinatorProjection(settings.match_policy),
         max_deliver=settings.max_deliver,
         backoff=settings.backoff,
         ack_wait=settings.ack_wait,
+        after_commit=runtime.relay.wake,
     )
+
+
+async def expire_matches(settings: CoordinatorSettings, runtime: Runtime) -> None:
+    """Expire unanswered proposals, checking every ``expiry_check_seconds``."""
+    while True:
+        try:
+            await asyncio.to_thread(_expire_once, settings, runtime)
+        except Exception as exc:
+            log.warning("expiring matches failed: %s", exc)
+        await asyncio.sleep(settings.expiry_check_seconds)
+
+
+def _expire_once(settings: CoordinatorSettings, runtime: Runtime) -> None:
+    with runtime.unit_of_work() as uow:
+        if expire_due(uow.session, settings.match_policy, utcnow()):
+            uow.commit()
 
 
 def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
@@ -65,11 +97,14 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
     async def consume(rt: Runtime) -> None:
         await consumer.run(rt.link)
 
+    async def expire(rt: Runtime) -> None:
+        await expire_matches(settings, rt)
+
     return create_service_app(
         runtime,
         title="Sifang coordinator",
         description="The registry of organisations and the book of open needs and offers, "
         "built from every stakeholder event, with the event log and dead letters.",
         routers=[router],
-        workers=[consume],
+        workers=[consume, expire],
     )

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, String, Text
+from sqlalchemy import BigInteger, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -65,6 +65,52 @@ class BookOffer(BookListing):
     service_area: Mapped[list[str]]
 
 
+class BookOfferArea(Base):
+    """One region an offer serves, by its significant prefix, so coverage is an indexed lookup."""
+
+    __tablename__ = "book_offer_areas"
+
+    offer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
+
+
+class Match(Base):
+    """A proposed pairing of (part of) a need with (part of) an offer, and what became of it."""
+
+    __tablename__ = "matches"
+    __table_args__ = (Index("ix_matches_partition_status", "partition", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    partition: Mapped[str] = mapped_column(String(120))
+    need_id: Mapped[str] = mapped_column(String(36), index=True)
+    offer_id: Mapped[str] = mapped_column(String(36), index=True)
+    need_organisation_id: Mapped[str] = mapped_column(String(36), index=True)
+    offer_organisation_id: Mapped[str] = mapped_column(String(36), index=True)
+    category: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(12))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    unit: Mapped[str] = mapped_column(String(40))
+    offer_quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    offer_unit: Mapped[str] = mapped_column(String(40))
+    base_quantity: Mapped[float]
+    score: Mapped[float]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    accepted_by: Mapped[list[str]]
+    fulfilled_quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    explanation: Mapped[dict[str, Any]]
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    @property
+    def holds_capacity(self) -> bool:
+        """Confirmed, fulfilled, or accepted by one side already: not re-solved away."""
+        return self.status in ("confirmed", "fulfilled") or (
+            self.status == "proposed" and bool(self.accepted_by)
+        )
+
+
 class EventLogEntry(Base):
     """Every applied event with its provenance, in stream order."""
 
@@ -92,4 +138,6 @@ TABLES = (
     BookNeed.__table__,
     BookOffer.__table__,
     EventLogEntry.__table__,
+    BookOfferArea.__table__,
+    Match.__table__,
 )

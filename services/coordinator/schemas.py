@@ -5,9 +5,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events.data import PlainDecimal
+from shared.events.data import MatchData, PlainDecimal
 
-__all__ = ["BookNeedRead", "BookOfferRead", "DeadLetterRead", "EventRead", "OrganisationEntry"]
+__all__ = [
+    "BookNeedRead",
+    "BookOfferRead",
+    "DeadLetterRead",
+    "EventRead",
+    "MatchRead",
+    "OrganisationEntry",
+]
 
 
 class _Read(BaseModel):
@@ -77,3 +84,10 @@ class DeadLetterRead(_Read):
     created_at: datetime
     payload: str
     redriven_at: datetime | None
+
+
+class MatchRead(MatchData):
+    """A match as the coordinator holds it; ``explanation.summary_en``/``summary_zh`` say why."""
+
+    partition: str
+    updated_at: datetime

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import Select, select
 
+from services.coordinator.matchmaker import match_data
 from services.coordinator.models import (
     BookListing,
     BookNeed,
     BookOffer,
     EventLogEntry,
+    Match,
     RegisteredOrganisation,
 )
 from services.coordinator.schemas import (
@@ -20,9 +22,11 @@ from services.coordinator.schemas import (
     BookOfferRead,
     DeadLetterRead,
     EventRead,
+    MatchRead,
     OrganisationEntry,
 )
 from shared.app import AdminDep, UowDep
+from shared.errors import NotFound
 from shared.events.data import RegionCode, StakeholderKind
 from shared.messaging.models import DeadLetter
 from shared.regions import significant_prefix
@@ -188,3 +192,61 @@ def dead_letters(uow: UowDep, limit: Limit = 100, offset: Offset = 0) -> list[De
         )
         for row in uow.session.scalars(query)
     ]
+
+
+MatchStatusFilter = Annotated[
+    str | None, Query(pattern="^(proposed|confirmed|fulfilled|declined|expired|withdrawn)$")
+]
+
+
+@router.get(
+    "/matches",
+    response_model=list[MatchRead],
+    tags=["matches"],
+    summary="Proposals, confirmations and fulfilments, newest first",
+)
+def matches(
+    uow: UowDep,
+    status: MatchStatusFilter = None,
+    organisation_id: str | None = None,
+    need_id: str | None = None,
+    offer_id: str | None = None,
+    category: Category = None,
+    region: Region = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[MatchRead]:
+    query = select(Match)
+    if status:
+        query = query.where(Match.status == status)
+    if organisation_id:
+        query = query.where(
+            (Match.need_organisation_id == organisation_id) | (Match.offer_organisation_id == organisation_id)
+        )
+    if need_id:
+        query = query.where(Match.need_id == need_id)
+    if offer_id:
+        query = query.where(Match.offer_id == offer_id)
+    if category:
+        query = query.where((Match.category == category) | Match.category.startswith(category + "."))
+    if region:
+        query = query.where(_within(Match.region, region))
+    query = query.order_by(Match.updated_at.desc(), Match.id).limit(limit).offset(offset)
+    return [match_read(m) for m in uow.session.scalars(query)]
+
+
+@router.get(
+    "/matches/{match_id}",
+    response_model=MatchRead,
+    tags=["matches"],
+    summary="One match with its explanation in words",
+)
+def match(match_id: str, uow: UowDep) -> MatchRead:
+    row = uow.session.get(Match, match_id)
+    if row is None:
+        raise NotFound(f"no match {match_id!r}", field="match_id")
+    return match_read(row)
+
+
+def match_read(row: Match) -> MatchRead:
+    return MatchRead(**match_data(row).model_dump(), partition=row.partition, updated_at=row.updated_at)

@@ -14,6 +14,9 @@ from shared.events.data import (
     CourseOffered,
     EventData,
     LotOffered,
+    MatchData,
+    MatchDelivery,
+    MatchResponse,
     NeedData,
     NeedWithdrawn,
     OfferData,
@@ -179,6 +182,44 @@ CATALOGUE: dict[str, EventType] = _types(
         "lot_id",
         ("community",),
         "A village or cooperative offered a lot of produce.",
+    ),
+    EventType(
+        "match",
+        "accepted",
+        1,
+        MatchResponse,
+        "match_id",
+        STAKEHOLDER_KINDS,
+        "A party accepted a proposed match.",
+    ),
+    EventType(
+        "match",
+        "rejected",
+        1,
+        MatchResponse,
+        "match_id",
+        STAKEHOLDER_KINDS,
+        "A party declined a proposed match, with its reason.",
+    ),
+    EventType(
+        "match",
+        "delivered",
+        1,
+        MatchDelivery,
+        "delivery_id",
+        STAKEHOLDER_KINDS,
+        "A party reported a delivery under a confirmed match (partial quantities allowed).",
+    ),
+    *(
+        EventType("match", verb, 1, MatchData, "match_id", ("coordinator",), text)
+        for verb, text in (
+            ("proposed", "The coordinator proposed a match, with its explanation."),
+            ("withdrawn", "A proposal is no longer valid (a side changed, or a better allocation)."),
+            ("confirmed", "Both parties accepted: the capacity is reserved."),
+            ("declined", "A party declined: the quantity returns to the pool."),
+            ("expired", "The parties did not answer in time: the quantity returns to the pool."),
+            ("delivery_recorded", "A delivery was recorded; the status says whether it is fulfilled."),
+        )
     ),
 )
 

@@ -1,6 +1,6 @@
 """The ``data`` of every event type: the message contract, one pydantic model per type."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -23,6 +23,9 @@ __all__ = [
     "EligibilityRules",
     "EventData",
     "LotOffered",
+    "MatchData",
+    "MatchDelivery",
+    "MatchResponse",
     "NeedData",
     "NeedWithdrawn",
     "OfferData",
@@ -187,3 +190,48 @@ class LotOffered(_WindowMixin):
     quantity: PositiveQuantity
     unit: str
     certifications: list[str]
+
+
+MatchStatus = Literal["proposed", "confirmed", "fulfilled", "declined", "expired", "withdrawn"]
+
+
+class MatchData(EventData):
+    """The whole state of a match the coordinator proposed; published on every change."""
+
+    match_id: str
+    need_id: str
+    offer_id: str
+    need_organisation_id: str
+    offer_organisation_id: str
+    category: str
+    quantity: PositiveQuantity
+    unit: str
+    offer_quantity: PositiveQuantity
+    offer_unit: str
+    score: float
+    status: MatchStatus
+    accepted_by: list[str]
+    fulfilled_quantity: PlainDecimal
+    proposed_at: datetime
+    expires_at: datetime | None
+    reason: str
+    explanation: dict[str, Any]
+
+
+class MatchResponse(EventData):
+    """A party's answer to a proposed match."""
+
+    match_id: str
+    organisation_id: str
+    reason: str = Field(default="", max_length=1000)
+
+
+class MatchDelivery(EventData):
+    """A party's report of what was delivered under a confirmed match (in the need's unit)."""
+
+    delivery_id: str
+    match_id: str
+    organisation_id: str
+    quantity: PositiveQuantity
+    note: str = Field(default="", max_length=2000)
+    evidence_url: str = Field(default="", max_length=500)

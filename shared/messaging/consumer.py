@@ -67,6 +67,7 @@ class EventConsumer:
         backoff: Sequence[float] = (1.0, 5.0, 15.0, 30.0),
         ack_wait: float = 30.0,
         batch_size: int = 50,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.filter_subjects = list(filter_subjects)
@@ -75,6 +76,7 @@ class EventConsumer:
         self.max_deliver = max_deliver
         self.backoff = list(backoff)
         self.ack_wait = ack_wait
+        self._after_commit = after_commit
         self._batch_size = batch_size
 
     async def run(self, link: NatsLink) -> None:
@@ -155,6 +157,8 @@ class EventConsumer:
                     )
                 )
                 session.commit()
+                if self._after_commit is not None:
+                    self._after_commit()  # e.g. wake the outbox relay for events the handler wrote
             except EventRejected as exc:
                 session.rollback()
                 log.warning("%s rejected: %s", envelope.type, exc, extra=extra)

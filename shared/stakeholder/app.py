@@ -7,10 +7,12 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from shared.app import UowDep, build_runtime, create_service_app
+from shared.app import Runtime, UowDep, build_runtime, create_service_app
 from shared.errors import NotFound
 from shared.events.data import StakeholderKind
+from shared.messaging.consumer import EventConsumer
 from shared.settings import ServiceSettings
+from shared.stakeholder.matches import MATCH_SUBJECTS, apply_match_event, matches_router
 from shared.stakeholder.models import OwnedEntity
 from shared.stakeholder.views import CurrentOrg, stakeholder_router
 
@@ -29,11 +31,22 @@ def create_stakeholder_app(
     routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     runtime = build_runtime(settings)
+    consumer = EventConsumer(
+        name=f"{kind}-matches",
+        filter_subjects=MATCH_SUBJECTS,
+        session_factory=runtime.session_factory,
+        handler=apply_match_event,
+    )
+
+    async def follow_matches(rt: Runtime) -> None:
+        await consumer.run(rt.link)
+
     return create_service_app(
         runtime,
         title=title,
         description=description,
-        routers=[stakeholder_router(kind), *routers],
+        routers=[stakeholder_router(kind), matches_router(), *routers],
+        workers=[follow_matches],
     )
 
 

@@ -10,7 +10,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.db import Base, utcnow
 from shared.messaging.models import MESSAGING_TABLES
 
-__all__ = ["STAKEHOLDER_TABLES", "Listing", "Need", "Offer", "Organisation", "OwnedEntity"]
+__all__ = [
+    "STAKEHOLDER_TABLES",
+    "Listing",
+    "MatchAnswer",
+    "MatchCopy",
+    "Need",
+    "Offer",
+    "Organisation",
+    "OwnedEntity",
+]
 
 
 class Organisation(Base):
@@ -70,9 +79,36 @@ class OwnedEntity(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class MatchCopy(Base):
+    """A match concerning one of this service's organisations, as the coordinator last stated it."""
+
+    __tablename__ = "match_copies"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    need_organisation_id: Mapped[str] = mapped_column(String(36), index=True)
+    offer_organisation_id: Mapped[str] = mapped_column(String(36), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class MatchAnswer(Base):
+    """What one of this service's organisations answered to a proposal."""
+
+    __tablename__ = "match_answers"
+
+    match_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 STAKEHOLDER_TABLES = (
     *MESSAGING_TABLES,
     Organisation.__table__,
     Need.__table__,
     Offer.__table__,
+    MatchCopy.__table__,
+    MatchAnswer.__table__,
 )

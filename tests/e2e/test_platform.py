@@ -1,34 +1,13 @@
 """End to end over HTTP: the five services as separate processes, a real nats-server, each backend."""
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from services import SERVICES
-from services.platform import Platform, free_port
-
-
-@pytest.fixture
-def platform(tmp_path: Path, backend: str, make_database: Callable[[str], str]) -> Iterator[Platform]:
-    env = {}
-    if backend == "postgres":
-        env = {f"{service.upper()}_DATABASE_URL": make_database(service) for service in SERVICES}
-    running = Platform(
-        tmp_path / "var",
-        nats_port=free_port(),
-        ports={service: free_port() for service in SERVICES},
-        token="e2e-admin-token-0123456789",
-        env=env,
-    )
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
+from services.platform import Platform
 
 
 def _admin(platform: Platform) -> dict[str, str]:

@@ -1,0 +1,189 @@
+"""Matches as a stakeholder service sees them: the proposals concerning its organisations,
+their answers (accept / decline) and their delivery reports, each published as an event.
+
+The coordinator's match events arrive through this service's own durable consumer and are
+kept as copies; answers go back as ``match.accepted`` / ``match.rejected`` /
+``match.delivered`` events through the outbox.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shared.app import UowDep
+from shared.db import UnitOfWork, utcnow
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.events.data import MatchData, MatchDelivery, MatchResponse, PositiveQuantity
+from shared.events.envelope import new_event_id
+from shared.events.subjects import STAKEHOLDER_KINDS
+from shared.events.validation import CheckedEvent
+from shared.messaging.consumer import Delivery
+from shared.stakeholder.models import MatchAnswer, MatchCopy, Organisation
+from shared.stakeholder.service import emit
+from shared.stakeholder.views import CurrentOrg
+
+__all__ = ["MATCH_SUBJECTS", "apply_match_event", "matches_router"]
+
+MATCH_SUBJECTS = ["sifang.coordinator.*.match.>"]
+assert "coordinator" not in STAKEHOLDER_KINDS
+
+
+class MatchView(MatchData):
+    """A match concerning the calling organisation, with its side and its own answer."""
+
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+    my_side: str = Field(description="need or offer: which side of the match the caller is on")
+    my_answer: str | None = Field(description="accepted or declined, once the caller answered")
+
+
+class Decline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class DeliveryReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: PositiveQuantity = Field(description="delivered now, in the need's unit")
+    note: Annotated[str, Field(max_length=2000)] = ""
+    evidence_url: Annotated[str, Field(max_length=500)] = ""
+
+
+def apply_match_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
+    """Keep a copy of a coordinator match event that concerns one of our organisations."""
+    data = checked.data
+    if not isinstance(data, MatchData):
+        return
+    ours = session.scalar(
+        select(Organisation.id).where(
+            Organisation.id.in_((data.need_organisation_id, data.offer_organisation_id))
+        )
+    )
+    if ours is None:
+        return
+    copy = session.get(MatchCopy, data.match_id)
+    if copy is None:
+        copy = MatchCopy(id=data.match_id)
+        session.add(copy)
+    copy.need_organisation_id = data.need_organisation_id
+    copy.offer_organisation_id = data.offer_organisation_id
+    copy.status = data.status
+    copy.state = data.model_dump(mode="json")
+    copy.updated_at = checked.envelope.time
+
+
+def _view(copy: MatchCopy, org: Organisation, answer: MatchAnswer | None) -> MatchView:
+    side = "need" if copy.need_organisation_id == org.id else "offer"
+    return MatchView.model_validate(
+        copy.state | {"my_side": side, "my_answer": answer.answer if answer else None}
+    )
+
+
+def _own(session: Session, org: Organisation, match_id: str) -> MatchCopy:
+    copy = session.get(MatchCopy, match_id)
+    if copy is None or org.id not in (copy.need_organisation_id, copy.offer_organisation_id):
+        raise NotFound(f"no match {match_id!r} concerning this organisation", field="match_id")
+    return copy
+
+
+def _answer(uow: UnitOfWork, org: Organisation, match_id: str, answer: str, reason: str) -> MatchView:
+    copy = _own(uow.session, org, match_id)
+    if copy.status != "proposed":
+        raise Conflict(f"this match is {copy.status}; only proposals can be answered", field="status")
+    if uow.session.get(MatchAnswer, (match_id, org.id)) is not None:
+        raise Conflict("this organisation has answered this proposal already", field="match_id")
+    record = MatchAnswer(
+        match_id=match_id, organisation_id=org.id, answer=answer, reason=reason, answered_at=utcnow()
+    )
+    uow.session.add(record)
+    verb = "accepted" if answer == "accepted" else "rejected"
+    event = MatchResponse(match_id=match_id, organisation_id=org.id, reason=reason)
+    emit(uow.session, org, "match", verb, event, region=org.region)
+    uow.commit()
+    return _view(copy, org, record)
+
+
+def matches_router() -> APIRouter:
+    router = APIRouter(tags=["matches"])
+
+    @router.get(
+        "/matches",
+        response_model=list[MatchView],
+        summary="Matches the coordinator proposed to this organisation",
+    )
+    def list_(
+        uow: UowDep,
+        org: CurrentOrg,
+        status: Annotated[
+            str | None, Query(pattern="^(proposed|confirmed|fulfilled|declined|expired|withdrawn)$")
+        ] = None,
+    ) -> list[MatchView]:
+        query = select(MatchCopy).where(
+            or_(MatchCopy.need_organisation_id == org.id, MatchCopy.offer_organisation_id == org.id)
+        )
+        if status:
+            query = query.where(MatchCopy.status == status)
+        answers = {
+            a.match_id: a
+            for a in uow.session.scalars(select(MatchAnswer).where(MatchAnswer.organisation_id == org.id))
+        }
+        rows = uow.session.scalars(query.order_by(MatchCopy.updated_at.desc(), MatchCopy.id))
+        return [_view(row, org, answers.get(row.id)) for row in rows]
+
+    @router.get(
+        "/matches/{match_id}",
+        response_model=MatchView,
+        summary="One match, with the coordinator's explanation",
+    )
+    def get(match_id: str, uow: UowDep, org: CurrentOrg) -> MatchView:
+        copy = _own(uow.session, org, match_id)
+        return _view(copy, org, uow.session.get(MatchAnswer, (match_id, org.id)))
+
+    @router.post("/matches/{match_id}/accept", response_model=MatchView, summary="Accept a proposal")
+    def accept(match_id: str, uow: UowDep, org: CurrentOrg) -> MatchView:
+        return _answer(uow, org, match_id, "accepted", "")
+
+    @router.post(
+        "/matches/{match_id}/decline", response_model=MatchView, summary="Decline a proposal, saying why"
+    )
+    def decline(match_id: str, body: Decline, uow: UowDep, org: CurrentOrg) -> MatchView:
+        return _answer(uow, org, match_id, "declined", body.reason)
+
+    @router.post(
+        "/matches/{match_id}/deliveries",
+        status_code=202,
+        response_model=dict[str, Any],
+        summary="Report a delivery under a confirmed match (partial quantities allowed)",
+    )
+    def deliver(match_id: str, body: DeliveryReport, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+        copy = _own(uow.session, org, match_id)
+        if copy.status != "confirmed":
+            raise Conflict(f"this match is {copy.status}; deliveries need a confirmed match", field="status")
+        left = Decimal(copy.state["quantity"]) - Decimal(copy.state["fulfilled_quantity"])
+        if body.quantity > left:
+            raise InvalidInput(f"at most {left} {copy.state['unit']} remain to deliver", field="quantity")
+        event = MatchDelivery(
+            delivery_id=new_event_id(),
+            match_id=match_id,
+            organisation_id=org.id,
+            quantity=body.quantity,
+            note=body.note,
+            evidence_url=body.evidence_url,
+        )
+        emit(uow.session, org, "match", "delivered", event, region=org.region)
+        uow.commit()
+        return {
+            "delivery_id": event.delivery_id,
+            "match_id": match_id,
+            "quantity": str(body.quantity),
+            "recorded_at": datetime.now().astimezone().isoformat(),
+        }
+
+    return router

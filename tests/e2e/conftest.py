@@ -1,0 +1,41 @@
+"""The platform as separate processes (what `make run` starts), on free ports, per test."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from services import SERVICES
+from services.platform import Platform, free_port
+
+StartPlatform = Callable[..., Platform]
+
+
+@pytest.fixture
+def start_platform(
+    tmp_path: Path, backend: str, make_database: Callable[[str], str]
+) -> Iterator[StartPlatform]:
+    started: list[Platform] = []
+
+    def start(**env: str) -> Platform:
+        if backend == "postgres":
+            env |= {f"{service.upper()}_DATABASE_URL": make_database(service) for service in SERVICES}
+        platform = Platform(
+            tmp_path / f"var{len(started)}",
+            nats_port=free_port(),
+            ports={service: free_port() for service in SERVICES},
+            token="e2e-admin-token-0123456789",
+            env=env,
+        )
+        started.append(platform)
+        platform.start()
+        return platform
+
+    yield start
+    for platform in started:
+        platform.stop()
+
+
+@pytest.fixture
+def platform(start_platform: StartPlatform) -> Platform:
+    return start_platform()
