@@ -38,3 +38,6 @@ migrate: install ## apply every service's migrations to its configured database
 
 clean: ## remove the embedded data (var/) and caches; keeps .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+bench: install ## matching benchmark: full solve 1k/10k/100k vs greedy, event latency at 100k
+	$(BIN)/python -m benchmarks.bench_matching

@@ -6,6 +6,7 @@ township and twelve for a village, as in the statistical division codes. A code 
 another when it is the same node or one of its ancestors.
 """
 
+import functools
 import re
 
 __all__ = [
@@ -39,6 +40,7 @@ def validate_region(code: str) -> str:
     return code
 
 
+@functools.cache
 def significant_prefix(code: str) -> str:
     """The significant digits: what every code under this node starts with."""
     if len(code) == 6:

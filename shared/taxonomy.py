@@ -5,6 +5,7 @@ path without its last part. Every kind of stakeholder has a vocabulary: the bran
 taxonomy it may post needs and offers under.
 """
 
+import functools
 from dataclasses import dataclass
 
 __all__ = [
@@ -140,6 +141,7 @@ SERVES: dict[str, tuple[str, ...]] = {
 }
 
 
+@functools.cache
 def can_serve(offer_category: str, need_category: str) -> bool:
     """Whether an offer in ``offer_category`` can serve a need in ``need_category``.
 

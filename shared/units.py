@@ -1,5 +1,6 @@
 """Units of the quantities in needs and offers, on one pint registry with the local units added."""
 
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,7 @@ def canonical_unit(unit: str) -> str:
     return str(parsed)
 
 
+@functools.cache
 def base_factor(unit: str) -> tuple[float, str]:
     """How many base units one ``unit`` is, and the dimension: ``"t"`` → ``(1000.0, "[mass]")``."""
     quantity = registry.Quantity(1, unit).to_base_units()

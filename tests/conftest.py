@@ -48,7 +48,7 @@ def make_database(backend: str, tmp_path: Path) -> Iterator[Callable[[str], str]
 
     def make(name: str) -> str:
         if admin is None or server is None:
-            return f"sqlite:///{tmp_path / name}.db"
+            return f"sqlite:///{tmp_path / name}-{uuid.uuid4().hex[:8]}.db"
         database = f"sifang_test_{name}_{uuid.uuid4().hex[:12]}"
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{database}"'))

@@ -112,8 +112,11 @@ def test_a_cooperatives_kiwifruit_lots_are_pooled_into_a_procurement(platform: P
     ]
 
     for proposal in proposals:  # both sides accept through their own services
+        coop = lots[proposal["offer_id"]]
+        eventually(lambda: proposal["match_id"] in {m["match_id"] for m in coop.matches()})  # noqa: B023
+        assert coop.matches()[0]["my_side"] == "offer"
         buyer.post(f"/matches/{proposal['match_id']}/accept", {}, expect=200)
-        lots[proposal["offer_id"]].post(f"/matches/{proposal['match_id']}/accept", {}, expect=200)
+        coop.post(f"/matches/{proposal['match_id']}/accept", {}, expect=200)
     eventually(lambda: len(buyer.matches("confirmed")) == 3)
 
     first = proposals[0]
@@ -174,6 +177,7 @@ def test_a_training_course_is_shared_across_villages(platform: Platform) -> None
 
     # One village declines: its pair is not proposed again, and the other may take the seats.
     declined = next(m for m in shares if m["need_organisation_id"] == villages[0].id)
+    eventually(lambda: villages[0].matches("proposed"))
     villages[0].post(f"/matches/{declined['match_id']}/decline", {"reason": "时间冲突"}, expect=200)
     eventually(lambda: any(m["status"] == "declined" for m in villages[0].matches()))
     regrown = eventually(
