@@ -90,50 +90,33 @@ Status = Annotated[str | None, Query(pattern="^(open|withdrawn)$")]
 Category = Annotated[str | None, Query(description="a category and everything under it")]
 
 
-@router.get("/needs", response_model=list[BookNeedRead], tags=["book"])
-def needs(
-    uow: UowDep,
-    category: Category = None,
-    region: Region = None,
-    kind: StakeholderKind | None = None,
-    status: Status = None,
-    organisation_id: str | None = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> list[BookNeedRead]:
-    query = _book_query(
-        BookNeed,
-        category=category,
-        region=region,
-        kind=kind,
-        status=status,
-        organisation_id=organisation_id,
-    )
-    rows = uow.session.scalars(query.limit(limit).offset(offset))
-    return [BookNeedRead.model_validate(row) for row in rows]
+def _book_route(path: str, model: type[BookListing], read: type[BookNeedRead]) -> None:
+    """``GET path``: the coordinator's copy of every need (or offer), filtered."""
+
+    @router.get(path, response_model=list[read], tags=["book"])  # type: ignore[valid-type]
+    def listings(
+        uow: UowDep,
+        category: Category = None,
+        region: Region = None,
+        kind: StakeholderKind | None = None,
+        status: Status = None,
+        organisation_id: str | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> list[BookNeedRead]:
+        query = _book_query(
+            model,
+            category=category,
+            region=region,
+            kind=kind,
+            status=status,
+            organisation_id=organisation_id,
+        )
+        return [read.model_validate(row) for row in uow.session.scalars(query.limit(limit).offset(offset))]
 
 
-@router.get("/offers", response_model=list[BookOfferRead], tags=["book"])
-def offers(
-    uow: UowDep,
-    category: Category = None,
-    region: Region = None,
-    kind: StakeholderKind | None = None,
-    status: Status = None,
-    organisation_id: str | None = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> list[BookOfferRead]:
-    query = _book_query(
-        BookOffer,
-        category=category,
-        region=region,
-        kind=kind,
-        status=status,
-        organisation_id=organisation_id,
-    )
-    rows = uow.session.scalars(query.limit(limit).offset(offset))
-    return [BookOfferRead.model_validate(row) for row in rows]
+_book_route("/needs", BookNeed, BookNeedRead)
+_book_route("/offers", BookOffer, BookOfferRead)
 
 
 @router.get(
