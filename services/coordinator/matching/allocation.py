@@ -41,11 +41,8 @@ class Allocation:
 def group_limits(candidates: Sequence[Candidate], fairness_cap: float) -> dict[tuple[str, str], float]:
     """The most one organisation may take of one offer, where that is a real limit."""
     demand: dict[tuple[str, str], float] = defaultdict(float)
-    seen: set[str] = set()
-    for c in candidates:
-        if c.need.id + c.offer.id not in seen:
-            seen.add(c.need.id + c.offer.id)
-            demand[(c.offer.id, c.need.party.organisation_id)] += c.need.remaining
+    for c in candidates:  # candidates are distinct (need, offer) pairs
+        demand[(c.offer.id, c.need.party.organisation_id)] += c.need.remaining
     by_offer: dict[str, list[str]] = defaultdict(list)
     for offer_id, org in demand:
         by_offer[offer_id].append(org)

@@ -12,6 +12,7 @@ Score (0 to 1) = 0.30 proximity + 0.20 urgency + 0.20 quantity fit + 0.20 qualit
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from shared.regions import covers
@@ -67,12 +68,12 @@ class OfferItem:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     fulfilment_rate: float = 0.5
 
-    @property
+    @cached_property
     def eligibility(self) -> Mapping[str, Any] | None:
         rules = self.attributes.get("eligibility")
         return rules if isinstance(rules, Mapping) else None
 
-    @property
+    @cached_property
     def max_per_organisation(self) -> float | None:
         """A programme's ``max_amount`` per organisation, in base units."""
         rules = self.eligibility
@@ -96,7 +97,7 @@ class Candidate:
     checks: tuple[Check, ...]
     terms: Mapping[str, float]
 
-    @property
+    @cached_property
     def score(self) -> float:
         return sum(WEIGHTS[name] * value for name, value in self.terms.items())
 
