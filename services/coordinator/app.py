@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.coordinator import meetings
 from services.coordinator.matchmaker import MatchPolicy, expire_due
+from services.coordinator.meeting_views import router as meeting_router
 from services.coordinator.projection import CoordinatorProjection
 from services.coordinator.views import router
 from shared.app import Runtime, build_runtime, create_service_app
@@ -74,7 +76,7 @@ def stakeholder_consumer(settings: CoordinatorSettings, runtime: Runtime) -> Eve
 
 
 async def expire_matches(settings: CoordinatorSettings, runtime: Runtime) -> None:
-    """Expire unanswered proposals, checking every ``expiry_check_seconds``."""
+    """Clock-driven work, every ``expiry_check_seconds``: see ``_expire_once``."""
     while True:
         try:
             await asyncio.to_thread(_expire_once, settings, runtime)
@@ -84,9 +86,16 @@ async def expire_matches(settings: CoordinatorSettings, runtime: Runtime) -> Non
 
 
 def _expire_once(settings: CoordinatorSettings, runtime: Runtime) -> None:
+    """One pass of the clock-driven work: expiries, overdue actions, agendas at their cut-off."""
+    now = utcnow()
     with runtime.unit_of_work() as uow:
-        if expire_due(uow.session, settings.match_policy, utcnow()):
-            uow.commit()
+        expire_due(uow.session, settings.match_policy, now)
+        meetings.mark_overdue(uow.session, now.date())
+        for meeting_id in meetings.meetings_due_for_agenda(uow.session, now):
+            meetings.compile_meeting_agenda(
+                uow.session, meeting_id, as_of=now, made_by="compiled at the cut-off"
+            )
+        uow.commit()
 
 
 def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
@@ -105,6 +114,6 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
         title="Sifang coordinator",
         description="The registry of organisations and the book of open needs and offers, "
         "built from every stakeholder event, with the event log and dead letters.",
-        routers=[router],
+        routers=[router, meeting_router],
         workers=[consume, expire],
     )

@@ -10,6 +10,7 @@ matches through proposed → confirmed → fulfilled, or declined.
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.coordinator import meetings
 from services.coordinator.matchmaker import (
     Cause,
     MatchPolicy,
@@ -21,17 +22,24 @@ from services.coordinator.matchmaker import (
     sync_offer_areas,
 )
 from services.coordinator.models import (
+    AgendaProposal,
     BookListing,
     BookNeed,
     BookOffer,
     EventLogEntry,
+    Invitation,
     Match,
     RegisteredOrganisation,
 )
 from shared.db import utcnow
 from shared.events.data import (
+    ActionProgressed,
+    AgendaItemProposed,
+    DisputeRaised,
+    InvitationAnswered,
     MatchDelivery,
     MatchResponse,
+    MinutesApproved,
     NeedData,
     NeedWithdrawn,
     OfferData,
@@ -68,6 +76,39 @@ class CoordinatorProjection:
                 touched = self._respond(session, data, checked, cause)
             case MatchDelivery():
                 self._delivered(session, data, checked, cause)
+            case AgendaItemProposed() | DisputeRaised():
+                _agenda_proposal(session, data, checked)
+            case InvitationAnswered():
+                invitation = session.get(Invitation, (data.meeting_id, data.organisation_id))
+                if invitation is None:
+                    raise EventRejected(
+                        f"organisation {data.organisation_id} is not invited to {data.meeting_id}"
+                    )
+                invitation.reply, invitation.delegate = data.reply, data.delegate
+            case ActionProgressed():
+                if (
+                    meetings.report_progress(
+                        session,
+                        data.action_id,
+                        data.organisation_id,
+                        status=data.status,
+                        note=data.note,
+                        evidence_url=data.evidence_url,
+                        at=envelope.time,
+                    )
+                    is None
+                ):
+                    raise EventRejected(
+                        f"organisation {data.organisation_id} owns no action {data.action_id}"
+                    )
+            case MinutesApproved():
+                if (
+                    meetings.approve_minutes(
+                        session, data.meeting_id, data.organisation_id, data.record_hash, envelope.time
+                    )
+                    is None
+                ):
+                    raise EventRejected("the approval names no current minutes this organisation is party to")
             case _:  # the services' own entity events are kept in the log
                 pass
         for partition in sorted(touched):
@@ -155,6 +196,32 @@ class CoordinatorProjection:
 
 
 apply_event = CoordinatorProjection()
+
+
+def _agenda_proposal(
+    session: Session, data: AgendaItemProposed | DisputeRaised, checked: CheckedEvent
+) -> None:
+    org = session.get(RegisteredOrganisation, data.organisation_id)
+    if isinstance(data, DisputeRaised):
+        ident, source, series_id, region = data.dispute_id, "dispute", None, data.region
+        details: dict[str, object] = {"other_parties": data.other_parties}
+    else:
+        ident, source, series_id = data.proposal_id, "proposal", data.series_id
+        region, details = (org.region if org else checked.envelope.region), {"links": data.links}
+    session.add(
+        AgendaProposal(
+            id=ident,
+            source=source,
+            organisation_id=data.organisation_id,
+            series_id=series_id,
+            region=region,
+            title=data.title,
+            description=data.description,
+            details=details,
+            status="pending",
+            raised_at=checked.envelope.time,
+        )
+    )
 
 
 def _log(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:

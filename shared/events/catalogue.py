@@ -11,12 +11,20 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from shared.events.data import (
+    ActionData,
+    ActionProgressed,
+    AgendaData,
+    AgendaItemProposed,
     CourseOffered,
+    DisputeRaised,
     EventData,
+    InvitationAnswered,
     LotOffered,
     MatchData,
     MatchDelivery,
     MatchResponse,
+    MeetingData,
+    MinutesApproved,
     NeedData,
     NeedWithdrawn,
     OfferData,
@@ -24,6 +32,7 @@ from shared.events.data import (
     OrganisationRegistered,
     ProcurementRequested,
     ProgrammeOpened,
+    RecordData,
 )
 from shared.events.envelope import CloudEvent, InvalidEvent, new_event_id
 from shared.events.subjects import STAKEHOLDER_KINDS, subject_for
@@ -219,6 +228,85 @@ CATALOGUE: dict[str, EventType] = _types(
             ("declined", "A party declined: the quantity returns to the pool."),
             ("expired", "The parties did not answer in time: the quantity returns to the pool."),
             ("delivery_recorded", "A delivery was recorded; the status says whether it is fulfilled."),
+        )
+    ),
+    EventType(
+        "agenda_item",
+        "proposed",
+        1,
+        AgendaItemProposed,
+        "proposal_id",
+        STAKEHOLDER_KINDS,
+        "An organisation proposed an item for a joint meeting's agenda.",
+    ),
+    EventType(
+        "dispute",
+        "raised",
+        1,
+        DisputeRaised,
+        "dispute_id",
+        ("community",),
+        "A village or cooperative raised a dispute for the joint meeting.",
+    ),
+    EventType(
+        "invitation",
+        "answered",
+        1,
+        InvitationAnswered,
+        "meeting_id",
+        STAKEHOLDER_KINDS,
+        "An invited organisation will attend, declines, or sends a delegate.",
+    ),
+    EventType(
+        "action",
+        "progressed",
+        1,
+        ActionProgressed,
+        "action_id",
+        STAKEHOLDER_KINDS,
+        "The owner of an action item reported progress (status, note, evidence).",
+    ),
+    EventType(
+        "minutes",
+        "approved",
+        1,
+        MinutesApproved,
+        "meeting_id",
+        STAKEHOLDER_KINDS,
+        "A party approved the minutes of a meeting, by their hash.",
+    ),
+    EventType(
+        "meeting",
+        "scheduled",
+        1,
+        MeetingData,
+        "meeting_id",
+        ("coordinator",),
+        "A meeting was scheduled; the invited organisations are named.",
+    ),
+    EventType(
+        "agenda",
+        "published",
+        1,
+        AgendaData,
+        "meeting_id",
+        ("coordinator",),
+        "A meeting's agenda was published.",
+    ),
+    *(
+        EventType("action", verb, 1, ActionData, "action_id", ("coordinator",), text)
+        for verb, text in (
+            ("assigned", "A meeting decided an action and gave it to an owner organisation."),
+            ("updated", "An action item changed (progress reported)."),
+            ("overdue", "An action item passed its due date unfinished."),
+        )
+    ),
+    *(
+        EventType("record", verb, 1, RecordData, "record_id", ("coordinator",), text)
+        for verb, text in (
+            ("closed", "A meeting was closed; its minutes await the parties' approval."),
+            ("locked", "Every party approved the minutes: the record is fixed."),
+            ("amended", "A correction was appended to a locked record, as an amendment."),
         )
     ),
 )

@@ -17,15 +17,23 @@ from shared.regions import validate_region
 from shared.taxonomy import CATEGORIES
 
 __all__ = [
+    "ActionData",
+    "ActionProgressed",
+    "AgendaData",
+    "AgendaItemProposed",
     "CategoryCode",
     "Contact",
     "CourseOffered",
+    "DisputeRaised",
     "EligibilityRules",
     "EventData",
+    "InvitationAnswered",
     "LotOffered",
     "MatchData",
     "MatchDelivery",
     "MatchResponse",
+    "MeetingData",
+    "MinutesApproved",
     "NeedData",
     "NeedWithdrawn",
     "OfferData",
@@ -35,6 +43,7 @@ __all__ = [
     "PositiveQuantity",
     "ProcurementRequested",
     "ProgrammeOpened",
+    "RecordData",
     "RegionCode",
     "StakeholderKind",
 ]
@@ -235,3 +244,105 @@ class MatchDelivery(EventData):
     quantity: PositiveQuantity
     note: str = Field(default="", max_length=2000)
     evidence_url: str = Field(default="", max_length=500)
+
+
+class AgendaItemProposed(EventData):
+    """An organisation asks for an item on the agenda of a meeting series (or of its region)."""
+
+    proposal_id: str
+    organisation_id: str
+    series_id: str | None = None
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    links: list[str] = Field(default_factory=list)
+
+
+class DisputeRaised(EventData):
+    """A community raises a dispute for the joint meeting to take up."""
+
+    dispute_id: str
+    organisation_id: str
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    other_parties: list[str] = Field(default_factory=list)
+    region: RegionCode
+
+
+class InvitationAnswered(EventData):
+    meeting_id: str
+    organisation_id: str
+    reply: Literal["attend", "decline", "delegate"]
+    delegate: str = Field(default="", max_length=200)
+
+
+class ActionProgressed(EventData):
+    """The owner of an action item reports progress on it."""
+
+    progress_id: str
+    action_id: str
+    organisation_id: str
+    status: Literal["in_progress", "done", "blocked"]
+    note: str = Field(default="", max_length=2000)
+    evidence_url: str = Field(default="", max_length=500)
+
+
+class MinutesApproved(EventData):
+    """A party approves the minutes of a meeting, naming the exact record it approves."""
+
+    meeting_id: str
+    organisation_id: str
+    record_hash: str
+
+
+class MeetingData(EventData):
+    """A meeting as scheduled, with whom it invites."""
+
+    meeting_id: str
+    series_id: str
+    series_name: str
+    meeting_kind: Literal["joint", "negotiation"]
+    region: RegionCode
+    title: str
+    starts_at: datetime
+    duration_minutes: int
+    location: str
+    invited: list[str]
+    status: str
+
+
+class AgendaData(EventData):
+    """A published agenda: ranked, time-boxed items with their sources and reasons."""
+
+    meeting_id: str
+    version: int
+    invited: list[str]
+    items: list[dict[str, Any]]
+
+
+class ActionData(EventData):
+    """The whole state of an action item decided at a meeting."""
+
+    action_id: str
+    meeting_id: str
+    decision_id: str
+    owner_organisation_id: str
+    title: str
+    due_date: date
+    status: Literal["open", "in_progress", "blocked", "done", "overdue"]
+    links: list[str]
+    progress: list[dict[str, Any]]
+
+
+class RecordData(EventData):
+    """A meeting record (minutes or an amendment) in the series' hash chain."""
+
+    record_id: str
+    meeting_id: str
+    sequence: int
+    record_kind: Literal["minutes", "amendment"]
+    record_hash: str
+    previous_hash: str
+    parties: list[str]
+    approved_by: list[str]
+    locked: bool
+    content: dict[str, Any]

@@ -6,13 +6,16 @@ from typing import TypeVar
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shared.app import Runtime, UowDep, build_runtime, create_service_app
 from shared.errors import NotFound
 from shared.events.data import StakeholderKind
-from shared.messaging.consumer import EventConsumer
+from shared.events.validation import CheckedEvent
+from shared.messaging.consumer import Delivery, EventConsumer
 from shared.settings import ServiceSettings
-from shared.stakeholder.matches import MATCH_SUBJECTS, apply_match_event, matches_router
+from shared.stakeholder.matches import apply_match_event, matches_router
+from shared.stakeholder.meetings import apply_meeting_event, meetings_router
 from shared.stakeholder.models import OwnedEntity
 from shared.stakeholder.views import CurrentOrg, stakeholder_router
 
@@ -32,22 +35,28 @@ def create_stakeholder_app(
 ) -> FastAPI:
     runtime = build_runtime(settings)
     consumer = EventConsumer(
-        name=f"{kind}-matches",
-        filter_subjects=MATCH_SUBJECTS,
+        name=f"{kind}-coordinator-events",
+        filter_subjects=["sifang.coordinator.>"],
         session_factory=runtime.session_factory,
-        handler=apply_match_event,
+        handler=apply_coordinator_event,
     )
 
-    async def follow_matches(rt: Runtime) -> None:
+    async def follow_coordinator(rt: Runtime) -> None:
         await consumer.run(rt.link)
 
     return create_service_app(
         runtime,
         title=title,
         description=description,
-        routers=[stakeholder_router(kind), matches_router(), *routers],
-        workers=[follow_matches],
+        routers=[stakeholder_router(kind), matches_router(), meetings_router(), *routers],
+        workers=[follow_coordinator],
     )
+
+
+def apply_coordinator_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
+    """Keep what the coordinator says about matches, meetings and actions concerning our organisations."""
+    apply_match_event(session, checked, delivery)
+    apply_meeting_event(session, checked, delivery)
 
 
 def owned_entity_routes(

@@ -20,17 +20,13 @@ from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.data import MatchData, MatchDelivery, MatchResponse, PositiveQuantity
 from shared.events.envelope import new_event_id
-from shared.events.subjects import STAKEHOLDER_KINDS
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery
 from shared.stakeholder.models import MatchAnswer, MatchCopy, Organisation
 from shared.stakeholder.service import emit
 from shared.stakeholder.views import CurrentOrg
 
-__all__ = ["MATCH_SUBJECTS", "apply_match_event", "matches_router"]
-
-MATCH_SUBJECTS = ["sifang.coordinator.*.match.>"]
-assert "coordinator" not in STAKEHOLDER_KINDS
+__all__ = ["apply_match_event", "matches_router"]
 
 
 class MatchView(MatchData):

@@ -12,6 +12,7 @@ from shared.messaging.models import MESSAGING_TABLES
 
 __all__ = [
     "STAKEHOLDER_TABLES",
+    "CoordinatorNotice",
     "Listing",
     "MatchAnswer",
     "MatchCopy",
@@ -104,6 +105,19 @@ class MatchAnswer(Base):
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CoordinatorNotice(Base):
+    """The latest state of a meeting or an action item, as the coordinator published it, for
+    the organisations it concerns (the invited, the parties, the owner)."""
+
+    __tablename__ = "coordinator_notices"
+
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True)  # meeting or action
+    entity_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organisations: Mapped[list[str]]
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
 STAKEHOLDER_TABLES = (
     *MESSAGING_TABLES,
     Organisation.__table__,
@@ -111,4 +125,5 @@ STAKEHOLDER_TABLES = (
     Offer.__table__,
     MatchCopy.__table__,
     MatchAnswer.__table__,
+    CoordinatorNotice.__table__,
 )

@@ -1,0 +1,461 @@
+"""Routes for joint meetings: series, meetings, agendas, attendance, decisions, records,
+follow-up and exports. Coordinators act with the admin token until they have accounts; the
+name in ``X-Coordinator`` is recorded with what they do."""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+
+from services.coordinator import meetings
+from services.coordinator.exports import Language, actions_csv, calendar, minutes_html, minutes_markdown
+from services.coordinator.models import (
+    ActionItem,
+    AgendaVersion,
+    Invitation,
+    Meeting,
+    MeetingRecord,
+    MeetingSeries,
+    RegisteredOrganisation,
+)
+from shared.app import AdminDep, UowDep
+from shared.db import UnitOfWork, utcnow
+from shared.errors import InvalidInput, NotFound
+from shared.events.data import RegionCode, StakeholderKind
+from shared.events.envelope import new_event_id
+
+__all__ = ["router"]
+
+router = APIRouter(dependencies=[AdminDep], tags=["meetings"])
+Coordinator = Annotated[str, Header(alias="X-Coordinator", max_length=100)]
+Lang = Annotated[Language, Query(description="zh or en")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SeriesCreate(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: Literal["joint", "negotiation"]
+    region: RegionCode
+    cadence: Annotated[str, Field(max_length=200)] = "monthly"
+    duration_minutes: Annotated[int, Field(ge=15, le=600)] = 120
+    invited: list[str] = Field(min_length=1, description="ids of the invited organisations")
+    quorum_kinds: list[StakeholderKind] = Field(default=["government", "enterprise", "ngo", "community"])
+
+
+class MeetingCreate(Body):
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    starts_at: datetime
+    duration_minutes: Annotated[int, Field(ge=15, le=600)] | None = None
+    location: Annotated[str, Field(max_length=200)] = ""
+    cutoff_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 48
+
+    @field_validator("starts_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the time with its UTC offset, e.g. 2026-12-01T09:00:00+08:00")
+        return value
+
+
+class AgendaItemEdit(Body):
+    key: str | None = Field(default=None, description="an existing item's key; none for a new item")
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+    minutes: Annotated[int, Field(ge=1, le=600)] | None = None
+
+
+class AgendaEdit(Body):
+    items: list[AgendaItemEdit]
+    note: Annotated[str, Field(max_length=1000)] = ""
+
+
+class Attendance(Body):
+    organisation_id: str
+    present: bool
+    representative: Annotated[str, Field(max_length=200)] = ""
+
+
+class Position(Body):
+    organisation_id: str
+    position: Literal["agree", "object", "abstain"]
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class ActionCreate(Body):
+    owner_organisation_id: str
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    due_date: date
+    links: list[str] = Field(default_factory=list, description="needs, offers or matches concerned")
+
+
+class DecisionCreate(Body):
+    item_key: str
+    outcome: Literal["approved", "rejected", "deferred", "referred"]
+    positions: list[Position] = Field(default_factory=list)
+    minutes: Annotated[str, Field(max_length=20000)] = ""
+    actions: list[ActionCreate] = Field(default_factory=list)
+
+
+class Closing(Body):
+    minutes: Annotated[str, Field(max_length=50000)] = ""
+
+
+class Amendment(Body):
+    text: Annotated[str, Field(min_length=1, max_length=20000)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+def _series(uow: UnitOfWork, series_id: str) -> MeetingSeries:
+    series = uow.session.get(MeetingSeries, series_id)
+    if series is None:
+        raise NotFound(f"no series {series_id!r}", field="series_id")
+    return series
+
+
+def _series_read(series: MeetingSeries) -> dict[str, Any]:
+    return {
+        "id": series.id,
+        "name": series.name,
+        "kind": series.kind,
+        "region": series.region,
+        "cadence": series.cadence,
+        "duration_minutes": series.duration_minutes,
+        "invited": series.invited,
+        "quorum_kinds": series.quorum_kinds,
+    }
+
+
+def _meeting_read(uow: UnitOfWork, meeting: Meeting) -> dict[str, Any]:
+    invitations = uow.session.scalars(select(Invitation).where(Invitation.meeting_id == meeting.id))
+    return {
+        "id": meeting.id,
+        "series_id": meeting.series_id,
+        "title": meeting.title,
+        "starts_at": meeting.starts_at,
+        "duration_minutes": meeting.duration_minutes,
+        "location": meeting.location,
+        "cutoff_at": meeting.cutoff_at,
+        "status": meeting.status,
+        "invitations": [
+            {
+                "organisation_id": i.organisation_id,
+                "reply": i.reply,
+                "delegate": i.delegate,
+                "present": i.present,
+                "representative": i.representative,
+            }
+            for i in invitations
+        ],
+    }
+
+
+def _agenda_read(version: AgendaVersion) -> dict[str, Any]:
+    return {
+        "meeting_id": version.meeting_id,
+        "version": version.version,
+        "items": version.items,
+        "overflow": version.overflow,
+        "made_by": version.made_by,
+        "note": version.note,
+        "published": version.published,
+        "created_at": version.created_at,
+    }
+
+
+@router.post("/series", status_code=status.HTTP_201_CREATED, summary="Define a meeting series")
+def create_series(body: SeriesCreate, uow: UowDep) -> dict[str, Any]:
+    known = set(
+        uow.session.scalars(
+            select(RegisteredOrganisation.id).where(RegisteredOrganisation.id.in_(body.invited))
+        )
+    )
+    if missing := [o for o in body.invited if o not in known]:
+        raise InvalidInput(f"not registered organisations: {', '.join(missing)}", field="invited")
+    series = MeetingSeries(
+        id=new_event_id(),
+        name=body.name,
+        kind=body.kind,
+        region=body.region,
+        cadence=body.cadence,
+        duration_minutes=body.duration_minutes,
+        invited=sorted(set(body.invited)),
+        quorum_kinds=list(body.quorum_kinds),
+        created_at=utcnow(),
+    )
+    uow.session.add(series)
+    uow.commit()
+    return _series_read(series)
+
+
+@router.get("/series", summary="Meeting series")
+def list_series(uow: UowDep) -> list[dict[str, Any]]:
+    return [
+        _series_read(s) for s in uow.session.scalars(select(MeetingSeries).order_by(MeetingSeries.created_at))
+    ]
+
+
+@router.get("/series/{series_id}", summary="A series: its meetings, what they decided and what became of it")
+def get_series(series_id: str, uow: UowDep) -> dict[str, Any]:
+    series = _series(uow, series_id)
+    return _series_read(series) | {
+        "history": meetings.series_history(uow.session, series_id),
+        "record_chain": meetings.verify_chain(uow.session, series_id),
+    }
+
+
+@router.post(
+    "/series/{series_id}/meetings",
+    status_code=status.HTTP_201_CREATED,
+    summary="Schedule a meeting; the invited organisations are told",
+)
+def schedule(series_id: str, body: MeetingCreate, uow: UowDep) -> dict[str, Any]:
+    series = _series(uow, series_id)
+    meeting = meetings.schedule_meeting(
+        uow.session,
+        series,
+        title=body.title,
+        starts_at=body.starts_at,
+        duration_minutes=body.duration_minutes,
+        location=body.location,
+        cutoff_hours=body.cutoff_hours,
+        now=utcnow(),
+    )
+    uow.commit()
+    return _meeting_read(uow, meeting)
+
+
+@router.get("/meetings/{meeting_id}", summary="A meeting with its invitations and replies")
+def get_meeting(meeting_id: str, uow: UowDep) -> dict[str, Any]:
+    meeting, _ = meetings.get_meeting(uow.session, meeting_id)
+    return _meeting_read(uow, meeting) | {"quorum": meetings.quorum(uow.session, meeting_id)}
+
+
+@router.post(
+    "/meetings/{meeting_id}/agenda/compile",
+    status_code=status.HTTP_201_CREATED,
+    summary="Compile a draft agenda from live state (a new version)",
+)
+def compile_(meeting_id: str, uow: UowDep, who: Coordinator = "coordinator") -> dict[str, Any]:
+    version = meetings.compile_meeting_agenda(uow.session, meeting_id, as_of=utcnow(), made_by=who)
+    uow.commit()
+    return _agenda_read(version)
+
+
+@router.get("/meetings/{meeting_id}/agenda", summary="The latest agenda version, or ?version=N")
+def get_agenda(meeting_id: str, uow: UowDep, version: int | None = None) -> dict[str, Any]:
+    meetings.get_meeting(uow.session, meeting_id)
+    found = (
+        uow.session.get(AgendaVersion, (meeting_id, version))
+        if version
+        else meetings.latest_agenda(uow.session, meeting_id)
+    )
+    if found is None:
+        raise NotFound("no such agenda version", field="version")
+    return _agenda_read(found)
+
+
+@router.get("/meetings/{meeting_id}/agenda/versions", summary="Every version of the agenda")
+def agenda_versions(meeting_id: str, uow: UowDep) -> list[dict[str, Any]]:
+    rows = uow.session.scalars(
+        select(AgendaVersion).where(AgendaVersion.meeting_id == meeting_id).order_by(AgendaVersion.version)
+    )
+    return [_agenda_read(v) for v in rows]
+
+
+@router.put("/meetings/{meeting_id}/agenda", summary="Edit the agenda: reorder, change, add, drop")
+def edit(meeting_id: str, body: AgendaEdit, uow: UowDep, who: Coordinator = "coordinator") -> dict[str, Any]:
+    items = [i.model_dump(exclude_none=True) for i in body.items]
+    version = meetings.edit_agenda(uow.session, meeting_id, items, note=body.note, made_by=who, now=utcnow())
+    uow.commit()
+    return _agenda_read(version)
+
+
+@router.post("/meetings/{meeting_id}/agenda/publish", summary="Publish the latest agenda to the invited")
+def publish(meeting_id: str, uow: UowDep) -> dict[str, Any]:
+    version = meetings.publish_agenda(uow.session, meeting_id, now=utcnow())
+    uow.commit()
+    return _agenda_read(version)
+
+
+@router.post("/meetings/{meeting_id}/attendance", summary="Record whether an organisation attends")
+def attendance(meeting_id: str, body: Attendance, uow: UowDep) -> dict[str, Any]:
+    meetings.record_attendance(
+        uow.session,
+        meeting_id,
+        body.organisation_id,
+        present=body.present,
+        representative=body.representative,
+    )
+    uow.commit()
+    return meetings.quorum(uow.session, meeting_id)
+
+
+@router.get("/meetings/{meeting_id}/quorum", summary="Whether the quorum is met, and who is missing")
+def get_quorum(meeting_id: str, uow: UowDep) -> dict[str, Any]:
+    return meetings.quorum(uow.session, meeting_id)
+
+
+@router.post(
+    "/meetings/{meeting_id}/decisions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a decision on an agenda item: positions, outcome, minutes, actions",
+)
+def decide(
+    meeting_id: str, body: DecisionCreate, uow: UowDep, who: Coordinator = "coordinator"
+) -> dict[str, Any]:
+    decision = meetings.record_decision(
+        uow.session,
+        meeting_id,
+        item_key=body.item_key,
+        outcome=body.outcome,
+        positions=[p.model_dump() for p in body.positions],
+        minutes=body.minutes,
+        actions=[a.model_dump() for a in body.actions],
+        recorded_by=who,
+        now=utcnow(),
+    )
+    uow.commit()
+    actions = uow.session.scalars(select(ActionItem).where(ActionItem.decision_id == decision.id))
+    return {
+        "id": decision.id,
+        "item_key": decision.item_key,
+        "title": decision.title,
+        "outcome": decision.outcome,
+        "positions": decision.positions,
+        "minutes": decision.minutes,
+        "recorded_by": decision.recorded_by,
+        "actions": [meetings.action_data(a).model_dump(mode="json") for a in actions],
+    }
+
+
+def _record_read(record: MeetingRecord) -> dict[str, Any]:
+    return meetings.record_data(record).model_dump(mode="json") | {
+        "created_at": record.created_at,
+        "locked_at": record.locked_at,
+    }
+
+
+@router.post(
+    "/meetings/{meeting_id}/close", summary="Close the meeting: the minutes go to the parties to approve"
+)
+def close(meeting_id: str, body: Closing, uow: UowDep) -> dict[str, Any]:
+    record = meetings.close_meeting(uow.session, meeting_id, minutes=body.minutes, now=utcnow())
+    uow.commit()
+    return _record_read(record)
+
+
+@router.post(
+    "/meetings/{meeting_id}/amendments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Append a correction to a closed record",
+)
+def amend(meeting_id: str, body: Amendment, uow: UowDep, who: Coordinator = "coordinator") -> dict[str, Any]:
+    record = meetings.add_amendment(
+        uow.session, meeting_id, text=body.text, reason=body.reason, by=who, now=utcnow()
+    )
+    uow.commit()
+    return _record_read(record)
+
+
+def _records(uow: UnitOfWork, meeting_id: str) -> tuple[MeetingRecord, list[dict[str, Any]]]:
+    meetings.get_meeting(uow.session, meeting_id)
+    rows = list(
+        uow.session.scalars(
+            select(MeetingRecord)
+            .where(MeetingRecord.meeting_id == meeting_id)
+            .order_by(MeetingRecord.sequence)
+        )
+    )
+    if not rows:
+        raise NotFound("the meeting has no record yet: close it first", field="meeting_id")
+    return rows[0], [r.content for r in rows[1:]]
+
+
+@router.get("/meetings/{meeting_id}/record", summary="The record and its amendments, with the chain check")
+def record(meeting_id: str, uow: UowDep) -> dict[str, Any]:
+    minutes, _ = _records(uow, meeting_id)
+    rows = uow.session.scalars(
+        select(MeetingRecord).where(MeetingRecord.meeting_id == meeting_id).order_by(MeetingRecord.sequence)
+    )
+    return {
+        "records": [_record_read(r) for r in rows],
+        "chain": meetings.verify_chain(uow.session, minutes.series_id),
+    }
+
+
+def _names(uow: UnitOfWork) -> dict[str, str]:
+    return {o.id: o.name for o in uow.session.scalars(select(RegisteredOrganisation))}
+
+
+@router.get("/meetings/{meeting_id}/minutes.md", summary="The minutes as Markdown")
+def minutes_md(meeting_id: str, uow: UowDep, lang: Lang = "zh") -> Response:
+    minutes, amendments = _records(uow, meeting_id)
+    text = minutes_markdown(minutes.content, minutes.record_hash, _names(uow), lang, amendments)
+    return Response(text, media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/meetings/{meeting_id}/minutes.html", summary="The minutes as a printable page")
+def minutes_page(meeting_id: str, uow: UowDep, lang: Lang = "zh") -> Response:
+    minutes, amendments = _records(uow, meeting_id)
+    page = minutes_html(minutes.content, minutes.record_hash, _names(uow), lang, amendments)
+    return Response(page, media_type="text/html; charset=utf-8")
+
+
+@router.get("/actions", summary="Action items, overdue first")
+def list_actions(
+    uow: UowDep, status: str | None = None, owner: str | None = None, meeting_id: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(ActionItem)
+    if status:
+        query = query.where(ActionItem.status == status)
+    if owner:
+        query = query.where(ActionItem.owner_organisation_id == owner)
+    if meeting_id:
+        query = query.where(ActionItem.meeting_id == meeting_id)
+    rows = sorted(uow.session.scalars(query), key=lambda a: (a.status != "overdue", a.due_date, a.id))
+    return [meetings.action_data(a).model_dump(mode="json") for a in rows]
+
+
+@router.get("/actions.csv", summary="Action items as CSV")
+def actions_export(uow: UowDep, lang: Lang = "zh", meeting_id: str | None = None) -> Response:
+    query = select(ActionItem).order_by(ActionItem.due_date, ActionItem.id)
+    if meeting_id:
+        query = query.where(ActionItem.meeting_id == meeting_id)
+    text = actions_csv(uow.session.scalars(query), _names(uow), lang)
+    return Response(text, media_type="text/csv; charset=utf-8")
+
+
+def _agendas(uow: UnitOfWork, meeting_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for meeting_id in meeting_ids:
+        version = uow.session.scalar(
+            select(AgendaVersion)
+            .where(AgendaVersion.meeting_id == meeting_id, AgendaVersion.published.is_(True))
+            .order_by(AgendaVersion.version.desc())
+            .limit(1)
+        )
+        out[meeting_id] = version.items if version else []
+    return out
+
+
+@router.get("/meetings/{meeting_id}/calendar.ics", summary="The meeting as iCalendar")
+def meeting_ics(meeting_id: str, uow: UowDep) -> Response:
+    meeting, series = meetings.get_meeting(uow.session, meeting_id)
+    body = calendar(series, [meeting], _agendas(uow, [meeting.id]))
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+@router.get("/series/{series_id}/calendar.ics", summary="Every meeting of the series as iCalendar")
+def series_ics(series_id: str, uow: UowDep) -> Response:
+    series = _series(uow, series_id)
+    rows = list(
+        uow.session.scalars(select(Meeting).where(Meeting.series_id == series_id).order_by(Meeting.starts_at))
+    )
+    return Response(
+        calendar(series, rows, _agendas(uow, [m.id for m in rows])), media_type="text/calendar; charset=utf-8"
+    )

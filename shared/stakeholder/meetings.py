@@ -1,0 +1,214 @@
+"""Joint meetings as a stakeholder service sees them: invitations and replies, agendas,
+agenda-item proposals, the minutes to approve, and the action items the organisation owns
+with their progress reports. Answers go to the coordinator as events through the outbox."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.app import UowDep
+from shared.errors import Conflict, NotFound
+from shared.events.data import (
+    ActionData,
+    ActionProgressed,
+    AgendaData,
+    AgendaItemProposed,
+    InvitationAnswered,
+    MeetingData,
+    MinutesApproved,
+    RecordData,
+)
+from shared.events.envelope import new_event_id
+from shared.events.validation import CheckedEvent
+from shared.messaging.consumer import Delivery
+from shared.stakeholder.models import CoordinatorNotice, Organisation
+from shared.stakeholder.service import emit
+from shared.stakeholder.views import CurrentOrg
+
+__all__ = ["apply_meeting_event", "meetings_router"]
+
+
+def _notice(
+    session: Session, entity: str, entity_id: str, organisations: list[str]
+) -> CoordinatorNotice | None:
+    ours = set(session.scalars(select(Organisation.id).where(Organisation.id.in_(organisations))))
+    notice = session.get(CoordinatorNotice, (entity, entity_id))
+    if notice is None:
+        if not ours:
+            return None
+        notice = CoordinatorNotice(entity=entity, entity_id=entity_id, organisations=[], state={})
+        session.add(notice)
+    notice.organisations = sorted({*notice.organisations, *organisations})
+    return notice
+
+
+def apply_meeting_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
+    """Keep the coordinator's meeting and action events that concern our organisations."""
+    data, when = checked.data, checked.envelope.time
+    notice: CoordinatorNotice | None
+    match data:
+        case MeetingData():
+            notice = _notice(session, "meeting", data.meeting_id, data.invited)
+            part = {"meeting": data.model_dump(mode="json")}
+        case AgendaData():
+            notice = _notice(session, "meeting", data.meeting_id, data.invited)
+            part = {"agenda": data.model_dump(mode="json")}
+        case RecordData():
+            notice = _notice(session, "meeting", data.meeting_id, data.parties)
+            key = "record" if data.record_kind == "minutes" else f"amendment_{data.sequence}"
+            part = {key: data.model_dump(mode="json")}
+        case ActionData():
+            notice = _notice(session, "action", data.action_id, [data.owner_organisation_id])
+            part = data.model_dump(mode="json")
+        case _:
+            return
+    if notice is not None:
+        notice.state = notice.state | part
+        notice.updated_at = when
+
+
+class Reply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reply: Literal["attend", "decline", "delegate"]
+    delegate: Annotated[str, Field(max_length=200)] = ""
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record_hash: Annotated[
+        str, Field(min_length=64, max_length=64, description="the hash of the minutes approved")
+    ]
+
+
+class AgendaItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=5000)] = ""
+    series_id: str | None = Field(default=None, description="a series; none means the region's meetings")
+    links: list[str] = Field(default_factory=list)
+
+
+class Progress(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["in_progress", "done", "blocked"]
+    note: Annotated[str, Field(max_length=2000)] = ""
+    evidence_url: Annotated[str, Field(max_length=500)] = ""
+
+
+def _own_notice(session: Session, org: Organisation, entity: str, entity_id: str) -> CoordinatorNotice:
+    notice = session.get(CoordinatorNotice, (entity, entity_id))
+    if notice is None or org.id not in notice.organisations:
+        raise NotFound(f"no {entity} {entity_id!r} concerning this organisation", field=f"{entity}_id")
+    return notice
+
+
+def meetings_router() -> APIRouter:
+    router = APIRouter(tags=["meetings"])
+
+    @router.get("/meetings", summary="Meetings this organisation is invited to, with agendas and minutes")
+    def list_meetings(uow: UowDep, org: CurrentOrg) -> list[dict[str, Any]]:
+        rows = uow.session.scalars(
+            select(CoordinatorNotice)
+            .where(CoordinatorNotice.entity == "meeting")
+            .order_by(CoordinatorNotice.updated_at.desc())
+        )
+        return [row.state | {"meeting_id": row.entity_id} for row in rows if org.id in row.organisations]
+
+    @router.get("/meetings/{meeting_id}")
+    def get_meeting(meeting_id: str, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+        return _own_notice(uow.session, org, "meeting", meeting_id).state | {"meeting_id": meeting_id}
+
+    @router.post(
+        "/meetings/{meeting_id}/reply",
+        status_code=status.HTTP_202_ACCEPTED,
+        summary="Attend, decline, or send a delegate",
+    )
+    def reply(meeting_id: str, body: Reply, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+        notice = _own_notice(uow.session, org, "meeting", meeting_id)
+        if "meeting" not in notice.state or org.id not in notice.state["meeting"]["invited"]:
+            raise NotFound("this organisation is not invited to that meeting", field="meeting_id")
+        if body.reply == "delegate" and not body.delegate:
+            raise Conflict("name the delegate", field="delegate")
+        event = InvitationAnswered(
+            meeting_id=meeting_id, organisation_id=org.id, reply=body.reply, delegate=body.delegate
+        )
+        emit(uow.session, org, "invitation", "answered", event, region=org.region)
+        uow.commit()
+        return event.model_dump()
+
+    @router.post(
+        "/meetings/{meeting_id}/minutes/approve",
+        status_code=status.HTTP_202_ACCEPTED,
+        summary="Approve the minutes, naming the hash of the record approved",
+    )
+    def approve(meeting_id: str, body: Approval, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+        notice = _own_notice(uow.session, org, "meeting", meeting_id)
+        record = notice.state.get("record")
+        if record is None:
+            raise Conflict("the meeting has no minutes to approve yet", field="meeting_id")
+        if org.id not in record["parties"]:
+            raise Conflict(
+                "only organisations present at the meeting approve its minutes", field="meeting_id"
+            )
+        if record["record_hash"] != body.record_hash:
+            raise Conflict("that is not the hash of these minutes", field="record_hash")
+        event = MinutesApproved(meeting_id=meeting_id, organisation_id=org.id, record_hash=body.record_hash)
+        emit(uow.session, org, "minutes", "approved", event, region=org.region)
+        uow.commit()
+        return event.model_dump()
+
+    @router.post(
+        "/agenda-items",
+        status_code=status.HTTP_201_CREATED,
+        summary="Propose an item for a joint meeting's agenda",
+    )
+    def propose(body: AgendaItemCreate, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+        event = AgendaItemProposed(
+            proposal_id=new_event_id(),
+            organisation_id=org.id,
+            series_id=body.series_id,
+            title=body.title,
+            description=body.description,
+            links=body.links,
+        )
+        emit(uow.session, org, "agenda_item", "proposed", event, region=org.region)
+        uow.commit()
+        return event.model_dump()
+
+    @router.get("/actions", summary="Action items this organisation owns")
+    def list_actions(uow: UowDep, org: CurrentOrg) -> list[dict[str, Any]]:
+        rows = uow.session.scalars(select(CoordinatorNotice).where(CoordinatorNotice.entity == "action"))
+        return sorted(
+            (r.state for r in rows if org.id in r.organisations),
+            key=lambda a: (a["status"] != "overdue", a["due_date"]),
+        )
+
+    @router.post(
+        "/actions/{action_id}/progress",
+        status_code=status.HTTP_202_ACCEPTED,
+        summary="Report progress on an action item (status, note, evidence link)",
+    )
+    def progress(action_id: str, body: Progress, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+        notice = _own_notice(uow.session, org, "action", action_id)
+        if notice.state.get("status") == "done":
+            raise Conflict("this action is done", field="status")
+        event = ActionProgressed(
+            progress_id=new_event_id(),
+            action_id=action_id,
+            organisation_id=org.id,
+            status=body.status,
+            note=body.note,
+            evidence_url=body.evidence_url,
+        )
+        emit(uow.session, org, "action", "progressed", event, region=org.region)
+        uow.commit()
+        return event.model_dump()
+
+    return router
