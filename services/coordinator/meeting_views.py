@@ -1,11 +1,12 @@
 """Routes for joint meetings: series, meetings, agendas, attendance, decisions, records,
 follow-up and exports. Coordinators act with the admin token until they have accounts; the
-name in ``X-Coordinator`` is recorded with what they do."""
+name in ``X-Coordinator`` (percent-encoded UTF-8) is recorded with what they do."""
 
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
@@ -29,7 +30,14 @@ from shared.events.envelope import new_event_id
 __all__ = ["router"]
 
 router = APIRouter(dependencies=[AdminDep], tags=["meetings"])
-Coordinator = Annotated[str, Header(alias="X-Coordinator", max_length=100)]
+
+
+def _coordinator(x_coordinator: Annotated[str, Header(max_length=300)] = "coordinator") -> str:
+    """The acting coordinator's name from ``X-Coordinator`` (percent-encoded UTF-8, as headers are ASCII)."""
+    return unquote(x_coordinator)[:100]
+
+
+Coordinator = Annotated[str, Depends(_coordinator)]
 Lang = Annotated[Language, Query(description="zh or en")]
 
 
@@ -240,7 +248,7 @@ def get_meeting(meeting_id: str, uow: UowDep) -> dict[str, Any]:
     status_code=status.HTTP_201_CREATED,
     summary="Compile a draft agenda from live state (a new version)",
 )
-def compile_(meeting_id: str, uow: UowDep, who: Coordinator = "coordinator") -> dict[str, Any]:
+def compile_(meeting_id: str, uow: UowDep, who: Coordinator) -> dict[str, Any]:
     version = meetings.compile_meeting_agenda(uow.session, meeting_id, as_of=utcnow(), made_by=who)
     uow.commit()
     return _agenda_read(version)
@@ -268,7 +276,7 @@ def agenda_versions(meeting_id: str, uow: UowDep) -> list[dict[str, Any]]:
 
 
 @router.put("/meetings/{meeting_id}/agenda", summary="Edit the agenda: reorder, change, add, drop")
-def edit(meeting_id: str, body: AgendaEdit, uow: UowDep, who: Coordinator = "coordinator") -> dict[str, Any]:
+def edit(meeting_id: str, body: AgendaEdit, uow: UowDep, who: Coordinator) -> dict[str, Any]:
     items = [i.model_dump(exclude_none=True) for i in body.items]
     version = meetings.edit_agenda(uow.session, meeting_id, items, note=body.note, made_by=who, now=utcnow())
     uow.commit()
@@ -305,9 +313,7 @@ def get_quorum(meeting_id: str, uow: UowDep) -> dict[str, Any]:
     status_code=status.HTTP_201_CREATED,
     summary="Record a decision on an agenda item: positions, outcome, minutes, actions",
 )
-def decide(
-    meeting_id: str, body: DecisionCreate, uow: UowDep, who: Coordinator = "coordinator"
-) -> dict[str, Any]:
+def decide(meeting_id: str, body: DecisionCreate, uow: UowDep, who: Coordinator) -> dict[str, Any]:
     decision = meetings.record_decision(
         uow.session,
         meeting_id,
@@ -354,7 +360,7 @@ def close(meeting_id: str, body: Closing, uow: UowDep) -> dict[str, Any]:
     status_code=status.HTTP_201_CREATED,
     summary="Append a correction to a closed record",
 )
-def amend(meeting_id: str, body: Amendment, uow: UowDep, who: Coordinator = "coordinator") -> dict[str, Any]:
+def amend(meeting_id: str, body: Amendment, uow: UowDep, who: Coordinator) -> dict[str, Any]:
     record = meetings.add_amendment(
         uow.session, meeting_id, text=body.text, reason=body.reason, by=who, now=utcnow()
     )

@@ -41,6 +41,10 @@ class Org:
         assert response.status_code == expect, response.text
         return response.json()
 
+    def matches_or_meetings(self, path: str) -> Any:
+        response = httpx.get(self.base + path, headers=self.auth)
+        return response.json() if response.status_code == 200 else {}
+
     def matches(self, status: str | None = None) -> list[dict[str, Any]]:
         params = {"status": status} if status else {}
         response = httpx.get(self.base + "/matches", headers=self.auth, params=params)
