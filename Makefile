@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SIFANG_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export SIFANG_TEST_POSTGRES_URL
 
-.PHONY: install run test lint format migrate bench clean
+.PHONY: install run test lint format migrate bench clean contracts check-contracts
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,9 @@ clean: ## remove the embedded data (var/) and caches; keeps .venv
 
 bench: install ## matching benchmark: full solve 1k/10k/100k vs greedy, event latency at 100k
 	$(BIN)/python -m benchmarks.bench_matching
+
+contracts: install ## regenerate docs/asyncapi.json and docs/schemas/ from the event catalogue
+	$(BIN)/python -m shared.events.contracts
+
+check-contracts: ## validate docs/asyncapi.json with the AsyncAPI parser (from the npm registry)
+	cd tools/asyncapi && npm install --no-audit --no-fund --no-package-lock --silent && node validate.mjs ../../docs/asyncapi.json

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.coordinator import meetings
+from services.coordinator.contract_views import router as contract_router
 from services.coordinator.matchmaker import MatchPolicy, expire_due
 from services.coordinator.meeting_views import router as meeting_router
 from services.coordinator.projection import CoordinatorProjection
@@ -114,6 +115,6 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
         title="Sifang coordinator",
         description="The registry of organisations and the book of open needs and offers, "
         "built from every stakeholder event, with the event log and dead letters.",
-        routers=[router, meeting_router],
+        routers=[router, meeting_router, contract_router],
         workers=[consume, expire],
     )
