@@ -14,6 +14,7 @@ from services.coordinator.contract_views import router as contract_router
 from services.coordinator.matchmaker import MatchPolicy, expire_due
 from services.coordinator.meeting_views import router as meeting_router
 from services.coordinator.projection import CoordinatorProjection
+from services.coordinator.stream_views import router as stream_router
 from services.coordinator.views import router
 from shared.app import Runtime, build_runtime, create_service_app
 from shared.db import utcnow
@@ -115,6 +116,6 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
         title="Sifang coordinator",
         description="The registry of organisations and the book of open needs and offers, "
         "built from every stakeholder event, with the event log and dead letters.",
-        routers=[router, meeting_router, contract_router],
+        routers=[router, meeting_router, contract_router, stream_router],
         workers=[consume, expire],
     )
