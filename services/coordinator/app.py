@@ -16,6 +16,8 @@ from services.coordinator.meeting_views import router as meeting_router
 from services.coordinator.projection import CoordinatorProjection
 from services.coordinator.stream_views import router as stream_router
 from services.coordinator.views import router
+from services.coordinator.webhook_views import router as webhook_router
+from services.coordinator.webhooks import WebhookSender, enqueue_event
 from shared.app import Runtime, build_runtime, create_service_app
 from shared.db import utcnow
 from shared.events.subjects import STAKEHOLDER_KINDS
@@ -46,6 +48,11 @@ class CoordinatorSettings(ServiceSettings):
     )
     response_hours: float = Field(default=72.0, gt=0, description="time the parties have to answer")
     expiry_check_seconds: float = Field(default=30.0, gt=0)
+    webhook_backoff: list[float] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0],
+        description="seconds before each retry of a failed webhook delivery; then it is dead",
+    )
+    webhook_timeout: float = Field(default=5.0, gt=0, description="seconds an endpoint has to answer")
 
     @property
     def match_policy(self) -> MatchPolicy:
@@ -111,11 +118,30 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
     async def expire(rt: Runtime) -> None:
         await expire_matches(settings, rt)
 
+    webhook_consumer = EventConsumer(
+        name="coordinator-webhooks",
+        filter_subjects=["sifang.>"],
+        session_factory=runtime.session_factory,
+        handler=enqueue_event,
+        max_deliver=settings.max_deliver,
+        backoff=settings.backoff,
+        ack_wait=settings.ack_wait,
+    )
+    sender = WebhookSender(
+        runtime.session_factory, backoff=settings.webhook_backoff, timeout=settings.webhook_timeout
+    )
+
+    async def enqueue_webhooks(rt: Runtime) -> None:
+        await webhook_consumer.run(rt.link)
+
+    async def send_webhooks(rt: Runtime) -> None:
+        await sender.run()
+
     return create_service_app(
         runtime,
         title="Sifang coordinator",
         description="The registry of organisations and the book of open needs and offers, "
         "built from every stakeholder event, with the event log and dead letters.",
-        routers=[router, meeting_router, contract_router, stream_router],
-        workers=[consume, expire],
+        routers=[router, meeting_router, contract_router, stream_router, webhook_router],
+        workers=[consume, expire, enqueue_webhooks, send_webhooks],
     )

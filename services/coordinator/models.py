@@ -17,6 +17,8 @@ __all__ = [
     "BookOffer",
     "EventLogEntry",
     "RegisteredOrganisation",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]
 
 
@@ -253,6 +255,45 @@ class MeetingRecord(Base):
     created_at: Mapped[datetime]
 
 
+class WebhookSubscription(Base):
+    """An integrator's endpoint and the events it wants."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(200))
+    types: Mapped[list[str]]
+    kinds: Mapped[list[str]]
+    regions: Mapped[list[str]]
+    organisations: Mapped[list[str]]
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: its attempts, the last answer, and whether it got through."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(100))
+    event_type: Mapped[str] = mapped_column(String(100))
+    stream_sequence: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)
+    replay: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(20))  # pending, delivered, dead
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime]
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
 TABLES = (
     *MESSAGING_TABLES,
     RegisteredOrganisation.__table__,
@@ -269,4 +310,6 @@ TABLES = (
     Decision.__table__,
     ActionItem.__table__,
     MeetingRecord.__table__,
+    WebhookSubscription.__table__,
+    WebhookDelivery.__table__,
 )

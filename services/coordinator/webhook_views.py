@@ -1,0 +1,145 @@
+"""Webhook subscriptions, their delivery log, and replays."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from services.coordinator.models import WebhookDelivery, WebhookSubscription
+from services.coordinator.webhooks import new_secret, replay_since
+from shared.app import AdminDep, RuntimeDep, UowDep
+from shared.db import UnitOfWork, utcnow
+from shared.errors import NotFound
+from shared.events.data import StakeholderKind
+from shared.events.envelope import new_event_id
+
+__all__ = ["router"]
+
+router = APIRouter(dependencies=[AdminDep], tags=["integration"])
+
+
+class SubscriptionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl
+    description: Annotated[str, Field(max_length=200)] = ""
+    types: list[str] = Field(default_factory=list, description="event types; empty: all")
+    kinds: list[StakeholderKind | str] = Field(
+        default_factory=list, description="publishing kinds; empty: all"
+    )
+    regions: list[str] = Field(default_factory=list, description="region codes; empty: all")
+    organisations: list[str] = Field(default_factory=list, description="organisations concerned; empty: all")
+
+
+class Replay(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime
+
+
+def _read(subscription: WebhookSubscription) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "url": subscription.url,
+        "description": subscription.description,
+        "types": subscription.types,
+        "kinds": subscription.kinds,
+        "regions": subscription.regions,
+        "organisations": subscription.organisations,
+        "active": subscription.active,
+        "created_at": subscription.created_at,
+    }
+
+
+def _subscription(uow: UnitOfWork, subscription_id: str) -> WebhookSubscription:
+    subscription = uow.session.get(WebhookSubscription, subscription_id)
+    if subscription is None:
+        raise NotFound(f"no webhook subscription {subscription_id!r}", field="subscription_id")
+    return subscription
+
+
+@router.post(
+    "/webhooks",
+    status_code=status.HTTP_201_CREATED,
+    summary="Subscribe a URL; the signing secret is shown once",
+)
+def subscribe(body: SubscriptionCreate, uow: UowDep) -> dict[str, Any]:
+    subscription = WebhookSubscription(
+        id=new_event_id(),
+        url=str(body.url),
+        secret=new_secret(),
+        description=body.description,
+        types=body.types,
+        kinds=[str(k) for k in body.kinds],
+        regions=body.regions,
+        organisations=body.organisations,
+        active=True,
+        created_at=utcnow(),
+    )
+    uow.session.add(subscription)
+    uow.commit()
+    return _read(subscription) | {"secret": subscription.secret}
+
+
+@router.get("/webhooks", summary="Webhook subscriptions")
+def subscriptions(uow: UowDep) -> list[dict[str, Any]]:
+    rows = uow.session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.created_at))
+    return [_read(s) for s in rows]
+
+
+@router.delete("/webhooks/{subscription_id}", summary="Stop a subscription (its log is kept)")
+def unsubscribe(subscription_id: str, uow: UowDep) -> dict[str, Any]:
+    subscription = _subscription(uow, subscription_id)
+    subscription.active = False
+    uow.commit()
+    return _read(subscription)
+
+
+@router.get("/webhooks/{subscription_id}/deliveries", summary="The delivery log, newest first")
+def deliveries(
+    subscription_id: str,
+    uow: UowDep,
+    status: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    _subscription(uow, subscription_id)
+    query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+    if status:
+        query = query.where(WebhookDelivery.status == status)
+    rows = uow.session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit))
+    return [
+        {
+            "id": d.id,
+            "event_id": d.event_id,
+            "event_type": d.event_type,
+            "stream_sequence": d.stream_sequence,
+            "replay": d.replay,
+            "status": d.status,
+            "attempts": d.attempts,
+            "next_attempt_at": d.next_attempt_at,
+            "last_status_code": d.last_status_code,
+            "last_error": d.last_error,
+            "delivered_at": d.delivered_at,
+            "created_at": d.created_at,
+        }
+        for d in rows
+    ]
+
+
+@router.post(
+    "/webhooks/{subscription_id}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Deliver again every matching event since a point in time",
+)
+async def replay(subscription_id: str, body: Replay, runtime: RuntimeDep) -> dict[str, Any]:
+    with runtime.unit_of_work() as uow:
+        _subscription(uow, subscription_id)
+    count = await replay_since(runtime.link, runtime.session_factory, subscription_id, body.since)
+    return {
+        "subscription_id": subscription_id,
+        "since": body.since,
+        "enqueued": count,
+        "replay_id": new_event_id(),
+    }
