@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install Sifang with its development tools
 
-run: install ## run the whole platform: local nats-server, migrations, five services
-	$(BIN)/python -m services.platform
+run: install ## run the whole platform (DEMO=never skips the demo county on first start)
+	$(BIN)/python -m services.platform $(if $(DEMO),--demo $(DEMO))
 
 test: install ## run the whole test suite (SQLite and PostgreSQL, real nats-server)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ services as separate processes, prints their URLs and stops everything on Ctrl-C
 """
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -230,9 +231,33 @@ class Platform:
             self.nats.stop()
 
 
+def _load_demo_once(platform: "Platform", when: str) -> None:
+    """Load the demo county through the public APIs the first time this var directory runs."""
+    marker = platform.var_dir / "demo-loaded"
+    if when == "never" or marker.exists():
+        return
+    from sifang.client import Sifang
+    from sifang.demo import load_demo
+
+    urls = {service: platform.url(service) for service in SERVICES}
+    with Sifang(urls, platform.token) as sifang:
+        state = load_demo(sifang, lambda step: print(f"demo: {step}", flush=True))
+    keys = platform.var_dir / "demo-organisations.json"
+    keys.write_text(json.dumps(state, ensure_ascii=False, indent=2))
+    keys.chmod(0o600)
+    marker.write_text("loaded\n")
+    print(f"demo: loaded; the organisations' API keys are in {keys}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--var-dir", type=Path, default=Path(os.environ.get("SIFANG_VAR_DIR", "var")))
+    parser.add_argument(
+        "--demo",
+        choices=("first-start", "never"),
+        default=os.environ.get("SIFANG_DEMO", "first-start"),
+        help="load the demo county on the first start (default) or never",
+    )
     args = parser.parse_args(argv)
     platform = Platform(args.var_dir, nats_url=os.environ.get("NATS_URL"))
     try:
@@ -240,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     except BaseException:
         platform.stop()
         raise
+    _load_demo_once(platform, args.demo)
     print(f"\nSifang is running (data in {platform.var_dir}, NATS at {platform.nats_url}):")
     for service in SERVICES:
         print(f"  {service:<12} {platform.url(service)}   docs: {platform.url(service)}/docs")

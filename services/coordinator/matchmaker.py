@@ -289,7 +289,7 @@ _TERMS_ZH = {
 def explain(allocation: Allocation, need: BookNeed, offer: BookOffer) -> dict[str, Any]:
     """Why this proposal: the filters it passed, each score term, and what limited it."""
     c = allocation.candidate
-    quantity = _in_unit(allocation.quantity, need.unit)
+    quantity = format(_in_unit(allocation.quantity, need.unit).normalize(), "f")
     limit_en, limit_zh = _LIMITS[allocation.limited_by]
     terms = [
         {

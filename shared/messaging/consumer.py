@@ -130,8 +130,13 @@ class EventConsumer:
             return 1.0
         return self.backoff[min(deliveries, len(self.backoff)) - 1]
 
-    def process(self, delivery: Delivery) -> Outcome:
-        """Check and apply one delivery in its own transaction (blocking)."""
+    def process(self, delivery: Delivery, *, keep_dead_letters: bool = True) -> Outcome:
+        """Check and apply one delivery in its own transaction (blocking).
+
+        ``keep_dead_letters=False`` (re-driving a dead letter) reports a failure without
+        writing another dead letter for it.
+        """
+        self._keep_dead_letters = keep_dead_letters
         try:
             checked = check_event(delivery.subject, delivery.payload)
         except InvalidEvent as exc:
@@ -192,6 +197,9 @@ class EventConsumer:
         return self._dead_letter(delivery, event_id, reason)
 
     def _dead_letter(self, delivery: Delivery, event_id: str | None, reason: str) -> Outcome:
+        if not getattr(self, "_keep_dead_letters", True):
+            log.warning("still failing: %s", reason, extra={"event_id": event_id})
+            return Outcome.DEAD_LETTERED
         log.error(
             "dead-lettering seq %s on %s: %s",
             delivery.stream_sequence,

@@ -1,0 +1,247 @@
+"""``sifang``: the operators' command line.
+
+sifang demo                  load a realistic county scenario through the public APIs
+sifang events tail           follow the event stream (server-sent events), with filters
+sifang replay                rebuild the coordinator from the stream and compare
+sifang doctor                check NATS, the stream, consumers and lag, the databases
+sifang dead-letters list     messages a consumer could not apply, with the reason
+sifang dead-letters redrive  process one again
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from sifang.client import DEFAULT_URLS, Sifang, SifangAPIError
+
+app = typer.Typer(help="Sifang's operator commands.", no_args_is_help=True, add_completion=False)
+events_app = typer.Typer(help="The event stream.", no_args_is_help=True)
+dead_app = typer.Typer(help="Dead letters: messages a consumer could not apply.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+app.add_typer(dead_app, name="dead-letters")
+console = Console()
+
+VarDir = Annotated[Path, typer.Option(envvar="SIFANG_VAR_DIR", help="where `make run` keeps its data")]
+Coordinator = Annotated[str, typer.Option(envvar="SIFANG_COORDINATOR_URL", help="the coordinator's URL")]
+Service = Annotated[
+    str, typer.Option(help="whose database: coordinator, government, enterprise, ngo, community")
+]
+
+
+def _token(var_dir: Path) -> str:
+    token = os.environ.get("SIFANG_ADMIN_TOKEN")
+    if not token and (var_dir / "admin-token").exists():
+        token = (var_dir / "admin-token").read_text().strip()
+    if not token:
+        console.print("[red]No admin token: set SIFANG_ADMIN_TOKEN (make run prints it).[/red]")
+        raise typer.Exit(2)
+    return token
+
+
+def _urls() -> dict[str, str]:
+    return {s: os.environ.get(f"SIFANG_{s.upper()}_URL", url) for s, url in DEFAULT_URLS.items()}
+
+
+@app.command()
+def demo(
+    var_dir: VarDir = Path("var"),
+    keys_file: Annotated[
+        Path | None, typer.Option(help="where to keep the demo organisations' API keys")
+    ] = None,
+) -> None:
+    """Load a realistic county scenario (周至县) through the public APIs."""
+    keys_file = keys_file or var_dir / "demo-organisations.json"
+    with Sifang(_urls(), _token(var_dir)) as sifang:
+        from sifang.demo import steps
+
+        state: dict[str, Any] = {}
+        with Progress(console=console) as progress:
+            plan = steps(sifang)
+            task = progress.add_task("loading the demo", total=len(plan))
+            for name, step in plan:
+                progress.update(task, description=name)
+                try:
+                    step(state)
+                except (SifangAPIError, httpx.HTTPError) as exc:
+                    console.print(f"[red]{name}: {exc}[/red]")
+                    raise typer.Exit(1) from exc
+                progress.advance(task)
+    keys_file.parent.mkdir(parents=True, exist_ok=True)
+    keys_file.write_text(json.dumps(state, ensure_ascii=False, indent=2))
+    keys_file.chmod(0o600)
+    console.print(
+        f"Demo loaded: {len([v for v in state.values() if isinstance(v, dict)])} organisations; "
+        f"their API keys are in {keys_file}."
+    )
+
+
+@events_app.command("tail")
+def tail(
+    coordinator: Coordinator = DEFAULT_URLS["coordinator"],
+    type_: Annotated[list[str] | None, typer.Option("--type", help="event type")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="publishing kind")] = None,
+    region: Annotated[list[str] | None, typer.Option(help="region code")] = None,
+    organisation: Annotated[list[str] | None, typer.Option(help="organisation id")] = None,
+    after: Annotated[
+        int | None, typer.Option(help="start after this stream sequence (0: from the start)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="stop after this many events")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print each event as JSON")] = False,
+    var_dir: VarDir = Path("var"),
+) -> None:
+    """Follow the event stream; Ctrl-C stops."""
+    params: dict[str, Any] = {
+        "type": type_ or [],
+        "kind": kind or [],
+        "region": region or [],
+        "organisation_id": organisation or [],
+    }
+    if after is not None:
+        params["after"] = after
+    headers = {"Authorization": f"Bearer {_token(var_dir)}"}
+    seen = 0
+    try:
+        with httpx.stream(
+            "GET",
+            coordinator + "/stream",
+            params=params,
+            headers=headers,
+            timeout=httpx.Timeout(30.0, read=None),
+        ) as response:
+            if response.status_code != 200:
+                console.print(f"[red]{response.status_code}: {response.read().decode()}[/red]")
+                raise typer.Exit(1)
+            fields: dict[str, str] = {}
+            for line in response.iter_lines():
+                if line == "" and "data" in fields:
+                    event = json.loads(fields["data"])
+                    if as_json:
+                        print(json.dumps(event, ensure_ascii=False), flush=True)
+                    else:
+                        print(
+                            f"{fields['id']:>6}  {event['time'][:19]}  {event['type']:<38} "
+                            f"{event['source']}  {event.get('subject', '')}",
+                            flush=True,
+                        )
+                    fields, seen = {}, seen + 1
+                    if limit and seen >= limit:
+                        return
+                elif line and not line.startswith(":"):
+                    key, _, value = line.partition(": ")
+                    fields[key] = value
+    except KeyboardInterrupt:
+        return
+
+
+@app.command()
+def replay(
+    database_url: Annotated[
+        str | None, typer.Option(help="the fresh database to rebuild into (default: a temporary SQLite file)")
+    ] = None,
+) -> None:
+    """Rebuild the coordinator from the stream into a fresh database and compare it with the live one."""
+    from services import service_settings
+    from sifang.operations import compare_coordinators, rebuild_coordinator
+
+    target = database_url or f"sqlite:///{tempfile.mkdtemp(prefix='sifang-replay-')}/coordinator.db"
+    live = service_settings("coordinator").effective_database_url
+    applied, failed = rebuild_coordinator(target)
+    console.print(f"Rebuilt {target} from the stream: {applied} events processed, {failed} failed.")
+    report = compare_coordinators(live, target)
+    table = Table("table", "rows", "result")
+    for name, result in report.items():
+        verdict = (
+            "[green]identical[/green]"
+            if result["identical"]
+            else f"[red]{result['differing_count']} rows differ[/red] e.g. {result['differing'][:3]}"
+        )
+        table.add_row(name, str(result["rows"]), verdict)
+    console.print(table)
+    identical = all(r["identical"] for r in report.values()) and not failed
+    console.print(
+        "[green]The replay is identical.[/green]"
+        if identical
+        else "[yellow]The replay differs. Matches that expired by the clock cannot be replayed; "
+        "anything else is a bug.[/yellow]"
+    )
+    raise typer.Exit(0 if identical else 1)
+
+
+@app.command()
+def doctor(
+    nats_url: Annotated[str, typer.Option(envvar="NATS_URL")] = "nats://127.0.0.1:4233",
+) -> None:
+    """Check NATS, the stream, the consumers and their lag, and every database; say plainly what is wrong."""
+    from sifang.operations import doctor as run_checks
+
+    checks = run_checks(nats_url)
+    with Sifang(_urls()) as sifang:
+        for service, health in sifang.health().items():
+            ok = health.get("status") == "ok"
+            from sifang.operations import Check
+
+            checks.append(
+                Check(
+                    f"service {service}",
+                    ok,
+                    json.dumps(health, ensure_ascii=False),
+                    "" if ok else "is it running? `make run` starts all five",
+                )
+            )
+    for check in checks:
+        mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
+        console.print(
+            f"{mark} {check.name}: {check.detail}" + (f"\n    → {check.advice}" if check.advice else "")
+        )
+    bad = [c for c in checks if not c.ok]
+    console.print(f"\n{len(checks) - len(bad)} fine, {len(bad)} to look at.")
+    raise typer.Exit(1 if bad else 0)
+
+
+@dead_app.command("list")
+def list_dead_letters(service: Service = "coordinator") -> None:
+    """Dead letters of a service's consumers, with the reason."""
+    from sifang.operations import dead_letters
+
+    table = Table("id", "consumer", "seq", "subject", "deliveries", "reason", "re-driven")
+    for letter in dead_letters(service):
+        table.add_row(
+            str(letter.id),
+            letter.consumer,
+            str(letter.stream_sequence),
+            letter.subject,
+            str(letter.deliveries),
+            letter.reason[:80],
+            str(letter.redriven_at or ""),
+        )
+    console.print(table)
+
+
+@dead_app.command("redrive")
+def redrive_dead_letter(letter_id: int, service: Service = "coordinator") -> None:
+    """Process a dead letter again; it is marked re-driven once it applies."""
+    from sifang.operations import redrive
+
+    try:
+        outcome = redrive(service, letter_id)
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"dead letter {letter_id}: {outcome}")
+    raise typer.Exit(0 if outcome in ("applied", "duplicate") or outcome.startswith("already") else 1)
+
+
+def main() -> None:
+    app(prog_name="sifang")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""A realistic county scenario, loaded through the public APIs: Zhouzhi county (周至县, Xi'an),
+kiwifruit country — villages and cooperatives, the commerce bureau, buyers and a logistics
+company, social-work organisations, their needs and offers, and a joint-meeting series."""
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sifang.client import Sifang
+
+__all__ = ["load_demo", "steps"]
+
+COUNTY = "610124"
+TODAY = date.today()
+
+
+def _d(days: int) -> str:
+    return (TODAY + timedelta(days=days)).isoformat()
+
+
+ORGANISATIONS: list[tuple[str, str, str, str, dict[str, str]]] = [
+    ("bureau", "government", "周至县商务局", COUNTY, {"person": "刘建国", "phone": "029-87100000"}),
+    ("agri", "government", "周至县农业农村局", COUNTY, {"person": "赵敏"}),
+    (
+        "qinnong",
+        "enterprise",
+        "秦农电商有限公司",
+        "610124",
+        {"person": "陈晨", "email": "chen@qinnong.example"},
+    ),
+    ("coldchain", "enterprise", "西部冷链物流有限公司", "610100", {"person": "孙伟"}),
+    ("station", "ngo", "周至县社会工作服务站", COUNTY, {"person": "李娜"}),
+    ("youth", "ngo", "秦岭青年返乡创业协会", COUNTY, {"person": "王磊"}),
+    ("mazhao", "community", "马召镇东村猕猴桃专业合作社", "610124104201", {"person": "王强"}),
+    ("xicun", "community", "马召镇西村村民委员会", "610124104202", {"person": "张秀兰"}),
+    ("louguan", "community", "楼观镇南村果业合作社", "610124105201", {"person": "杨帆"}),
+]
+
+
+def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
+    """The scenario as named steps; each reads and adds to the shared state."""
+
+    def register(state: dict[str, Any]) -> None:
+        for key, kind, name, region, contact in ORGANISATIONS:
+            org, api_key = sifang.register(kind, name, region, contact)
+            state[key] = {"id": org["id"], "kind": kind, "api_key": api_key, "name": name}
+
+    def api(state: dict[str, Any], key: str) -> Any:
+        return sifang.stakeholder(state[key]["kind"], state[key]["api_key"])
+
+    def lots(state: dict[str, Any]) -> None:
+        for key, variety, quantity, unit in (
+            ("mazhao", "翠香", 12, "t"),
+            ("louguan", "徐香", 8, "t"),
+            ("xicun", "海沃德", 6000, "斤"),
+        ):
+            api(state, key).create(
+                "/lots",
+                product_category="produce.fruit.kiwifruit",
+                variety=variety,
+                grade="一级",
+                quantity=quantity,
+                unit=unit,
+                certifications=["green-food"],
+                window_start=_d(-10),
+                window_end=_d(50),
+                service_area=[COUNTY],
+            )
+
+    def procurement(state: dict[str, Any]) -> None:
+        api(state, "qinnong").create(
+            "/procurements",
+            title="年货节猕猴桃集采",
+            product_category="produce.fruit.kiwifruit",
+            grade="一级",
+            quantity=20,
+            unit="t",
+            max_price_per_unit=9000,
+            window_start=_d(0),
+            window_end=_d(40),
+            region=COUNTY,
+        )
+
+    def services(state: dict[str, Any]) -> None:
+        api(state, "coldchain").post_offer(
+            category="logistics.cold_chain",
+            title="冷链干线运输（西安—周至）",
+            quantity=40,
+            unit="t",
+            service_area=["610100"],
+            window_start=_d(0),
+            window_end=_d(90),
+        )
+        api(state, "station").create(
+            "/courses",
+            title="直播带货初级班",
+            tier="basic",
+            topic="training.livestream",
+            seats=40,
+            start_date=_d(14),
+            end_date=_d(16),
+            venue="县电商公共服务中心",
+            service_area=[COUNTY],
+        )
+        api(state, "youth").create(
+            "/courses",
+            title="农村电商创业孵化营",
+            tier="incubation",
+            topic="training.incubation",
+            seats=15,
+            start_date=_d(30),
+            end_date=_d(60),
+            service_area=[COUNTY],
+        )
+        api(state, "bureau").create(
+            "/programmes",
+            name="2026年电子商务进农村综合示范补贴",
+            programme_kind="subsidy",
+            budget=800000,
+            service_area=[COUNTY],
+            eligibility={
+                "organisation_kinds": ["community"],
+                "regions": [COUNTY],
+                "required_certifications": ["green-food"],
+                "max_amount": 50000,
+            },
+        )
+
+    def needs(state: dict[str, Any]) -> None:
+        for key in ("mazhao", "xicun", "louguan"):
+            api(state, key).post_need(
+                category="training.livestream",
+                title="村民直播带货培训",
+                quantity=25,
+                unit="人",
+                window_start=_d(7),
+                window_end=_d(60),
+            )
+        api(state, "mazhao").post_need(
+            category="logistics.cold_chain",
+            title="采摘季冷链运输",
+            quantity=15,
+            unit="t",
+            window_start=_d(0),
+            window_end=_d(45),
+        )
+        api(state, "louguan").post_need(
+            category="funding.subsidy", title="分拣包装设备补贴", quantity=4, unit="万元"
+        )
+        api(state, "xicun").post_need(
+            category="brand.design", title="村级品牌包装设计", quantity=40, unit="hour"
+        )
+        api(state, "xicun").create(
+            "/disputes",
+            title="收购价格与合同纠纷",
+            description="部分农户反映收购价低于约定",
+            other_parties=[state["qinnong"]["id"]],
+        )
+        api(state, "qinnong").propose_agenda_item(
+            title="共建“周至猕猴桃”区域公用品牌", description="统一包装、分级标准与溯源"
+        )
+
+    def meetings(state: dict[str, Any]) -> None:
+        invited = [state[key]["id"] for key, *_ in ORGANISATIONS]
+        series = sifang.coordinator.create_series(
+            name="周至县电子商务发展联席会议",
+            kind="joint",
+            region=COUNTY,
+            cadence="每月第一个周三",
+            duration_minutes=120,
+            invited=invited,
+        )
+        starts = datetime.now(UTC).replace(hour=1, minute=30, second=0, microsecond=0) + timedelta(days=10)
+        meeting = sifang.coordinator.schedule_meeting(
+            series["id"],
+            title="联席会议（第一次）",
+            starts_at=starts.isoformat(),
+            location="县电商公共服务中心三楼",
+        )
+        state["series"], state["meeting"] = series["id"], meeting["id"]
+
+    return [
+        ("organisations", register),
+        ("produce lots", lots),
+        ("procurement", procurement),
+        ("courses, logistics and a subsidy", services),
+        ("needs, a dispute, a proposal", needs),
+        ("a joint-meeting series", meetings),
+    ]
+
+
+def load_demo(sifang: Sifang, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Run every step; returns the organisations (with their API keys) and the meeting ids."""
+    state: dict[str, Any] = {}
+    for name, step in steps(sifang):
+        progress(name)
+        step(state)
+    return state

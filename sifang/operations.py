@@ -1,0 +1,259 @@
+"""What the CLI's operator commands do, apart from printing: health checks, replays, re-drives."""
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from services import SERVICES, service_settings
+from services.coordinator.app import CoordinatorSettings, stakeholder_consumer
+from shared.app import build_runtime
+from shared.db import make_engine, utcnow
+from shared.messaging.consumer import Delivery, EventConsumer, Outcome
+from shared.messaging.models import DeadLetter
+from shared.messaging.nats import STREAM_NAME, NatsLink
+from shared.migrate import alembic_config, upgrade
+
+__all__ = ["Check", "compare_coordinators", "doctor", "rebuild_coordinator", "redrive"]
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    advice: str = ""
+
+
+async def _nats_checks(nats_url: str) -> list[Check]:
+    import nats
+
+    try:
+        client = await nats.connect(
+            nats_url, connect_timeout=3, max_reconnect_attempts=0, allow_reconnect=False
+        )
+    except Exception as exc:
+        return [
+            Check(
+                "nats",
+                False,
+                f"cannot reach {nats_url}: {exc}",
+                "start it (make run starts one) or set NATS_URL",
+            )
+        ]
+    checks = [Check("nats", True, f"connected to {nats_url} (server {client.connected_server_version})")]
+    js = client.jetstream(timeout=5)
+    try:
+        info = await js.stream_info(STREAM_NAME)
+        checks.append(
+            Check(
+                "stream",
+                True,
+                f"{STREAM_NAME}: {info.state.messages} events, last sequence "
+                f"{info.state.last_seq}, {info.config.storage} storage, "
+                f"{info.config.retention} retention",
+            )
+        )
+        consumers = await js.consumers_info(STREAM_NAME)
+        for consumer in sorted(consumers, key=lambda c: c.name):
+            lag = consumer.num_pending or 0
+            behind = lag > 1000 or (consumer.num_ack_pending or 0) > 100
+            checks.append(
+                Check(
+                    f"consumer {consumer.name}",
+                    not behind,
+                    f"{lag} waiting, {consumer.num_ack_pending} unacknowledged, "
+                    f"{consumer.num_redelivered} redelivered",
+                    "the service behind it is down or slow: check its log" if behind else "",
+                )
+            )
+        if not consumers:
+            checks.append(Check("consumers", False, "no durable consumers", "start the coordinator"))
+    except Exception as exc:
+        checks.append(
+            Check("stream", False, f"{STREAM_NAME} not found: {exc}", "start a service once: it creates it")
+        )
+    await client.close()
+    return checks
+
+
+def _database_checks() -> list[Check]:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    checks = []
+    for service in SERVICES:
+        url = service_settings(service).effective_database_url
+        try:
+            engine = make_engine(url)
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                current = MigrationContext.configure(connection).get_current_revision()
+            engine.dispose()
+        except Exception as exc:
+            checks.append(
+                Check(
+                    f"database {service}",
+                    False,
+                    f"cannot open: {type(exc).__name__}: {exc}"[:300],
+                    f"check {service.upper()}_DATABASE_URL",
+                )
+            )
+            continue
+        head = ScriptDirectory.from_config(alembic_config(service)).get_current_head()
+        ok = current == head
+        checks.append(
+            Check(
+                f"database {service}",
+                ok,
+                f"migration {current or 'none'} (newest {head})",
+                "" if ok else "run `make migrate`",
+            )
+        )
+    return checks
+
+
+def doctor(nats_url: str) -> list[Check]:
+    return asyncio.run(_nats_checks(nats_url)) + _database_checks()
+
+
+async def _replay(settings: CoordinatorSettings, consumer: EventConsumer) -> tuple[int, int]:
+    link = NatsLink(settings.nats_url, "sifang-replay")
+    js = await link.jetstream()
+    last = (await js.stream_info(STREAM_NAME)).state.last_seq
+    applied = failed = 0
+    if last:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+        subscription = await js.subscribe("sifang.>", ordered_consumer=True, config=config)
+        try:
+            while True:
+                message = await subscription.next_msg(timeout=5)
+                sequence = message.metadata.sequence.stream
+                if any(message.subject.startswith(f.removesuffix(">")) for f in consumer.filter_subjects):
+                    delivery = Delivery(
+                        message.subject, message.data, dict(message.headers or {}), sequence, 1
+                    )
+                    outcome = await asyncio.to_thread(consumer.process, delivery)
+                    applied += outcome is not Outcome.RETRY
+                    failed += outcome is Outcome.RETRY
+                if sequence >= last:
+                    break
+        finally:
+            await subscription.unsubscribe()
+    await link.close()
+    return applied, failed
+
+
+def rebuild_coordinator(target_url: str) -> tuple[int, int]:
+    """Apply the whole stream, in order, to a fresh coordinator database at ``target_url``."""
+    upgrade("coordinator", target_url)
+    settings = CoordinatorSettings(database_url=target_url)
+    runtime = build_runtime(settings)
+    try:
+        return asyncio.run(_replay(settings, stakeholder_consumer(settings, runtime)))
+    finally:
+        runtime.engine.dispose()
+
+
+# Tables a replay must reproduce, and the columns that record when, not what.
+COMPARED: dict[str, tuple[set[str], str]] = {
+    "registry_organisations": (set(), ""),
+    "book_needs": (set(), ""),
+    "book_offers": (set(), ""),
+    "event_log": ({"received_at"}, ""),
+    "matches": (set(), ""),
+    "inbox": (
+        {"applied_at"},
+        "WHERE consumer LIKE 'coordinator' OR consumer LIKE 'coordinator-%' "
+        "AND consumer NOT LIKE 'coordinator-webhooks'",
+    ),
+}
+
+
+def compare_coordinators(live_url: str, rebuilt_url: str) -> dict[str, Any]:
+    """Per table: identical, or which rows differ."""
+    report: dict[str, Any] = {}
+    engines = [make_engine(live_url), make_engine(rebuilt_url)]
+    try:
+        for table, (ignored, where) in COMPARED.items():
+            rows = []
+            for engine in engines:
+                columns = [c["name"] for c in inspect(engine).get_columns(table) if c["name"] not in ignored]
+                keys = [c for c in inspect(engine).get_pk_constraint(table)["constrained_columns"]]
+                with engine.connect() as connection:
+                    result = connection.execute(text(f"SELECT {', '.join(columns)} FROM {table} {where}"))
+                    rows.append({tuple(str(r._mapping[k]) for k in keys): tuple(map(str, r)) for r in result})
+            live, rebuilt = rows
+            differing = sorted(k for k in set(live) | set(rebuilt) if live.get(k) != rebuilt.get(k))
+            report[table] = {
+                "rows": len(live),
+                "identical": not differing,
+                "differing": differing[:10],
+                "differing_count": len(differing),
+            }
+    finally:
+        for engine in engines:
+            engine.dispose()
+    return report
+
+
+def redrive(service: str, dead_letter_id: int) -> str:
+    """Process a dead letter again through its consumer's handler (after a fix, or once what it
+    needed has arrived); it is marked re-driven when it applies."""
+    settings = service_settings(service)
+    runtime = build_runtime(settings)
+    try:
+        with runtime.session_factory() as session:
+            letter = session.get(DeadLetter, dead_letter_id)
+            if letter is None:
+                raise LookupError(f"no dead letter {dead_letter_id} in the {service} database")
+            if letter.redriven_at is not None:
+                return f"already re-driven at {letter.redriven_at}"
+            delivery = Delivery(
+                letter.subject, letter.payload, dict(letter.headers), letter.stream_sequence, 1
+            )
+            consumer_name = letter.consumer
+        consumer = _consumer_for(service, consumer_name, settings, runtime.session_factory, runtime)
+        outcome = consumer.process(delivery, keep_dead_letters=False)
+        if outcome in (Outcome.APPLIED, Outcome.DUPLICATE):
+            with runtime.session_factory() as session:
+                letter = session.get(DeadLetter, dead_letter_id)
+                assert letter is not None
+                letter.redriven_at = utcnow()
+                session.commit()
+        return outcome.value
+    finally:
+        runtime.engine.dispose()
+
+
+def _consumer_for(
+    service: str, name: str, settings: Any, sessions: sessionmaker[Session], runtime: Any
+) -> EventConsumer:
+    if service == "coordinator" and name.startswith("coordinator-webhooks"):
+        from services.coordinator.webhooks import enqueue_event
+
+        return EventConsumer(
+            name=name, filter_subjects=["sifang.>"], session_factory=sessions, handler=enqueue_event
+        )
+    if service == "coordinator":
+        return stakeholder_consumer(settings, runtime)
+    from shared.stakeholder.app import apply_coordinator_event
+
+    return EventConsumer(
+        name=name,
+        filter_subjects=["sifang.coordinator.>"],
+        session_factory=sessions,
+        handler=apply_coordinator_event,
+    )
+
+
+def dead_letters(service: str) -> list[DeadLetter]:
+    engine = make_engine(service_settings(service).effective_database_url)
+    try:
+        with Session(engine) as session:
+            return list(session.scalars(select(DeadLetter).order_by(DeadLetter.id)))
+    finally:
+        engine.dispose()
