@@ -1,5 +1,6 @@
 """An integrator on NATS directly: subscribe-only credentials from deploy/, and the example program."""
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,8 @@ async def test_a_subscribe_only_integrator_reads_but_cannot_publish(secured_nats
         await js.publish(subject, envelope.to_json(), headers={"Nats-Msg-Id": envelope.id})
 
     url = f"nats://reports:reports-pw@127.0.0.1:{port}"
-    example = subprocess.run(
+    example = await asyncio.to_thread(
+        subprocess.run,
         [
             sys.executable,
             str(ROOT / "examples/subscribe.py"),
@@ -73,8 +75,8 @@ async def test_a_subscribe_only_integrator_reads_but_cannot_publish(secured_nats
     ]
 
     integrator = await nats.connect(url, allow_reconnect=False)
+    _, forged = factories.need_published("org-1")
     with pytest.raises((NoRespondersError, NatsTimeoutError, TimeoutError)):
-        _, forged = factories.need_published("org-1")
         await integrator.jetstream(timeout=2).publish(
             "sifang.community.610124.need.published", forged.to_json()
         )
