@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 
+from services import SERVICES
 from services.platform import Platform
+from sifang.client import Sifang
 from tests.e2e.conftest import StartPlatform
 
 COUNTY = "610124"
@@ -23,18 +25,15 @@ def eventually(probe: Callable[[], Any], timeout: float = 30.0) -> Any:
 
 
 class Org:
-    """An organisation using its own stakeholder service over HTTP."""
+    """An organisation using its own stakeholder service over HTTP, through the Python client."""
 
     def __init__(self, platform: Platform, service: str, name: str, region: str) -> None:
         self.base = platform.url(service)
-        response = httpx.post(
-            self.base + "/organisations",
-            json={"name": name, "region": region},
-            headers={"Authorization": f"Bearer {platform.token}"},
-        )
-        assert response.status_code == 201, response.text
-        self.id = response.json()["organisation"]["id"]
-        self.auth = {"Authorization": f"Bearer {response.json()['api_key']}"}
+        client = Sifang({s: platform.url(s) for s in SERVICES}, platform.token)
+        organisation, api_key = client.register(service, name, region)
+        self.id = organisation["id"]
+        self.api = client.stakeholder(service, api_key)
+        self.auth = {"Authorization": f"Bearer {api_key}"}
 
     def post(self, path: str, body: dict[str, Any], expect: int = 201) -> Any:
         response = httpx.post(self.base + path, json=body, headers=self.auth)
@@ -46,10 +45,7 @@ class Org:
         return response.json() if response.status_code == 200 else {}
 
     def matches(self, status: str | None = None) -> list[dict[str, Any]]:
-        params = {"status": status} if status else {}
-        response = httpx.get(self.base + "/matches", headers=self.auth, params=params)
-        assert response.status_code == 200, response.text
-        return list(response.json())
+        return list(self.api.matches(status))
 
 
 def coordinator_matches(platform: Platform, **params: str) -> list[dict[str, Any]]:
