@@ -10,6 +10,7 @@ sifang dead-letters redrive  process one again
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,8 @@ events_app = typer.Typer(help="The event stream.", no_args_is_help=True)
 dead_app = typer.Typer(help="Dead letters: messages a consumer could not apply.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(dead_app, name="dead-letters")
+accounts_app = typer.Typer(help="Coordinator accounts for the dashboard.", no_args_is_help=True)
+app.add_typer(accounts_app, name="coordinators")
 console = Console()
 
 VarDir = Annotated[Path, typer.Option(envvar="SIFANG_VAR_DIR", help="where `make run` keeps its data")]
@@ -237,6 +240,38 @@ def redrive_dead_letter(letter_id: int, service: Service = "coordinator") -> Non
         raise typer.Exit(1) from exc
     console.print(f"dead letter {letter_id}: {outcome}")
     raise typer.Exit(0 if outcome in ("applied", "duplicate") or outcome.startswith("already") else 1)
+
+
+@accounts_app.command("add")
+def add_coordinator(
+    username: str,
+    name: Annotated[str, typer.Option(help="the name recorded with what they do, e.g. 张主任")],
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+) -> None:
+    """Create a coordinator account (the password is asked for, or read from standard input)."""
+    from sqlalchemy.orm import Session
+
+    from services import service_settings
+    from services.coordinator.dashboard.accounts import create_account
+    from shared.db import make_engine
+    from shared.errors import SifangError
+
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    )
+    engine = make_engine(service_settings("coordinator").effective_database_url)
+    try:
+        with Session(engine) as session:
+            create_account(session, username, name, password)
+            session.commit()
+    except SifangError as exc:
+        console.print(f"[red]{exc.field}: {exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    console.print(f"coordinator {username} ({name}) can now sign in at /dashboard")
 
 
 def main() -> None:

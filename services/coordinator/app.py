@@ -1,16 +1,24 @@
 """The coordinator service (port 8100): consumes every stakeholder event into its own state."""
 
 import asyncio
+import hashlib
+import hmac
 import logging
+import secrets
 from datetime import timedelta
 from typing import ClassVar
+from urllib.parse import quote
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+from starlette.middleware.sessions import SessionMiddleware
 
 from services.coordinator import meetings
 from services.coordinator.contract_views import router as contract_router
+from services.coordinator.dashboard.views import LoginRequired
+from services.coordinator.dashboard.views import router as dashboard_router
 from services.coordinator.matchmaker import MatchPolicy, expire_due
 from services.coordinator.meeting_views import router as meeting_router
 from services.coordinator.projection import CoordinatorProjection
@@ -53,6 +61,21 @@ class CoordinatorSettings(ServiceSettings):
         description="seconds before each retry of a failed webhook delivery; then it is dead",
     )
     webhook_timeout: float = Field(default=5.0, gt=0, description="seconds an endpoint has to answer")
+    session_secret: str | None = Field(
+        default=None,
+        min_length=32,
+        description="signs dashboard sessions; default: derived from the admin token",
+    )
+
+    @property
+    def effective_session_secret(self) -> str:
+        if self.session_secret:
+            return self.session_secret
+        if self.admin_token:
+            return hmac.new(
+                self.admin_token.encode(), b"sifang-dashboard-sessions", hashlib.sha256
+            ).hexdigest()
+        return secrets.token_hex(32)  # no token: sessions last as long as the process
 
     @property
     def match_policy(self) -> MatchPolicy:
@@ -137,11 +160,24 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
     async def send_webhooks(rt: Runtime) -> None:
         await sender.run()
 
-    return create_service_app(
+    app = create_service_app(
         runtime,
         title="Sifang coordinator",
         description="The registry of organisations and the book of open needs and offers, "
         "built from every stakeholder event, with the event log and dead letters.",
-        routers=[router, meeting_router, contract_router, stream_router, webhook_router],
+        routers=[router, meeting_router, contract_router, stream_router, webhook_router, dashboard_router],
         workers=[consume, expire, enqueue_webhooks, send_webhooks],
     )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.effective_session_secret,
+        same_site="lax",
+        https_only=settings.mode == "production",
+        max_age=12 * 3600,
+    )
+
+    @app.exception_handler(LoginRequired)
+    async def _login(_: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/dashboard/login?next={quote(exc.next_path)}", status_code=303)
+
+    return app

@@ -294,6 +294,18 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime]
 
 
+class CoordinatorAccount(Base):
+    """A coordinator who signs in to the dashboard; created by an operator command."""
+
+    __tablename__ = "coordinator_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+
+
 TABLES = (
     *MESSAGING_TABLES,
     RegisteredOrganisation.__table__,
@@ -312,4 +324,5 @@ TABLES = (
     MeetingRecord.__table__,
     WebhookSubscription.__table__,
     WebhookDelivery.__table__,
+    CoordinatorAccount.__table__,
 )

@@ -1,0 +1,1 @@
+"""The coordinators' dashboard: server-rendered pages, signed-in coordinators, live updates."""

@@ -1,0 +1,165 @@
+"""A coordinator's morning in a real browser (Debian's chromium driven by playwright): sign in,
+see a match arrive live, read its explanation, compile and publish an agenda, record a meeting
+with decisions and actions, lock it, export the minutes. Screenshots go to docs/screenshots/."""
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from services import SERVICES
+from services.platform import Platform
+from sifang.client import Sifang
+from sifang.demo import load_demo
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run does)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=FLAGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
+    client = Sifang({s: platform.url(s) for s in SERVICES}, platform.token)
+    state: dict[str, Any] = load_demo(client)
+    env = platform.env
+    added = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sifang.cli",
+            "coordinators",
+            "add",
+            "zhang",
+            "--name",
+            "张主任",
+            "--password-stdin",
+        ],
+        input="correct horse battery\n",
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+
+    page = browser.new_page(base_url=platform.url("coordinator"), viewport={"width": 1280, "height": 900})
+    page.goto("/dashboard")
+    expect(page).to_have_url(re.compile(r"/dashboard/login"))
+    page.fill("#username", "zhang")
+    page.fill("#password", "wrong password!")
+    page.click("#sign-in")
+    expect(page.locator("#flash")).to_contain_text("用户名或密码错误")
+    page.fill("#username", "zhang")
+    page.fill("#password", "correct horse battery")
+    page.click("#sign-in")
+    expect(page.locator("h1")).to_have_text("总览")
+    expect(page.locator("#open-needs")).not_to_have_text("0")
+    _shot(page, "overview")
+
+    # A new need arrives while the coordinator watches the matches board: its proposal appears live.
+    page.click("#nav-matches")
+    expect(page.locator("h1")).to_have_text("匹配")
+    page.wait_for_timeout(500)  # the page's event stream is connected
+    village = client.stakeholder("community", state["louguan"]["api_key"])
+    village.post_need(category="brand.design", title="楼观镇品牌包装", quantity=20, unit="hour")
+    client.stakeholder("enterprise", state["qinnong"]["api_key"]).post_offer(
+        category="brand.design", title="包装设计服务", quantity=60, unit="hour", service_area=["610124"]
+    )
+    live = page.locator("tr.match.live").first
+    expect(live).to_contain_text("楼观镇品牌包装", timeout=20000)
+    page.reload()
+    row = page.locator("tr.match", has_text="楼观镇品牌包装").first
+    row.locator("summary").click()
+    expect(row.locator(".explanation")).to_contain_text("建议由")
+    _shot(page, "matches")
+
+    # The meeting: compile, reorder, publish; attendance, a decision with an action; close.
+    page.click("#nav-meetings")
+    page.click("a.meeting-link")
+    page.click("#compile")
+    expect(page.locator("tr.agenda-item").first).to_be_visible()
+    first_title = page.locator("tr.agenda-item input[name=title]").nth(0).input_value()
+    page.locator("tr.agenda-item").nth(1).get_by_role("button", name="上移").click()
+    expect(page.locator("tr.agenda-item input[name=title]").nth(1)).to_have_value(first_title)
+    page.click("#publish")
+    expect(page.locator("#meeting-status")).to_have_text("议程已发布")
+    for box in page.locator("#room input[name=present]").all():
+        box.check()
+    page.click("#save-attendance")
+    expect(page.locator("#quorum")).to_have_text("已达到")
+    form = page.locator("form.decision-form").first
+    decided_title = form.locator("b").inner_text()
+    form.locator("select[name^='position:']").first.select_option("agree")
+    form.locator("select[name=outcome]").select_option("approved")
+    form.locator("textarea[name=minutes]").fill("会议同意推进")
+    form.locator("input[name=action_title]").fill("提交实施方案")
+    form.locator("select[name=action_owner]").select_option(state["bureau"]["id"])
+    form.locator("input[name=action_due]").fill((datetime.now(UTC) + timedelta(days=14)).date().isoformat())
+    form.locator("button.record-decision").click()
+    expect(page.locator("#decisions")).to_contain_text(decided_title)
+    expect(page.locator("#decisions")).to_contain_text("张主任")
+    _shot(page, "meeting-room")
+    page.fill("#closing-minutes", "四方共同推进，下次会议复查。")
+    page.click("#close-meeting")
+    expect(page.locator("#record h2")).to_have_text("等待各方确认纪要")
+
+    # Every party approves the minutes through its own service; the record locks.
+    record_hash = page.locator("#record code").inner_text()
+    meeting_id = page.url.rstrip("/").rsplit("/", 1)[1]
+    for key, organisation in state.items():
+        if isinstance(organisation, dict):
+            api = client.stakeholder(organisation["kind"], organisation["api_key"])
+            deadline = time.monotonic() + 20
+            while not api.meetings() or "record" not in next(
+                m for m in api.meetings() if m["meeting_id"] == meeting_id
+            ):
+                assert time.monotonic() < deadline, key
+                time.sleep(0.2)
+            api.approve_minutes(meeting_id, record_hash)
+    deadline = time.monotonic() + 20
+    while "纪要已锁定" not in page.locator("#record h2").inner_text():
+        assert time.monotonic() < deadline
+        page.wait_for_timeout(300)
+        page.reload()
+    _shot(page, "meeting-record")
+    page.click("#export-html")
+    expect(page.locator("h1")).to_contain_text("会议纪要")
+    expect(page.locator("body")).to_contain_text(decided_title)
+    _shot(page, "minutes")
+
+    page.goto("/dashboard/actions")
+    expect(page.locator("#actions")).to_contain_text("提交实施方案")
+    page.click("#lang-switch")
+    expect(page.locator("h1")).to_have_text("Actions")
+    expect(page.locator("#nav-overview")).to_have_text("Overview")
+    _shot(page, "actions-en")

@@ -1,0 +1,79 @@
+"""Only signed-in coordinators reach the dashboard; forms need the session's CSRF token."""
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from services.coordinator.app import CoordinatorSettings, create_app
+from services.coordinator.dashboard.accounts import authenticate, create_account
+from services.platform import LocalNats
+from shared.db import make_engine
+from shared.errors import Conflict, InvalidInput
+
+
+@pytest.fixture
+def dashboard(
+    service_database: Callable[[str], str], nats_server: LocalNats
+) -> Iterator[tuple[TestClient, str]]:
+    url = service_database("coordinator")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        create_account(session, "li", "李主任", "a long enough password")
+        session.commit()
+        with pytest.raises(Conflict):
+            create_account(session, "li", "x", "another long password")
+        with pytest.raises(InvalidInput):
+            create_account(session, "wang", "x", "short")
+        assert authenticate(session, "li", "wrong password") is None
+        assert authenticate(session, "nobody", "a long enough password") is None
+    engine.dispose()
+    settings = CoordinatorSettings(
+        database_url=url, nats_url=nats_server.url, admin_token="dashboard-admin-token-0123"
+    )
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        yield client, url
+
+
+def _csrf(client: TestClient, path: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_pages_need_a_signed_in_coordinator(dashboard: tuple[TestClient, str]) -> None:
+    client, _ = dashboard
+    for path in (
+        "/dashboard",
+        "/dashboard/matches",
+        "/dashboard/meetings",
+        "/dashboard/actions",
+        "/dashboard/needs",
+    ):
+        response = client.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/dashboard/login?next=")
+    token = _csrf(client, "/dashboard/login")
+    forged = client.post(
+        "/dashboard/login",
+        data={"username": "li", "password": "a long enough password", "csrf": "forged", "next": "/dashboard"},
+    )
+    assert forged.status_code == 400 and forged.json()["errors"][0]["field"] == "csrf"
+    signed_in = client.post(
+        "/dashboard/login",
+        data={
+            "username": "li",
+            "password": "a long enough password",
+            "csrf": token,
+            "next": "/dashboard/actions",
+        },
+    )
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/dashboard/actions"
+    page = client.get("/dashboard/actions?lang=en")
+    assert page.status_code == 200 and "李主任" in page.text and "<h1>Actions</h1>" in page.text
+    assert client.get("/dashboard/needs").status_code == 200
+    sign_out = client.post("/dashboard/logout", data={"csrf": _csrf(client, "/dashboard")})
+    assert sign_out.status_code == 303
+    assert client.get("/dashboard").status_code == 303
