@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SIFANG_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export SIFANG_TEST_POSTGRES_URL
 
-.PHONY: install run test lint format migrate bench clean contracts check-contracts
+.PHONY: install run test lint format migrate bench clean contracts check-contracts screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,3 +47,6 @@ contracts: install ## regenerate docs/asyncapi.json and docs/schemas/ from the e
 
 check-contracts: ## validate docs/asyncapi.json with the AsyncAPI parser (from the npm registry)
 	cd tools/asyncapi && npm install --no-audit --no-fund --no-package-lock --silent && node validate.mjs ../../docs/asyncapi.json
+
+screenshots: install ## run the browser test and keep its screenshots in docs/screenshots
+	SIFANG_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e/test_dashboard_browser.py

@@ -2,10 +2,12 @@
 see a match arrive live, read its explanation, compile and publish an agenda, record a meeting
 with decisions and actions, lock it, export the minutes. Screenshots go to docs/screenshots/."""
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +22,8 @@ from services.platform import Platform
 from sifang.client import Sifang
 from sifang.demo import load_demo
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCRATCH = Path(tempfile.gettempdir()) / "sifang-screenshots"
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -43,8 +46,11 @@ def browser() -> Iterator[Browser]:
 
 
 def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """Screenshots go to docs/screenshots with SIFANG_UPDATE_SCREENSHOTS=1 (`make screenshots`)."""
+    folder = DOCS_SCREENSHOTS if os.environ.get("SIFANG_UPDATE_SCREENSHOTS") == "1" else SCRATCH
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    assert (folder / f"{name}.png").stat().st_size > 10_000  # a real page, not a blank one
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -5,6 +5,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -47,6 +48,7 @@ __all__ = ["LoginRequired", "router"]
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["qty"] = lambda value: format(Decimal(value).normalize(), "f")
 
 
 class LoginRequired(Exception):
