@@ -16,11 +16,11 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from shared.app import AdminDep, RuntimeDep
+from shared.app import AdminDep, Runtime, RuntimeDep
 from shared.errors import InvalidInput
 from shared.events.filters import EventFilter
 
-__all__ = ["router"]
+__all__ = ["router", "sse_response"]
 
 router = APIRouter(dependencies=[AdminDep], tags=["integration"])
 KEEPALIVE_SECONDS = 15.0
@@ -51,7 +51,14 @@ async def stream(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     wanted = EventFilter(tuple(type), tuple(kind), tuple(region), tuple(organisation_id))
-    config = _start(after, last_event_id, since)
+    return await sse_response(request, runtime, wanted, _start(after, last_event_id, since))
+
+
+async def sse_response(
+    request: Request, runtime: Runtime, wanted: EventFilter, config: ConsumerConfig, *, named: bool = True
+) -> StreamingResponse:
+    """Stream the events ``wanted`` lets through, from where ``config`` starts, as SSE; ``named``
+    gives each its type as the SSE event name (a page listening to every event wants it off)."""
     js = await runtime.link.jetstream()
     subject = wanted.subjects[0] if len(wanted.subjects) == 1 else "sifang.>"
     subscription = await js.subscribe(subject, ordered_consumer=True, config=config)
@@ -73,7 +80,8 @@ async def stream(
                     continue
                 sequence = message.metadata.sequence.stream
                 body = json.dumps(event, ensure_ascii=False)
-                yield f"id: {sequence}\nevent: {event.get('type', 'message')}\ndata: {body}\n\n"
+                name = f"event: {event.get('type', 'message')}\n" if named else ""
+                yield f"id: {sequence}\n{name}data: {body}\n\n"
         finally:
             await subscription.unsubscribe()
 

@@ -1,9 +1,7 @@
 """The dashboard's pages. Every page but the sign-in needs a signed-in coordinator; every form
 carries the session's CSRF token; what a coordinator does is recorded with their name."""
 
-import json
 import secrets
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -38,10 +36,12 @@ from services.coordinator.models import (
     MeetingSeries,
     RegisteredOrganisation,
 )
+from services.coordinator.stream_views import sse_response
 from shared.app import Runtime, RuntimeDep, UowDep
 from shared.db import UnitOfWork, utcnow
 from shared.errors import SifangError
 from shared.events.envelope import new_event_id
+from shared.events.filters import EventFilter
 from shared.taxonomy import CATEGORIES
 
 __all__ = ["LoginRequired", "router"]
@@ -171,29 +171,8 @@ async def stream(request: Request, runtime: RuntimeDep) -> StreamingResponse:
     """Live events for the pages (the signed-in session is the credential)."""
     with runtime.unit_of_work() as uow:
         current_coordinator(request, uow)
-    js = await runtime.link.jetstream()
-    subscription = await js.subscribe(
-        "sifang.>", ordered_consumer=True, config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
-    )
-
-    async def events() -> AsyncIterator[str]:
-        try:
-            yield ": connected\n\n"
-            while not await request.is_disconnected():
-                try:
-                    message = await subscription.next_msg(timeout=15)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                try:
-                    body = json.dumps(json.loads(message.data), ensure_ascii=False)
-                except ValueError:
-                    continue
-                yield f"id: {message.metadata.sequence.stream}\ndata: {body}\n\n"
-        finally:
-            await subscription.unsubscribe()
-
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    new_only = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
+    return await sse_response(request, runtime, EventFilter(), new_only, named=False)
 
 
 @router.get("/matches")
