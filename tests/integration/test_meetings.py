@@ -191,6 +191,20 @@ def test_items_that_do_not_fit_roll_over_and_edits_are_versions(sessions: sessio
         assert series is not None
 
 
+def _decide(session: Session, meeting_id: str, item_key: str, outcome: str, minutes: str = "") -> object:
+    return meetings.record_decision(
+        session,
+        meeting_id,
+        item_key=item_key,
+        outcome=outcome,
+        positions=[],
+        minutes=minutes,
+        actions=[],
+        recorded_by="t",
+        now=T0,
+    )
+
+
 def _held_meeting(sessions: sessionmaker[Session]) -> str:
     _apply(sessions, _history(T0))
     _, meeting_id = _series(sessions)
@@ -209,28 +223,8 @@ def test_quorum_needs_each_kind_and_decisions_respect_it(sessions: sessionmaker[
         q = meetings.quorum(session, meeting_id)
         assert not q["met"] and q["missing_kinds"] == ["ngo"]
         with pytest.raises(Conflict, match="no quorum: missing ngo"):
-            meetings.record_decision(
-                session,
-                meeting_id,
-                item_key="proposal:prop-1",
-                outcome="approved",
-                positions=[],
-                minutes="",
-                actions=[],
-                recorded_by="t",
-                now=T0,
-            )
-        deferred = meetings.record_decision(
-            session,
-            meeting_id,
-            item_key="proposal:prop-1",
-            outcome="deferred",
-            positions=[],
-            minutes="待社会组织到场",
-            actions=[],
-            recorded_by="t",
-            now=T0,
-        )
+            _decide(session, meeting_id, "proposal:prop-1", "approved", minutes="")
+        deferred = _decide(session, meeting_id, "proposal:prop-1", "deferred", minutes="待社会组织到场")
         assert deferred.outcome == "deferred"
         meetings.record_attendance(session, meeting_id, "station", present=True, representative="李娜")
         assert meetings.quorum(session, meeting_id)["met"]
@@ -258,17 +252,7 @@ def test_quorum_needs_each_kind_and_decisions_respect_it(sessions: sessionmaker[
         )
         assert [p["position"] for p in decision.positions] == ["agree", "object", "abstain"]
         with pytest.raises(InvalidInput, match="published agenda"):
-            meetings.record_decision(
-                session,
-                meeting_id,
-                item_key="nope",
-                outcome="deferred",
-                positions=[],
-                minutes="",
-                actions=[],
-                recorded_by="t",
-                now=T0,
-            )
+            _decide(session, meeting_id, "nope", "deferred", minutes="")
         with pytest.raises(InvalidInput, match="not invited"):
             meetings.record_decision(
                 session,
@@ -295,17 +279,7 @@ def test_closing_locks_after_every_party_approves_and_corrections_are_amendments
     with sessions() as session:
         for org in ("bureau", "firm", "station", "east"):
             meetings.record_attendance(session, meeting_id, org, present=True, representative="")
-        meetings.record_decision(
-            session,
-            meeting_id,
-            item_key="dispute:disp-1",
-            outcome="referred",
-            positions=[],
-            minutes="",
-            actions=[],
-            recorded_by="t",
-            now=T0,
-        )
+        _decide(session, meeting_id, "dispute:disp-1", "referred", minutes="")
         record = meetings.close_meeting(
             session, meeting_id, minutes="会议顺利结束", now=T0 + timedelta(days=28)
         )
