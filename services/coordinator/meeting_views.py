@@ -23,9 +23,8 @@ from services.coordinator.models import (
 )
 from shared.app import AdminDep, UowDep
 from shared.db import UnitOfWork, utcnow
-from shared.errors import InvalidInput, NotFound
+from shared.errors import NotFound
 from shared.events.data import RegionCode, StakeholderKind
-from shared.events.envelope import new_event_id
 
 __all__ = ["router"]
 
@@ -177,25 +176,7 @@ def _agenda_read(version: AgendaVersion) -> dict[str, Any]:
 
 @router.post("/series", status_code=status.HTTP_201_CREATED, summary="Define a meeting series")
 def create_series(body: SeriesCreate, uow: UowDep) -> dict[str, Any]:
-    known = set(
-        uow.session.scalars(
-            select(RegisteredOrganisation.id).where(RegisteredOrganisation.id.in_(body.invited))
-        )
-    )
-    if missing := [o for o in body.invited if o not in known]:
-        raise InvalidInput(f"not registered organisations: {', '.join(missing)}", field="invited")
-    series = MeetingSeries(
-        id=new_event_id(),
-        name=body.name,
-        kind=body.kind,
-        region=body.region,
-        cadence=body.cadence,
-        duration_minutes=body.duration_minutes,
-        invited=sorted(set(body.invited)),
-        quorum_kinds=list(body.quorum_kinds),
-        created_at=utcnow(),
-    )
-    uow.session.add(series)
+    series = meetings.create_series(uow.session, **body.model_dump(), now=utcnow())
     uow.commit()
     return _series_read(series)
 

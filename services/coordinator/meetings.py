@@ -43,6 +43,7 @@ __all__ = [
     "add_amendment",
     "close_meeting",
     "compile_meeting_agenda",
+    "create_series",
     "edit_agenda",
     "gather_candidates",
     "mark_overdue",
@@ -95,6 +96,42 @@ def meeting_data(meeting: Meeting, series: MeetingSeries) -> MeetingData:
         invited=list(series.invited),
         status=meeting.status,
     )
+
+
+def create_series(
+    session: Session,
+    *,
+    name: str,
+    kind: str,
+    region: str,
+    cadence: str,
+    duration_minutes: int,
+    invited: list[str],
+    quorum_kinds: list[str],
+    now: datetime,
+) -> MeetingSeries:
+    """A series of meetings in a region, inviting registered organisations."""
+    known = set(
+        session.scalars(select(RegisteredOrganisation.id).where(RegisteredOrganisation.id.in_(invited)))
+    )
+    if not invited:
+        raise InvalidInput("invite at least one organisation", field="invited")
+    if missing := [o for o in invited if o not in known]:
+        raise InvalidInput(f"not registered organisations: {', '.join(missing)}", field="invited")
+    series = MeetingSeries(
+        id=new_event_id(),
+        name=name,
+        kind=kind,
+        region=region,
+        cadence=cadence,
+        duration_minutes=duration_minutes,
+        invited=sorted(set(invited)),
+        quorum_kinds=list(quorum_kinds),
+        created_at=now,
+    )
+    session.add(series)
+    session.flush()
+    return series
 
 
 def schedule_meeting(

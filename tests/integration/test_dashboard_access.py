@@ -77,3 +77,75 @@ def test_pages_need_a_signed_in_coordinator(dashboard: tuple[TestClient, str]) -
     sign_out = client.post("/dashboard/logout", data={"csrf": _csrf(client, "/dashboard")})
     assert sign_out.status_code == 303
     assert client.get("/dashboard").status_code == 303
+
+
+def test_a_coordinator_creates_a_series_and_schedules_a_meeting(dashboard: tuple[TestClient, str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from services.coordinator.models import Meeting, MeetingSeries, RegisteredOrganisation
+
+    client, url = dashboard
+    engine = make_engine(url)
+    with Session(engine) as session:
+        for org, kind in (("gov", "government"), ("vil", "community")):
+            session.add(
+                RegisteredOrganisation(
+                    id=org,
+                    name=f"{org} 名称",
+                    kind=kind,
+                    region="610124",
+                    contact={},
+                    registered_at=datetime.now(UTC),
+                )
+            )
+        session.commit()
+    token = _csrf(client, "/dashboard/login")
+    client.post(
+        "/dashboard/login", data={"username": "li", "password": "a long enough password", "csrf": token}
+    )
+    page = client.get("/dashboard/meetings")
+    assert "gov 名称" in page.text and 'id="new-series"' in page.text
+    token = _csrf(client, "/dashboard/meetings")
+    bad = client.post(
+        "/dashboard/series", data={"csrf": token, "name": "联席会议", "kind": "joint", "region": "61"}
+    )
+    assert bad.status_code == 303
+    assert (
+        "6 (GB/T 2260)" in client.get("/dashboard/meetings").text
+    )  # the problem is shown, nothing is created
+    created = client.post(
+        "/dashboard/series",
+        data={
+            "csrf": token,
+            "name": "联席会议",
+            "kind": "joint",
+            "region": "610124",
+            "cadence": "每月",
+            "invited": ["gov", "vil"],
+        },
+    )
+    assert created.status_code == 303
+    with Session(engine) as session:
+        series = session.scalars(select(MeetingSeries)).one()
+        assert series.invited == ["gov", "vil"] and series.quorum_kinds == [
+            "government",
+            "enterprise",
+            "ngo",
+            "community",
+        ]
+    when = (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
+    scheduled = client.post(
+        f"/dashboard/series/{series.id}/meetings",
+        data={"csrf": token, "title": "一月会议", "starts_at": when, "location": "县城"},
+    )
+    assert scheduled.status_code == 303 and scheduled.headers["location"].startswith("/dashboard/meetings/")
+    with Session(engine) as session:
+        meeting = session.scalars(select(Meeting)).one()
+        assert meeting.starts_at.utcoffset() is not None
+        assert meeting.starts_at.strftime("%Y-%m-%dT%H:%M") == (
+            datetime.fromisoformat(when) - timedelta(hours=8)
+        ).strftime("%Y-%m-%dT%H:%M")  # typed in UTC+8
+    engine.dispose()
+    assert "一月会议" in client.get(scheduled.headers["location"]).text

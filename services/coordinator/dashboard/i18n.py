@@ -121,6 +121,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "attend": ("将出席", "will attend"),
     "decline": ("不出席", "declines"),
     "delegate": ("委托出席", "sends a delegate"),
+    "joint_meeting": ("联席会议", "joint meeting"),
+    "negotiation_meeting": ("项目洽谈会", "project negotiation meeting"),
+    "new_series": ("新建会议系列", "New meeting series"),
+    "schedule": ("安排会议", "Schedule"),
+    "cadence": ("周期", "Cadence"),
 }
 
 

@@ -2,7 +2,7 @@
 carries the session's CSRF token; what a coordinator does is recorded with their name."""
 
 import secrets
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,9 +42,13 @@ from shared.db import UnitOfWork, utcnow
 from shared.errors import SifangError
 from shared.events.envelope import new_event_id
 from shared.events.filters import EventFilter
+from shared.events.subjects import STAKEHOLDER_KINDS
+from shared.regions import InvalidRegion, validate_region
 from shared.taxonomy import CATEGORIES
 
 __all__ = ["LoginRequired", "router"]
+
+CHINA = timezone(timedelta(hours=8), "CST")  # the times coordinators type are China Standard Time
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -344,16 +348,77 @@ _listings("offer")
 def meetings_page(request: Request, uow: UowDep, user: User) -> HTMLResponse:
     series = list(uow.session.scalars(select(MeetingSeries).order_by(MeetingSeries.created_at)))
     rows = list(uow.session.scalars(select(Meeting).order_by(Meeting.starts_at.desc()).limit(50)))
+    organisations = uow.session.execute(
+        select(RegisteredOrganisation.id, RegisteredOrganisation.name, RegisteredOrganisation.kind).order_by(
+            RegisteredOrganisation.kind, RegisteredOrganisation.name
+        )
+    ).all()
     return render(
         request,
         "meetings.html",
         user,
         "meetings",
         t("meetings", _lang(request)),
+        organisations=organisations,
         series=series,
         meetings=rows,
         series_names={s.id: s.name for s in series},
     )
+
+
+@router.post("/series")
+async def create_series(request: Request, uow: UowDep, user: User) -> Response:
+    form = await request.form()
+    _check_csrf(request, str(form.get("csrf", "")))
+    try:
+        meetings.create_series(
+            uow.session,
+            name=str(form.get("name", "")).strip() or "—",
+            kind=str(form.get("kind", "joint")),
+            region=validate_region(str(form.get("region", ""))),
+            cadence=str(form.get("cadence") or ""),
+            duration_minutes=120,
+            invited=[str(v) for v in form.getlist("invited")],
+            quorum_kinds=list(STAKEHOLDER_KINDS),
+            now=utcnow(),
+        )
+        uow.commit()
+    except (SifangError, InvalidRegion) as exc:
+        return _back(request, "/dashboard/meetings", getattr(exc, "message", str(exc)), True)
+    return _back(request, "/dashboard/meetings", "✓")
+
+
+@router.post("/series/{series_id}/meetings")
+def schedule(
+    request: Request,
+    series_id: str,
+    uow: UowDep,
+    user: User,
+    csrf: Annotated[str, Form()],
+    title: Annotated[str, Form()],
+    starts_at: Annotated[str, Form()],
+    location: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, csrf)
+    series = uow.session.get(MeetingSeries, series_id)
+    try:
+        when = datetime.fromisoformat(starts_at).replace(tzinfo=CHINA)
+        if series is None:
+            raise SifangError("no such series", field="series_id")
+        meeting = meetings.schedule_meeting(
+            uow.session,
+            series,
+            title=title,
+            starts_at=when,
+            duration_minutes=None,
+            location=location,
+            cutoff_hours=48,
+            now=utcnow(),
+        )
+        uow.commit()
+    except (SifangError, ValueError) as exc:
+        return _back(request, "/dashboard/meetings", getattr(exc, "message", str(exc)), True)
+    return _back(request, f"/dashboard/meetings/{meeting.id}", "✓")
 
 
 @router.get("/meetings/{meeting_id}")
