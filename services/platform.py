@@ -24,7 +24,7 @@ from services import SERVICES, service_settings
 from shared.migrate import upgrade
 from shared.settings import DEFAULT_NATS_URL
 
-__all__ = ["LocalNats", "Platform", "admin_token", "free_port", "main", "nats_server_binary"]
+__all__ = ["LocalNats", "Platform", "admin_token", "free_port", "free_ports", "main", "nats_server_binary"]
 
 
 def free_port() -> int:
@@ -32,6 +32,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports (all bound at once, so none is handed out twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _wait_for_port(port: int, timeout: float) -> None:

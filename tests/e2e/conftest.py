@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from services import SERVICES
-from services.platform import Platform, free_port
+from services.platform import Platform, free_ports
 
 StartPlatform = Callable[..., Platform]
 
@@ -20,10 +20,11 @@ def start_platform(
     def start(**env: str) -> Platform:
         if backend == "postgres":
             env |= {f"{service.upper()}_DATABASE_URL": make_database(service) for service in SERVICES}
+        nats_port, *service_ports = free_ports(1 + len(SERVICES))
         platform = Platform(
             tmp_path / f"var{len(started)}",
-            nats_port=free_port(),
-            ports={service: free_port() for service in SERVICES},
+            nats_port=nats_port,
+            ports=dict(zip(SERVICES, service_ports, strict=True)),
             token="e2e-admin-token-0123456789",
             env=env,
         )
