@@ -99,7 +99,7 @@ class LocalNats:
         ]
         output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(command, stdout=output, stderr=output)
-        _wait_for_port(self.port, 15)
+        _wait_for_port(self.port, 30)
 
     def stop(self) -> None:
         if self._process is not None:
@@ -209,7 +209,7 @@ class Platform:
             command, env=self.env, stdout=log, stderr=log, cwd=Path(__file__).resolve().parents[1]
         )
 
-    def wait_healthy(self, service: str, timeout: float = 30) -> None:
+    def wait_healthy(self, service: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             process = self._processes[service]
