@@ -34,7 +34,6 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.catalogue import CATALOGUE
 from shared.events.data import ActionData, AgendaData, MeetingData, RecordData
 from shared.events.envelope import new_event_id
-from shared.events.subjects import STAKEHOLDER_KINDS
 from shared.messaging.outbox import record_event
 from shared.regions import significant_prefix
 
@@ -852,6 +851,3 @@ def series_history(session: Session, series_id: str) -> list[dict[str, Any]]:
             }
         )
     return history
-
-
-KINDS = STAKEHOLDER_KINDS

@@ -136,11 +136,10 @@ class EventConsumer:
         ``keep_dead_letters=False`` (re-driving a dead letter) reports a failure without
         writing another dead letter for it.
         """
-        self._keep_dead_letters = keep_dead_letters
         try:
             checked = check_event(delivery.subject, delivery.payload)
         except InvalidEvent as exc:
-            return self._dead_letter(delivery, exc.event_id, str(exc))
+            return self._dead_letter(delivery, exc.event_id, str(exc), keep_dead_letters)
         envelope = checked.envelope
         extra = {"event_id": envelope.id, "correlation_id": envelope.correlationid}
         with self._session_factory() as session:
@@ -167,15 +166,15 @@ class EventConsumer:
             except EventRejected as exc:
                 session.rollback()
                 log.warning("%s rejected: %s", envelope.type, exc, extra=extra)
-                return self._dead_letter(delivery, envelope.id, f"rejected: {exc}")
+                return self._dead_letter(delivery, envelope.id, f"rejected: {exc}", keep_dead_letters)
             except IntegrityError as exc:
                 session.rollback()
                 if self._applied_already(envelope.id):  # a concurrent delivery won the race
                     return Outcome.DUPLICATE
-                return self._failed(delivery, envelope.id, exc)
+                return self._failed(delivery, envelope.id, exc, keep_dead_letters)
             except Exception as exc:
                 session.rollback()
-                return self._failed(delivery, envelope.id, exc)
+                return self._failed(delivery, envelope.id, exc, keep_dead_letters)
         log.info("applied %s (seq %s)", envelope.type, delivery.stream_sequence, extra=extra)
         return Outcome.APPLIED
 
@@ -183,7 +182,7 @@ class EventConsumer:
         with self._session_factory() as session:
             return session.get(InboxEntry, (self.name, event_id)) is not None
 
-    def _failed(self, delivery: Delivery, event_id: str, exc: Exception) -> Outcome:
+    def _failed(self, delivery: Delivery, event_id: str, exc: Exception, keep: bool) -> Outcome:
         if delivery.deliveries < self.max_deliver:
             log.warning(
                 "seq %s failed on delivery %s: %s",
@@ -194,10 +193,10 @@ class EventConsumer:
             )
             return Outcome.RETRY
         reason = f"gave up after {delivery.deliveries} deliveries: {type(exc).__name__}: {exc}"
-        return self._dead_letter(delivery, event_id, reason)
+        return self._dead_letter(delivery, event_id, reason, keep)
 
-    def _dead_letter(self, delivery: Delivery, event_id: str | None, reason: str) -> Outcome:
-        if not getattr(self, "_keep_dead_letters", True):
+    def _dead_letter(self, delivery: Delivery, event_id: str | None, reason: str, keep: bool) -> Outcome:
+        if not keep:
             log.warning("still failing: %s", reason, extra={"event_id": event_id})
             return Outcome.DEAD_LETTERED
         log.error(
