@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -16,6 +16,7 @@ __all__ = [
     "BookNeed",
     "BookOffer",
     "EventLogEntry",
+    "HeldEvent",
     "RegisteredOrganisation",
     "WebhookDelivery",
     "WebhookSubscription",
@@ -114,11 +115,12 @@ class Match(Base):
 
 
 class EventLogEntry(Base):
-    """Every applied event with its provenance, in stream order."""
+    """Every applied event with its provenance; ``position`` numbers them in the order applied."""
 
     __tablename__ = "event_log"
 
     event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, unique=True)
     stream_sequence: Mapped[int] = mapped_column(BigInteger, unique=True)
     nats_subject: Mapped[str] = mapped_column(String(300))
     type: Mapped[str] = mapped_column(String(100), index=True)
@@ -132,6 +134,25 @@ class EventLogEntry(Base):
     causation_id: Mapped[str | None] = mapped_column(String(100))
     data: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+
+
+class HeldEvent(Base):
+    """An event that arrived before what it depends on, kept whole until that has been applied.
+
+    ``waits_for`` names the missing piece: ``organisation:<id>`` (its registration) or
+    ``<entity>:<id>@<version>`` (the version before this one).
+    """
+
+    __tablename__ = "held_events"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    waits_for: Mapped[str] = mapped_column(String(200), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    stream_sequence: Mapped[int] = mapped_column(BigInteger)
+    subject: Mapped[str] = mapped_column(String(300))
+    headers: Mapped[dict[str, Any]]
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    held_at: Mapped[datetime]
 
 
 class MeetingSeries(Base):
@@ -312,6 +333,7 @@ TABLES = (
     BookNeed.__table__,
     BookOffer.__table__,
     EventLogEntry.__table__,
+    HeldEvent.__table__,
     BookOfferArea.__table__,
     Match.__table__,
     MeetingSeries.__table__,

@@ -7,7 +7,7 @@ book re-solves the partitions it touches (see ``matchmaker``); answers from the 
 matches through proposed → confirmed → fulfilled, or declined.
 """
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.coordinator import meetings
@@ -226,9 +226,11 @@ def _agenda_proposal(
 
 def _log(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
     envelope = checked.envelope
+    last = session.scalar(select(func.max(EventLogEntry.position)))
     session.add(
         EventLogEntry(
             event_id=envelope.id,
+            position=(last or 0) + 1,
             stream_sequence=delivery.stream_sequence,
             nats_subject=delivery.subject,
             type=envelope.type,
