@@ -25,6 +25,7 @@ from shared.app import AdminDep, UowDep
 from shared.db import UnitOfWork, utcnow
 from shared.errors import NotFound
 from shared.events.data import RegionCode, StakeholderKind
+from shared.paging import VersionNumber
 
 __all__ = ["router"]
 
@@ -236,7 +237,7 @@ def compile_(meeting_id: str, uow: UowDep, who: Coordinator) -> dict[str, Any]:
 
 
 @router.get("/meetings/{meeting_id}/agenda", summary="The latest agenda version, or ?version=N")
-def get_agenda(meeting_id: str, uow: UowDep, version: int | None = None) -> dict[str, Any]:
+def get_agenda(meeting_id: str, uow: UowDep, version: VersionNumber = None) -> dict[str, Any]:
     meetings.get_meeting(uow.session, meeting_id)
     found = (
         uow.session.get(AgendaVersion, (meeting_id, version))

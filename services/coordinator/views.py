@@ -29,14 +29,13 @@ from shared.app import AdminDep, UowDep
 from shared.errors import NotFound
 from shared.events.data import RegionCode, StakeholderKind
 from shared.messaging.models import DeadLetter
+from shared.paging import AfterSequence, Limit, Offset
 from shared.regions import significant_prefix
 
 __all__ = ["router"]
 
 router = APIRouter(dependencies=[AdminDep])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 Region = Annotated[RegionCode | None, Query(description="this region and everything under it")]
 
 
@@ -133,7 +132,7 @@ def events(
     organisation_id: str | None = None,
     entity_id: str | None = None,
     correlation_id: str | None = None,
-    after_sequence: Annotated[int, Query(ge=0)] = 0,
+    after_sequence: AfterSequence = 0,
     limit: Limit = 100,
 ) -> list[EventRead]:
     query = select(EventLogEntry).where(EventLogEntry.stream_sequence > after_sequence)
