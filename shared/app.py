@@ -17,6 +17,7 @@ from shared.auth import check_admin
 from shared.db import UnitOfWork, make_engine
 from shared.errors import install_error_handlers
 from shared.logs import configure_logging
+from shared.messaging.consumer import EventConsumer
 from shared.messaging.nats import NatsLink
 from shared.messaging.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -106,8 +107,10 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     workers: Sequence[Worker] = (),
+    consumers: Sequence[EventConsumer] = (),
 ) -> FastAPI:
-    """A FastAPI app that relays its outbox and runs ``workers`` while it is up."""
+    """A FastAPI app that relays its outbox and runs ``workers`` while it is up; ``/healthz``
+    reports the state of ``consumers`` (a consumer paused for its database is degraded)."""
     configure_logging()
 
     @contextlib.asynccontextmanager
@@ -135,7 +138,11 @@ def create_service_app(
         except Exception as exc:
             body["database"] = f"unavailable: {type(exc).__name__}"
         body["nats"] = "connected" if runtime.link.connected else "not connected"
-        body["status"] = "ok" if body["database"] == "ok" else "degraded"
+        states = {consumer.name: consumer.state.as_dict() for consumer in consumers}
+        if states:
+            body["consumers"] = states
+        paused = any(state["state"] == "paused" for state in states.values())
+        body["status"] = "ok" if body["database"] == "ok" and not paused else "degraded"
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     for router in routers:

@@ -7,7 +7,8 @@ Hierarchy::
     ├── Forbidden               403: the caller may not act on this record
     ├── Unauthorized            401: no or unknown credentials
     ├── Conflict                409: the record's state does not allow this
-    └── InvalidInput            422: a value is wrong in a way the schema cannot see
+    ├── InvalidInput            422: a value is wrong in a way the schema cannot see
+    └── NotYetApplied           202: accepted onto the stream, not applied within the wait
 
 Every 4xx response is JSON: ``{"error": code, "message": text, "errors": [{"field", "problem"}]}``.
 """
@@ -26,6 +27,7 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "NotFound",
+    "NotYetApplied",
     "SifangError",
     "Unauthorized",
     "install_error_handlers",
@@ -67,6 +69,13 @@ class Conflict(SifangError):
 class InvalidInput(SifangError):
     status_code = 422
     code = "invalid_input"
+
+
+class NotYetApplied(SifangError):
+    """The instruction is on the stream but was not applied within the wait: it will be."""
+
+    status_code = 202
+    code = "accepted"
 
 
 def _body(code: str, message: str, errors: list[dict[str, str]]) -> dict[str, Any]:

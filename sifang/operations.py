@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services import SERVICES, service_settings
@@ -14,7 +14,7 @@ from shared.app import build_runtime
 from shared.db import make_engine, utcnow
 from shared.messaging.consumer import Delivery, EventConsumer, Outcome
 from shared.messaging.models import DeadLetter
-from shared.messaging.nats import STREAM_NAME, NatsLink
+from shared.messaging.nats import STREAM_NAME, NatsLink, subject_matches
 from shared.migrate import alembic_config, upgrade
 
 __all__ = ["Check", "compare_coordinators", "doctor", "rebuild_coordinator", "redrive"]
@@ -116,8 +116,52 @@ def _database_checks() -> list[Check]:
     return checks
 
 
+def _coordinator_checks() -> list[Check]:
+    """Events held for what they wait for, and dead letters not yet re-driven."""
+    from sqlalchemy import func
+
+    from services.coordinator.models import HeldEvent
+
+    settings = service_settings("coordinator")
+    checks: list[Check] = []
+    try:
+        engine = make_engine(settings.effective_database_url)
+        with Session(engine) as session:
+            held = list(session.scalars(select(HeldEvent).order_by(HeldEvent.held_at).limit(3)))
+            held_count = session.scalar(select(func.count()).select_from(HeldEvent)) or 0
+            dead = (
+                session.scalar(
+                    select(func.count()).select_from(DeadLetter).where(DeadLetter.redriven_at.is_(None))
+                )
+                or 0
+            )
+        engine.dispose()
+    except Exception as exc:
+        return [Check("coordinator record", False, f"cannot read: {type(exc).__name__}"[:200])]
+    waits = "; ".join(f"{h.event_id} since {h.held_at:%Y-%m-%d %H:%M}: {h.reason}" for h in held)
+    checks.append(
+        Check(
+            "held events",
+            held_count == 0,
+            f"{held_count} waiting for what they build on" + (f" (oldest: {waits})" if waits else ""),
+            "they apply by themselves when it arrives, or are dead-lettered when their wait runs out"
+            if held_count
+            else "",
+        )
+    )
+    checks.append(
+        Check(
+            "dead letters",
+            dead == 0,
+            f"{dead} not re-driven",
+            "see `sifang dead-letters list coordinator`" if dead else "",
+        )
+    )
+    return checks  # the consumer's own state (running or paused, and why) is in /healthz
+
+
 def doctor(nats_url: str) -> list[Check]:
-    return asyncio.run(_nats_checks(nats_url)) + _database_checks()
+    return asyncio.run(_nats_checks(nats_url)) + _database_checks() + _coordinator_checks()
 
 
 async def _replay(settings: CoordinatorSettings, consumer: EventConsumer) -> tuple[int, int]:
@@ -132,7 +176,7 @@ async def _replay(settings: CoordinatorSettings, consumer: EventConsumer) -> tup
             while True:
                 message = await subscription.next_msg(timeout=5)
                 sequence = message.metadata.sequence.stream
-                if any(message.subject.startswith(f.removesuffix(">")) for f in consumer.filter_subjects):
+                if any(subject_matches(f, message.subject) for f in consumer.filter_subjects):
                     delivery = Delivery(
                         message.subject, message.data, dict(message.headers or {}), sequence, 1
                     )
@@ -158,46 +202,11 @@ def rebuild_coordinator(target_url: str) -> tuple[int, int]:
         runtime.engine.dispose()
 
 
-# Tables a replay must reproduce, and the columns that record when, not what.
-COMPARED: dict[str, tuple[set[str], str]] = {
-    "registry_organisations": (set(), ""),
-    "book_needs": (set(), ""),
-    "book_offers": (set(), ""),
-    "event_log": ({"received_at"}, ""),
-    "matches": (set(), ""),
-    "inbox": (
-        {"applied_at"},
-        "WHERE consumer LIKE 'coordinator' OR consumer LIKE 'coordinator-%' "
-        "AND consumer NOT LIKE 'coordinator-webhooks'",
-    ),
-}
-
-
 def compare_coordinators(live_url: str, rebuilt_url: str) -> dict[str, Any]:
-    """Per table: identical, or which rows differ."""
-    report: dict[str, Any] = {}
-    engines = [make_engine(live_url), make_engine(rebuilt_url)]
-    try:
-        for table, (ignored, where) in COMPARED.items():
-            rows = []
-            for engine in engines:
-                columns = [c["name"] for c in inspect(engine).get_columns(table) if c["name"] not in ignored]
-                keys = [c for c in inspect(engine).get_pk_constraint(table)["constrained_columns"]]
-                with engine.connect() as connection:
-                    result = connection.execute(text(f"SELECT {', '.join(columns)} FROM {table} {where}"))
-                    rows.append({tuple(str(r._mapping[k]) for k in keys): tuple(map(str, r)) for r in result})
-            live, rebuilt = rows
-            differing = sorted(k for k in set(live) | set(rebuilt) if live.get(k) != rebuilt.get(k))
-            report[table] = {
-                "rows": len(live),
-                "identical": not differing,
-                "differing": differing[:10],
-                "differing_count": len(differing),
-            }
-    finally:
-        for engine in engines:
-            engine.dispose()
-    return report
+    """Per table: identical, or which rows differ, comparing typed values (see ``replay_compare``)."""
+    from sifang.replay_compare import COORDINATOR_TABLES, compare_databases
+
+    return compare_databases(live_url, rebuilt_url, COORDINATOR_TABLES)
 
 
 def redrive(service: str, dead_letter_id: int) -> str:
@@ -233,10 +242,9 @@ def _consumer_for(
     service: str, name: str, settings: Any, sessions: sessionmaker[Session], runtime: Any
 ) -> EventConsumer:
     if service == "coordinator" and name.startswith("coordinator-webhooks"):
-        from services.coordinator.webhooks import enqueue_event
-
-        return EventConsumer(
-            name=name, filter_subjects=["sifang.>"], session_factory=sessions, handler=enqueue_event
+        raise LookupError(
+            "the coordinator-webhooks consumer is gone: webhooks now follow the coordinator's "
+            "event log, so this letter needs no re-drive"
         )
     if service == "coordinator":
         return stakeholder_consumer(settings, runtime)

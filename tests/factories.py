@@ -70,8 +70,10 @@ def need_updated(org_id: str, need_id: str, **kwargs: Any) -> tuple[str, CloudEv
     return event("community", org_id, "need", "updated", need_data(org_id, need_id, **kwargs))
 
 
-def need_withdrawn(org_id: str, need_id: str, reason: str = "已找到培训") -> tuple[str, CloudEvent]:
-    data = NeedWithdrawn(need_id=need_id, organisation_id=org_id, reason=reason)
+def need_withdrawn(
+    org_id: str, need_id: str, reason: str = "已找到培训", version: int | None = None
+) -> tuple[str, CloudEvent]:
+    data = NeedWithdrawn(need_id=need_id, organisation_id=org_id, reason=reason, version=version)
     return event("community", org_id, "need", "withdrawn", data)
 
 

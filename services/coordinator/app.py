@@ -1,10 +1,10 @@
 """The coordinator service (port 8100): consumes every stakeholder event into its own state."""
 
-import asyncio
 import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import ClassVar
 from urllib.parse import quote
@@ -15,24 +15,24 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from starlette.middleware.sessions import SessionMiddleware
 
-from services.coordinator import meetings
+from services.coordinator.clock import CLOCK_REGION, run_clock
 from services.coordinator.contract_views import router as contract_router
 from services.coordinator.dashboard.views import LoginRequired
 from services.coordinator.dashboard.views import router as dashboard_router
-from services.coordinator.matchmaker import MatchPolicy, expire_due
+from services.coordinator.feed import Wakeup
+from services.coordinator.matchmaker import MatchPolicy
 from services.coordinator.meeting_views import router as meeting_router
-from services.coordinator.projection import CoordinatorProjection
+from services.coordinator.projection import CoordinatorProjection, conflicting_copy
 from services.coordinator.stream_views import router as stream_router
 from services.coordinator.views import router
 from services.coordinator.webhook_views import router as webhook_router
-from services.coordinator.webhooks import WebhookSender, enqueue_event
+from services.coordinator.webhooks import WebhookSender, retire_raw_stream_consumer, run_enqueuer
 from shared.app import Runtime, build_runtime, create_service_app
-from shared.db import utcnow
 from shared.events.subjects import STAKEHOLDER_KINDS
 from shared.messaging.consumer import EventConsumer
 from shared.settings import ServiceSettings
 
-__all__ = ["SETTINGS", "CoordinatorSettings", "create_app", "stakeholder_consumer"]
+__all__ = ["SETTINGS", "CoordinatorSettings", "consumer_name", "create_app", "stakeholder_consumer"]
 
 
 class CoordinatorSettings(ServiceSettings):
@@ -43,13 +43,24 @@ class CoordinatorSettings(ServiceSettings):
         default_factory=list,
         description="six-digit region codes this coordinator handles; empty means all",
     )
-    max_deliver: int = Field(default=5, ge=2)
+    max_deliver: int = Field(
+        default=10,
+        ge=2,
+        description="deliveries of one event without it being settled (the coordinator died "
+        "applying it each time) after which it is dead-lettered instead of applied again",
+    )
     backoff: list[float] = Field(
-        default_factory=lambda: [1.0, 5.0, 15.0, 30.0],
-        description="seconds to wait before each redelivery of an event that failed",
+        default_factory=lambda: [0.5, 2.0, 5.0],
+        description="seconds before each new try of an event whose handler failed while the "
+        "database worked; after the last it is dead-lettered (database outages never count)",
     )
     ack_wait: float = Field(
-        default=30.0, gt=0, description="seconds before messages held by a dead consumer return"
+        default=10.0, gt=0, description="seconds before an event held by a dead coordinator returns"
+    )
+    hold_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="how long an event that came before what it builds on is held before it is dead-lettered",
     )
     fairness_cap: float = Field(
         default=0.5, gt=0, le=1, description="most of a contested offer one organisation may take"
@@ -61,6 +72,17 @@ class CoordinatorSettings(ServiceSettings):
         description="seconds before each retry of a failed webhook delivery; then it is dead",
     )
     webhook_timeout: float = Field(default=5.0, gt=0, description="seconds an endpoint has to answer")
+    webhook_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="deliveries in flight at once to one endpoint; above 1 they may arrive out of order",
+    )
+    webhook_disable_after: float = Field(
+        default=86400.0,
+        gt=0,
+        description="seconds of nothing but failed attempts after which a subscription is disabled",
+    )
     session_secret: str | None = Field(
         default=None,
         min_length=32,
@@ -86,79 +108,79 @@ SETTINGS = CoordinatorSettings
 log = logging.getLogger(__name__)
 
 
-def stakeholder_consumer(settings: CoordinatorSettings, runtime: Runtime) -> EventConsumer:
-    """The durable consumer of every stakeholder event (in this coordinator's regions)."""
+def stakeholder_consumer(
+    settings: CoordinatorSettings, runtime: Runtime, after_commit: Callable[[], None] | None = None
+) -> EventConsumer:
+    """The durable consumer of every stakeholder event (in this coordinator's regions);
+    ``after_commit`` is called, besides waking the outbox relay, after each applied event."""
+
+    def committed() -> None:
+        runtime.relay.wake()
+        if after_commit is not None:
+            after_commit()
+
     regions = settings.regions or [">"]
     filters = [
         f"sifang.{kind}.>" if region == ">" else f"sifang.{kind}.{region}.>"
         for kind in STAKEHOLDER_KINDS
         for region in regions
     ]
-    name = "coordinator" if not settings.regions else "coordinator-" + "-".join(settings.regions)
+    # The coordinator's own decisions come back through the stream before they take effect.
+    filters += [f"sifang.coordinator.{CLOCK_REGION}.clock.ticked"]
+    filters += [f"sifang.coordinator.{'*' if r == '>' else r}.instruction.issued" for r in regions]
+    name = consumer_name(settings)
     return EventConsumer(
         name=name,
         filter_subjects=filters,
         session_factory=runtime.session_factory,
-        handler=CoordinatorProjection(settings.match_policy),
+        handler=CoordinatorProjection(
+            settings.match_policy,
+            consumer=name,
+            hold_timeout=timedelta(seconds=settings.hold_timeout_seconds),
+        ),
         max_deliver=settings.max_deliver,
         backoff=settings.backoff,
         ack_wait=settings.ack_wait,
-        after_commit=runtime.relay.wake,
+        after_commit=committed,
+        check_duplicate=conflicting_copy,
     )
 
 
-async def expire_matches(settings: CoordinatorSettings, runtime: Runtime) -> None:
-    """Clock-driven work, every ``expiry_check_seconds``: see ``_expire_once``."""
-    while True:
-        try:
-            await asyncio.to_thread(_expire_once, settings, runtime)
-        except Exception as exc:
-            log.warning("expiring matches failed: %s", exc)
-        await asyncio.sleep(settings.expiry_check_seconds)
-
-
-def _expire_once(settings: CoordinatorSettings, runtime: Runtime) -> None:
-    """One pass of the clock-driven work: expiries, overdue actions, agendas at their cut-off."""
-    now = utcnow()
-    with runtime.unit_of_work() as uow:
-        expire_due(uow.session, settings.match_policy, now)
-        meetings.mark_overdue(uow.session, now.date())
-        for meeting_id in meetings.meetings_due_for_agenda(uow.session, now):
-            meetings.compile_meeting_agenda(
-                uow.session, meeting_id, as_of=now, made_by="compiled at the cut-off"
-            )
-        uow.commit()
+def consumer_name(settings: CoordinatorSettings) -> str:
+    """The durable consumer (and clock) of this coordinator: one per set of regions."""
+    return "coordinator" if not settings.regions else "coordinator-" + "-".join(settings.regions)
 
 
 def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
     settings = settings or CoordinatorSettings()
     runtime = build_runtime(settings)
-    consumer = stakeholder_consumer(settings, runtime)
+    # Wakes the integrators' feeds (SSE, webhooks) when the consumer has applied events.
+    feed_wakeup = Wakeup()
+    consumer = stakeholder_consumer(settings, runtime, after_commit=feed_wakeup.wake)
 
     async def consume(rt: Runtime) -> None:
         await consumer.run(rt.link)
 
-    async def expire(rt: Runtime) -> None:
-        await expire_matches(settings, rt)
+    async def clock(rt: Runtime) -> None:
+        hold_timeout = timedelta(seconds=settings.hold_timeout_seconds)
+        await run_clock(rt, consumer.name, settings.expiry_check_seconds, hold_timeout)
 
-    webhook_consumer = EventConsumer(
-        name="coordinator-webhooks",
-        filter_subjects=["sifang.>"],
-        session_factory=runtime.session_factory,
-        handler=enqueue_event,
-        max_deliver=settings.max_deliver,
-        backoff=settings.backoff,
-        ack_wait=settings.ack_wait,
-    )
     sender = WebhookSender(
-        runtime.session_factory, backoff=settings.webhook_backoff, timeout=settings.webhook_timeout
+        runtime.session_factory,
+        backoff=settings.webhook_backoff,
+        timeout=settings.webhook_timeout,
+        concurrency=settings.webhook_concurrency,
+        disable_after=settings.webhook_disable_after,
     )
 
     async def enqueue_webhooks(rt: Runtime) -> None:
-        await webhook_consumer.run(rt.link)
+        await run_enqueuer(rt.session_factory, feed_wakeup, sender)
 
     async def send_webhooks(rt: Runtime) -> None:
         await sender.run()
+
+    async def retire_webhook_consumer(rt: Runtime) -> None:
+        await retire_raw_stream_consumer(rt.link)
 
     app = create_service_app(
         runtime,
@@ -166,8 +188,11 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
         description="The registry of organisations and the book of open needs and offers, "
         "built from every stakeholder event, with the event log and dead letters.",
         routers=[router, meeting_router, contract_router, stream_router, webhook_router, dashboard_router],
-        workers=[consume, expire, enqueue_webhooks, send_webhooks],
+        workers=[consume, clock, enqueue_webhooks, send_webhooks, retire_webhook_consumer],
+        consumers=[consumer],
     )
+    app.state.feed_wakeup = feed_wakeup
+    app.state.webhook_sender = sender
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.effective_session_secret,

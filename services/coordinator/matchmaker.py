@@ -20,18 +20,19 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from services.coordinator.journal import emit
 from services.coordinator.matching import Allocation, NeedItem, OfferItem, Party, allocate, candidates_for
 from services.coordinator.matching.filters import WEIGHTS
 from services.coordinator.models import BookNeed, BookOffer, BookOfferArea, Match, RegisteredOrganisation
 from shared.events.catalogue import CATALOGUE
 from shared.events.data import MatchData
-from shared.events.envelope import new_event_id
-from shared.messaging.outbox import record_event
+from shared.events.envelope import derived_event_id
 from shared.regions import significant_prefix
 from shared.taxonomy import SERVES, is_within, root_of
 from shared.units import base_factor
 
 __all__ = [
+    "CREATED_MATCHES",
     "Cause",
     "MatchPolicy",
     "change_status",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 ACTIVE = ("proposed", "confirmed", "fulfilled")
+CREATED_MATCHES = "sifang.created_matches"  # session.info key: ids of matches proposed in it
 _NAMESPACE = uuid.UUID("5b1c3f0e-8a52-4d0e-9f57-4c1f5a9d2e11")
 
 
@@ -360,6 +362,7 @@ def _propose(
     )
     session.add(match)
     session.flush()
+    session.info.setdefault(CREATED_MATCHES, set()).add(match.id)
     emit_match(session, match, "proposed", policy, cause)
 
 
@@ -405,20 +408,21 @@ def emit_match(session: Session, match: Match, verb: str, policy: MatchPolicy, c
         data=match_data(match),
         correlation_id=cause.correlation_id,
         causation_id=cause.event_id,
+        event_id=derived_event_id(cause.time, cause.event_id, match.id, verb),
+        time=cause.time,
     )
-    record_event(session, subject, event)
+    emit(session, subject, event)
 
 
-def expire_due(session: Session, policy: MatchPolicy, now: datetime) -> int:
-    """Expire proposals nobody answered in time, return their quantities to the pool."""
+def expire_due(session: Session, policy: MatchPolicy, cause: Cause) -> int:
+    """Expire proposals nobody answered by ``cause.time``, return their quantities to the pool."""
     due = list(
         session.scalars(
-            select(Match).where(Match.status == "proposed", Match.expires_at <= now).order_by(Match.id)
+            select(Match).where(Match.status == "proposed", Match.expires_at <= cause.time).order_by(Match.id)
         )
     )
     if not due:
         return 0
-    cause = Cause(new_event_id(), new_event_id(), now)
     for match in due:
         change_status(session, match, "expired", "no answer within the response time", policy, cause)
     for partition in sorted({m.partition for m in due}):

@@ -2,29 +2,39 @@
 follow-up and exports. Coordinators act with the admin token until they have accounts; the
 name in ``X-Coordinator`` (percent-encoded UTF-8) is recorded with what they do."""
 
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from services.coordinator import meetings
 from services.coordinator.exports import Language, actions_csv, calendar, minutes_html, minutes_markdown
+from services.coordinator.meeting_commands import (
+    AgendaEdit,
+    Amendment,
+    Attendance,
+    AttendanceList,
+    Closing,
+    DecisionCreate,
+    MeetingCreate,
+    NoArguments,
+    SeriesCreate,
+    carry_out,
+)
 from services.coordinator.models import (
     ActionItem,
     AgendaVersion,
+    Decision,
     Invitation,
     Meeting,
     MeetingRecord,
     MeetingSeries,
     RegisteredOrganisation,
 )
-from shared.app import AdminDep, UowDep
-from shared.db import UnitOfWork, utcnow
+from shared.app import AdminDep, RuntimeDep, UowDep
+from shared.db import UnitOfWork
 from shared.errors import NotFound
-from shared.events.data import RegionCode, StakeholderKind
 from shared.paging import VersionNumber
 
 __all__ = ["router"]
@@ -39,83 +49,6 @@ def _coordinator(x_coordinator: Annotated[str, Header(max_length=300)] = "coordi
 
 Coordinator = Annotated[str, Depends(_coordinator)]
 Lang = Annotated[Language, Query(description="zh or en")]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SeriesCreate(Body):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: Literal["joint", "negotiation"]
-    region: RegionCode
-    cadence: Annotated[str, Field(max_length=200)] = "monthly"
-    duration_minutes: Annotated[int, Field(ge=15, le=600)] = 120
-    invited: list[str] = Field(min_length=1, description="ids of the invited organisations")
-    quorum_kinds: list[StakeholderKind] = Field(default=["government", "enterprise", "ngo", "community"])
-
-
-class MeetingCreate(Body):
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    starts_at: datetime
-    duration_minutes: Annotated[int, Field(ge=15, le=600)] | None = None
-    location: Annotated[str, Field(max_length=200)] = ""
-    cutoff_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 48
-
-    @field_validator("starts_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("give the time with its UTC offset, e.g. 2026-12-01T09:00:00+08:00")
-        return value
-
-
-class AgendaItemEdit(Body):
-    key: str | None = Field(default=None, description="an existing item's key; none for a new item")
-    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    reason: Annotated[str, Field(max_length=1000)] | None = None
-    minutes: Annotated[int, Field(ge=1, le=600)] | None = None
-
-
-class AgendaEdit(Body):
-    items: list[AgendaItemEdit]
-    note: Annotated[str, Field(max_length=1000)] = ""
-
-
-class Attendance(Body):
-    organisation_id: str
-    present: bool
-    representative: Annotated[str, Field(max_length=200)] = ""
-
-
-class Position(Body):
-    organisation_id: str
-    position: Literal["agree", "object", "abstain"]
-    reason: Annotated[str, Field(max_length=2000)] = ""
-
-
-class ActionCreate(Body):
-    owner_organisation_id: str
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    due_date: date
-    links: list[str] = Field(default_factory=list, description="needs, offers or matches concerned")
-
-
-class DecisionCreate(Body):
-    item_key: str
-    outcome: Literal["approved", "rejected", "deferred", "referred"]
-    positions: list[Position] = Field(default_factory=list)
-    minutes: Annotated[str, Field(max_length=20000)] = ""
-    actions: list[ActionCreate] = Field(default_factory=list)
-
-
-class Closing(Body):
-    minutes: Annotated[str, Field(max_length=50000)] = ""
-
-
-class Amendment(Body):
-    text: Annotated[str, Field(min_length=1, max_length=20000)]
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 def _series(uow: UnitOfWork, series_id: str) -> MeetingSeries:
@@ -162,6 +95,13 @@ def _meeting_read(uow: UnitOfWork, meeting: Meeting) -> dict[str, Any]:
     }
 
 
+def _agenda_version(uow: UnitOfWork, meeting_id: str, version: str) -> dict[str, Any]:
+    found = uow.session.get(AgendaVersion, (meeting_id, int(version)))
+    if found is None:
+        raise NotFound("no such agenda version", field="version")
+    return _agenda_read(found)
+
+
 def _agenda_read(version: AgendaVersion) -> dict[str, Any]:
     return {
         "meeting_id": version.meeting_id,
@@ -176,10 +116,9 @@ def _agenda_read(version: AgendaVersion) -> dict[str, Any]:
 
 
 @router.post("/series", status_code=status.HTTP_201_CREATED, summary="Define a meeting series")
-def create_series(body: SeriesCreate, uow: UowDep) -> dict[str, Any]:
-    series = meetings.create_series(uow.session, **body.model_dump(), now=utcnow())
-    uow.commit()
-    return _series_read(series)
+def create_series(body: SeriesCreate, uow: UowDep, runtime: RuntimeDep, who: Coordinator) -> dict[str, Any]:
+    series_id = carry_out(uow, runtime, "create_series", body, coordinator=who)
+    return _series_read(_series(uow, series_id))
 
 
 @router.get("/series", summary="Meeting series")
@@ -203,20 +142,12 @@ def get_series(series_id: str, uow: UowDep) -> dict[str, Any]:
     status_code=status.HTTP_201_CREATED,
     summary="Schedule a meeting; the invited organisations are told",
 )
-def schedule(series_id: str, body: MeetingCreate, uow: UowDep) -> dict[str, Any]:
-    series = _series(uow, series_id)
-    meeting = meetings.schedule_meeting(
-        uow.session,
-        series,
-        title=body.title,
-        starts_at=body.starts_at,
-        duration_minutes=body.duration_minutes,
-        location=body.location,
-        cutoff_hours=body.cutoff_hours,
-        now=utcnow(),
-    )
-    uow.commit()
-    return _meeting_read(uow, meeting)
+def schedule(
+    series_id: str, body: MeetingCreate, uow: UowDep, runtime: RuntimeDep, who: Coordinator
+) -> dict[str, Any]:
+    _series(uow, series_id)
+    meeting_id = carry_out(uow, runtime, "schedule_meeting", body, target=series_id, coordinator=who)
+    return _meeting_read(uow, meetings.get_meeting(uow.session, meeting_id)[0])
 
 
 @router.get("/meetings/{meeting_id}", summary="A meeting with its invitations and replies")
@@ -230,10 +161,9 @@ def get_meeting(meeting_id: str, uow: UowDep) -> dict[str, Any]:
     status_code=status.HTTP_201_CREATED,
     summary="Compile a draft agenda from live state (a new version)",
 )
-def compile_(meeting_id: str, uow: UowDep, who: Coordinator) -> dict[str, Any]:
-    version = meetings.compile_meeting_agenda(uow.session, meeting_id, as_of=utcnow(), made_by=who)
-    uow.commit()
-    return _agenda_read(version)
+def compile_(meeting_id: str, uow: UowDep, runtime: RuntimeDep, who: Coordinator) -> dict[str, Any]:
+    version = carry_out(uow, runtime, "compile_agenda", NoArguments(), target=meeting_id, coordinator=who)
+    return _agenda_version(uow, meeting_id, version)
 
 
 @router.get("/meetings/{meeting_id}/agenda", summary="The latest agenda version, or ?version=N")
@@ -258,30 +188,25 @@ def agenda_versions(meeting_id: str, uow: UowDep) -> list[dict[str, Any]]:
 
 
 @router.put("/meetings/{meeting_id}/agenda", summary="Edit the agenda: reorder, change, add, drop")
-def edit(meeting_id: str, body: AgendaEdit, uow: UowDep, who: Coordinator) -> dict[str, Any]:
-    items = [i.model_dump(exclude_none=True) for i in body.items]
-    version = meetings.edit_agenda(uow.session, meeting_id, items, note=body.note, made_by=who, now=utcnow())
-    uow.commit()
-    return _agenda_read(version)
+def edit(
+    meeting_id: str, body: AgendaEdit, uow: UowDep, runtime: RuntimeDep, who: Coordinator
+) -> dict[str, Any]:
+    version = carry_out(uow, runtime, "edit_agenda", body, target=meeting_id, coordinator=who)
+    return _agenda_version(uow, meeting_id, version)
 
 
 @router.post("/meetings/{meeting_id}/agenda/publish", summary="Publish the latest agenda to the invited")
-def publish(meeting_id: str, uow: UowDep) -> dict[str, Any]:
-    version = meetings.publish_agenda(uow.session, meeting_id, now=utcnow())
-    uow.commit()
-    return _agenda_read(version)
+def publish(meeting_id: str, uow: UowDep, runtime: RuntimeDep, who: Coordinator) -> dict[str, Any]:
+    version = carry_out(uow, runtime, "publish_agenda", NoArguments(), target=meeting_id, coordinator=who)
+    return _agenda_version(uow, meeting_id, version)
 
 
 @router.post("/meetings/{meeting_id}/attendance", summary="Record whether an organisation attends")
-def attendance(meeting_id: str, body: Attendance, uow: UowDep) -> dict[str, Any]:
-    meetings.record_attendance(
-        uow.session,
-        meeting_id,
-        body.organisation_id,
-        present=body.present,
-        representative=body.representative,
-    )
-    uow.commit()
+def attendance(
+    meeting_id: str, body: Attendance, uow: UowDep, runtime: RuntimeDep, who: Coordinator
+) -> dict[str, Any]:
+    command = AttendanceList(entries=[body])
+    carry_out(uow, runtime, "record_attendance", command, target=meeting_id, coordinator=who)
     return meetings.quorum(uow.session, meeting_id)
 
 
@@ -295,19 +220,13 @@ def get_quorum(meeting_id: str, uow: UowDep) -> dict[str, Any]:
     status_code=status.HTTP_201_CREATED,
     summary="Record a decision on an agenda item: positions, outcome, minutes, actions",
 )
-def decide(meeting_id: str, body: DecisionCreate, uow: UowDep, who: Coordinator) -> dict[str, Any]:
-    decision = meetings.record_decision(
-        uow.session,
-        meeting_id,
-        item_key=body.item_key,
-        outcome=body.outcome,
-        positions=[p.model_dump() for p in body.positions],
-        minutes=body.minutes,
-        actions=[a.model_dump() for a in body.actions],
-        recorded_by=who,
-        now=utcnow(),
-    )
-    uow.commit()
+def decide(
+    meeting_id: str, body: DecisionCreate, uow: UowDep, runtime: RuntimeDep, who: Coordinator
+) -> dict[str, Any]:
+    decision_id = carry_out(uow, runtime, "record_decision", body, target=meeting_id, coordinator=who)
+    decision = uow.session.get(Decision, decision_id)
+    if decision is None:
+        raise NotFound("the decision was not recorded", field="item_key")
     actions = uow.session.scalars(select(ActionItem).where(ActionItem.decision_id == decision.id))
     return {
         "id": decision.id,
@@ -321,6 +240,13 @@ def decide(meeting_id: str, body: DecisionCreate, uow: UowDep, who: Coordinator)
     }
 
 
+def _record(uow: UnitOfWork, record_id: str) -> MeetingRecord:
+    record = uow.session.get(MeetingRecord, record_id)
+    if record is None:
+        raise NotFound("the record was not written", field="meeting_id")
+    return record
+
+
 def _record_read(record: MeetingRecord) -> dict[str, Any]:
     return meetings.record_data(record).model_dump(mode="json") | {
         "created_at": record.created_at,
@@ -331,10 +257,11 @@ def _record_read(record: MeetingRecord) -> dict[str, Any]:
 @router.post(
     "/meetings/{meeting_id}/close", summary="Close the meeting: the minutes go to the parties to approve"
 )
-def close(meeting_id: str, body: Closing, uow: UowDep) -> dict[str, Any]:
-    record = meetings.close_meeting(uow.session, meeting_id, minutes=body.minutes, now=utcnow())
-    uow.commit()
-    return _record_read(record)
+def close(
+    meeting_id: str, body: Closing, uow: UowDep, runtime: RuntimeDep, who: Coordinator
+) -> dict[str, Any]:
+    record_id = carry_out(uow, runtime, "close_meeting", body, target=meeting_id, coordinator=who)
+    return _record_read(_record(uow, record_id))
 
 
 @router.post(
@@ -342,12 +269,11 @@ def close(meeting_id: str, body: Closing, uow: UowDep) -> dict[str, Any]:
     status_code=status.HTTP_201_CREATED,
     summary="Append a correction to a closed record",
 )
-def amend(meeting_id: str, body: Amendment, uow: UowDep, who: Coordinator) -> dict[str, Any]:
-    record = meetings.add_amendment(
-        uow.session, meeting_id, text=body.text, reason=body.reason, by=who, now=utcnow()
-    )
-    uow.commit()
-    return _record_read(record)
+def amend(
+    meeting_id: str, body: Amendment, uow: UowDep, runtime: RuntimeDep, who: Coordinator
+) -> dict[str, Any]:
+    record_id = carry_out(uow, runtime, "amend_record", body, target=meeting_id, coordinator=who)
+    return _record_read(_record(uow, record_id))
 
 
 def _records(uow: UnitOfWork, meeting_id: str) -> tuple[MeetingRecord, list[dict[str, Any]]]:

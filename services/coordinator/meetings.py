@@ -8,6 +8,7 @@ the clock. What the parties need to know is published through the outbox.
 import hashlib
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.agenda import AgendaCandidate, compile_agenda, slot_items
+from services.coordinator.journal import emit
 from services.coordinator.models import (
     ActionItem,
     AgendaProposal,
@@ -33,20 +35,22 @@ from services.coordinator.models import (
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.catalogue import CATALOGUE
 from shared.events.data import ActionData, AgendaData, MeetingData, RecordData
-from shared.events.envelope import new_event_id
-from shared.messaging.outbox import record_event
+from shared.events.envelope import derived_event_id, new_event_id
 from shared.regions import significant_prefix
 
 __all__ = [
     "action_data",
     "add_amendment",
+    "begin_cause",
     "close_meeting",
     "compile_meeting_agenda",
     "create_series",
     "edit_agenda",
+    "end_cause",
     "gather_candidates",
     "mark_overdue",
     "meetings_due_for_agenda",
+    "new_id",
     "publish_agenda",
     "quorum",
     "record_attendance",
@@ -56,20 +60,72 @@ __all__ = [
 ]
 
 GENESIS = "0" * 64
+_CAUSE = "sifang.cause"  # session.info key: the event being applied (see ``begin_cause``)
+
+
+@dataclass
+class _Cause:
+    event_id: str
+    at: datetime
+    made: int = 0
+
+
+def begin_cause(session: Session, event_id: str, at: datetime) -> None:
+    """Everything made in ``session`` from now on derives its id from the event ``event_id``
+    (applied at ``at``), so a replay of that event makes the same ids."""
+    session.info[_CAUSE] = _Cause(event_id, at)
+
+
+def end_cause(session: Session) -> None:
+    session.info.pop(_CAUSE, None)
+
+
+def new_id(session: Session) -> str:
+    """A new entity id: derived from the event being applied, or fresh outside one."""
+    cause = session.info.get(_CAUSE)
+    if cause is None:
+        return new_event_id()
+    cause.made += 1
+    return derived_event_id(cause.at, cause.event_id, "made", str(cause.made))
+
+
 DEFAULT_UNMATCHED_DAYS = 14
 
 
 def publish(
-    session: Session, entity: str, verb: str, data: BaseModel, region: str, correlation_id: str | None = None
+    session: Session,
+    entity: str,
+    verb: str,
+    data: BaseModel,
+    region: str,
+    correlation_id: str | None = None,
+    *,
+    cause: tuple[str, datetime] | None = None,
 ) -> None:
-    subject, event = CATALOGUE[f"sifang.{entity}.{verb}.v1"].build(
+    """Emit a coordinator event. While an event is being applied (``begin_cause``), or given a
+    ``cause`` (event id, instant), the new event's id and time derive from it."""
+    event_type = CATALOGUE[f"sifang.{entity}.{verb}.v1"]
+    derived: dict[str, Any] = {}
+    current = session.info.get(_CAUSE)
+    if cause is None and current is not None:
+        cause = (current.event_id, current.at)
+    if cause is not None:
+        cause_id, at = cause
+        entity_id = str(getattr(data, event_type.id_field))
+        derived = {
+            "event_id": derived_event_id(at, cause_id, entity, verb, entity_id),
+            "time": at,
+            "causation_id": cause_id,
+        }
+    subject, event = event_type.build(
         kind="coordinator",
         organisation_id="coordinator",
         region=region,
         data=data,
         correlation_id=correlation_id,
+        **derived,
     )
-    record_event(session, subject, event)
+    emit(session, subject, event)
 
 
 def get_meeting(session: Session, meeting_id: str) -> tuple[Meeting, MeetingSeries]:
@@ -118,7 +174,7 @@ def create_series(
     if missing := [o for o in invited if o not in known]:
         raise InvalidInput(f"not registered organisations: {', '.join(missing)}", field="invited")
     series = MeetingSeries(
-        id=new_event_id(),
+        id=new_id(session),
         name=name,
         kind=kind,
         region=region,
@@ -147,7 +203,7 @@ def schedule_meeting(
     if starts_at <= now:
         raise InvalidInput("a meeting is scheduled in the future", field="starts_at")
     meeting = Meeting(
-        id=new_event_id(),
+        id=new_id(session),
         series_id=series.id,
         title=title,
         starts_at=starts_at,
@@ -376,7 +432,7 @@ def edit_agenda(
     edited: list[dict[str, Any]] = []
     for position, item in enumerate(items):
         base = known.get(item.get("key") or "", {})
-        key = item.get("key") or f"manual:{new_event_id()}"
+        key = item.get("key") or f"manual:{new_id(session)}"
         if item.get("key") and not base:
             raise InvalidInput(
                 f"item {position}: no item {key!r} on this agenda", field=f"items.{position}.key"
@@ -541,7 +597,7 @@ def record_decision(
     ):
         raise Conflict("this item has a decision already", field="item_key")
     decision = Decision(
-        id=new_event_id(),
+        id=new_id(session),
         meeting_id=meeting_id,
         item_key=item_key,
         title=str(items[item_key]["title"]),
@@ -559,7 +615,7 @@ def record_decision(
                 "the owner is not a registered organisation", field=f"actions.{k}.owner_organisation_id"
             )
         action = ActionItem(
-            id=new_event_id(),
+            id=new_id(session),
             meeting_id=meeting_id,
             decision_id=decision.id,
             owner_organisation_id=spec["owner_organisation_id"],
@@ -604,7 +660,7 @@ def _append_record(
     )
     previous = last.record_hash if last else GENESIS
     record = MeetingRecord(
-        id=new_event_id(),
+        id=new_id(session),
         series_id=series.id,
         meeting_id=meeting.id,
         sequence=(last.sequence + 1) if last else 1,
@@ -774,8 +830,9 @@ def verify_chain(session: Session, series_id: str) -> dict[str, Any]:
 # -- follow-up --------------------------------------------------------------------------------
 
 
-def mark_overdue(session: Session, today: date) -> list[ActionItem]:
-    """Unfinished actions past their due date become overdue and are published as such."""
+def mark_overdue(session: Session, today: date, *, cause_id: str, at: datetime) -> list[ActionItem]:
+    """Unfinished actions past their due date become overdue and are published as such
+    (by the clock tick ``cause_id`` at ``at``)."""
     due = list(
         session.scalars(
             select(ActionItem)
@@ -789,7 +846,14 @@ def mark_overdue(session: Session, today: date) -> list[ActionItem]:
         if action.meeting_id not in regions:
             regions[action.meeting_id] = get_meeting(session, action.meeting_id)[1].region
         session.flush()
-        publish(session, "action", "overdue", action_data(action), regions[action.meeting_id])
+        publish(
+            session,
+            "action",
+            "overdue",
+            action_data(action),
+            regions[action.meeting_id],
+            cause=(cause_id, at),
+        )
     return due
 
 

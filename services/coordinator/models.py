@@ -115,13 +115,15 @@ class Match(Base):
 
 
 class EventLogEntry(Base):
-    """Every applied event with its provenance; ``position`` numbers them in the order applied."""
+    """Every event the coordinator accepted or emitted, with its provenance; ``position`` numbers
+    them in the order they took effect (what integrators follow)."""
 
     __tablename__ = "event_log"
 
     event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, unique=True)
-    stream_sequence: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # None for the events the coordinator emits itself: logged when decided, before relaying.
+    stream_sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     nats_subject: Mapped[str] = mapped_column(String(300))
     type: Mapped[str] = mapped_column(String(100), index=True)
     source: Mapped[str] = mapped_column(String(200))
@@ -291,22 +293,33 @@ class WebhookSubscription(Base):
     organisations: Mapped[list[str]]
     active: Mapped[bool]
     created_at: Mapped[datetime]
+    # The event-log position up to which deliveries have been enqueued: the cursor that lets
+    # enqueuing resume after a restart without losing or repeating an event.
+    enqueued_through: Mapped[int] = mapped_column(BigInteger)
+    # Since when every attempt has failed (None after a success); too long disables it.
+    failing_since: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str] = mapped_column(Text)
 
 
 class WebhookDelivery(Base):
     """One event to one endpoint: its attempts, the last answer, and whether it got through."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_subscription_due", "subscription_id", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id"), index=True)
     event_id: Mapped[str] = mapped_column(String(100))
     event_type: Mapped[str] = mapped_column(String(100))
-    stream_sequence: Mapped[int] = mapped_column(BigInteger)
+    position: Mapped[int | None] = mapped_column(BigInteger)  # in the event log; None before 0007
+    stream_sequence: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[str] = mapped_column(Text)
     replay: Mapped[bool]
-    status: Mapped[str] = mapped_column(String(20))  # pending, delivered, dead
+    status: Mapped[str] = mapped_column(String(20))  # pending, delivered, dead, cancelled
     attempts: Mapped[int]
     next_attempt_at: Mapped[datetime]
     last_status_code: Mapped[int | None]

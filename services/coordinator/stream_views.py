@@ -1,44 +1,48 @@
-"""Server-sent events: the event stream over HTTP for those who cannot speak NATS.
+"""Server-sent events: the coordinator's accepted events over HTTP for those who cannot speak NATS.
 
-``GET /stream`` sends every event on the stream that passes the filters, as it arrives, with
-the stream sequence as the SSE ``id``. A client that reconnects with ``Last-Event-ID`` (or
+``GET /stream`` sends every event in the coordinator's log (``services.coordinator.feed``:
+what it accepted, in the order it applied it) that passes the filters, with the log
+``position`` as the SSE ``id``. A client that reconnects with ``Last-Event-ID`` (or
 ``?after=``) resumes right after the last event it saw; without either it gets new events
-only, or ``?since=`` (an RFC 3339 time) replays from that time. Comments keep the connection
-alive every 15 seconds.
+only, or ``?since=`` (an RFC 3339 time) replays from the first event of that time or later.
+Comments keep the connection alive every 15 seconds.
 """
 
-import json
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from sqlalchemy.orm import Session, sessionmaker
 
+from services.coordinator.feed import FeedPage, Wakeup, entries_after, head, position_before
 from shared.app import AdminDep, Runtime, RuntimeDep
 from shared.errors import InvalidInput
 from shared.events.filters import EventFilter
 
-__all__ = ["router", "sse_response"]
+__all__ = ["router", "sse_response", "start_position"]
 
 router = APIRouter(dependencies=[AdminDep], tags=["integration"])
 KEEPALIVE_SECONDS = 15.0
+POLL_SECONDS = 0.5  # longest wait for a new event when no wake-up comes
+BATCH = 200
+MAX_POSITION = 2**63 - 1
 
 
-def _start(after: int | None, last_event_id: str | None, since: datetime | None) -> ConsumerConfig:
+def _after(after: int | None, last_event_id: str | None) -> int | None:
     if last_event_id:
-        if not last_event_id.isdigit():
-            raise InvalidInput("Last-Event-ID is the stream sequence of an event", field="Last-Event-ID")
-        after = int(last_event_id)
-    if after is not None:
-        return ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
-    if since is not None:
-        return ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since)
-    return ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
+        if not last_event_id.isdigit() or int(last_event_id) > MAX_POSITION:
+            raise InvalidInput(
+                "Last-Event-ID is the log position of an event (a whole number)", field="Last-Event-ID"
+            )
+        return int(last_event_id)
+    return after
 
 
-@router.get("/stream", summary="Server-sent events, filtered, resumable with Last-Event-ID")
+@router.get("/stream", summary="Server-sent events of accepted events, resumable with Last-Event-ID")
 async def stream(
     request: Request,
     runtime: RuntimeDep,
@@ -46,44 +50,67 @@ async def stream(
     kind: Annotated[list[str], Query(description="publishing kinds")] = [],  # noqa: B006
     region: Annotated[list[str], Query(description="region codes, any level")] = [],  # noqa: B006
     organisation_id: Annotated[list[str], Query()] = [],  # noqa: B006
-    after: Annotated[int | None, Query(ge=0, description="resume after this stream sequence")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_POSITION, description="resume after this log position")
+    ] = None,
     since: datetime | None = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     wanted = EventFilter(tuple(type), tuple(kind), tuple(region), tuple(organisation_id))
-    return await sse_response(request, runtime, wanted, _start(after, last_event_id, since))
+    start = await asyncio.to_thread(
+        start_position, runtime.session_factory, _after(after, last_event_id), since
+    )
+    return sse_response(request, runtime, wanted, start)
 
 
-async def sse_response(
-    request: Request, runtime: Runtime, wanted: EventFilter, config: ConsumerConfig, *, named: bool = True
+def start_position(
+    session_factory: sessionmaker[Session], after: int | None = None, since: datetime | None = None
+) -> int:
+    """Where a follower starts: after ``after``, from ``since``, or else at the head (new only)."""
+    if after is not None:
+        return after
+    with session_factory() as session:
+        return position_before(session, since) if since is not None else head(session)
+
+
+def _page(session_factory: sessionmaker[Session], after: int, wanted: EventFilter) -> FeedPage:
+    with session_factory() as session:
+        return entries_after(session, after, wanted, BATCH)
+
+
+def feed_wakeup(request: Request) -> Wakeup | None:
+    """The app's wake-up for newly applied events, if it has one (else followers poll)."""
+    wakeup = getattr(request.app.state, "feed_wakeup", None)
+    return wakeup if isinstance(wakeup, Wakeup) else None
+
+
+def sse_response(
+    request: Request, runtime: Runtime, wanted: EventFilter, after: int, *, named: bool = True
 ) -> StreamingResponse:
-    """Stream the events ``wanted`` lets through, from where ``config`` starts, as SSE; ``named``
-    gives each its type as the SSE event name (a page listening to every event wants it off)."""
-    js = await runtime.link.jetstream()
-    subject = wanted.subjects[0] if len(wanted.subjects) == 1 else "sifang.>"
-    subscription = await js.subscribe(subject, ordered_consumer=True, config=config)
+    """Stream the logged events ``wanted`` lets through, after position ``after``, as SSE;
+    ``named`` gives each its type as the SSE event name (a page listening to every event wants
+    it off)."""
+    wakeup = feed_wakeup(request) or Wakeup()
 
     async def events() -> AsyncIterator[str]:
-        try:
-            yield ": connected\n\n"
-            while not await request.is_disconnected():
-                try:
-                    message = await subscription.next_msg(timeout=KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
+        cursor = after
+        quiet_since = time.monotonic()
+        yield ": connected\n\n"
+        while not await request.is_disconnected():
+            ticket = wakeup.ticket()
+            page = await asyncio.to_thread(_page, runtime.session_factory, cursor, wanted)
+            cursor = page.last_position
+            for entry in page.entries:
+                name = f"event: {entry.event_type}\n" if named else ""
+                yield f"id: {entry.position}\n{name}data: {entry.payload}\n\n"
+            if page.entries:
+                quiet_since = time.monotonic()
+                if len(page.entries) == BATCH:
                     continue
-                try:
-                    event = json.loads(message.data)
-                except ValueError:
-                    continue  # not an event: the consumer's dead letters hold it
-                if not isinstance(event, dict) or not wanted.matches(message.subject, event):
-                    continue
-                sequence = message.metadata.sequence.stream
-                body = json.dumps(event, ensure_ascii=False)
-                name = f"event: {event.get('type', 'message')}\n" if named else ""
-                yield f"id: {sequence}\n{name}data: {body}\n\n"
-        finally:
-            await subscription.unsubscribe()
+            elif time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+                yield ": keep-alive\n\n"
+                quiet_since = time.monotonic()
+            await wakeup.wait(POLL_SECONDS, ticket)
 
     return StreamingResponse(
         events(),

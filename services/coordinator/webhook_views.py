@@ -3,15 +3,16 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from services.coordinator.feed import head
 from services.coordinator.models import WebhookDelivery, WebhookSubscription
-from services.coordinator.webhooks import new_secret, replay_since
+from services.coordinator.webhooks import WebhookSender, disable, new_secret, replay_since
 from shared.app import AdminDep, RuntimeDep, UowDep
 from shared.db import UnitOfWork, utcnow
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.events.data import StakeholderKind
 from shared.events.envelope import new_event_id
 
@@ -50,7 +51,17 @@ def _read(subscription: WebhookSubscription) -> dict[str, Any]:
         "organisations": subscription.organisations,
         "active": subscription.active,
         "created_at": subscription.created_at,
+        "enqueued_through": subscription.enqueued_through,
+        "failing_since": subscription.failing_since,
+        "disabled_at": subscription.disabled_at,
+        "disabled_reason": subscription.disabled_reason,
     }
+
+
+def _wake_sender(request: Request) -> None:
+    sender = getattr(request.app.state, "webhook_sender", None)
+    if isinstance(sender, WebhookSender):
+        sender.wake()
 
 
 def _subscription(uow: UnitOfWork, subscription_id: str) -> WebhookSubscription:
@@ -77,6 +88,10 @@ def subscribe(body: SubscriptionCreate, uow: UowDep) -> dict[str, Any]:
         organisations=body.organisations,
         active=True,
         created_at=utcnow(),
+        enqueued_through=head(uow.session),  # events from now on
+        failing_since=None,
+        disabled_at=None,
+        disabled_reason="",
     )
     uow.session.add(subscription)
     uow.commit()
@@ -89,11 +104,38 @@ def subscriptions(uow: UowDep) -> list[dict[str, Any]]:
     return [_read(s) for s in rows]
 
 
-@router.delete("/webhooks/{subscription_id}", summary="Stop a subscription (its log is kept)")
-def unsubscribe(subscription_id: str, uow: UowDep) -> dict[str, Any]:
+@router.get("/webhooks/{subscription_id}", summary="One subscription, and why it stopped if it did")
+def subscription(subscription_id: str, uow: UowDep) -> dict[str, Any]:
+    return _read(_subscription(uow, subscription_id))
+
+
+@router.delete(
+    "/webhooks/{subscription_id}",
+    summary="Stop a subscription and cancel its pending deliveries (its log is kept)",
+)
+def unsubscribe(subscription_id: str, request: Request, uow: UowDep) -> dict[str, Any]:
     subscription = _subscription(uow, subscription_id)
-    subscription.active = False
+    if subscription.active:
+        disable(uow.session, subscription, "deleted (DELETE /webhooks/{id})")
     uow.commit()
+    _wake_sender(request)
+    return _read(subscription)
+
+
+@router.post(
+    "/webhooks/{subscription_id}/enable",
+    summary="Start a stopped subscription again, with the events from now on",
+)
+def enable(subscription_id: str, request: Request, uow: UowDep) -> dict[str, Any]:
+    subscription = _subscription(uow, subscription_id)
+    if not subscription.active:
+        subscription.active = True
+        subscription.enqueued_through = head(uow.session)
+        subscription.failing_since = None
+        subscription.disabled_at = None
+        subscription.disabled_reason = ""
+    uow.commit()
+    _wake_sender(request)
     return _read(subscription)
 
 
@@ -101,7 +143,7 @@ def unsubscribe(subscription_id: str, uow: UowDep) -> dict[str, Any]:
 def deliveries(
     subscription_id: str,
     uow: UowDep,
-    status: Annotated[str | None, Query(pattern="^(pending|delivered|dead)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(pending|delivered|dead|cancelled)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     _subscription(uow, subscription_id)
@@ -114,6 +156,7 @@ def deliveries(
             "id": d.id,
             "event_id": d.event_id,
             "event_type": d.event_type,
+            "position": d.position,
             "stream_sequence": d.stream_sequence,
             "replay": d.replay,
             "status": d.status,
@@ -131,12 +174,17 @@ def deliveries(
 @router.post(
     "/webhooks/{subscription_id}/replay",
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Deliver again every matching event since a point in time",
+    summary="Deliver again every matching accepted event since a point in time",
 )
-async def replay(subscription_id: str, body: Replay, runtime: RuntimeDep) -> dict[str, Any]:
+def replay(subscription_id: str, body: Replay, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     with runtime.unit_of_work() as uow:
-        _subscription(uow, subscription_id)
-    count = await replay_since(runtime.link, runtime.session_factory, subscription_id, body.since)
+        if not _subscription(uow, subscription_id).active:
+            raise Conflict(
+                f"webhook subscription {subscription_id!r} is stopped: enable it first",
+                field="subscription_id",
+            )
+    count = replay_since(runtime.session_factory, subscription_id, body.since)
+    _wake_sender(request)
     return {
         "subscription_id": subscription_id,
         "since": body.since,

@@ -1,37 +1,61 @@
-"""Webhooks: every event a subscription's filters pass is delivered to its URL, signed per the
-Standard Webhooks specification (the ``standardwebhooks`` library), retried with backoff and
-logged; a subscription can replay what it missed from a point in time.
+"""Webhooks: every accepted event a subscription's filters pass is delivered to its URL, signed
+per the Standard Webhooks specification (the ``standardwebhooks`` library), retried on the
+configured schedule and logged; a subscription can replay what it missed from a point in time.
 
-A durable consumer of the whole stream turns events into pending deliveries (in the same
-transaction as its inbox record, so each event is enqueued once). The sender posts due
-deliveries concurrently, each with its own timeout, so a dead endpoint only delays itself.
+- **Enqueuing** reads the coordinator's event log (``services.coordinator.feed``), never the
+  raw stream, so nothing the coordinator refused is ever sent. Each subscription keeps a
+  cursor, the last log position enqueued, moved in the same transaction as the deliveries it
+  adds: a restart resumes where it stopped, losing and repeating nothing.
+- **Sending** is isolated per subscription: each active one has its own task, its own HTTP
+  connections and at most ``concurrency`` requests in flight (default one, so a healthy
+  endpoint receives events in log order), taking its due deliveries oldest first; a delivery
+  waiting for its retry does not hold back later ones. A slow or dead endpoint delays only
+  its own deliveries.
+- **Retries:** after the n-th failed attempt the delivery waits ``backoff[n-1]`` seconds,
+  counted from that failure; past the schedule it is dead (kept in the log, replayable).
+- **Stopping:** deleting or disabling a subscription cancels its pending deliveries in the
+  same transaction, and its task stops; an answer still in flight changes nothing. A
+  subscription whose every attempt has failed for ``disable_after`` seconds is disabled with
+  the reason.
 """
 
 import asyncio
 import base64
-import json
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from nats.js.api import ConsumerConfig, DeliverPolicy
-from sqlalchemy import select
+from nats.js.errors import NotFoundError
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 
+from services.coordinator.feed import FeedEntry, Wakeup, entries_after, position_before
 from services.coordinator.models import WebhookDelivery, WebhookSubscription
 from shared.db import utcnow
 from shared.events.envelope import CONTENT_TYPE
 from shared.events.filters import EventFilter
-from shared.events.validation import CheckedEvent
-from shared.messaging.consumer import Delivery
 from shared.messaging.nats import STREAM_NAME, NatsLink
 
-__all__ = ["WebhookSender", "enqueue_event", "new_secret", "replay_since"]
+__all__ = [
+    "POSITION_HEADER",
+    "WebhookSender",
+    "disable",
+    "enqueue_new",
+    "new_secret",
+    "replay_since",
+    "retire_raw_stream_consumer",
+    "run_enqueuer",
+]
 
 log = logging.getLogger(__name__)
+
+POSITION_HEADER = "sifang-position"  # the event's position in the coordinator's log
+RAW_STREAM_CONSUMER = "coordinator-webhooks"  # fed webhooks from the raw stream before 0007
+ENQUEUE_BATCH = 500
 
 
 def new_secret() -> str:
@@ -47,83 +71,155 @@ def _filter(subscription: WebhookSubscription) -> EventFilter:
     )
 
 
-def _enqueue(
-    session: Session,
-    subject: str,
-    payload: bytes,
-    sequence: int,
-    replay: bool,
-    subscriptions: Sequence[WebhookSubscription],
-    now: datetime,
-) -> int:
-    try:
-        event = json.loads(payload)
-    except ValueError:
-        return 0
-    count = 0
-    for subscription in subscriptions:
-        if isinstance(event, dict) and _filter(subscription).matches(subject, event):
-            session.add(
-                WebhookDelivery(
-                    subscription_id=subscription.id,
-                    event_id=str(event.get("id")),
-                    event_type=str(event.get("type")),
-                    stream_sequence=sequence,
-                    payload=payload.decode(),
-                    replay=replay,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    last_status_code=None,
-                    last_error="",
-                    delivered_at=None,
-                    created_at=now,
-                )
+def _delivery(subscription_id: str, entry: FeedEntry, replay: bool, now: datetime) -> WebhookDelivery:
+    return WebhookDelivery(
+        subscription_id=subscription_id,
+        event_id=entry.event_id,
+        event_type=entry.event_type,
+        position=entry.position,
+        stream_sequence=entry.stream_sequence,
+        payload=entry.payload,
+        replay=replay,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        last_status_code=None,
+        last_error="",
+        delivered_at=None,
+        created_at=now,
+    )
+
+
+def disable(session: Session, subscription: WebhookSubscription, reason: str) -> int:
+    """Stop ``subscription`` and cancel its pending deliveries; returns how many were cancelled."""
+    now = utcnow()
+    subscription.active = False
+    subscription.disabled_at = now
+    subscription.disabled_reason = reason
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.subscription_id == subscription.id, WebhookDelivery.status == "pending")
+        .values(status="cancelled")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- enqueuing ----------------------------------------------------------------------------------
+
+
+def enqueue_new(session_factory: sessionmaker[Session], batch: int = ENQUEUE_BATCH) -> int:
+    """For each active subscription, one pending delivery per new log entry its filters pass."""
+    with session_factory() as session:
+        ids = list(
+            session.scalars(select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True)))
+        )
+    return sum(_enqueue_for(session_factory, subscription_id, batch) for subscription_id in ids)
+
+
+def _enqueue_for(session_factory: sessionmaker[Session], subscription_id: str, batch: int) -> int:
+    with session_factory() as session:
+        subscription = session.get(WebhookSubscription, subscription_id)
+        if subscription is None or not subscription.active:
+            return 0
+        cursor = subscription.enqueued_through
+        page = entries_after(session, cursor, _filter(subscription), batch)
+        if page.last_position == cursor:
+            return 0
+        now = utcnow()
+        session.add_all(_delivery(subscription_id, entry, False, now) for entry in page.entries)
+        # Moves only from where it was read: a concurrent enqueuer (or a disable) wins and this
+        # transaction is dropped, so no event is enqueued twice.
+        moved = session.execute(
+            update(WebhookSubscription)
+            .where(
+                WebhookSubscription.id == subscription_id,
+                WebhookSubscription.enqueued_through == cursor,
+                WebhookSubscription.active.is_(True),
             )
-            count += 1
-    return count
+            .values(enqueued_through=page.last_position)
+        )
+        if getattr(moved, "rowcount", 0) != 1:
+            session.rollback()
+            return 0
+        session.commit()
+        return len(page.entries)
 
 
-def enqueue_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
-    """Consumer handler: one pending delivery per active subscription the event passes."""
-    active = list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))))
-    _enqueue(session, delivery.subject, delivery.payload, delivery.stream_sequence, False, active, utcnow())
+async def run_enqueuer(
+    session_factory: sessionmaker[Session],
+    feed: Wakeup,
+    sender: "WebhookSender",
+    *,
+    poll_interval: float = 0.5,
+) -> None:
+    """Enqueue new log entries as they are applied (woken by ``feed``, or every ``poll_interval``)."""
+    while True:
+        ticket = feed.ticket()
+        try:
+            count = await asyncio.to_thread(enqueue_new, session_factory)
+        except Exception as exc:
+            log.warning("webhook enqueuer: %s; will retry", exc)
+            count = 0
+        if count:
+            sender.wake()
+        await feed.wait(poll_interval, ticket)
 
 
-async def replay_since(
-    link: NatsLink, session_factory: sessionmaker[Session], subscription_id: str, since: datetime
-) -> int:
-    """Enqueue again every event since ``since`` that the subscription's filters pass."""
-    js = await link.jetstream()
-    last = (await js.stream_info(STREAM_NAME)).state.last_seq
+async def retire_raw_stream_consumer(link: NatsLink) -> None:
+    """Delete the durable consumer that fed webhooks from the raw stream in earlier versions:
+    nothing reads it any more, and its growing backlog would look like lag."""
+    try:
+        js = await link.jetstream()
+        await js.delete_consumer(STREAM_NAME, RAW_STREAM_CONSUMER)
+        log.info("deleted the obsolete consumer %s", RAW_STREAM_CONSUMER)
+    except NotFoundError:
+        pass
+    except Exception as exc:
+        log.warning("could not delete the obsolete consumer %s: %s", RAW_STREAM_CONSUMER, exc)
+
+
+def replay_since(session_factory: sessionmaker[Session], subscription_id: str, since: datetime) -> int:
+    """Enqueue again every logged event from ``since`` on that the subscription's filters pass
+    (up to its cursor: what comes after is on its way anyway)."""
     with session_factory() as session:
         subscription = session.get(WebhookSubscription, subscription_id)
         assert subscription is not None
-        count = 0
-        if last:
-            config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since)
-            sub = await js.subscribe("sifang.>", ordered_consumer=True, config=config)
-            try:
-                while True:
-                    try:
-                        message = await sub.next_msg(timeout=2.0)
-                    except TimeoutError:
-                        break
-                    sequence = message.metadata.sequence.stream
-                    count += _enqueue(
-                        session, message.subject, message.data, sequence, True, [subscription], utcnow()
-                    )
-                    if sequence >= last:
-                        break
-            finally:
-                await sub.unsubscribe()
+        wanted, last = _filter(subscription), subscription.enqueued_through
+        cursor, count, now = position_before(session, since), 0, utcnow()
+        while cursor < last:
+            page = entries_after(session, cursor, wanted, ENQUEUE_BATCH)
+            entries = [e for e in page.entries if e.position <= last]
+            session.add_all(_delivery(subscription_id, e, True, now) for e in entries)
+            count += len(entries)
+            if page.last_position == cursor:
+                break
+            cursor = page.last_position
         session.commit()
         return count
 
 
+# -- sending ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Due:
+    id: int
+    attempts: int
+    event_id: str
+    position: int | None
+    payload: str
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status_code: int | None
+    error: str  # empty when delivered
+
+
 class WebhookSender:
-    """Posts due deliveries; failures wait ``backoff[attempt]`` seconds, and past the schedule
-    the delivery is dead (kept in the log, replayable)."""
+    """Runs one delivery task per active subscription and stops the tasks of those that end."""
 
     def __init__(
         self,
@@ -131,84 +227,212 @@ class WebhookSender:
         *,
         backoff: Sequence[float],
         timeout: float = 5.0,
-        batch_size: int = 50,
+        concurrency: int = 1,
+        disable_after: float = 86400.0,
         poll_interval: float = 0.5,
     ) -> None:
         self._session_factory = session_factory
         self.backoff = list(backoff)
         self._timeout = timeout
-        self._batch_size = batch_size
+        self._concurrency = concurrency
+        self._disable_after = timedelta(seconds=disable_after)
         self._poll_interval = poll_interval
+        self._wakeup = Wakeup()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def wake(self) -> None:
+        """Something changed (new deliveries, a subscription stopped); safe from any thread."""
+        self._wakeup.wake()
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
+        try:
             while True:
+                ticket = self._wakeup.ticket()
                 try:
-                    sent = await self.send_due(client)
-                except asyncio.CancelledError:
-                    raise
+                    self._supervise(await asyncio.to_thread(self._active))
                 except Exception as exc:
-                    log.warning("webhook sender: %s", exc)
-                    sent = 0
-                if sent < self._batch_size:
-                    await asyncio.sleep(self._poll_interval)
+                    log.warning("webhook sender: %s; will retry", exc)
+                await self._wakeup.wait(self._poll_interval, ticket)
+        finally:
+            for task in self._tasks.values():
+                task.cancel()
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
-    def _due(self) -> list[tuple[int, str, str, str, str]]:
+    def _active(self) -> set[str]:
         with self._session_factory() as session:
-            query = (
-                select(
-                    WebhookDelivery.id,
-                    WebhookDelivery.event_id,
-                    WebhookDelivery.payload,
-                    WebhookSubscription.url,
-                    WebhookSubscription.secret,
-                )
-                .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= utcnow())
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                .limit(self._batch_size)
+            query = select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True))
+            return set(session.scalars(query))
+
+    def _supervise(self, active: set[str]) -> None:
+        for subscription_id, task in list(self._tasks.items()):
+            if subscription_id not in active:
+                task.cancel()  # deleted or disabled: its pending deliveries are cancelled already
+                del self._tasks[subscription_id]
+            elif task.done():
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("webhook task of %s failed: %r", subscription_id, task.exception())
+                del self._tasks[subscription_id]
+        for subscription_id in active - set(self._tasks):
+            self._tasks[subscription_id] = asyncio.create_task(
+                self._serve(subscription_id), name=f"webhooks-{subscription_id}"
             )
-            return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
 
-    async def send_due(self, client: httpx.AsyncClient) -> int:
-        due = await asyncio.to_thread(self._due)
-        results = await asyncio.gather(*(self._post(client, *row) for row in due))
-        if results:
-            await asyncio.to_thread(self._record, results)
-        return len(due)
+    async def _serve(self, subscription_id: str) -> None:
+        """Deliver one subscription's due deliveries in log order, at most ``concurrency`` at once."""
+        limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
+        in_flight: dict[int, asyncio.Task[None]] = {}
+        async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False, limits=limits) as client:
+            try:
+                while True:
+                    ticket = self._wakeup.ticket()
+                    wait = self._poll_interval
+                    free = self._concurrency - len(in_flight)
+                    if free > 0:
+                        try:
+                            due, next_at = await asyncio.to_thread(
+                                self._due, subscription_id, set(in_flight), free
+                            )
+                        except Exception as exc:
+                            log.warning("webhooks of %s: %s; will retry", subscription_id, exc)
+                            due, next_at = [], None
+                        for row in due:
+                            in_flight[row.id] = asyncio.create_task(
+                                self._attempt(client, subscription_id, row)
+                            )
+                        if next_at is not None:
+                            wait = min(wait, (next_at - utcnow()).total_seconds())
+                    if due_now := [i for i, t in in_flight.items() if t.done()]:
+                        for delivery_id in due_now:
+                            self._finished(in_flight.pop(delivery_id))
+                        continue
+                    waiter = asyncio.create_task(self._wakeup.wait(wait, ticket))
+                    await asyncio.wait([waiter, *in_flight.values()], return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                    for delivery_id in [i for i, t in in_flight.items() if t.done()]:
+                        self._finished(in_flight.pop(delivery_id))
+            finally:
+                for task in in_flight.values():
+                    task.cancel()
+                await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
-    async def _post(
-        self, client: httpx.AsyncClient, delivery_id: int, event_id: str, payload: str, url: str, secret: str
-    ) -> tuple[int, int | None, str]:
+    @staticmethod
+    def _finished(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("webhook attempt failed to record: %r", task.exception())
+
+    def _due(
+        self, subscription_id: str, in_flight: set[int], limit: int
+    ) -> tuple[list[_Due], datetime | None]:
+        """The next deliveries to attempt, oldest first, and when the next retry falls due."""
         now = utcnow()
-        signature = Webhook(secret).sign(event_id, now, payload)
+        pending: Select[WebhookDelivery] = select(WebhookDelivery).where(
+            WebhookDelivery.subscription_id == subscription_id,
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.id.not_in(in_flight),
+        )
+        with self._session_factory() as session:
+            subscription = session.get(WebhookSubscription, subscription_id)
+            if subscription is None or not subscription.active:
+                return [], None
+            rows = session.scalars(
+                pending.where(WebhookDelivery.next_attempt_at <= now)
+                .order_by(WebhookDelivery.id)
+                .limit(limit)
+            )
+            due = [
+                _Due(
+                    d.id, d.attempts, d.event_id, d.position, d.payload, subscription.url, subscription.secret
+                )
+                for d in rows
+            ]
+            later = session.scalars(
+                pending.where(WebhookDelivery.next_attempt_at > now)
+                .order_by(WebhookDelivery.next_attempt_at)
+                .limit(1)
+            ).first()
+            return due, later.next_attempt_at if later is not None else None
+
+    async def _attempt(self, client: httpx.AsyncClient, subscription_id: str, due: _Due) -> None:
+        answer = await self._post(client, due)
+        await asyncio.to_thread(self._record, subscription_id, due, answer)
+
+    async def _post(self, client: httpx.AsyncClient, due: _Due) -> _Answer:
+        now = utcnow()
         headers = {
-            "webhook-id": event_id,
+            "webhook-id": due.event_id,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": signature,
+            "webhook-signature": Webhook(due.secret).sign(due.event_id, now, due.payload),
             "content-type": CONTENT_TYPE,
         }
+        if due.position is not None:
+            headers[POSITION_HEADER] = str(due.position)
         try:
-            response = await client.post(url, content=payload.encode(), headers=headers)
+            # The whole exchange, not each read, must fit in the timeout: a trickling endpoint
+            # holds its slot no longer than a silent one.
+            async with asyncio.timeout(self._timeout):
+                response = await client.post(due.url, content=due.payload.encode(), headers=headers)
+        except TimeoutError:
+            return _Answer(None, f"Timeout: no answer within {self._timeout:g} s")
         except httpx.HTTPError as exc:
-            return delivery_id, None, f"{type(exc).__name__}: {exc}"[:500]
-        error = "" if response.is_success else f"HTTP {response.status_code}: {response.text[:200]}"
-        return delivery_id, response.status_code, error
+            return _Answer(None, f"{type(exc).__name__}: {exc}"[:500])
+        if response.is_success:
+            return _Answer(response.status_code, "")
+        return _Answer(response.status_code, f"HTTP {response.status_code}: {response.text[:200]}")
 
-    def _record(self, results: list[tuple[int, int | None, str]]) -> None:
+    def _record(self, subscription_id: str, due: _Due, answer: _Answer) -> None:
         now = utcnow()
+        attempts = due.attempts + 1
+        values: dict[str, object] = {
+            "attempts": attempts,
+            "last_status_code": answer.status_code,
+            "last_error": answer.error,
+        }
+        if not answer.error:
+            values |= {"status": "delivered", "delivered_at": now}
+        elif attempts > len(self.backoff):
+            values |= {"status": "dead"}
+        else:
+            values |= {"next_attempt_at": now + timedelta(seconds=self.backoff[attempts - 1])}
         with self._session_factory() as session:
-            for delivery_id, status_code, error in results:
-                delivery = session.get(WebhookDelivery, delivery_id)
-                if delivery is None:
-                    continue
-                delivery.attempts += 1
-                delivery.last_status_code = status_code
-                delivery.last_error = error
-                if not error:
-                    delivery.status, delivery.delivered_at = "delivered", now
-                elif delivery.attempts > len(self.backoff):
-                    delivery.status = "dead"
-                else:
-                    delivery.next_attempt_at = now + timedelta(seconds=self.backoff[delivery.attempts - 1])
+            # Only a delivery still pending as we read it: a cancellation meanwhile wins.
+            recorded = session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == due.id,
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.attempts == due.attempts,
+                )
+                .values(**values)
+            )
+            if getattr(recorded, "rowcount", 0) != 1:
+                session.rollback()
+                return
+            subscription = session.get(WebhookSubscription, subscription_id)
+            disabled = subscription is not None and self._track_failing(session, subscription, answer, now)
             session.commit()
+        if disabled:
+            self.wake()  # its task stops now rather than at the next poll
+        if answer.error:
+            log.info("webhook %s to %s: attempt %d failed: %s", due.event_id, due.url, attempts, answer.error)
+
+    def _track_failing(
+        self, session: Session, subscription: WebhookSubscription, answer: _Answer, now: datetime
+    ) -> bool:
+        """Note a success or a failure; True if this failure disables the subscription."""
+        if not answer.error:
+            subscription.failing_since = None
+        elif subscription.failing_since is None:
+            subscription.failing_since = now
+        elif subscription.active and now - subscription.failing_since >= self._disable_after:
+            hours = self._disable_after.total_seconds() / 3600
+            reason = (
+                f"disabled automatically: every delivery failed since "
+                f"{subscription.failing_since.isoformat(timespec='seconds')} ({hours:g} h or more); "
+                f"last error: {answer.error}"
+            )
+            cancelled = disable(session, subscription, reason)
+            log.warning(
+                "webhook subscription %s %s (%d pending cancelled)", subscription.id, reason, cancelled
+            )
+            return True
+        return False

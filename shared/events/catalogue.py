@@ -15,9 +15,11 @@ from shared.events.data import (
     ActionProgressed,
     AgendaData,
     AgendaItemProposed,
+    ClockTicked,
     CourseOffered,
     DisputeRaised,
     EventData,
+    InstructionIssued,
     InvitationAnswered,
     LotOffered,
     MatchData,
@@ -67,15 +69,21 @@ class EventType:
         data: BaseModel,
         correlation_id: str | None = None,
         causation_id: str | None = None,
+        event_id: str | None = None,
+        time: datetime | None = None,
     ) -> tuple[str, CloudEvent]:
-        """The NATS subject and the envelope of a new event of this type."""
+        """The NATS subject and the envelope of a new event of this type.
+
+        ``event_id`` and ``time`` default to a fresh UUIDv7 and now; decisions derived from
+        another event pass both, so that a replay derives the same event.
+        """
         if not isinstance(data, self.data_model):
             raise TypeError(f"{self.type} carries {self.data_model.__name__}")
         payload = data.model_dump(mode="json")
-        event_id = new_event_id()
+        event_id = event_id or new_event_id()
         event = CloudEvent(
             id=event_id,
-            time=datetime.now(UTC),
+            time=time or datetime.now(UTC),
             source=f"/sifang/{kind}/{organisation_id}",
             type=self.type,
             subject=str(payload[self.id_field]),
@@ -308,6 +316,25 @@ CATALOGUE: dict[str, EventType] = _types(
             ("locked", "Every party approved the minutes: the record is fixed."),
             ("amended", "A correction was appended to a locked record, as an amendment."),
         )
+    ),
+    EventType(
+        "clock",
+        "ticked",
+        1,
+        ClockTicked,
+        "tick_id",
+        ("coordinator",),
+        "The coordinator's clock-driven work (expiries, overdue actions, agendas at their cut-off, "
+        "held events whose wait ran out) ran at this instant; applied from the stream.",
+    ),
+    EventType(
+        "instruction",
+        "issued",
+        1,
+        InstructionIssued,
+        "instruction_id",
+        ("coordinator",),
+        "A coordinator withdrew or nudged a proposal; applied from the stream like any event.",
     ),
 )
 

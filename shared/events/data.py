@@ -22,11 +22,14 @@ __all__ = [
     "AgendaData",
     "AgendaItemProposed",
     "CategoryCode",
+    "ClockTicked",
     "Contact",
     "CourseOffered",
     "DisputeRaised",
     "EligibilityRules",
     "EventData",
+    "InstructionAction",
+    "InstructionIssued",
     "InvitationAnswered",
     "LotOffered",
     "MatchData",
@@ -134,12 +137,18 @@ class NeedWithdrawn(EventData):
     need_id: str
     organisation_id: str
     reason: str
+    version: int | None = Field(
+        default=None, ge=1, description="the version withdrawn: it applies after that version"
+    )
 
 
 class OfferWithdrawn(EventData):
     offer_id: str
     organisation_id: str
     reason: str
+    version: int | None = Field(
+        default=None, ge=1, description="the version withdrawn: it applies after that version"
+    )
 
 
 class EligibilityRules(EventData):
@@ -346,3 +355,41 @@ class RecordData(EventData):
     approved_by: list[str]
     locked: bool
     content: dict[str, Any]
+
+
+class ClockTicked(EventData):
+    """An instant the coordinator's clock-driven work ran at, recorded so a replay uses it too."""
+
+    tick_id: str
+    coordinator: str = Field(description="the consumer (coordinator) whose work this tick runs")
+    at: datetime
+
+
+InstructionAction = Literal[
+    "withdraw_match",
+    "nudge_match",
+    "create_series",
+    "schedule_meeting",
+    "compile_agenda",
+    "edit_agenda",
+    "publish_agenda",
+    "record_attendance",
+    "record_decision",
+    "close_meeting",
+    "amend_record",
+]
+
+
+class InstructionIssued(EventData):
+    """A coordinator's instruction to the coordinator service: withdraw or nudge a proposal, or
+    one step of running a meeting. ``arguments`` is the step's typed command as JSON."""
+
+    instruction_id: str
+    action: InstructionAction
+    target: str = Field(
+        max_length=100, description="the match, series or meeting acted on; empty for a new series"
+    )
+    coordinator: str = Field(max_length=100, description="who gave the instruction")
+    reason: str = Field(default="", max_length=1000)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    at: datetime

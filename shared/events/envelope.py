@@ -4,13 +4,15 @@ Every event on the stream is one JSON object: the CloudEvents context attributes
 extensions ``region`` (GB/T 2260 code), ``correlationid`` and ``causationid``, and ``data``.
 """
 
+import hashlib
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
 import uuid6
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["CONTENT_TYPE", "CloudEvent", "InvalidEvent", "new_event_id"]
+__all__ = ["CONTENT_TYPE", "CloudEvent", "InvalidEvent", "derived_event_id", "new_event_id"]
 
 CONTENT_TYPE = "application/cloudevents+json"
 
@@ -26,6 +28,19 @@ class InvalidEvent(ValueError):
 def new_event_id() -> str:
     """A fresh UUIDv7: unique and ordered by creation time."""
     return str(uuid6.uuid7())
+
+
+def derived_event_id(at: datetime, *cause: str) -> str:
+    """A UUIDv7 that is a function of its cause: the millisecond of ``at`` and a hash of ``cause``.
+
+    Decisions taken while applying an event get ids derived this way, so replaying the
+    stream reproduces them exactly.
+    """
+    digest = int.from_bytes(hashlib.sha256("\x1f".join(cause).encode()).digest()[:10], "big")
+    millis = int(at.timestamp() * 1000) & ((1 << 48) - 1)
+    rand_a, rand_b = (digest >> 62) & 0xFFF, digest & ((1 << 62) - 1)
+    value = (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+    return str(uuid.UUID(int=value))
 
 
 class CloudEvent(BaseModel):

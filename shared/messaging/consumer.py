@@ -1,35 +1,67 @@
-"""A durable JetStream pull consumer with an inbox, bounded redelivery and a dead-letter table.
+"""A durable JetStream pull consumer with an inbox, strict stream order and a dead-letter table.
 
-For each message, in stream order: check it against the contract; skip it if the inbox shows
-it applied already; otherwise apply it and record it in the inbox in one transaction, and ack
-only after that commit. A message that breaks the contract, or that the handler rejects, is
-dead-lettered at once with the reason; one whose handler keeps failing is retried with backoff
-and dead-lettered when its deliveries run out. Either way the consumer moves on.
+The consumer takes one message at a time (``max_ack_pending=1``), so the server never hands
+out a later message while an earlier one is unsettled: a consumer killed while holding a
+message gets that same message back first, and events are applied in stream order however
+often they are redelivered. For each message: check it against the contract; skip it if the
+inbox shows it applied already; otherwise apply it and record it in the inbox in one
+transaction, and ack only after that commit.
+
+How each kind of failure is settled:
+
+- The message breaks the contract, or the handler rejects it (:class:`EventRejected`): it is
+  dead-lettered at once with the reason, and the consumer moves on.
+- The consumer's own infrastructure fails (the database refuses connections, a lock times
+  out): the message is *not* a suspect. The consumer keeps it (telling the server it is still
+  in progress, so no delivery is used up), reports itself paused, and retries until the
+  infrastructure is back. Nothing is naked toward ``max_deliver``.
+- The handler raises anything else while the database works: the message is retried in
+  place a few times (``backoff``), then dead-lettered with the error.
+- A message the server has delivered ``max_deliver`` times without it ever being settled
+  (the process died while applying it, each time) is dead-lettered without applying it
+  again, so the server never drops it silently.
 """
 
 import asyncio
 import enum
 import logging
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from nats.aio.msg import Msg
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.db import utcnow
 from shared.events.envelope import InvalidEvent
 from shared.events.validation import CheckedEvent, check_event
 from shared.messaging.models import DeadLetter, InboxEntry
 from shared.messaging.nats import NatsLink, ensure_pull_consumer
 
-__all__ = ["Delivery", "EventConsumer", "EventHandler", "EventRejected", "Outcome"]
+__all__ = [
+    "ConsumerState",
+    "Delivery",
+    "DuplicateCheck",
+    "EventConsumer",
+    "EventHandler",
+    "EventRejected",
+    "InfrastructureUnavailable",
+    "Outcome",
+]
 
 log = logging.getLogger(__name__)
 
 
 class EventRejected(Exception):
     """Raised by a handler for an event that is well-formed but must not be applied."""
+
+
+class InfrastructureUnavailable(Exception):
+    """Something the consumer needs (its database) is down; the event is not at fault."""
 
 
 class Outcome(enum.Enum):
@@ -50,11 +82,46 @@ class Delivery:
     deliveries: int
 
 
+@dataclass
+class ConsumerState:
+    """What the consumer is doing, for ``/healthz`` and ``sifang doctor``."""
+
+    running: bool = False
+    paused_since: datetime | None = None
+    paused_reason: str = ""
+    last_applied_sequence: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        state = "running" if self.running else "not started"
+        if self.paused_since is not None:
+            state = "paused"
+        return {
+            "state": state,
+            "paused_since": self.paused_since.isoformat() if self.paused_since else None,
+            "reason": self.paused_reason or None,
+            "last_applied_sequence": self.last_applied_sequence,
+        }
+
+
 EventHandler = Callable[[Session, CheckedEvent, Delivery], None]
+# Given an event whose id was applied already: why this copy is not the same event, or None.
+DuplicateCheck = Callable[[Session, CheckedEvent], str | None]
+
+
+def is_infrastructure_failure(exc: BaseException) -> bool:
+    """A failure of the database or the network rather than of the event being applied."""
+    if isinstance(exc, InfrastructureUnavailable | PoolTimeout | OSError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
+        # OperationalError (connection refused, database locked) and InterfaceError, and any
+        # error after which the driver dropped the connection.
+        return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+    return False
 
 
 class EventConsumer:
-    """Applies the events of one durable consumer to one database."""
+    """Applies the events of one durable consumer to one database, in stream order."""
 
     def __init__(
         self,
@@ -63,11 +130,12 @@ class EventConsumer:
         filter_subjects: Sequence[str],
         session_factory: sessionmaker[Session],
         handler: EventHandler,
-        max_deliver: int = 5,
-        backoff: Sequence[float] = (1.0, 5.0, 15.0, 30.0),
-        ack_wait: float = 30.0,
-        batch_size: int = 50,
+        max_deliver: int = 10,
+        backoff: Sequence[float] = (0.5, 2.0, 5.0),
+        ack_wait: float = 10.0,
+        infrastructure_retry: float = 2.0,
         after_commit: Callable[[], None] | None = None,
+        check_duplicate: DuplicateCheck | None = None,
     ) -> None:
         self.name = name
         self.filter_subjects = list(filter_subjects)
@@ -76,8 +144,10 @@ class EventConsumer:
         self.max_deliver = max_deliver
         self.backoff = list(backoff)
         self.ack_wait = ack_wait
+        self.infrastructure_retry = infrastructure_retry
         self._after_commit = after_commit
-        self._batch_size = batch_size
+        self._check_duplicate = check_duplicate
+        self.state = ConsumerState()
 
     async def run(self, link: NatsLink) -> None:
         """Consume until cancelled, re-binding after connection trouble."""
@@ -91,21 +161,23 @@ class EventConsumer:
                     max_deliver=self.max_deliver,
                     ack_wait=self.ack_wait,
                 )
+                self.state.running = True
                 while True:
                     try:
-                        messages = await subscription.fetch(self._batch_size, timeout=1.0)
+                        messages = await subscription.fetch(1, timeout=1.0)
                     except TimeoutError:
                         continue
                     for message in messages:
                         await self.handle(message)
             except asyncio.CancelledError:
+                self.state.running = False
                 raise
             except Exception as exc:
                 log.warning("consumer %s: %s; resuming shortly", self.name, exc)
                 await asyncio.sleep(1.0)
 
     async def handle(self, message: Msg) -> Outcome:
-        """Process one message and settle it with the server."""
+        """Process one message and settle it with the server; never gives it back unsettled."""
         metadata = message.metadata
         delivery = Delivery(
             subject=message.subject,
@@ -114,86 +186,153 @@ class EventConsumer:
             stream_sequence=metadata.sequence.stream,
             deliveries=metadata.num_delivered,
         )
-        try:
-            outcome = await asyncio.to_thread(self.process, delivery)
-        except Exception as exc:  # the database itself is failing: try again later
-            log.warning("consumer %s: seq %s not processed (%s)", self.name, delivery.stream_sequence, exc)
-            outcome = Outcome.RETRY
-        if outcome is Outcome.RETRY:
-            await message.nak(delay=self._delay(delivery.deliveries))
-        else:
-            await message.ack()
+        attempt = 0
+        while True:
+            work = asyncio.ensure_future(asyncio.to_thread(self.process, delivery, attempt=attempt))
+            outcome = await self._keep_alive_until_done(message, work)
+            if outcome is not Outcome.RETRY:
+                break
+            if self.state.paused_since is not None:
+                await self._keep_alive_for(message, self.infrastructure_retry)
+            else:
+                await self._keep_alive_for(message, self._delay(attempt))
+                attempt += 1
+        await message.ack()
+        self.state.last_applied_sequence = delivery.stream_sequence
         return outcome
 
-    def _delay(self, deliveries: int) -> float:
-        if not self.backoff:
-            return 1.0
-        return self.backoff[min(deliveries, len(self.backoff)) - 1]
+    async def _keep_alive_until_done(self, message: Msg, work: "asyncio.Future[Outcome]") -> Outcome:
+        """Wait for ``work``, telling the server now and then that the message is in hand."""
+        interval = max(self.ack_wait / 3, 0.1)
+        while True:
+            done, _ = await asyncio.wait({work}, timeout=interval)
+            if done:
+                return work.result()
+            await _in_progress(message)
 
-    def process(self, delivery: Delivery, *, keep_dead_letters: bool = True) -> Outcome:
+    async def _keep_alive_for(self, message: Msg, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        interval = max(self.ack_wait / 3, 0.1)
+        while (left := deadline - time.monotonic()) > 0:
+            await _in_progress(message)
+            await asyncio.sleep(min(interval, left))
+
+    def _delay(self, attempt: int) -> float:
+        if not self.backoff:
+            return 0.5
+        return self.backoff[min(attempt, len(self.backoff) - 1)]
+
+    def process(self, delivery: Delivery, *, attempt: int = 0, keep_dead_letters: bool = True) -> Outcome:
         """Check and apply one delivery in its own transaction (blocking).
 
-        ``keep_dead_letters=False`` (re-driving a dead letter) reports a failure without
-        writing another dead letter for it.
+        Returns RETRY for a failure worth another try in place (``attempt`` counts them);
+        ``keep_dead_letters=False`` (re-driving a dead letter) reports a failure without writing
+        another dead letter for it.
         """
         try:
             checked = check_event(delivery.subject, delivery.payload)
         except InvalidEvent as exc:
-            return self._dead_letter(delivery, exc.event_id, str(exc), keep_dead_letters)
+            return self._settle_dead(delivery, exc.event_id, str(exc), keep_dead_letters)
         envelope = checked.envelope
         extra = {"event_id": envelope.id, "correlation_id": envelope.correlationid}
-        with self._session_factory() as session:
-            seen = session.scalar(
-                select(InboxEntry.event_id).where(
-                    InboxEntry.consumer == self.name, InboxEntry.event_id == envelope.id
-                )
-            )
-            if seen is not None:
-                log.info("duplicate %s skipped", envelope.type, extra=extra)
-                return Outcome.DUPLICATE
-            try:
-                self._handler(session, checked, delivery)
-                session.add(
-                    InboxEntry(
-                        consumer=self.name,
-                        event_id=envelope.id,
-                        stream_sequence=delivery.stream_sequence,
+        try:
+            with self._session_factory() as session:
+                seen = session.scalar(
+                    select(InboxEntry.event_id).where(
+                        InboxEntry.consumer == self.name, InboxEntry.event_id == envelope.id
                     )
                 )
-                session.commit()
-                if self._after_commit is not None:
-                    self._after_commit()  # e.g. wake the outbox relay for events the handler wrote
-            except EventRejected as exc:
-                session.rollback()
-                log.warning("%s rejected: %s", envelope.type, exc, extra=extra)
-                return self._dead_letter(delivery, envelope.id, f"rejected: {exc}", keep_dead_letters)
-            except IntegrityError as exc:
-                session.rollback()
-                if self._applied_already(envelope.id):  # a concurrent delivery won the race
-                    return Outcome.DUPLICATE
-                return self._failed(delivery, envelope.id, exc, keep_dead_letters)
-            except Exception as exc:
-                session.rollback()
-                return self._failed(delivery, envelope.id, exc, keep_dead_letters)
+                if seen is not None:
+                    conflict = self._check_duplicate and self._check_duplicate(session, checked)
+                    if conflict:
+                        return self._settle_dead(delivery, envelope.id, conflict, keep_dead_letters)
+                    log.info("duplicate %s skipped", envelope.type, extra=extra)
+                    return self._resumed(Outcome.DUPLICATE)
+                if delivery.deliveries >= self.max_deliver and keep_dead_letters:
+                    reason = (
+                        f"delivered {delivery.deliveries} times without being settled: "
+                        "the consumer stopped while applying it each time"
+                    )
+                    return self._settle_dead(delivery, envelope.id, reason, keep_dead_letters)
+                try:
+                    self._handler(session, checked, delivery)
+                    session.add(
+                        InboxEntry(
+                            consumer=self.name,
+                            event_id=envelope.id,
+                            stream_sequence=delivery.stream_sequence,
+                        )
+                    )
+                    session.commit()
+                except EventRejected as exc:
+                    session.rollback()
+                    log.warning("%s rejected: %s", envelope.type, exc, extra=extra)
+                    return self._settle_dead(delivery, envelope.id, f"rejected: {exc}", keep_dead_letters)
+                except IntegrityError as exc:
+                    session.rollback()
+                    if self._applied_already(envelope.id):  # a concurrent delivery won the race
+                        return self._resumed(Outcome.DUPLICATE)
+                    return self._failed(delivery, envelope.id, exc, attempt, keep_dead_letters)
+        except Exception as exc:
+            if is_infrastructure_failure(exc) or not self._database_answers():
+                return self._paused(delivery, exc)
+            self._resumed(Outcome.RETRY)
+            return self._failed(delivery, envelope.id, exc, attempt, keep_dead_letters)
+        if self._after_commit is not None:
+            self._after_commit()  # e.g. wake the outbox relay for events the handler wrote
         log.info("applied %s (seq %s)", envelope.type, delivery.stream_sequence, extra=extra)
-        return Outcome.APPLIED
+        return self._resumed(Outcome.APPLIED)
+
+    def _resumed(self, outcome: Outcome) -> Outcome:
+        if self.state.paused_since is not None:
+            log.warning("consumer %s: resumed after %s", self.name, self.state.paused_reason)
+            self.state.paused_since, self.state.paused_reason = None, ""
+        return outcome
+
+    def _paused(self, delivery: Delivery, exc: BaseException) -> Outcome:
+        reason = f"database unavailable: {type(exc).__name__}: {exc}"[:300]
+        if self.state.paused_since is None:
+            self.state.paused_since = utcnow()
+            log.error(
+                "consumer %s: paused at seq %s, taking no more work until it is back: %s",
+                self.name,
+                delivery.stream_sequence,
+                reason,
+            )
+        self.state.paused_reason = reason
+        return Outcome.RETRY
+
+    def _database_answers(self) -> bool:
+        try:
+            with self._session_factory() as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
 
     def _applied_already(self, event_id: str) -> bool:
         with self._session_factory() as session:
             return session.get(InboxEntry, (self.name, event_id)) is not None
 
-    def _failed(self, delivery: Delivery, event_id: str, exc: Exception, keep: bool) -> Outcome:
-        if delivery.deliveries < self.max_deliver:
+    def _failed(self, delivery: Delivery, event_id: str, exc: Exception, attempt: int, keep: bool) -> Outcome:
+        tries = attempt + 1
+        if tries <= len(self.backoff):
             log.warning(
-                "seq %s failed on delivery %s: %s",
+                "seq %s failed on try %s: %s",
                 delivery.stream_sequence,
-                delivery.deliveries,
+                tries,
                 exc,
                 extra={"event_id": event_id},
             )
             return Outcome.RETRY
-        reason = f"gave up after {delivery.deliveries} deliveries: {type(exc).__name__}: {exc}"
-        return self._dead_letter(delivery, event_id, reason, keep)
+        reason = f"gave up after {tries} tries: {type(exc).__name__}: {exc}"
+        return self._settle_dead(delivery, event_id, reason, keep)
+
+    def _settle_dead(self, delivery: Delivery, event_id: str | None, reason: str, keep: bool) -> Outcome:
+        try:
+            return self._resumed(self._dead_letter(delivery, event_id, reason, keep))
+        except Exception as exc:  # the dead-letter table itself is out of reach
+            return self._paused(delivery, exc)
 
     def _dead_letter(self, delivery: Delivery, event_id: str | None, reason: str, keep: bool) -> Outcome:
         if not keep:
@@ -207,17 +346,27 @@ class EventConsumer:
             extra={"event_id": event_id},
         )
         with self._session_factory() as session:
-            session.add(
-                DeadLetter(
-                    consumer=self.name,
-                    stream_sequence=delivery.stream_sequence,
-                    subject=delivery.subject,
-                    event_id=event_id,
-                    headers=delivery.headers,
-                    payload=delivery.payload,
-                    reason=reason[:4000],
-                    deliveries=delivery.deliveries,
-                )
-            )
+            session.add(dead_letter_of(self.name, delivery, event_id, reason))
             session.commit()
         return Outcome.DEAD_LETTERED
+
+
+def dead_letter_of(consumer: str, delivery: Delivery, event_id: str | None, reason: str) -> DeadLetter:
+    """The dead-letter row for one delivery (not yet added to a session)."""
+    return DeadLetter(
+        consumer=consumer,
+        stream_sequence=delivery.stream_sequence,
+        subject=delivery.subject,
+        event_id=event_id,
+        headers=delivery.headers,
+        payload=delivery.payload,
+        reason=reason[:4000],
+        deliveries=delivery.deliveries,
+    )
+
+
+async def _in_progress(message: Msg) -> None:
+    try:
+        await message.in_progress()
+    except Exception as exc:  # the connection is down: the server will redeliver in order anyway
+        log.debug("in-progress ack not sent: %s", exc)

@@ -17,7 +17,14 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError
 
-__all__ = ["STREAM_NAME", "STREAM_SUBJECTS", "NatsLink", "ensure_pull_consumer", "ensure_stream"]
+__all__ = [
+    "STREAM_NAME",
+    "STREAM_SUBJECTS",
+    "NatsLink",
+    "ensure_pull_consumer",
+    "ensure_stream",
+    "subject_matches",
+]
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +125,9 @@ async def ensure_pull_consumer(
 ) -> JetStreamContext.PullSubscription:
     """Create or update a durable pull consumer with explicit ack, and bind to it.
 
-    Redelivery after a failure is paced by the consumer itself (``nak`` with a delay); the
-    server's ``ack_wait`` only covers a consumer that died holding messages.
+    Only one message is out at a time, so a message the consumer was holding when it died comes
+    back (after ``ack_wait``) before any later one; a live consumer keeps its message with
+    in-progress acks for as long as it works on it.
     """
     config = ConsumerConfig(
         durable_name=durable,
@@ -129,7 +137,18 @@ async def ensure_pull_consumer(
         ack_wait=ack_wait,
         max_deliver=max_deliver,
         filter_subjects=list(filter_subjects),
-        max_ack_pending=1000,
+        max_ack_pending=1,  # one message in hand at a time: stream order survives redelivery
     )
     await js.add_consumer(STREAM_NAME, config=config)
     return await js.pull_subscribe_bind(durable=durable, stream=STREAM_NAME)
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether ``subject`` falls under the NATS filter ``pattern`` (``*`` one token, ``>`` the rest)."""
+    wanted, tokens = pattern.split("."), subject.split(".")
+    for index, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or (token != "*" and token != tokens[index]):
+            return False
+    return len(tokens) == len(wanted)

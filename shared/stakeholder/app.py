@@ -50,6 +50,7 @@ def create_stakeholder_app(
         description=description,
         routers=[stakeholder_router(kind), matches_router(), meetings_router(), *routers],
         workers=[follow_coordinator],
+        consumers=[consumer],
     )
 
 

@@ -241,9 +241,9 @@ def withdraw_listing(uow: UnitOfWork, org: Organisation, side: Side[L], listing_
     row.updated_at = utcnow()
     data: EventData
     if side is OFFERS:
-        data = OfferWithdrawn(offer_id=row.id, organisation_id=org.id, reason=reason)
+        data = OfferWithdrawn(offer_id=row.id, organisation_id=org.id, reason=reason, version=row.version)
     else:
-        data = NeedWithdrawn(need_id=row.id, organisation_id=org.id, reason=reason)
+        data = NeedWithdrawn(need_id=row.id, organisation_id=org.id, reason=reason, version=row.version)
     emit(uow.session, org, side.name, "withdrawn", data, region=row.region)
     uow.commit()
     return row

@@ -65,38 +65,39 @@ def test_an_operator_loads_the_demo_follows_checks_replays_and_redrives(platform
     assert doctor.returncode == 0, doctor.stdout
     assert "✓ consumer coordinator:" in doctor.stdout and "0 to look at" in doctor.stdout
 
-    # A withdrawal arrives before its need: dead-lettered; once the need is there, re-driving applies it.
+    # A withdrawal arrives before its need: held, and applied once the need is there.
     org = keys["xicun"]["id"]
     need_subject, need = factories.need_published(org)
-    withdraw_subject, withdrawal = factories.need_withdrawn(org, need.subject)
+    withdraw_subject, withdrawal = factories.need_withdrawn(org, need.subject, version=1)
     _publish(platform, (withdraw_subject, withdrawal), ("sifang.community.610124.need.published", b"garbage"))
     deadline = time.monotonic() + 20
-    while "rejected: withdrawal of" not in (listing := sifang(platform, "dead-letters", "list")).stdout:
+    while "not a valid CloudEvent" not in (listing := sifang(platform, "dead-letters", "list")).stdout:
         assert time.monotonic() < deadline, listing.stdout
         time.sleep(0.5)
-    assert "not a valid CloudEvent" in listing.stdout
+    held = sifang(platform, "doctor")
+    said = " ".join(held.stdout.split())  # as read, whatever the terminal's width
+    assert held.returncode == 1 and "held events: 1 waiting" in said, held.stdout
+    assert f"withdrawal of need {need.subject} came before its version 1" in said
+    assert "dead letters: 1 not re-driven" in said
     letters = httpx.get(platform.url("coordinator") + "/dead-letters", headers=admin).json()
-    early = next(d for d in letters if d["event_id"] == withdrawal.id)
-    assert sifang(platform, "dead-letters", "redrive", str(early["id"])).returncode == 1  # still no need
-    assert len(httpx.get(platform.url("coordinator") + "/dead-letters", headers=admin).json()) == len(letters)
+    assert [d["event_id"] for d in letters] == [None]  # the garbage; the early withdrawal is no suspect
+    assert sifang(platform, "dead-letters", "redrive", str(letters[0]["id"])).returncode == 1
     _publish(platform, (need_subject, need))
     deadline = time.monotonic() + 20
-    while not httpx.get(
-        platform.url("coordinator") + "/needs",
-        headers=admin,
-        params={"organisation_id": org, "status": "open"},
-    ).json():
+    while not (
+        withdrawn := httpx.get(
+            platform.url("coordinator") + "/needs",
+            headers=admin,
+            params={"status": "withdrawn", "organisation_id": org},
+        ).json()
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    redriven = sifang(platform, "dead-letters", "redrive", str(early["id"]))
-    assert redriven.returncode == 0 and "applied" in redriven.stdout, redriven.stdout + redriven.stderr
-    withdrawn = httpx.get(
-        platform.url("coordinator") + "/needs",
-        headers=admin,
-        params={"status": "withdrawn", "organisation_id": org},
-    ).json()
     assert [n["id"] for n in withdrawn] == [need.subject]
+    assert "held events: 0 waiting" in sifang(platform, "doctor").stdout
 
     replay = sifang(platform, "replay")
     assert "events processed, 0 failed" in replay.stdout, replay.stdout + replay.stderr
+    assert "The replay is identical" in replay.stdout, replay.stdout
+    assert replay.returncode == 0
     assert "registry_organisations" in replay.stdout and "book_needs" in replay.stdout

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from services.coordinator.app import CoordinatorSettings, stakeholder_consumer
 from services.coordinator.models import EventLogEntry
 from shared.app import Runtime, build_runtime
-from shared.events.envelope import CONTENT_TYPE, CloudEvent
+from shared.events.envelope import CONTENT_TYPE, CloudEvent, new_event_id
 from shared.messaging.consumer import EventConsumer, EventHandler
 from shared.messaging.nats import STREAM_NAME, NatsLink
+from tests import factories
 
 
 class CoordinatorHarness:
@@ -22,9 +23,10 @@ class CoordinatorHarness:
         self.settings = CoordinatorSettings(
             database_url=database_url,
             nats_url=nats_url,
-            max_deliver=3,
+            max_deliver=4,
             backoff=[0.05, 0.1],
             ack_wait=1.0,
+            hold_timeout_seconds=60,
         )
         self.runtime: Runtime = build_runtime(self.settings)
         self.publisher = NatsLink(nats_url, "test-publisher")
@@ -37,9 +39,9 @@ class CoordinatorHarness:
             consumer._handler = handler
         return consumer
 
-    async def start(self, handler: EventHandler | None = None) -> None:
+    async def start(self, handler: EventHandler | None = None, consumer: EventConsumer | None = None) -> None:
         self._link = NatsLink(self.settings.nats_url, "test-coordinator")
-        self._task = asyncio.create_task(self.consumer(handler).run(self._link))
+        self._task = asyncio.create_task((consumer or self.consumer(handler)).run(self._link))
 
     async def stop(self) -> None:
         """Stop as a crash would: cancel mid-work and drop the connection, acking nothing more."""
@@ -64,6 +66,13 @@ class CoordinatorHarness:
         if msg_id:
             headers["Nats-Msg-Id"] = msg_id
         return await js.publish(subject, body, stream=STREAM_NAME, headers=headers)
+
+    async def register(self, kind: str = "community", org: str | None = None) -> str:
+        """Publish an organisation's registration (events of unregistered ones are held)."""
+        org = org or new_event_id()
+        subject, envelope = factories.registered(org, kind=kind)
+        await self.publish(subject, envelope, envelope.id)
+        return org
 
     def session(self) -> Session:
         return self.runtime.session_factory()

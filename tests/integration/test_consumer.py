@@ -45,7 +45,7 @@ async def test_events_build_the_registry_book_and_log(harness: CoordinatorHarnes
 
 
 async def test_duplicate_delivery_changes_nothing(harness: CoordinatorHarness) -> None:
-    org = new_event_id()
+    org = await harness.register()
     subject, envelope = factories.need_published(org)
     first = await harness.publish(subject, envelope, envelope.id)
     again = await harness.publish(subject, envelope, envelope.id)
@@ -55,8 +55,8 @@ async def test_duplicate_delivery_changes_nothing(harness: CoordinatorHarness) -
     await harness.publish(marker_subject, marker, marker.id)
     await harness.start()
     await harness.wait_until(lambda: harness.count(EventLogEntry, EventLogEntry.event_id == marker.id) == 1)
-    assert harness.count(EventLogEntry) == 2
-    assert harness.count(InboxEntry) == 2
+    assert harness.count(EventLogEntry) == 3
+    assert harness.count(InboxEntry) == 3
     assert harness.count(BookNeed) == 2
     assert harness.count(DeadLetter) == 0
     with harness.session() as session:
@@ -66,7 +66,7 @@ async def test_duplicate_delivery_changes_nothing(harness: CoordinatorHarness) -
 async def test_restarted_mid_stream_the_coordinator_resumes_without_loss(
     harness: CoordinatorHarness,
 ) -> None:
-    org = new_event_id()
+    org = await harness.register()
     total, crash_at = 30, 12
     for _ in range(total):
         subject, envelope = factories.need_published(org)
@@ -85,21 +85,21 @@ async def test_restarted_mid_stream_the_coordinator_resumes_without_loss(
 
     await harness.start(crashing_handler)
     await harness.wait_until(reached.is_set)
-    await harness.stop()  # the batch it fetched is never acked
+    await harness.stop()  # the message it holds is never acked
     release.set()
-    assert harness.logged() < total
+    assert harness.logged() < total + 1
 
     await harness.start()
-    await harness.wait_until(lambda: harness.logged() == total)
+    await harness.wait_until(lambda: harness.logged() == total + 1, timeout=30)
     assert harness.count(BookNeed) == total
-    assert harness.count(InboxEntry) == total
+    assert harness.count(InboxEntry) == total + 1
     assert harness.count(DeadLetter) == 0
 
 
 async def test_malformed_event_is_dead_lettered_and_the_consumer_keeps_going(
     harness: CoordinatorHarness,
 ) -> None:
-    org = new_event_id()
+    org = await harness.register()
     garbage = b'{"specversion": "1.0", "type": "sifang.need.published.v1", "data": 42'
     await harness.publish("sifang.community.610124.need.published", garbage)
     subject, wrong_kind = factories.need_published(org)
@@ -107,13 +107,13 @@ async def test_malformed_event_is_dead_lettered_and_the_consumer_keeps_going(
     subject, good = factories.need_published(org)
     await harness.publish(subject, good, good.id)
     await harness.start()
-    await harness.wait_until(lambda: harness.logged() == 1)
+    await harness.wait_until(lambda: harness.logged() == 2)
     await harness.wait_until(lambda: harness.count(DeadLetter) == 2)
     with harness.session() as session:
         letters = session.query(DeadLetter).order_by(DeadLetter.stream_sequence).all()
         assert letters[0].payload == garbage
         assert "not a valid CloudEvent" in letters[0].reason
-        assert letters[0].stream_sequence == 1 and letters[0].event_id is None
+        assert letters[0].stream_sequence == 2 and letters[0].event_id is None
         assert "disagrees with subject kind" in letters[1].reason
         assert letters[1].event_id == wrong_kind.id
         assert session.get(BookNeed, good.subject) is not None
@@ -121,7 +121,7 @@ async def test_malformed_event_is_dead_lettered_and_the_consumer_keeps_going(
 
 
 async def test_acting_on_another_organisations_need_is_rejected(harness: CoordinatorHarness) -> None:
-    owner, intruder = new_event_id(), new_event_id()
+    owner, intruder = await harness.register(), await harness.register()
     need_id = new_event_id()
     await harness.publish(*factories.need_published(owner, need_id))
     await harness.publish(*factories.need_updated(intruder, need_id, version=2, quantity="1"))
@@ -136,7 +136,7 @@ async def test_acting_on_another_organisations_need_is_rejected(harness: Coordin
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered(harness: CoordinatorHarness) -> None:
-    org = new_event_id()
+    org = await harness.register()
     _, flaky = factories.need_published(org)
     _, broken = factories.need_published(org)
     failures: dict[str, int] = {}
@@ -156,12 +156,13 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(harness: Coordina
     ):
         await harness.publish(subject, envelope, envelope.id)
     await harness.start(handler)
-    await harness.wait_until(lambda: harness.logged() == 3 and harness.count(DeadLetter) == 1)
-    assert failures == {flaky.id: 1, broken.id: 3}
+    await harness.wait_until(lambda: harness.logged() == 4 and harness.count(DeadLetter) == 1)
+    assert failures == {flaky.id: 1, broken.id: 3}  # tried in place: 1 + len(backoff) times
     with harness.session() as session:
         letter = session.query(DeadLetter).one()
         assert letter.event_id == broken.id
-        assert letter.reason.startswith("gave up after 3 deliveries: RuntimeError")
+        assert letter.reason.startswith("gave up after 3 tries: RuntimeError")
+        assert letter.deliveries == 1  # no delivery of the server's was used up
         assert session.get(BookNeed, flaky.subject) is not None
 
 
@@ -170,12 +171,12 @@ def _subject(envelope: object) -> str:
 
 
 async def test_a_late_older_version_never_overwrites_a_newer_one(harness: CoordinatorHarness) -> None:
-    org, need_id = new_event_id(), new_event_id()
+    org, need_id = await harness.register(), new_event_id()
     await harness.publish(*factories.need_updated(org, need_id, version=2, title="新标题"))
     await harness.publish(*factories.need_published(org, need_id, version=1))
     await harness.publish(*factories.need_withdrawn(org, need_id))
     await harness.start()
-    await harness.wait_until(lambda: harness.logged() == 3)
+    await harness.wait_until(lambda: harness.logged() == 4)
     with harness.session() as session:
         need = session.get(BookNeed, need_id)
         assert need is not None

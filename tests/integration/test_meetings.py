@@ -14,6 +14,7 @@ from services.coordinator.projection import CoordinatorProjection
 from shared.db import make_engine
 from shared.errors import Conflict, InvalidInput
 from shared.events.data import AgendaItemProposed, DisputeRaised, NeedData, OfferData
+from shared.events.envelope import new_event_id
 from shared.events.validation import check_event
 from shared.messaging.consumer import Delivery
 from shared.messaging.models import OutboxMessage
@@ -356,8 +357,9 @@ def test_overdue_actions_are_published_and_carried_to_the_next_meeting(
             evidence_url="https://example.invalid/report.pdf",
             at=T0 + timedelta(days=30),
         )
-        assert meetings.mark_overdue(session, date(2026, 12, 10)) == []  # due today: not yet overdue
-        overdue = meetings.mark_overdue(session, date(2026, 12, 11))
+        tick = (new_event_id(), T0 + timedelta(days=31))
+        assert meetings.mark_overdue(session, date(2026, 12, 10), cause_id=tick[0], at=tick[1]) == []
+        overdue = meetings.mark_overdue(session, date(2026, 12, 11), cause_id=tick[0], at=tick[1])
         assert [a.title for a in overdue] == ["提交品牌方案"]
         series = session.get(MeetingSeries, "series-1")
         assert series is not None

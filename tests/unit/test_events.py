@@ -92,3 +92,33 @@ def test_only_government_services_open_programmes() -> None:
 def test_garbage_bytes_are_refused() -> None:
     with pytest.raises(InvalidEvent, match="not a valid CloudEvent"):
         check_event("sifang.community.610124.need.published", b"\xff\xfe not json")
+
+
+def test_derived_event_ids_are_uuid7_and_a_function_of_their_cause() -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    from shared.events.envelope import derived_event_id
+
+    at = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
+    first = derived_event_id(at, "tick", "coordinator")
+    assert first == derived_event_id(at, "tick", "coordinator")
+    assert first != derived_event_id(at, "tick", "coordinator-610124")
+    assert first != derived_event_id(at.replace(minute=31), "tick", "coordinator")
+    parsed = uuid.UUID(first)
+    assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    assert int(first.replace("-", "")[:12], 16) == int(at.timestamp() * 1000)  # ordered by time
+
+
+def test_nats_subject_filters_match_as_the_server_does() -> None:
+    from shared.messaging.nats import subject_matches
+
+    assert subject_matches("sifang.community.>", "sifang.community.610124.need.published")
+    assert not subject_matches("sifang.community.>", "sifang.community")
+    assert subject_matches(
+        "sifang.coordinator.*.instruction.issued", "sifang.coordinator.610124.instruction.issued"
+    )
+    assert not subject_matches(
+        "sifang.coordinator.*.instruction.issued", "sifang.coordinator.610124.match.proposed"
+    )
+    assert not subject_matches("sifang.a.b", "sifang.a.b.c")

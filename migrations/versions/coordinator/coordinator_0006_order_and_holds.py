@@ -26,6 +26,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("event_log", schema=None) as batch_op:
         batch_op.alter_column("position", existing_type=sa.BigInteger(), nullable=False)
+        batch_op.alter_column("stream_sequence", existing_type=sa.BigInteger(), nullable=True)
         batch_op.create_unique_constraint(batch_op.f("uq_event_log_position"), ["position"])
     op.create_table(
         "held_events",
@@ -49,4 +50,5 @@ def downgrade() -> None:
     op.drop_table("held_events")
     with op.batch_alter_table("event_log", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_event_log_position"), type_="unique")
+        batch_op.alter_column("stream_sequence", existing_type=sa.BigInteger(), nullable=False)
         batch_op.drop_column("position")

@@ -49,6 +49,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "explanation": ("匹配说明", "Explanation"),
     "nudge": ("提醒", "Nudge"),
     "withdraw": ("撤回", "Withdraw"),
+    "queued": ("已提交，稍后生效", "sent; it takes effect shortly"),
     "reason": ("原因", "Reason"),
     "title": ("标题", "Title"),
     "category": ("类别", "Category"),

@@ -44,6 +44,6 @@ def overview(session: Session) -> dict[str, Any]:
         "by_category": Counter(n.category.split(".")[0] for n in open_needs).most_common(8),
         "by_village": villages.most_common(8),
         "latest": list(
-            session.scalars(select(EventLogEntry).order_by(EventLogEntry.stream_sequence.desc()).limit(15))
+            session.scalars(select(EventLogEntry).order_by(EventLogEntry.position.desc()).limit(15))
         ),
     }

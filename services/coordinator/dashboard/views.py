@@ -1,26 +1,41 @@
 """The dashboard's pages. Every page but the sign-in needs a signed-in coordinator; every form
 carries the session's CSRF token; what a coordinator does is recorded with their name."""
 
+import asyncio
 import secrets
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
 from sqlalchemy import or_, select
+from starlette.concurrency import run_in_threadpool
 
 from services.coordinator import meetings
+from services.coordinator.clock import await_instruction, issue_instruction
 from services.coordinator.dashboard.accounts import authenticate
 from services.coordinator.dashboard.charts import bar_chart
 from services.coordinator.dashboard.i18n import Lang, t
 from services.coordinator.dashboard.stats import overview
 from services.coordinator.exports import actions_csv, minutes_html, minutes_markdown
-from services.coordinator.matchmaker import Cause, MatchPolicy, change_status, emit_match, resolve
+from services.coordinator.meeting_commands import (
+    AgendaEdit,
+    Attendance,
+    AttendanceList,
+    Body,
+    Closing,
+    DecisionCreate,
+    MeetingCreate,
+    NoArguments,
+    SeriesCreate,
+    carry_out,
+)
 from services.coordinator.models import (
     ActionItem,
     BookListing,
@@ -36,14 +51,12 @@ from services.coordinator.models import (
     MeetingSeries,
     RegisteredOrganisation,
 )
-from services.coordinator.stream_views import sse_response
+from services.coordinator.stream_views import sse_response, start_position
 from shared.app import Runtime, RuntimeDep, UowDep
-from shared.db import UnitOfWork, utcnow
+from shared.db import UnitOfWork
 from shared.errors import SifangError
-from shared.events.envelope import new_event_id
+from shared.events.data import InstructionAction
 from shared.events.filters import EventFilter
-from shared.events.subjects import STAKEHOLDER_KINDS
-from shared.regions import InvalidRegion, validate_region
 from shared.taxonomy import CATEGORIES
 
 __all__ = ["LoginRequired", "router"]
@@ -175,8 +188,8 @@ async def stream(request: Request, runtime: RuntimeDep) -> StreamingResponse:
     """Live events for the pages (the signed-in session is the credential)."""
     with runtime.unit_of_work() as uow:
         current_coordinator(request, uow)
-    new_only = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
-    return await sse_response(request, runtime, EventFilter(), new_only, named=False)
+    new_only = await asyncio.to_thread(start_position, runtime.session_factory)
+    return sse_response(request, runtime, EventFilter(), new_only, named=False)
 
 
 @router.get("/matches")
@@ -203,16 +216,40 @@ def matches_page(request: Request, uow: UowDep, user: User, status: str = "") ->
     )
 
 
-def _policy(runtime: Runtime) -> MatchPolicy:
-    from services.coordinator.app import CoordinatorSettings
+def _instruct(
+    request: Request,
+    uow: UnitOfWork,
+    runtime: Runtime,
+    match_id: str,
+    action: Literal["withdraw_match", "nudge_match"],
+    user: CoordinatorAccount,
+    reason: str = "",
+) -> Response:
+    """Put the coordinator's instruction on the stream and wait for the consumer to take it."""
+    from services.coordinator.app import CoordinatorSettings, consumer_name
 
+    match = uow.session.get(Match, match_id)
+    if match is None or match.status != "proposed":
+        return _back(request, "/dashboard/matches", "—", True)
+    event_id = issue_instruction(
+        uow.session,
+        action=action,
+        target=match.id,
+        region=match.region,
+        coordinator=user.display_name,
+        reason=reason,
+    )
+    uow.commit()
+    runtime.relay.wake()
     assert isinstance(runtime.settings, CoordinatorSettings)
-    return runtime.settings.match_policy
-
-
-def _coordinator_cause(user: CoordinatorAccount) -> Cause:
-    event_id = new_event_id()
-    return Cause(event_id, event_id, utcnow())
+    label = t("withdraw" if action == "withdraw_match" else "nudge", _lang(request))
+    try:
+        refused = await_instruction(runtime.session_factory, consumer_name(runtime.settings), event_id)
+    except TimeoutError:
+        return _back(request, "/dashboard/matches", f"{label}: {t('queued', _lang(request))}")
+    if refused is not None:
+        return _back(request, "/dashboard/matches", f"{label}: {refused}", True)
+    return _back(request, "/dashboard/matches", f"{label} ✓")
 
 
 @router.post("/matches/{match_id}/withdraw")
@@ -221,22 +258,12 @@ def withdraw_match(
     match_id: str,
     uow: UowDep,
     user: User,
-    reason: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=1000)],
     csrf: Annotated[str, Form()],
     runtime: RuntimeDep,
 ) -> Response:
     _check_csrf(request, csrf)
-    match = uow.session.get(Match, match_id)
-    if match is None or match.status != "proposed":
-        return _back(request, "/dashboard/matches", "—", True)
-    policy = _policy(runtime)
-    cause = _coordinator_cause(user)
-    change_status(
-        uow.session, match, "withdrawn", f"withdrawn by {user.display_name}: {reason}", policy, cause
-    )
-    resolve(uow.session, match.partition, policy, cause)
-    uow.commit()
-    return _back(request, "/dashboard/matches", f"{t('withdraw', _lang(request))} ✓")
+    return _instruct(request, uow, runtime, match_id, "withdraw_match", user, reason)
 
 
 @router.post("/matches/{match_id}/nudge")
@@ -250,14 +277,7 @@ def nudge_match(
 ) -> Response:
     """Remind both parties: the proposal's state is published again, naming who nudged."""
     _check_csrf(request, csrf)
-    match = uow.session.get(Match, match_id)
-    if match is None or match.status != "proposed":
-        return _back(request, "/dashboard/matches", "—", True)
-    match.reason = f"nudged by {user.display_name} at {utcnow():%Y-%m-%d %H:%M}"
-    uow.session.flush()
-    emit_match(uow.session, match, "proposed", _policy(runtime), _coordinator_cause(user))
-    uow.commit()
-    return _back(request, "/dashboard/matches", f"{t('nudge', _lang(request))} ✓")
+    return _instruct(request, uow, runtime, match_id, "nudge_match", user)
 
 
 def _listings(side: str) -> Any:
@@ -322,7 +342,7 @@ def _listings(side: str) -> Any:
         events = uow.session.scalars(
             select(EventLogEntry)
             .where(EventLogEntry.entity_id == listing_id)
-            .order_by(EventLogEntry.stream_sequence)
+            .order_by(EventLogEntry.position)
         )
         return render(
             request,
@@ -367,29 +387,27 @@ def meetings_page(request: Request, uow: UowDep, user: User) -> HTMLResponse:
 
 
 @router.post("/series")
-async def create_series(request: Request, uow: UowDep, user: User) -> Response:
+async def create_series(request: Request, uow: UowDep, user: User, runtime: RuntimeDep) -> Response:
     form = await request.form()
     _check_csrf(request, str(form.get("csrf", "")))
     try:
-        meetings.create_series(
-            uow.session,
+        command = SeriesCreate(
             name=str(form.get("name", "")).strip() or "—",
             kind=str(form.get("kind", "joint")),
-            region=validate_region(str(form.get("region", ""))),
+            region=str(form.get("region", "")),
             cadence=str(form.get("cadence") or ""),
-            duration_minutes=120,
             invited=[str(v) for v in form.getlist("invited")],
-            quorum_kinds=list(STAKEHOLDER_KINDS),
-            now=utcnow(),
         )
-        uow.commit()
-    except (SifangError, InvalidRegion) as exc:
-        return _back(request, "/dashboard/meetings", getattr(exc, "message", str(exc)), True)
+        await run_in_threadpool(
+            carry_out, uow, runtime, "create_series", command, coordinator=user.display_name
+        )
+    except (SifangError, ValidationError) as exc:
+        return _back(request, "/dashboard/meetings", _problem(exc), True)
     return _back(request, "/dashboard/meetings", "✓")
 
 
 @router.post("/series/{series_id}/meetings")
-def schedule(
+async def schedule(
     request: Request,
     series_id: str,
     uow: UowDep,
@@ -397,28 +415,25 @@ def schedule(
     csrf: Annotated[str, Form()],
     title: Annotated[str, Form()],
     starts_at: Annotated[str, Form()],
+    runtime: RuntimeDep,
     location: Annotated[str, Form()] = "",
 ) -> Response:
     _check_csrf(request, csrf)
-    series = uow.session.get(MeetingSeries, series_id)
     try:
         when = datetime.fromisoformat(starts_at).replace(tzinfo=CHINA)
-        if series is None:
-            raise SifangError("no such series", field="series_id")
-        meeting = meetings.schedule_meeting(
-            uow.session,
-            series,
-            title=title,
-            starts_at=when,
-            duration_minutes=None,
-            location=location,
-            cutoff_hours=48,
-            now=utcnow(),
+        command = MeetingCreate(title=title, starts_at=when, location=location)
+        meeting_id = await run_in_threadpool(
+            carry_out,
+            uow,
+            runtime,
+            "schedule_meeting",
+            command,
+            target=series_id,
+            coordinator=user.display_name,
         )
-        uow.commit()
-    except (SifangError, ValueError) as exc:
-        return _back(request, "/dashboard/meetings", getattr(exc, "message", str(exc)), True)
-    return _back(request, f"/dashboard/meetings/{meeting.id}", "✓")
+    except (SifangError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        return _back(request, "/dashboard/meetings", _problem(exc), True)
+    return _back(request, f"/dashboard/meetings/{meeting_id}", "✓")
 
 
 @router.get("/meetings/{meeting_id}")
@@ -456,33 +471,49 @@ def meeting_page(request: Request, meeting_id: str, uow: UowDep, user: User) -> 
     )
 
 
-def _meeting_action(request: Request, uow: UnitOfWork, meeting_id: str, csrf: str, action: Any) -> Response:
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return getattr(exc, "message", str(exc))
+
+
+async def _meeting_action(
+    request: Request,
+    uow: UnitOfWork,
+    runtime: Runtime,
+    meeting_id: str,
+    csrf: str,
+    user: CoordinatorAccount,
+    action: InstructionAction,
+    command: Callable[[], Body],
+) -> Response:
+    """One step of a meeting from a form: through the stream, with the refusal shown if any."""
     _check_csrf(request, csrf)
     try:
-        action()
-        uow.commit()
-    except SifangError as exc:
-        return _back(request, f"/dashboard/meetings/{meeting_id}", exc.message, True)
+        await run_in_threadpool(  # it waits for the consumer, which runs on this event loop
+            carry_out, uow, runtime, action, command(), target=meeting_id, coordinator=user.display_name
+        )
+    except (SifangError, ValueError) as exc:
+        return _back(request, f"/dashboard/meetings/{meeting_id}", _problem(exc), True)
     return _back(request, f"/dashboard/meetings/{meeting_id}", "✓")
 
 
 @router.post("/meetings/{meeting_id}/agenda/compile")
-def compile_agenda(
-    request: Request, meeting_id: str, uow: UowDep, user: User, csrf: Annotated[str, Form()]
+async def compile_agenda(
+    request: Request,
+    meeting_id: str,
+    uow: UowDep,
+    user: User,
+    csrf: Annotated[str, Form()],
+    runtime: RuntimeDep,
 ) -> Response:
-    return _meeting_action(
-        request,
-        uow,
-        meeting_id,
-        csrf,
-        lambda: meetings.compile_meeting_agenda(
-            uow.session, meeting_id, as_of=utcnow(), made_by=user.display_name
-        ),
-    )
+    return await _meeting_action(request, uow, runtime, meeting_id, csrf, user, "compile_agenda", NoArguments)
 
 
 @router.post("/meetings/{meeting_id}/agenda")
-async def edit_agenda(request: Request, meeting_id: str, uow: UowDep, user: User) -> Response:
+async def edit_agenda(
+    request: Request, meeting_id: str, uow: UowDep, user: User, runtime: RuntimeDep
+) -> Response:
     form = await request.form()
     keys, titles, minutes = form.getlist("key"), form.getlist("title"), form.getlist("minutes")
     items: list[dict[str, Any]] = [
@@ -503,51 +534,58 @@ async def edit_agenda(request: Request, meeting_id: str, uow: UowDep, user: User
         items.append(
             {"title": str(form["new_title"]).strip(), "minutes": int(str(form.get("new_minutes") or 10))}
         )
-    return _meeting_action(
+    return await _meeting_action(
         request,
         uow,
+        runtime,
         meeting_id,
         str(form.get("csrf", "")),
-        lambda: meetings.edit_agenda(
-            uow.session,
-            meeting_id,
-            items,
-            note=f"edited by {user.display_name}",
-            made_by=user.display_name,
-            now=utcnow(),
-        ),
+        user,
+        "edit_agenda",
+        lambda: AgendaEdit.model_validate({"items": items, "note": f"edited by {user.display_name}"}),
     )
 
 
 @router.post("/meetings/{meeting_id}/agenda/publish")
-def publish_agenda(
-    request: Request, meeting_id: str, uow: UowDep, user: User, csrf: Annotated[str, Form()]
+async def publish_agenda(
+    request: Request,
+    meeting_id: str,
+    uow: UowDep,
+    user: User,
+    csrf: Annotated[str, Form()],
+    runtime: RuntimeDep,
 ) -> Response:
-    return _meeting_action(
-        request, uow, meeting_id, csrf, lambda: meetings.publish_agenda(uow.session, meeting_id, now=utcnow())
-    )
+    return await _meeting_action(request, uow, runtime, meeting_id, csrf, user, "publish_agenda", NoArguments)
 
 
 @router.post("/meetings/{meeting_id}/attendance")
-async def attendance(request: Request, meeting_id: str, uow: UowDep, user: User) -> Response:
+async def attendance(
+    request: Request, meeting_id: str, uow: UowDep, user: User, runtime: RuntimeDep
+) -> Response:
     form = await request.form()
     present = set(map(str, form.getlist("present")))
-
-    def record() -> None:
-        for invitation in uow.session.scalars(select(Invitation).where(Invitation.meeting_id == meeting_id)):
-            meetings.record_attendance(
-                uow.session,
-                meeting_id,
-                invitation.organisation_id,
-                present=invitation.organisation_id in present,
-                representative=invitation.representative,
-            )
-
-    return _meeting_action(request, uow, meeting_id, str(form.get("csrf", "")), record)
+    entries = [
+        Attendance(
+            organisation_id=invitation.organisation_id,
+            present=invitation.organisation_id in present,
+            representative=invitation.representative,
+        )
+        for invitation in uow.session.scalars(select(Invitation).where(Invitation.meeting_id == meeting_id))
+    ]
+    return await _meeting_action(
+        request,
+        uow,
+        runtime,
+        meeting_id,
+        str(form.get("csrf", "")),
+        user,
+        "record_attendance",
+        lambda: AttendanceList(entries=entries),
+    )
 
 
 @router.post("/meetings/{meeting_id}/decisions")
-async def decide(request: Request, meeting_id: str, uow: UowDep, user: User) -> Response:
+async def decide(request: Request, meeting_id: str, uow: UowDep, user: User, runtime: RuntimeDep) -> Response:
     form = await request.form()
     positions = [
         {"organisation_id": key.split(":", 1)[1], "position": str(value), "reason": ""}
@@ -560,44 +598,41 @@ async def decide(request: Request, meeting_id: str, uow: UowDep, user: User) -> 
             {
                 "owner_organisation_id": str(form["action_owner"]),
                 "title": str(form["action_title"]),
-                "due_date": date.fromisoformat(str(form["action_due"])),
+                "due_date": str(form["action_due"]),
                 "links": [],
             }
         )
-    return _meeting_action(
+    decision = {
+        "item_key": str(form.get("item_key")),
+        "outcome": str(form.get("outcome")),
+        "positions": positions,
+        "minutes": str(form.get("minutes") or ""),
+        "actions": actions,
+    }
+    return await _meeting_action(
         request,
         uow,
+        runtime,
         meeting_id,
         str(form.get("csrf", "")),
-        lambda: meetings.record_decision(
-            uow.session,
-            meeting_id,
-            item_key=str(form.get("item_key")),
-            outcome=str(form.get("outcome")),
-            positions=positions,
-            minutes=str(form.get("minutes") or ""),
-            actions=actions,
-            recorded_by=user.display_name,
-            now=utcnow(),
-        ),
+        user,
+        "record_decision",
+        lambda: DecisionCreate.model_validate(decision),
     )
 
 
 @router.post("/meetings/{meeting_id}/close")
-def close(
+async def close(
     request: Request,
     meeting_id: str,
     uow: UowDep,
     user: User,
     csrf: Annotated[str, Form()],
+    runtime: RuntimeDep,
     minutes: Annotated[str, Form()] = "",
 ) -> Response:
-    return _meeting_action(
-        request,
-        uow,
-        meeting_id,
-        csrf,
-        lambda: meetings.close_meeting(uow.session, meeting_id, minutes=minutes, now=utcnow()),
+    return await _meeting_action(
+        request, uow, runtime, meeting_id, csrf, user, "close_meeting", lambda: Closing(minutes=minutes)
     )
 
 

@@ -1,0 +1,343 @@
+"""Judging a replay on each backend: typed comparison of two coordinator databases, and scratch
+databases of the deployment's kind that are gone afterwards."""
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from services.coordinator.models import (
+    BookNeed,
+    EventLogEntry,
+    HeldEvent,
+    Match,
+    MeetingSeries,
+    RegisteredOrganisation,
+)
+from services.platform import LocalNats
+from shared.db import make_engine
+from shared.messaging.models import DeadLetter, InboxEntry
+from shared.migrate import upgrade
+from sifang.operations import compare_coordinators, rebuild_coordinator
+from sifang.replay_compare import (
+    COORDINATOR_TABLES,
+    ScratchDatabaseError,
+    compare_databases,
+    scratch_database,
+)
+from tests import factories
+from tests.integration.harness import CoordinatorHarness
+
+AT = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
+
+
+def _write(url: str, *, surrogate: int, written_at: datetime) -> None:
+    """The same coordinator state, written by the ORM; ids and times of storage vary by ``surrogate``."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        session.add_all(
+            [
+                RegisteredOrganisation(
+                    id="org-1",
+                    name="马召镇东村合作社",
+                    kind="community",
+                    region="610124104201",
+                    contact={"person": "王强", "phone": None, "tags": ["猕猴桃", 3]},
+                    registered_at=AT,
+                ),
+                BookNeed(
+                    id="need-1",
+                    organisation_id="org-1",
+                    kind="community",
+                    category="training.livestream",
+                    title="直播带货培训",
+                    description="",
+                    quantity=Decimal("75"),
+                    unit="person",
+                    region="610124104201",
+                    window_start=date(2026, 4, 1),
+                    window_end=None,
+                    attributes={"level": "basic", "seats": 30, "share": 0.25},
+                    status="open",
+                    withdrawn_reason=None,
+                    version=2,
+                    published_at=AT,
+                    updated_at=AT + timedelta(hours=8),
+                ),
+                Match(
+                    id="match-1",
+                    partition="610124:produce",
+                    need_id="need-1",
+                    offer_id="offer-1",
+                    need_organisation_id="org-1",
+                    offer_organisation_id="org-2",
+                    category="produce.fruit.kiwifruit",
+                    region="610124",
+                    quantity=Decimal("2.5"),
+                    unit="t",
+                    offer_quantity=Decimal("2500.0000"),
+                    offer_unit="kg",
+                    base_quantity=2500.0,
+                    score=0.8125,
+                    status="proposed",
+                    accepted_by=["org-1"],
+                    fulfilled_quantity=Decimal("0"),
+                    explanation={"limited_by": "offer", "filters": [{"region": True}]},
+                    reason="",
+                    proposed_at=AT,
+                    expires_at=None,
+                    updated_at=AT,
+                ),
+                EventLogEntry(
+                    event_id="event-1",
+                    position=1,
+                    stream_sequence=1,
+                    nats_subject="sifang.community.610124.need.published",
+                    type="sifang.need.published.v1",
+                    source="/sifang/community/org-1",
+                    kind="community",
+                    organisation_id="org-1",
+                    entity_id="need-1",
+                    region="610124",
+                    time=AT,
+                    correlation_id="event-1",
+                    causation_id=None,
+                    data={"quantity": "75", "attributes": {}},
+                    received_at=written_at,
+                ),
+                HeldEvent(
+                    event_id="event-9",
+                    waits_for="need:need-1@3",
+                    reason="ahead of version 3",
+                    stream_sequence=9,
+                    subject="sifang.community.610124.need.updated",
+                    headers={"Nats-Msg-Id": "event-9"},
+                    payload=b"\x00\xffbinary",
+                    held_at=written_at,
+                ),
+                MeetingSeries(
+                    id="series-1",
+                    name="周至县联席会议",
+                    kind="joint",
+                    region="610124",
+                    cadence="monthly",
+                    duration_minutes=120,
+                    invited=["org-1"],
+                    quorum_kinds=["community"],
+                    created_at=AT,
+                ),
+                InboxEntry(
+                    consumer="coordinator", event_id="event-1", stream_sequence=1, applied_at=written_at
+                ),
+                DeadLetter(
+                    id=surrogate,
+                    consumer="coordinator",
+                    stream_sequence=4,
+                    subject="sifang.community.610124.need.published",
+                    event_id=None,
+                    headers={},
+                    payload=b"nonsense",
+                    reason="not a valid CloudEvent",
+                    deliveries=1,
+                    created_at=written_at,
+                ),
+            ]
+        )
+        session.commit()
+    engine.dispose()
+
+
+def _webhook_rows(url: str) -> None:
+    """Rows of the webhook sender, which a replay does not make."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        session.add(InboxEntry(consumer="coordinator-webhooks", event_id="event-1", stream_sequence=1))
+        session.add(
+            DeadLetter(
+                consumer="coordinator-webhooks",
+                stream_sequence=5,
+                subject="sifang.community.610124.need.published",
+                headers={},
+                payload=b"",
+                reason="endpoint gone",
+                deliveries=5,
+            )
+        )
+        session.commit()
+    engine.dispose()
+
+
+def _pair(service_database: Callable[[str], str]) -> tuple[str, str]:
+    live, rebuilt = service_database("coordinator"), service_database("coordinator")
+    _write(live, surrogate=7, written_at=AT + timedelta(days=3))
+    _write(rebuilt, surrogate=1, written_at=datetime.now(UTC))
+    return live, rebuilt
+
+
+def test_the_same_state_compares_identical_in_every_table(service_database: Callable[[str], str]) -> None:
+    live, rebuilt = _pair(service_database)
+    _webhook_rows(live)
+    report = compare_databases(live, rebuilt, COORDINATOR_TABLES)
+    assert set(report) == set(COORDINATOR_TABLES)
+    assert {name: r for name, r in report.items() if not r["identical"]} == {}
+    assert report["book_needs"]["rows"] == 1 and report["matches"]["rows"] == 1
+    assert report["inbox"]["rows"] == 1 and report["dead_letters"]["rows"] == 1
+    assert compare_coordinators(live, rebuilt)["held_events"]["identical"]
+
+
+def test_a_postgresql_deployment_compares_identical_with_a_sqlite_rebuild(
+    service_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Across backends too: typed values, not their text (``75.0000`` against ``75``, JSON, zones)."""
+    live = service_database("coordinator")
+    rebuilt = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    upgrade("coordinator", rebuilt)
+    _write(live, surrogate=3, written_at=AT)
+    _write(rebuilt, surrogate=4, written_at=AT)
+    report = compare_databases(live, rebuilt, COORDINATOR_TABLES)
+    assert {name: r for name, r in report.items() if not r["identical"]} == {}
+
+
+def test_a_changed_value_is_reported_with_its_key(service_database: Callable[[str], str]) -> None:
+    live, rebuilt = _pair(service_database)
+    engine = make_engine(rebuilt)
+    with engine.begin() as connection:
+        connection.execute(update(BookNeed).where(BookNeed.id == "need-1").values(quantity=Decimal("75.5")))
+        connection.execute(
+            update(Match)
+            .where(Match.id == "match-1")
+            .values(explanation={"limited_by": "need", "filters": []})
+        )
+        connection.execute(update(DeadLetter).values(reason="something else"))
+    engine.dispose()
+    _write_extra_organisation(rebuilt)
+
+    report = compare_databases(live, rebuilt, COORDINATOR_TABLES)
+    differing = {
+        name: (r["differing"], r["differing_count"]) for name, r in report.items() if not r["identical"]
+    }
+    assert differing == {
+        "book_needs": ([("need-1",)], 1),
+        "matches": ([("match-1",)], 1),
+        "dead_letters": ([("coordinator", "4")], 1),
+        "registry_organisations": ([("org-2",)], 1),
+    }
+    assert report["registry_organisations"]["rows"] == 1  # the live side's count
+
+    ignoring = compare_databases(live, rebuilt, {"book_needs": {"quantity"}, "matches": {"explanation"}})
+    assert ignoring["book_needs"]["identical"] and ignoring["matches"]["identical"]
+
+
+def _write_extra_organisation(url: str) -> None:
+    engine = make_engine(url)
+    with Session(engine) as session:
+        session.add(
+            RegisteredOrganisation(
+                id="org-2", name="甲公司", kind="enterprise", region="610124", contact={}, registered_at=AT
+            )
+        )
+        session.commit()
+    engine.dispose()
+
+
+def _exists(url: str) -> bool:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return Path(str(parsed.database)).exists()
+    admin = create_engine(parsed.set(database="postgres"))
+    with admin.connect() as connection:
+        found = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+        ).first()
+    admin.dispose()
+    return found is not None
+
+
+def test_a_scratch_database_is_of_the_same_kind_and_gone_afterwards(
+    make_database: Callable[[str], str],
+) -> None:
+    like = make_database("coordinator")
+    with scratch_database(like) as scratch:
+        assert make_url(scratch).get_backend_name() == make_url(like).get_backend_name()
+        assert scratch != like
+        upgrade("coordinator", scratch)  # empty, usable, and held open by a pool while dropped
+        engine = make_engine(scratch)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM matches")).scalar() == 0
+        assert _exists(scratch)
+    assert not _exists(scratch)
+    engine.dispose()
+
+    with scratch_database(like, keep=True) as kept:
+        upgrade("coordinator", kept)
+    assert _exists(kept)
+    parsed = make_url(kept)
+    if parsed.get_backend_name() == "postgresql":
+        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{parsed.database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+async def test_a_rebuild_from_the_stream_into_a_scratch_database_is_identical(
+    service_database: Callable[[str], str], nats_server: LocalNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live state made by the coordinator's consumer, rebuilt from the stream into a database of
+    the same kind (PostgreSQL into PostgreSQL), compares identical in every table."""
+    live = service_database("coordinator")
+    harness = CoordinatorHarness(live, nats_server.url)
+    village, buyer = "org-village", "org-buyer"
+    history = [
+        factories.registered(village),
+        factories.registered(buyer, kind="enterprise", name="秦农电商"),
+        factories.need_published(village, "need-1"),
+        factories.need_published(village, "need-2", quantity="12.5"),
+        factories.need_withdrawn(village, "need-2"),
+        factories.event("community", village, "offer", "published", factories.offer_data(village, "lot-1")),
+    ]
+    await harness.start()
+    try:
+        for subject, envelope in history:
+            await harness.publish(subject, envelope, msg_id=envelope.id)
+        await harness.publish("sifang.community.610124.need.published", b"garbage")
+        await harness.wait_until(lambda: harness.logged() == len(history) and harness.count(DeadLetter) == 1)
+    finally:
+        await harness.close()
+
+    monkeypatch.setenv("NATS_URL", nats_server.url)
+
+    def rebuild_and_compare() -> tuple[tuple[int, int], dict[str, object], str]:
+        with scratch_database(live) as target:
+            return rebuild_coordinator(target), compare_coordinators(live, target), target
+
+    (applied, failed), report, target = await asyncio.to_thread(rebuild_and_compare)
+    assert make_url(target).get_backend_name() == make_url(live).get_backend_name()
+    assert (applied, failed) == (len(history) + 1, 0)
+    assert {name: r for name, r in report.items() if not r["identical"]} == {}  # type: ignore[index]
+    assert report["book_needs"] == {"rows": 2, "identical": True, "differing": [], "differing_count": 0}
+    assert not _exists(target)
+
+
+def test_a_user_who_may_not_create_databases_is_told_so(make_database: Callable[[str], str]) -> None:
+    like = make_url(make_database("coordinator"))
+    if like.get_backend_name() != "postgresql":
+        pytest.skip("only a database server refuses to create databases")
+    role = f"sifang_reader_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(like, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE ROLE "{role}" LOGIN NOCREATEDB'))
+    try:
+        refused = scratch_database(like.set(username=role).render_as_string(hide_password=False))
+        with pytest.raises(ScratchDatabaseError, match="cannot create a database"), refused:
+            pass  # pragma: no cover
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
