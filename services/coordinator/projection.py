@@ -192,12 +192,12 @@ class CoordinatorProjection:
         envelope, data = checked.envelope, checked.data
         cause = Cause(envelope.id, envelope.correlationid, envelope.time)
         at = data.at if isinstance(data, ClockTicked | InstructionIssued) else envelope.time
+        log_event(session, envelope, delivery.subject, delivery.stream_sequence)  # before its effects
         meetings.begin_cause(session, envelope.id, at)
         try:
             self._apply(session, checked, cause)
         finally:
             meetings.end_cause(session)
-        log_event(session, envelope, delivery.subject, delivery.stream_sequence)
 
     def _apply(self, session: Session, checked: CheckedEvent, cause: Cause) -> None:
         envelope, data = checked.envelope, checked.data
