@@ -359,6 +359,7 @@ def _propose(
         proposed_at=cause.time,
         expires_at=cause.time + policy.response_time,
         updated_at=cause.time,
+        version=0,
     )
     session.add(match)
     session.flush()
@@ -396,11 +397,15 @@ def match_data(match: Match) -> MatchData:
         expires_at=match.expires_at,
         reason=match.reason,
         explanation=match.explanation,
+        version=match.version,
     )
 
 
 def emit_match(session: Session, match: Match, verb: str, policy: MatchPolicy, cause: Cause) -> None:
-    """Publish the match's current state as ``sifang.match.<verb>`` through the outbox."""
+    """Publish the match's current state as ``sifang.match.<verb>`` through the outbox, as its
+    next version."""
+    match.version += 1
+    session.flush()
     subject, event = CATALOGUE[f"sifang.match.{verb}.v1"].build(
         kind="coordinator",
         organisation_id=policy.coordinator_id,

@@ -51,6 +51,7 @@ __all__ = [
     "mark_overdue",
     "meetings_due_for_agenda",
     "new_id",
+    "publish_action",
     "publish_agenda",
     "quorum",
     "record_attendance",
@@ -565,7 +566,17 @@ def action_data(action: ActionItem) -> ActionData:
         status=action.status,
         links=list(action.links),
         progress=list(action.progress),
+        version=action.version,
     )
+
+
+def publish_action(
+    session: Session, action: ActionItem, verb: str, region: str, *, cause: tuple[str, datetime] | None = None
+) -> None:
+    """Publish the action's new state as its next version."""
+    action.version += 1
+    session.flush()
+    publish(session, "action", verb, action_data(action), region, cause=cause)
 
 
 def record_decision(
@@ -625,10 +636,11 @@ def record_decision(
             links=list(spec.get("links") or []),
             progress=[],
             updated_at=now,
+            version=0,
         )
         session.add(action)
         session.flush()
-        publish(session, "action", "assigned", action_data(action), series.region)
+        publish_action(session, action, "assigned", series.region)
     source, _, ident = item_key.partition(":")
     if source in ("proposal", "dispute") and (proposal := session.get(AgendaProposal, ident)):
         proposal.status = "decided"
@@ -846,14 +858,7 @@ def mark_overdue(session: Session, today: date, *, cause_id: str, at: datetime) 
         if action.meeting_id not in regions:
             regions[action.meeting_id] = get_meeting(session, action.meeting_id)[1].region
         session.flush()
-        publish(
-            session,
-            "action",
-            "overdue",
-            action_data(action),
-            regions[action.meeting_id],
-            cause=(cause_id, at),
-        )
+        publish_action(session, action, "overdue", regions[action.meeting_id], cause=(cause_id, at))
     return due
 
 
@@ -878,9 +883,7 @@ def report_progress(
     action.status = "overdue" if overdue else status
     action.updated_at = at
     session.flush()
-    publish(
-        session, "action", "updated", action_data(action), get_meeting(session, action.meeting_id)[1].region
-    )
+    publish_action(session, action, "updated", get_meeting(session, action.meeting_id)[1].region)
     return action
 
 

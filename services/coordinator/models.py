@@ -105,6 +105,7 @@ class Match(Base):
     proposed_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    version: Mapped[int]  # how many states of it have been published (match.* events)
 
     @property
     def holds_capacity(self) -> bool:
@@ -257,6 +258,7 @@ class ActionItem(Base):
     links: Mapped[list[str]]
     progress: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     updated_at: Mapped[datetime]
+    version: Mapped[int]  # how many states of it have been published
 
 
 class MeetingRecord(Base):

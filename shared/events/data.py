@@ -234,6 +234,9 @@ class MatchData(EventData):
     expires_at: datetime | None
     reason: str
     explanation: dict[str, Any]
+    version: int | None = Field(
+        default=None, ge=1, description="the match's version: a newer state always has a higher one"
+    )
 
 
 class MatchResponse(EventData):
@@ -340,6 +343,9 @@ class ActionData(EventData):
     status: Literal["open", "in_progress", "blocked", "done", "overdue"]
     links: list[str]
     progress: list[dict[str, Any]]
+    version: int | None = Field(
+        default=None, ge=1, description="the action's version: a newer state always has a higher one"
+    )
 
 
 class RecordData(EventData):

@@ -68,11 +68,17 @@ def apply_match_event(session: Session, checked: CheckedEvent, delivery: Deliver
     if copy is None:
         copy = MatchCopy(id=data.match_id)
         session.add(copy)
+    elif _older(data.version, copy.state.get("version")):
+        return  # a late copy of an earlier state
     copy.need_organisation_id = data.need_organisation_id
     copy.offer_organisation_id = data.offer_organisation_id
     copy.status = data.status
     copy.state = data.model_dump(mode="json")
     copy.updated_at = checked.envelope.time
+
+
+def _older(version: int | None, known: object) -> bool:
+    return version is not None and isinstance(known, int) and version <= known
 
 
 def _view(copy: MatchCopy, org: Organisation, answer: MatchAnswer | None) -> MatchView:

@@ -62,6 +62,9 @@ def apply_meeting_event(session: Session, checked: CheckedEvent, delivery: Deliv
             part = {key: data.model_dump(mode="json")}
         case ActionData():
             notice = _notice(session, "action", data.action_id, [data.owner_organisation_id])
+            known = notice.state.get("version") if notice is not None else None
+            if data.version is not None and isinstance(known, int) and data.version <= known:
+                return  # a late copy of an earlier state
             part = data.model_dump(mode="json")
         case _:
             return

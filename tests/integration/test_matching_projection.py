@@ -1,5 +1,6 @@
 """The coordinator's matching, applied straight through its projection on each backend."""
 
+import json
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -138,9 +139,16 @@ def test_answers_move_a_match_to_confirmed_and_publish_each_step(
         assert match is not None
         assert match.status == "confirmed"
         assert match.accepted_by == ["buyer-a", "east"]
+        assert match.version == 2  # proposed (1), confirmed (2): one version per published state
         published = [
             row.event_type for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
         ]
+        versions = [
+            json.loads(row.payload)["data"]["version"]
+            for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            if json.loads(row.payload)["subject"] == match_id
+        ]
+    assert versions == [1, 2]
     assert published[0] == "sifang.match.proposed.v1"
     assert published[-1] == "sifang.match.confirmed.v1"
     assert CATALOGUE[published[-1]].publishers == ("coordinator",)

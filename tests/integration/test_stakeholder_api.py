@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from services import STAKEHOLDER_SERVICES
 from services.platform import LocalNats
@@ -301,3 +302,54 @@ def test_an_unreachable_database_gets_a_503_and_the_service_stays_up(nats_server
         assert health.status_code == 503
         assert health.json()["database"].startswith("unavailable")
         assert client.get("/categories").status_code == 200
+
+
+def test_a_late_copy_of_an_older_match_state_never_replaces_a_newer_one(community: Service) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from shared.events.catalogue import CATALOGUE
+    from shared.events.data import MatchData
+    from shared.events.validation import check_event
+    from shared.messaging.consumer import Delivery
+    from shared.stakeholder.app import apply_coordinator_event
+
+    org, auth = community.register()
+
+    def state(version: int, status: str) -> tuple[str, bytes]:
+        data = MatchData(
+            match_id="m-1",
+            need_id="n-1",
+            offer_id="o-1",
+            need_organisation_id=org["id"],
+            offer_organisation_id="someone-else",
+            category="training.livestream",
+            quantity=Decimal(10),
+            unit="person",
+            offer_quantity=Decimal(10),
+            offer_unit="person",
+            score=0.8,
+            status=status,  # type: ignore[arg-type]
+            accepted_by=[],
+            fulfilled_quantity=Decimal(0),
+            proposed_at=datetime(2026, 12, 1, tzinfo=UTC),
+            expires_at=None,
+            reason="",
+            explanation={},
+            version=version,
+        )
+        subject, event = CATALOGUE[f"sifang.match.{status}.v1"].build(
+            kind="coordinator", organisation_id="coordinator", region="610124", data=data
+        )
+        return subject, event.to_json()
+
+    engine = create_engine(community.url)
+    for sequence, (subject, payload) in enumerate((state(2, "withdrawn"), state(1, "proposed")), 1):
+        with Session(engine) as session:
+            apply_coordinator_event(
+                session, check_event(subject, payload), Delivery(subject, payload, {}, sequence, 1)
+            )
+            session.commit()
+    engine.dispose()
+    seen = community.client.get("/matches/m-1", headers=auth)
+    assert seen.status_code == 200 and seen.json()["status"] == "withdrawn"
