@@ -157,7 +157,8 @@ def event_latency(size: int, repeats: int) -> list[float]:
                     "contact": {},
                     "registered_at": now,
                 }
-                for org in sorted({n.party.organisation_id for n in needs})
+                # org-bench publishes the measured needs: registered, or they would only be held
+                for org in sorted({n.party.organisation_id for n in needs} | {"org-bench"})
             ],
         )
         common = {
@@ -237,6 +238,9 @@ def event_latency(size: int, repeats: int) -> list[float]:
             projection(session, checked, Delivery(subject, payload, {}, 10**6 + k, 1))
             session.commit()
         timings.append(time.perf_counter() - started)
+        with sessions() as session:
+            if session.get(BookNeed, data.need_id) is None:
+                raise RuntimeError(f"{data.need_id} was not applied (held?): the figure would be wrong")
     engine.dispose()
     return timings
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.app import CoordinatorSettings, create_app
 from services.coordinator.dashboard.accounts import create_account
+from services.coordinator.journal import log_event
 from services.coordinator.models import EventLogEntry
 from services.platform import LocalNats, free_port
 from shared.events.envelope import CloudEvent
@@ -121,26 +122,7 @@ def _log(coordinator: Coordinator, *events: tuple[str, CloudEvent]) -> list[int]
     with coordinator.sessions() as session:
         for subject, event in events:
             position = (session.scalar(select(func.max(EventLogEntry.position))) or 0) + 1
-            session.add(
-                EventLogEntry(
-                    event_id=event.id,
-                    position=position,
-                    stream_sequence=10**9 + position,  # never on the stream in these tests
-                    nats_subject=subject,
-                    type=event.type,
-                    source=event.source,
-                    kind=event.source_kind,
-                    organisation_id=event.source_org,
-                    entity_id=event.subject,
-                    region=event.region,
-                    time=event.time,
-                    correlation_id=event.correlationid,
-                    causation_id=event.causationid,
-                    data=event.data,
-                    received_at=datetime.now(UTC),
-                )
-            )
-            session.flush()
+            log_event(session, event, subject, 10**9 + position)  # never on the stream in these tests
             positions.append(position)
         session.commit()
     return positions
