@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SIFANG_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export SIFANG_TEST_POSTGRES_URL
 
-.PHONY: install run test lint format migrate bench clean contracts check-contracts screenshots
+.PHONY: install run test chaos lint format migrate bench clean contracts check-contracts screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ run: install ## run the whole platform (DEMO=never skips the demo county on firs
 
 test: install ## run the whole test suite (SQLite and PostgreSQL, real nats-server)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+chaos: install ## the fault suite: kill -9, nats-server restarts, poison, database outage (real processes)
+	$(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)
 
 lint: install ## ruff (lint and format) and mypy --strict
 	$(BIN)/ruff check .
