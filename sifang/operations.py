@@ -12,6 +12,7 @@ from services import SERVICES, service_settings
 from services.coordinator.app import CoordinatorSettings, stakeholder_consumer
 from shared.app import build_runtime
 from shared.db import make_engine, utcnow
+from shared.messaging.access import admin_credentials
 from shared.messaging.consumer import Delivery, EventConsumer, Outcome
 from shared.messaging.models import DeadLetter
 from shared.messaging.nats import STREAM_NAME, NatsLink, subject_matches
@@ -33,7 +34,11 @@ async def _nats_checks(nats_url: str) -> list[Check]:
 
     try:
         client = await nats.connect(
-            nats_url, connect_timeout=3, max_reconnect_attempts=0, allow_reconnect=False
+            nats_url,
+            connect_timeout=3,
+            max_reconnect_attempts=0,
+            allow_reconnect=False,
+            **admin_credentials(),
         )
     except Exception as exc:
         return [
@@ -165,7 +170,10 @@ def doctor(nats_url: str) -> list[Check]:
 
 
 async def _replay(settings: CoordinatorSettings, consumer: EventConsumer) -> tuple[int, int]:
-    link = NatsLink(settings.nats_url, "sifang-replay")
+    admin = admin_credentials()  # an ordered consumer needs more than the coordinator's user may do
+    link = NatsLink(
+        settings.nats_url, "sifang-replay", user=admin.get("user"), password=admin.get("password")
+    )
     js = await link.jetstream()
     last = (await js.stream_info(STREAM_NAME)).state.last_seq
     applied = failed = 0

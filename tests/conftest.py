@@ -6,6 +6,7 @@ server). Setting that variable to an empty string skips the PostgreSQL runs; a s
 server is unreachable fails them.
 """
 
+import asyncio
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from services.platform import LocalNats, free_port
+from shared.messaging.nats import provision_stream
 from shared.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
@@ -25,9 +27,12 @@ POSTGRES_URL = os.environ.get(
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[LocalNats]:
-    """A fresh JetStream nats-server on a free port; tests may stop and start it."""
+    """A fresh JetStream nats-server on a free port, anonymous, with the stream provisioned
+    (as the bootstrap user would); tests may stop and start it. The permission tests run
+    servers with users of their own (tests/integration/test_nats_permissions.py)."""
     server = LocalNats(free_port(), tmp_path / "nats-store", tmp_path / "nats.log")
     server.start()
+    asyncio.run(provision_stream(server.url))
     yield server
     server.stop()
 

@@ -1,4 +1,9 @@
-"""The NATS connection and the idempotent provisioning of the stream and its consumers."""
+"""The NATS connection and the idempotent provisioning of the stream and its consumers.
+
+Services connect as their own NATS user (``shared/messaging/access.py`` says what each may do) and
+only check that the stream is there; the stream itself is created or updated by the bootstrap
+user (``provision_stream``: ``make run``, or ``python -m shared.messaging.provision`` in production).
+"""
 
 import asyncio
 import logging
@@ -23,6 +28,7 @@ __all__ = [
     "NatsLink",
     "ensure_pull_consumer",
     "ensure_stream",
+    "provision_stream",
     "subject_matches",
 ]
 
@@ -37,12 +43,26 @@ class NatsLink:
     """One service's connection to NATS, opened lazily and kept open through reconnects.
 
     Connecting is retried with backoff, so a service starts and serves HTTP while NATS is
-    still down; its outbox simply waits.
+    still down (or the stream not provisioned yet); its outbox simply waits. It connects as
+    ``user`` when one is given. Only with ``provision`` (a user allowed to manage the stream)
+    does it create or update the stream; otherwise it checks that the stream exists.
     """
 
-    def __init__(self, url: str, name: str, *, stream_replicas: int = 1) -> None:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        provision: bool = False,
+        stream_replicas: int = 1,
+    ) -> None:
         self.url = url
         self.name = name
+        self.user = user
+        self._password = password
+        self.provision = provision
         self.stream_replicas = stream_replicas
         self._client: Client | None = None
         self._lock = asyncio.Lock()
@@ -57,10 +77,13 @@ class NatsLink:
             if self._client is None:
                 delay = 0.2
                 while True:
+                    client: Client | None = None
                     try:
                         client = await nats.connect(
                             servers=[self.url],
                             name=self.name,
+                            user=self.user,
+                            password=self._password,
                             connect_timeout=2,
                             allow_reconnect=True,
                             max_reconnect_attempts=-1,
@@ -70,9 +93,20 @@ class NatsLink:
                             reconnected_cb=self._on_reconnected,
                         )
                         js = client.jetstream(timeout=5)
-                        await ensure_stream(js, replicas=self.stream_replicas)
+                        if self.provision:
+                            await ensure_stream(js, replicas=self.stream_replicas)
+                        else:
+                            await js.stream_info(STREAM_NAME)  # provisioned by the bootstrap user
                     except Exception as exc:  # nats raises OSError, TimeoutError, NoServersError...
-                        log.warning("%s: NATS at %s not reachable (%s); retrying", self.name, self.url, exc)
+                        if client is not None:
+                            await client.close()
+                        log.warning(
+                            "%s: NATS at %s not usable (%s: %s); retrying",
+                            self.name,
+                            self.url,
+                            type(exc).__name__,
+                            exc,
+                        )
                         await asyncio.sleep(delay)
                         delay = min(delay * 2, 5.0)
                         continue
@@ -113,6 +147,19 @@ async def ensure_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
         if exc.err_code != _STREAM_EXISTS:
             raise
         await js.update_stream(config)
+
+
+async def provision_stream(
+    url: str, *, user: str | None = None, password: str | None = None, replicas: int = 1
+) -> None:
+    """Create the event stream or bring it to this configuration, as the bootstrap user."""
+    client = await nats.connect(
+        servers=[url], name="sifang-provision", user=user, password=password, connect_timeout=5
+    )
+    try:
+        await ensure_stream(client.jetstream(timeout=10), replicas=replicas)
+    finally:
+        await client.close()
 
 
 async def ensure_pull_consumer(

@@ -174,11 +174,13 @@ def engine_for(url: str) -> Iterator[Engine]:
 # --------------------------------------------------------------------------- NATS
 
 
-async def _consumer_info(nats_url: str) -> tuple[int, int, int, int]:
+async def _consumer_info(nats_url: str, credentials: dict[str, str]) -> tuple[int, int, int, int]:
     """(num_pending, num_ack_pending, ack floor stream sequence, last stakeholder sequence)."""
     import nats
 
-    client = await nats.connect(nats_url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0)
+    client = await nats.connect(
+        nats_url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0, **credentials
+    )
     try:
         js = client.jetstream(timeout=5)
         info = await js.consumer_info(STREAM_NAME, COORDINATOR_CONSUMER)
@@ -197,7 +199,7 @@ async def _consumer_info(nats_url: str) -> tuple[int, int, int, int]:
 
 def consumer_lag(platform: Platform) -> tuple[int, int, int, int]:
     """The coordinator's durable consumer: pending, unacknowledged, ack floor, last stakeholder seq."""
-    return asyncio.run(_consumer_info(platform.nats_url))
+    return asyncio.run(_consumer_info(platform.nats_url, platform.nats_credentials()))
 
 
 def _try_lag(platform: Platform) -> tuple[int, int, int, int] | None:

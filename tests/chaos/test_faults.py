@@ -109,11 +109,14 @@ def test_nats_server_killed_and_restarted_with_its_store(start_chaos: StartChaos
     final_check(platform, ledger, _all(groups), replay_url=replay_url)
 
 
-async def _publish_raw(nats_url: str, messages: list[tuple[str, bytes]]) -> list[int]:
-    """Publish straight to the stream (no Nats-Msg-Id); returns the stream sequences."""
+async def _publish_raw(
+    nats_url: str, credentials: dict[str, str], messages: list[tuple[str, bytes]]
+) -> list[int]:
+    """Publish straight to the stream (no Nats-Msg-Id) as the community service's user;
+    returns the stream sequences."""
     import nats
 
-    client = await nats.connect(nats_url, connect_timeout=3)
+    client = await nats.connect(nats_url, connect_timeout=3, **credentials)
     try:
         js = client.jetstream(timeout=5)
         return [int((await js.publish(subject, payload)).seq) for subject, payload in messages]
@@ -151,7 +154,7 @@ def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(
         (need_subject, json.dumps(altered).encode()),  # same id, different data: dead letter
         (need_subject, need.to_json()),  # the very same event again: a duplicate, ignored
     ]
-    sequences = asyncio.run(_publish_raw(platform.nats_url, messages))
+    sequences = asyncio.run(_publish_raw(platform.nats_url, platform.nats_credentials("community"), messages))
     log(f"poison published at stream sequences {sequences}")
 
     after = Load(platform, groups, total=60, rate=40, seed=11, ledger=ledger).start()

@@ -30,7 +30,8 @@ def sifang(platform: Platform, *args: str, timeout: float = 120) -> subprocess.C
 
 def _publish(platform: Platform, *events: tuple[str, Any]) -> None:
     async def go() -> None:
-        link = NatsLink(platform.nats_url, "test-publisher")
+        admin = platform.nats_credentials()
+        link = NatsLink(platform.nats_url, "test-publisher", user=admin["user"], password=admin["password"])
         js = await link.jetstream()
         for subject, envelope in events:
             body = envelope if isinstance(envelope, bytes) else envelope.to_json()

@@ -1,8 +1,11 @@
 """An integrator on NATS directly: subscribe-only credentials from deploy/, and the example program."""
 
 import asyncio
+import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nats
@@ -10,32 +13,31 @@ import pytest
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from services.platform import free_port, nats_server_binary
-from shared.messaging.nats import STREAM_NAME, NatsLink
+from services.platform import _wait_for_port, free_port, nats_server_binary
+from shared.messaging.access import ADMIN_USER, deploy_users, password_variable
+from shared.messaging.nats import STREAM_NAME, NatsLink, provision_stream
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def secured_nats(tmp_path: Path) -> object:
+def secured_nats(tmp_path: Path) -> Iterator[int]:
+    """A server with deploy/nats/permissions.conf as shipped, its passwords from the environment."""
     port = free_port()
-    permissions = (ROOT / "deploy/nats/permissions.conf").read_text()
-    permissions = permissions.replace("$SIFANG_SERVICES_PASSWORD", "services-pw").replace(
-        "$REPORTS_PASSWORD", "reports-pw"
-    )
-    (tmp_path / "permissions.conf").write_text(permissions)
+    shutil.copy(ROOT / "deploy/nats/permissions.conf", tmp_path / "permissions.conf")
     (tmp_path / "server.conf").write_text(
         f'listen: 127.0.0.1:{port}\njetstream {{ store_dir: "{tmp_path / "store"}" }}\ninclude ./permissions.conf\n'
     )
+    env = os.environ | {password_variable(user.name): f"pw{user.name}" for user in deploy_users()}
     process = subprocess.Popen(
         [nats_server_binary(), "-c", str(tmp_path / "server.conf")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
-    from services.platform import _wait_for_port
-
     _wait_for_port(port, 10)
+    asyncio.run(provision_stream(f"nats://127.0.0.1:{port}", user=ADMIN_USER, password=f"pw{ADMIN_USER}"))
     yield port
     process.terminate()
     process.wait(10)
@@ -43,12 +45,12 @@ def secured_nats(tmp_path: Path) -> object:
 
 async def test_a_subscribe_only_integrator_reads_but_cannot_publish(secured_nats: int) -> None:
     port = secured_nats
-    services = NatsLink(f"nats://sifang-services:services-pw@127.0.0.1:{port}", "services")
+    services = NatsLink(f"nats://127.0.0.1:{port}", "community", user="community", password="pwcommunity")
     js = await services.jetstream()
     for subject, envelope in (factories.registered("org-1"), factories.need_published("org-1")):
         await js.publish(subject, envelope.to_json(), headers={"Nats-Msg-Id": envelope.id})
 
-    url = f"nats://reports:reports-pw@127.0.0.1:{port}"
+    url = f"nats://reports:pwreports@127.0.0.1:{port}"
     example = await asyncio.to_thread(
         subprocess.run,
         [

@@ -7,7 +7,7 @@ from shared.messaging.nats import STREAM_NAME, NatsLink, ensure_pull_consumer, e
 
 
 async def test_stream_and_consumer_provisioning_can_run_again_and_update(nats_server: LocalNats) -> None:
-    link = NatsLink(nats_server.url, "provisioning-test")
+    link = NatsLink(nats_server.url, "provisioning-test", provision=True)
     js = await link.jetstream()  # provisions the stream on connect
     await ensure_stream(js)
     info = await js.stream_info(STREAM_NAME)

@@ -1,3 +1,4 @@
+import json
 import stat
 from pathlib import Path
 
@@ -5,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.coordinator.app import CoordinatorSettings
-from services.platform import admin_token
+from services.platform import Platform, admin_token, free_port
 from shared.settings import settings_class
 
 
@@ -39,3 +40,26 @@ def test_embedded_admin_token_is_generated_once_and_kept_private(
     assert stat.S_IMODE((tmp_path / "admin-token").stat().st_mode) == 0o600
     monkeypatch.setenv("SIFANG_ADMIN_TOKEN", "from-the-environment-token")
     assert admin_token(tmp_path) == "from-the-environment-token"
+
+
+def test_make_run_generates_nats_users_once_and_gives_each_service_only_its_own(tmp_path: Path) -> None:
+    first = Platform(tmp_path, nats_port=free_port(), token="a-long-enough-admin-token")
+    again = Platform(tmp_path, nats_port=free_port(), token="a-long-enough-admin-token")
+    credentials = tmp_path / "nats" / "credentials.json"
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    assert first.nats_passwords == again.nats_passwords == json.loads(credentials.read_text())
+    community = first.service_env("community")
+    assert community["COMMUNITY_NATS_USER"] == "community"
+    assert community["COMMUNITY_NATS_PASSWORD"] == first.nats_passwords["community"]
+    assert "GOVERNMENT_NATS_PASSWORD" not in community and "SIFANG_NATS_ADMIN_PASSWORD" not in community
+    settings = settings_class("community", port=8104)(
+        nats_user="community", nats_password=first.nats_passwords["community"]
+    )
+    assert settings.nats_secret == first.nats_passwords["community"]
+    assert first.nats_passwords["community"] not in repr(settings)
+
+
+def test_a_nats_user_needs_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMMUNITY_NATS_USER", "community")
+    with pytest.raises(ValidationError, match="COMMUNITY_NATS_PASSWORD"):
+        settings_class("community", port=8104)()
