@@ -20,6 +20,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "username": ("用户名", "Username"),
     "password": ("密码", "Password"),
     "wrong_login": ("用户名或密码错误", "Wrong username or password"),
+    "login_locked": (
+        "登录失败次数过多，已暂停登录：请于 {time}（北京时间，约 {minutes} 分钟后）再试",
+        "Too many failed sign-ins: signing in is paused. Try again after {time} "
+        "(China Standard Time, in about {minutes} min)",
+    ),
     "open_needs": ("未满足需求", "Open needs"),
     "open_offers": ("可用供给", "Open offers"),
     "match_rate": ("匹配率", "Match rate"),

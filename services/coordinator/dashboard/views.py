@@ -1,17 +1,25 @@
 """The dashboard's pages. Every page but the sign-in needs a signed-in coordinator; every form
-carries the session's CSRF token; what a coordinator does is recorded with their name."""
+carries the session's CSRF token; what a coordinator does is recorded with their name.
+
+Sessions live in the database (``sessions.py``); sign-ins are throttled per account and per
+client address (``accounts.py``). No page has inline script: ``static/dashboard.js`` does the
+live updates, building DOM nodes with ``textContent`` only."""
 
 import asyncio
+import base64
+import hashlib
+import math
+import re
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import or_, select
@@ -19,7 +27,8 @@ from starlette.concurrency import run_in_threadpool
 
 from services.coordinator import meetings
 from services.coordinator.clock import await_instruction, issue_instruction
-from services.coordinator.dashboard.accounts import authenticate
+from services.coordinator.dashboard import sessions
+from services.coordinator.dashboard.accounts import ThrottlePolicy, attempt_sign_in
 from services.coordinator.dashboard.charts import bar_chart
 from services.coordinator.dashboard.i18n import Lang, t
 from services.coordinator.dashboard.stats import overview
@@ -59,13 +68,32 @@ from shared.events.data import InstructionAction
 from shared.events.filters import EventFilter
 from shared.taxonomy import CATEGORIES
 
-__all__ = ["LoginRequired", "router"]
+__all__ = ["LoginRequired", "router", "session_policy", "throttle_policy"]
 
 CHINA = timezone(timedelta(hours=8), "CST")  # the times coordinators type are China Standard Time
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["qty"] = lambda value: format(Decimal(value).normalize(), "f")
+STATIC = Path(__file__).parent / "static"
+STATIC_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+
+
+def session_policy(settings: Any) -> sessions.SessionPolicy:
+    """From the coordinator's settings (``CoordinatorSettings``; typed loosely: no import cycle)."""
+    return sessions.SessionPolicy(
+        lifetime=timedelta(hours=settings.dashboard_session_hours),
+        idle=timedelta(minutes=settings.dashboard_idle_minutes),
+        production=settings.mode == "production",
+    )
+
+
+def throttle_policy(settings: Any) -> ThrottlePolicy:
+    return ThrottlePolicy(
+        max_failures=settings.login_max_failures,
+        max_failures_per_address=settings.login_max_failures_per_address,
+        window=timedelta(minutes=settings.login_window_minutes),
+    )
 
 
 class LoginRequired(Exception):
@@ -89,7 +117,7 @@ def _csrf(request: Request) -> str:
 
 
 def current_coordinator(request: Request, uow: UowDep) -> CoordinatorAccount:
-    username = request.session.get("user")
+    username = sessions.signed_in_user(request)
     account = uow.session.get(CoordinatorAccount, username) if username else None
     if account is None or not account.active:
         raise LoginRequired(request.url.path)
@@ -141,6 +169,16 @@ def _names(uow: UnitOfWork) -> dict[str, str]:
     return dict(uow.session.execute(select(RegisteredOrganisation.id, RegisteredOrganisation.name)).all())
 
 
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    """The dashboard's script and style sheet (the CSP allows no inline script)."""
+    if name not in STATIC_FILES:
+        return Response(status_code=404)
+    return FileResponse(
+        STATIC / name, media_type=STATIC_FILES[name], headers={"cache-control": "public, max-age=300"}
+    )
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/dashboard") -> HTMLResponse:
     return render(request, "login.html", None, "", t("sign_in", _lang(request)), next=next)
@@ -153,20 +191,34 @@ def login(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf: Annotated[str, Form()],
+    runtime: RuntimeDep,
     next: Annotated[str, Form()] = "/dashboard",
 ) -> Response:
     _check_csrf(request, csrf)
-    account = authenticate(uow.session, username, password)
-    if account is None:
-        return _back(request, f"/dashboard/login?next={quote(next)}", t("wrong_login", _lang(request)), True)
-    request.session["user"] = account.username
-    return RedirectResponse(next if next.startswith("/dashboard") else "/dashboard", status_code=303)
+    lang = _lang(request)
+    back = f"/dashboard/login?next={quote(next)}"
+    result = attempt_sign_in(
+        uow.session, username, password, sessions.client_address(request), throttle_policy(runtime.settings)
+    )
+    if result.locked_until is not None:
+        until = result.locked_until.astimezone(CHINA)
+        minutes = max(1, math.ceil((result.locked_until - datetime.now(UTC)).total_seconds() / 60))
+        message = t("login_locked", lang).format(time=until.strftime("%H:%M"), minutes=minutes)
+        return _back(request, back, message, True)
+    if result.account is None:
+        uow.commit()
+        return _back(request, back, t("wrong_login", lang), True)
+    sessions.sign_in(uow.session, request, result.account.username, session_policy(runtime.settings))
+    uow.commit()
+    local = next.startswith("/dashboard") and "\\" not in next
+    return RedirectResponse(next if local else "/dashboard", status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form()]) -> Response:
+def logout(request: Request, uow: UowDep, csrf: Annotated[str, Form()]) -> Response:
     _check_csrf(request, csrf)
-    request.session.pop("user", None)
+    sessions.sign_out(uow.session, request)
+    uow.commit()
     return RedirectResponse("/dashboard/login", status_code=303)
 
 
@@ -189,7 +241,15 @@ async def stream(request: Request, runtime: RuntimeDep) -> StreamingResponse:
     with runtime.unit_of_work() as uow:
         current_coordinator(request, uow)
     new_only = await asyncio.to_thread(start_position, runtime.session_factory)
-    return sse_response(request, runtime, EventFilter(), new_only, named=False)
+    response = sse_response(request, runtime, EventFilter(), new_only, named=False)
+    session_id = sessions.current_handle(request).session_id
+    idle = session_policy(runtime.settings).idle
+    if session_id is not None:  # the stream ends once the session is revoked (signed out elsewhere)
+        response.body_iterator = sessions.until_revoked(
+            response.body_iterator,
+            lambda: sessions.still_valid(runtime.session_factory, session_id, idle),
+        )
+    return response
 
 
 @router.get("/matches")
@@ -652,7 +712,14 @@ def minutes_page(
     request: Request, meeting_id: str, uow: UowDep, user: User, lang: Lang = "zh"
 ) -> HTMLResponse:
     record, amendments = _record_content(uow, meeting_id)
-    return HTMLResponse(minutes_html(record.content, record.record_hash, _names(uow), lang, amendments))
+    page = minutes_html(record.content, record.record_hash, _names(uow), lang, amendments)
+    # The printable page carries its own <style>: allowed by its hash, and nothing else inline.
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
+        for style in re.findall(r"<style>(.*?)</style>", page, flags=re.S)
+    )
+    csp = sessions.CSP.replace("style-src 'self'", f"style-src 'self' {hashes}".rstrip())
+    return HTMLResponse(page, headers={"content-security-policy": csp})
 
 
 @router.get("/meetings/{meeting_id}/minutes.md")
