@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequen
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+import fastapi.routing
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +30,7 @@ __all__ = [
     "BearerDep",
     "Runtime",
     "RuntimeDep",
+    "Scoped",
     "UowDep",
     "build_runtime",
     "create_service_app",
@@ -57,6 +61,8 @@ def build_runtime(settings: ServiceSettings) -> Runtime:
     link = NatsLink(
         settings.nats_url,
         f"sifang-{settings.service_name}",
+        user=settings.nats_user,
+        password=settings.nats_secret,
         stream_replicas=settings.stream_replicas,
     )
     relay = OutboxRelay(session_factory, link)
@@ -77,7 +83,60 @@ def get_uow(runtime: RuntimeDep) -> Iterator[UnitOfWork]:
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="`Authorization: Bearer <credential>`: an organisation's API key (stakeholder "
+    "services), a scoped API token (coordinator), or the admin token (bootstrap). The scopes "
+    "listed with each operation are the ones it needs.",
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+
+
+class Scoped:
+    """Base of the dependencies that admit a request only with ``scope``; the OpenAPI document
+    lists the scopes of every such dependency as the operation's security requirement."""
+
+    scope: str
+
+
+def _scopes(dependant: Dependant) -> set[str]:
+    found = {dependant.call.scope} if isinstance(dependant.call, Scoped) else set()
+    for sub in dependant.dependencies:
+        found |= _scopes(sub)
+    return found
+
+
+def _api_routes(app: FastAPI) -> Iterator[Any]:
+    """Every API route of ``app`` as the OpenAPI document sees it (with the dependencies of the
+    routers that include it): ``path_format``, ``methods``, ``dependant``, ``include_in_schema``."""
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if contexts is None:  # FastAPI before included routers were kept as such
+        yield from (r for r in app.routes if isinstance(r, APIRoute))
+        return
+    for context in contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def _document_scopes(app: FastAPI) -> None:
+    """Make ``app.openapi()`` list, per operation, the scopes its dependencies check."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # cached by FastAPI until the routes change; marking again is idempotent
+        scheme = BEARER.scheme_name
+        for route in _api_routes(app):
+            if not route.include_in_schema:
+                continue
+            scopes = sorted(_scopes(route.dependant))
+            operations = schema.get("paths", {}).get(route.path_format, {})
+            for method in route.methods or ():
+                operation = operations.get(method.lower())
+                if operation is not None and scopes:
+                    operation["security"] = [{scheme: scopes}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def require_admin(credentials: BearerDep, runtime: RuntimeDep) -> None:
@@ -147,4 +206,5 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    _document_scopes(app)
     return app

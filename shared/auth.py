@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from shared.errors import Forbidden, Unauthorized
 
-__all__ = ["check_admin", "hash_api_key", "new_api_key"]
+__all__ = ["check_admin", "hash_api_key", "is_admin_token", "new_api_key"]
 
 KEY_PREFIX = "sfk_"
 
@@ -24,6 +24,11 @@ def new_api_key() -> str:
 
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def is_admin_token(presented: str, admin_token: str | None) -> bool:
+    """Whether ``presented`` is the configured admin token (in constant time)."""
+    return admin_token is not None and hmac.compare_digest(presented.encode(), admin_token.encode())
 
 
 def check_admin(credentials: HTTPAuthorizationCredentials | None, admin_token: str | None) -> None:

@@ -5,6 +5,7 @@ Hierarchy::
     SifangError                 base of every error a handler raises on purpose
     ├── NotFound                404: no such record (or not visible to the caller)
     ├── Forbidden               403: the caller may not act on this record
+    │   └── InsufficientScope   403: the credential lacks the scope the operation needs
     ├── Unauthorized            401: no or unknown credentials
     ├── Conflict                409: the record's state does not allow this
     ├── InvalidInput            422: a value is wrong in a way the schema cannot see
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 __all__ = [
     "Conflict",
     "Forbidden",
+    "InsufficientScope",
     "InvalidInput",
     "NotFound",
     "NotYetApplied",
@@ -54,6 +56,16 @@ class NotFound(SifangError):
 class Forbidden(SifangError):
     status_code = 403
     code = "forbidden"
+
+
+class InsufficientScope(Forbidden):
+    """The credential is valid but lacks ``scope``; the body names it (field ``scope``)."""
+
+    code = "insufficient_scope"
+
+    def __init__(self, scope: str, message: str) -> None:
+        super().__init__(message, field="scope")
+        self.scope = scope
 
 
 class Unauthorized(SifangError):
@@ -96,9 +108,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _sifang(_: Request, exc: SifangError) -> JSONResponse:
         errors = [{"field": exc.field, "problem": exc.message}] if exc.field else []
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return JSONResponse(
-            _body(exc.code, exc.message, errors), status_code=exc.status_code, headers=headers
-        )
+        body = _body(exc.code, exc.message, errors)
+        if isinstance(exc, InsufficientScope):
+            body["scope"] = exc.scope
+            headers = {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{exc.scope}"'}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,13 +6,19 @@ sifang replay                rebuild the coordinator from the stream and compare
 sifang doctor                check NATS, the stream, consumers and lag, the databases
 sifang dead-letters list     messages a consumer could not apply, with the reason
 sifang dead-letters redrive  process one again
+sifang coordinators add      a coordinator account (dashboard sign-in, API tokens)
+sifang tokens issue          a scoped, expiring API token for the coordinator's HTTP API
+sifang tokens list           API tokens, their scopes and state (never their secrets)
+sifang tokens revoke         refuse a token from now on
 """
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -22,6 +28,9 @@ from rich.table import Table
 
 from sifang.client import DEFAULT_URLS, Sifang, SifangAPIError
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 app = typer.Typer(help="Sifang's operator commands.", no_args_is_help=True, add_completion=False)
 events_app = typer.Typer(help="The event stream.", no_args_is_help=True)
 dead_app = typer.Typer(help="Dead letters: messages a consumer could not apply.", no_args_is_help=True)
@@ -29,6 +38,8 @@ app.add_typer(events_app, name="events")
 app.add_typer(dead_app, name="dead-letters")
 accounts_app = typer.Typer(help="Coordinator accounts for the dashboard.", no_args_is_help=True)
 app.add_typer(accounts_app, name="coordinators")
+tokens_app = typer.Typer(help="Scoped API tokens for the coordinator's HTTP API.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
 console = Console()
 
 VarDir = Annotated[Path, typer.Option(envvar="SIFANG_VAR_DIR", help="where `make run` keeps its data")]
@@ -109,7 +120,8 @@ def tail(
     }
     if after is not None:
         params["after"] = after
-    headers = {"Authorization": f"Bearer {_token(var_dir)}"}
+    # A token with read:events (SIFANG_TOKEN) is enough; else the admin token.
+    headers = {"Authorization": f"Bearer {os.environ.get('SIFANG_TOKEN') or _token(var_dir)}"}
     seen = 0
     try:
         with httpx.stream(
@@ -293,6 +305,96 @@ def add_coordinator(
     finally:
         engine.dispose()
     console.print(f"coordinator {username} ({name}) can now sign in at /dashboard")
+
+
+@tokens_app.command("issue")
+def issue_token(
+    name: Annotated[str, typer.Option(help="who or what holds it, e.g. 县数据团队")],
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            help="a scope it holds (repeat): read:book, read:events, manage:webhooks, read:meetings, "
+            "run:meetings, admin"
+        ),
+    ],
+    expires_days: Annotated[int, typer.Option(help="days until it expires")] = 90,
+    coordinator: Annotated[
+        str | None, typer.Option(help="the coordinator account it acts for (needed for run:meetings)")
+    ] = None,
+) -> None:
+    """Issue an API token: it is printed once, only its digest is kept."""
+    from services.coordinator.access import issue_token as issue
+    from shared.errors import SifangError
+
+    try:
+        with _coordinator_session() as session:
+            token, secret = issue(session, name, scope, expires_days=expires_days, coordinator=coordinator)
+            session.commit()
+            summary = (
+                f"token {token.id} ({token.name}): {', '.join(token.scopes)}; "
+                f"expires {token.expires_at:%Y-%m-%d}"
+                + (f"; acts for {token.coordinator}" if token.coordinator else "")
+            )
+    except SifangError as exc:
+        console.print(f"[red]{exc.field}: {exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(summary)
+    console.print("It is shown this once; send it as Authorization: Bearer <token>:")
+    print(secret)
+
+
+@tokens_app.command("list")
+def list_tokens() -> None:
+    """API tokens with their scopes, state and last use (never their secrets)."""
+    from services.coordinator.access import list_tokens as listed
+    from services.coordinator.access import token_state
+
+    table = Table("id", "name", "scopes", "coordinator", "state", "expires", "last used")
+    with _coordinator_session() as session:
+        for token in listed(session):
+            table.add_row(
+                token.id,
+                token.name,
+                " ".join(token.scopes),
+                token.coordinator or "",
+                token_state(token),
+                f"{token.expires_at:%Y-%m-%d}",
+                f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "",
+            )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def revoke_token(token_id: str) -> None:
+    """Revoke an API token: every request with it is refused from now on."""
+    from services.coordinator.access import revoke_token as revoke
+    from shared.errors import SifangError
+
+    try:
+        with _coordinator_session() as session:
+            token = revoke(session, token_id)
+            session.commit()
+            done = f"token {token.id} ({token.name}) revoked at {token.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
+    except SifangError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(done)
+
+
+@contextlib.contextmanager
+def _coordinator_session() -> Iterator["Session"]:
+    """A session on the coordinator's database (its settings from the environment)."""
+    from sqlalchemy.orm import Session
+
+    from services import service_settings
+    from shared.db import make_engine
+
+    engine = make_engine(service_settings("coordinator").effective_database_url)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

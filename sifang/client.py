@@ -7,6 +7,11 @@
         village.post_need(category="training.livestream", title="直播培训", quantity=30, unit="人")
         sifang.coordinator.needs(region="610124")
 
+    # An integrator or a coordinator: a scoped API token (``sifang tokens issue``) for the
+    # coordinator, no admin token.
+    with Sifang(token="sft_...") as sifang:
+        sifang.coordinator.events(limit=10)
+
 ``AsyncSifang`` has the same methods, to be awaited. Every error answer raises
 :class:`SifangAPIError` with the service's JSON error.
 """
@@ -124,7 +129,7 @@ class StakeholderAPI(Generic[R]):
 
 
 class CoordinatorAPI(Generic[R]):
-    """The coordinator's API (admin token)."""
+    """The coordinator's API, with the client's API token (or else the admin token)."""
 
     def __init__(self, call: Call[R]) -> None:
         self._call = call
@@ -171,11 +176,30 @@ class CoordinatorAPI(Generic[R]):
     def subscribe_webhook(self, url: str, **filters: Any) -> R:
         return self.post("/webhooks", {"url": url, **filters})
 
+    def webhooks(self) -> R:
+        return self.get("/webhooks")
+
+    def issue_token(
+        self, name: str, scopes: list[str], expires_days: int = 90, coordinator: str | None = None
+    ) -> R:
+        """A new API token (``admin`` scope); its secret, ``token``, is in this answer only."""
+        body = _clean(
+            {"name": name, "scopes": scopes, "expires_days": expires_days, "coordinator": coordinator}
+        )
+        return self.post("/tokens", body)
+
+    def tokens(self) -> R:
+        return self.get("/tokens")
+
+    def revoke_token(self, token_id: str) -> R:
+        return self._call("DELETE", f"/tokens/{token_id}", {})
+
 
 class _Base:
-    def __init__(self, urls: dict[str, str] | None, admin_token: str | None) -> None:
+    def __init__(self, urls: dict[str, str] | None, admin_token: str | None, token: str | None) -> None:
         self.urls = DEFAULT_URLS | (urls or {})
         self.admin_token = admin_token
+        self.token = token  # a scoped API token for the coordinator
 
     def _headers(self, key: str | None) -> dict[str, str]:
         token = key or self.admin_token
@@ -190,9 +214,10 @@ class Sifang(_Base):
         urls: dict[str, str] | None = None,
         admin_token: str | None = None,
         timeout: float = 10.0,
+        token: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(urls, admin_token)
+        super().__init__(urls, admin_token, token)
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     def __enter__(self) -> "Sifang":
@@ -227,7 +252,7 @@ class Sifang(_Base):
 
     @property
     def coordinator(self) -> CoordinatorAPI[Any]:
-        return CoordinatorAPI(self._caller("coordinator", None))
+        return CoordinatorAPI(self._caller("coordinator", self.token))
 
     def health(self) -> dict[str, Any]:
         """Each service's /healthz answer (or the error reaching it)."""
@@ -248,9 +273,10 @@ class AsyncSifang(_Base):
         urls: dict[str, str] | None = None,
         admin_token: str | None = None,
         timeout: float = 10.0,
+        token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(urls, admin_token)
+        super().__init__(urls, admin_token, token)
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
     async def __aenter__(self) -> "AsyncSifang":
@@ -284,4 +310,4 @@ class AsyncSifang(_Base):
 
     @property
     def coordinator(self) -> CoordinatorAPI[Awaitable[Any]]:
-        return CoordinatorAPI(self._caller("coordinator", None))
+        return CoordinatorAPI(self._caller("coordinator", self.token))

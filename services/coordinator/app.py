@@ -1,11 +1,9 @@
 """The coordinator service (port 8100): consumes every stakeholder event into its own state."""
 
-import hashlib
-import hmac
 import logging
-import secrets
 from collections.abc import Callable
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
 from typing import ClassVar
 from urllib.parse import quote
 
@@ -13,12 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from starlette.middleware.sessions import SessionMiddleware
 
+from services.coordinator.access import router as token_router
 from services.coordinator.clock import CLOCK_REGION, run_clock
 from services.coordinator.contract_views import router as contract_router
-from services.coordinator.dashboard.views import LoginRequired
+from services.coordinator.dashboard.sessions import DashboardSessions
+from services.coordinator.dashboard.views import LoginRequired, session_policy
 from services.coordinator.dashboard.views import router as dashboard_router
+from services.coordinator.destinations import DestinationPolicy
 from services.coordinator.feed import Wakeup
 from services.coordinator.matchmaker import MatchPolicy
 from services.coordinator.meeting_views import router as meeting_router
@@ -83,21 +83,35 @@ class CoordinatorSettings(ServiceSettings):
         gt=0,
         description="seconds of nothing but failed attempts after which a subscription is disabled",
     )
-    session_secret: str | None = Field(
-        default=None,
-        min_length=32,
-        description="signs dashboard sessions; default: derived from the admin token",
+    webhook_allowed_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description="networks webhooks may be sent to although they are not globally routable "
+        '(loopback, private, link-local, ...), e.g. ["10.20.0.0/16"]; plain http is allowed to them',
     )
-
-    @property
-    def effective_session_secret(self) -> str:
-        if self.session_secret:
-            return self.session_secret
-        if self.admin_token:
-            return hmac.new(
-                self.admin_token.encode(), b"sifang-dashboard-sessions", hashlib.sha256
-            ).hexdigest()
-        return secrets.token_hex(32)  # no token: sessions last as long as the process
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="allow webhooks to every address that is not globally routable (development, tests)",
+    )
+    webhook_allow_http: bool = Field(
+        default=False, description="allow plain http webhook URLs to public addresses too"
+    )
+    dashboard_session_hours: float = Field(
+        default=12.0, gt=0, description="how long a dashboard sign-in lasts, however active"
+    )
+    dashboard_idle_minutes: float = Field(
+        default=120.0, gt=0, description="a dashboard session without a request for this long ends"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="failed sign-ins to one account within the window before it is locked"
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="failed sign-ins from one client address within the window before it is locked",
+    )
+    login_window_minutes: float = Field(
+        default=15.0, gt=0, description="the window of the sign-in throttle, and how long a lock lasts"
+    )
 
     @property
     def match_policy(self) -> MatchPolicy:
@@ -171,6 +185,7 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
         timeout=settings.webhook_timeout,
         concurrency=settings.webhook_concurrency,
         disable_after=settings.webhook_disable_after,
+        destinations=DestinationPolicy.from_settings(settings),
     )
 
     async def enqueue_webhooks(rt: Runtime) -> None:
@@ -187,18 +202,23 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
         title="Sifang coordinator",
         description="The registry of organisations and the book of open needs and offers, "
         "built from every stakeholder event, with the event log and dead letters.",
-        routers=[router, meeting_router, contract_router, stream_router, webhook_router, dashboard_router],
+        routers=[
+            router,
+            meeting_router,
+            contract_router,
+            stream_router,
+            webhook_router,
+            token_router,
+            dashboard_router,
+        ],
         workers=[consume, clock, enqueue_webhooks, send_webhooks, retire_webhook_consumer],
         consumers=[consumer],
     )
     app.state.feed_wakeup = feed_wakeup
     app.state.webhook_sender = sender
+    # Server-side dashboard sessions (the cookie is only a random id) and the dashboard's CSP.
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.effective_session_secret,
-        same_site="lax",
-        https_only=settings.mode == "production",
-        max_age=12 * 3600,
+        DashboardSessions, session_factory=runtime.session_factory, policy=session_policy(settings)
     )
 
     @app.exception_handler(LoginRequired)

@@ -1,6 +1,8 @@
 """Routes for joint meetings: series, meetings, agendas, attendance, decisions, records,
-follow-up and exports. Coordinators act with the admin token until they have accounts; the
-name in ``X-Coordinator`` (percent-encoded UTF-8) is recorded with what they do."""
+follow-up and exports. Reading needs the scope ``read:meetings``; acting needs ``run:meetings``,
+on a token tied to a coordinator account, whose name is recorded with what they do. Only the
+admin token (bootstrap) may still name the coordinator in ``X-Coordinator`` (percent-encoded
+UTF-8), unverified."""
 
 from typing import Annotated, Any
 from urllib.parse import unquote
@@ -9,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from sqlalchemy import select
 
 from services.coordinator import meetings
+from services.coordinator.access import Principal, RequireScope, require
 from services.coordinator.exports import Language, actions_csv, calendar, minutes_html, minutes_markdown
 from services.coordinator.meeting_commands import (
     AgendaEdit,
@@ -32,18 +35,27 @@ from services.coordinator.models import (
     MeetingSeries,
     RegisteredOrganisation,
 )
-from shared.app import AdminDep, RuntimeDep, UowDep
+from shared.app import RuntimeDep, UowDep
 from shared.db import UnitOfWork
 from shared.errors import NotFound
 from shared.paging import VersionNumber
 
 __all__ = ["router"]
 
-router = APIRouter(dependencies=[AdminDep], tags=["meetings"])
+router = APIRouter(tags=["meetings"])
+READ = require("read:meetings")
 
 
-def _coordinator(x_coordinator: Annotated[str, Header(max_length=300)] = "coordinator") -> str:
-    """The acting coordinator's name from ``X-Coordinator`` (percent-encoded UTF-8, as headers are ASCII)."""
+def _coordinator(
+    who: Annotated[Principal, Depends(RequireScope("run:meetings"))],
+    x_coordinator: Annotated[
+        str, Header(max_length=300, description="admin token only: the acting coordinator's name")
+    ] = "coordinator",
+) -> str:
+    """The acting coordinator's name: the account a token acts for; for the admin token, the
+    name in ``X-Coordinator`` (percent-encoded UTF-8, as headers are ASCII)."""
+    if who.token_id is not None:
+        return who.display_name or who.name
     return unquote(x_coordinator)[:100]
 
 
@@ -121,14 +133,18 @@ def create_series(body: SeriesCreate, uow: UowDep, runtime: RuntimeDep, who: Coo
     return _series_read(_series(uow, series_id))
 
 
-@router.get("/series", summary="Meeting series")
+@router.get("/series", dependencies=[READ], summary="Meeting series")
 def list_series(uow: UowDep) -> list[dict[str, Any]]:
     return [
         _series_read(s) for s in uow.session.scalars(select(MeetingSeries).order_by(MeetingSeries.created_at))
     ]
 
 
-@router.get("/series/{series_id}", summary="A series: its meetings, what they decided and what became of it")
+@router.get(
+    "/series/{series_id}",
+    dependencies=[READ],
+    summary="A series: its meetings, what they decided and what became of it",
+)
 def get_series(series_id: str, uow: UowDep) -> dict[str, Any]:
     series = _series(uow, series_id)
     return _series_read(series) | {
@@ -150,7 +166,9 @@ def schedule(
     return _meeting_read(uow, meetings.get_meeting(uow.session, meeting_id)[0])
 
 
-@router.get("/meetings/{meeting_id}", summary="A meeting with its invitations and replies")
+@router.get(
+    "/meetings/{meeting_id}", dependencies=[READ], summary="A meeting with its invitations and replies"
+)
 def get_meeting(meeting_id: str, uow: UowDep) -> dict[str, Any]:
     meeting, _ = meetings.get_meeting(uow.session, meeting_id)
     return _meeting_read(uow, meeting) | {"quorum": meetings.quorum(uow.session, meeting_id)}
@@ -166,7 +184,9 @@ def compile_(meeting_id: str, uow: UowDep, runtime: RuntimeDep, who: Coordinator
     return _agenda_version(uow, meeting_id, version)
 
 
-@router.get("/meetings/{meeting_id}/agenda", summary="The latest agenda version, or ?version=N")
+@router.get(
+    "/meetings/{meeting_id}/agenda", dependencies=[READ], summary="The latest agenda version, or ?version=N"
+)
 def get_agenda(meeting_id: str, uow: UowDep, version: VersionNumber = None) -> dict[str, Any]:
     meetings.get_meeting(uow.session, meeting_id)
     found = (
@@ -179,7 +199,9 @@ def get_agenda(meeting_id: str, uow: UowDep, version: VersionNumber = None) -> d
     return _agenda_read(found)
 
 
-@router.get("/meetings/{meeting_id}/agenda/versions", summary="Every version of the agenda")
+@router.get(
+    "/meetings/{meeting_id}/agenda/versions", dependencies=[READ], summary="Every version of the agenda"
+)
 def agenda_versions(meeting_id: str, uow: UowDep) -> list[dict[str, Any]]:
     rows = uow.session.scalars(
         select(AgendaVersion).where(AgendaVersion.meeting_id == meeting_id).order_by(AgendaVersion.version)
@@ -210,7 +232,11 @@ def attendance(
     return meetings.quorum(uow.session, meeting_id)
 
 
-@router.get("/meetings/{meeting_id}/quorum", summary="Whether the quorum is met, and who is missing")
+@router.get(
+    "/meetings/{meeting_id}/quorum",
+    dependencies=[READ],
+    summary="Whether the quorum is met, and who is missing",
+)
 def get_quorum(meeting_id: str, uow: UowDep) -> dict[str, Any]:
     return meetings.quorum(uow.session, meeting_id)
 
@@ -290,7 +316,11 @@ def _records(uow: UnitOfWork, meeting_id: str) -> tuple[MeetingRecord, list[dict
     return rows[0], [r.content for r in rows[1:]]
 
 
-@router.get("/meetings/{meeting_id}/record", summary="The record and its amendments, with the chain check")
+@router.get(
+    "/meetings/{meeting_id}/record",
+    dependencies=[READ],
+    summary="The record and its amendments, with the chain check",
+)
 def record(meeting_id: str, uow: UowDep) -> dict[str, Any]:
     minutes, _ = _records(uow, meeting_id)
     rows = uow.session.scalars(
@@ -306,21 +336,23 @@ def _names(uow: UnitOfWork) -> dict[str, str]:
     return {o.id: o.name for o in uow.session.scalars(select(RegisteredOrganisation))}
 
 
-@router.get("/meetings/{meeting_id}/minutes.md", summary="The minutes as Markdown")
+@router.get("/meetings/{meeting_id}/minutes.md", dependencies=[READ], summary="The minutes as Markdown")
 def minutes_md(meeting_id: str, uow: UowDep, lang: Lang = "zh") -> Response:
     minutes, amendments = _records(uow, meeting_id)
     text = minutes_markdown(minutes.content, minutes.record_hash, _names(uow), lang, amendments)
     return Response(text, media_type="text/markdown; charset=utf-8")
 
 
-@router.get("/meetings/{meeting_id}/minutes.html", summary="The minutes as a printable page")
+@router.get(
+    "/meetings/{meeting_id}/minutes.html", dependencies=[READ], summary="The minutes as a printable page"
+)
 def minutes_page(meeting_id: str, uow: UowDep, lang: Lang = "zh") -> Response:
     minutes, amendments = _records(uow, meeting_id)
     page = minutes_html(minutes.content, minutes.record_hash, _names(uow), lang, amendments)
     return Response(page, media_type="text/html; charset=utf-8")
 
 
-@router.get("/actions", summary="Action items, overdue first")
+@router.get("/actions", dependencies=[READ], summary="Action items, overdue first")
 def list_actions(
     uow: UowDep, status: str | None = None, owner: str | None = None, meeting_id: str | None = None
 ) -> list[dict[str, Any]]:
@@ -335,7 +367,7 @@ def list_actions(
     return [meetings.action_data(a).model_dump(mode="json") for a in rows]
 
 
-@router.get("/actions.csv", summary="Action items as CSV")
+@router.get("/actions.csv", dependencies=[READ], summary="Action items as CSV")
 def actions_export(uow: UowDep, lang: Lang = "zh", meeting_id: str | None = None) -> Response:
     query = select(ActionItem).order_by(ActionItem.due_date, ActionItem.id)
     if meeting_id:
@@ -357,14 +389,18 @@ def _agendas(uow: UnitOfWork, meeting_ids: list[str]) -> dict[str, list[dict[str
     return out
 
 
-@router.get("/meetings/{meeting_id}/calendar.ics", summary="The meeting as iCalendar")
+@router.get("/meetings/{meeting_id}/calendar.ics", dependencies=[READ], summary="The meeting as iCalendar")
 def meeting_ics(meeting_id: str, uow: UowDep) -> Response:
     meeting, series = meetings.get_meeting(uow.session, meeting_id)
     body = calendar(series, [meeting], _agendas(uow, [meeting.id]))
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
-@router.get("/series/{series_id}/calendar.ics", summary="Every meeting of the series as iCalendar")
+@router.get(
+    "/series/{series_id}/calendar.ics",
+    dependencies=[READ],
+    summary="Every meeting of the series as iCalendar",
+)
 def series_ics(series_id: str, uow: UowDep) -> Response:
     series = _series(uow, series_id)
     rows = list(

@@ -12,6 +12,7 @@ from shared.messaging.models import MESSAGING_TABLES
 
 __all__ = [
     "TABLES",
+    "ApiToken",
     "BookListing",
     "BookNeed",
     "BookOffer",
@@ -302,6 +303,8 @@ class WebhookSubscription(Base):
     failing_since: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str] = mapped_column(Text)
+    # The API token that created it (None: the admin token); only that token sees it.
+    owner_token_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class WebhookDelivery(Base):
@@ -342,6 +345,52 @@ class CoordinatorAccount(Base):
     created_at: Mapped[datetime]
 
 
+class DashboardSession(Base):
+    """A signed-in (or anonymous, pre-sign-in) dashboard session. The browser's cookie holds only
+    the random session id; the table holds its SHA-256, so a copy of the table signs nobody in."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    data: Mapped[dict[str, Any]]
+    client_address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt at the dashboard, kept for throttling (per account and per address)."""
+
+    __tablename__ = "dashboard_login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    client_address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    succeeded: Mapped[bool]
+
+
+class ApiToken(Base):
+    """A scoped, expiring credential for the HTTP API, issued by an operator and shown once;
+    only the SHA-256 digest of the secret is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]]
+    # The coordinator account it acts for (what it records carries their name), if any.
+    coordinator: Mapped[str | None] = mapped_column(ForeignKey("coordinator_accounts.username"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
 TABLES = (
     *MESSAGING_TABLES,
     RegisteredOrganisation.__table__,
@@ -362,4 +411,7 @@ TABLES = (
     WebhookSubscription.__table__,
     WebhookDelivery.__table__,
     CoordinatorAccount.__table__,
+    DashboardSession.__table__,
+    LoginAttempt.__table__,
+    ApiToken.__table__,
 )

@@ -18,14 +18,15 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.coordinator.access import require
 from services.coordinator.feed import FeedPage, Wakeup, entries_after, head, position_before
-from shared.app import AdminDep, Runtime, RuntimeDep
+from shared.app import Runtime, RuntimeDep
 from shared.errors import InvalidInput
 from shared.events.filters import EventFilter
 
 __all__ = ["router", "sse_response", "start_position"]
 
-router = APIRouter(dependencies=[AdminDep], tags=["integration"])
+router = APIRouter(dependencies=[require("read:events")], tags=["integration"])
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.5  # longest wait for a new event when no wake-up comes
 BATCH = 200

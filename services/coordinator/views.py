@@ -1,6 +1,7 @@
 """The coordinator's read API: registry, book of needs and offers, event log, dead letters.
 
-Reads need the admin token until coordinator accounts exist.
+Each route needs a token with its scope (``services.coordinator.access``): ``read:book`` for
+the registry, the book and matches, ``read:events`` for the event log, ``admin`` for dead letters.
 """
 
 from typing import Annotated, Any
@@ -8,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import Select, select
 
+from services.coordinator.access import require
 from services.coordinator.matchmaker import match_data
 from services.coordinator.models import (
     BookListing,
@@ -25,7 +27,7 @@ from services.coordinator.schemas import (
     MatchRead,
     OrganisationEntry,
 )
-from shared.app import AdminDep, UowDep
+from shared.app import UowDep
 from shared.errors import NotFound
 from shared.events.data import RegionCode, StakeholderKind
 from shared.messaging.models import DeadLetter
@@ -34,7 +36,8 @@ from shared.regions import significant_prefix
 
 __all__ = ["router"]
 
-router = APIRouter(dependencies=[AdminDep])
+router = APIRouter()
+READ_BOOK = require("read:book")
 
 Region = Annotated[RegionCode | None, Query(description="this region and everything under it")]
 
@@ -44,7 +47,9 @@ def _within(column: Any, region: str) -> Any:
     return column.startswith(significant_prefix(region))
 
 
-@router.get("/organisations", response_model=list[OrganisationEntry], tags=["registry"])
+@router.get(
+    "/organisations", response_model=list[OrganisationEntry], tags=["registry"], dependencies=[READ_BOOK]
+)
 def organisations(
     uow: UowDep,
     kind: StakeholderKind | None = None,
@@ -92,7 +97,7 @@ Category = Annotated[str | None, Query(description="a category and everything un
 def _book_route(path: str, model: type[BookListing], read: type[BookNeedRead]) -> None:
     """``GET path``: the coordinator's copy of every need (or offer), filtered."""
 
-    @router.get(path, response_model=list[read], tags=["book"])  # type: ignore[valid-type]
+    @router.get(path, response_model=list[read], tags=["book"], dependencies=[READ_BOOK])  # type: ignore[valid-type]
     def listings(
         uow: UowDep,
         category: Category = None,
@@ -123,6 +128,7 @@ _book_route("/offers", BookOffer, BookOfferRead)
     response_model=list[EventRead],
     tags=["events"],
     summary="The event log in stream order, with provenance",
+    dependencies=[require("read:events")],
 )
 def events(
     uow: UowDep,
@@ -155,7 +161,8 @@ def events(
     "/dead-letters",
     response_model=list[DeadLetterRead],
     tags=["events"],
-    summary="Messages the coordinator could not apply, with the reason",
+    summary="Messages the coordinator could not apply, with the reason (operators: admin)",
+    dependencies=[require("admin")],
 )
 def dead_letters(uow: UowDep, limit: Limit = 100, offset: Offset = 0) -> list[DeadLetterRead]:
     query = select(DeadLetter).order_by(DeadLetter.id).limit(limit).offset(offset)
@@ -186,6 +193,7 @@ MatchStatusFilter = Annotated[
     response_model=list[MatchRead],
     tags=["matches"],
     summary="Proposals, confirmations and fulfilments, newest first",
+    dependencies=[READ_BOOK],
 )
 def matches(
     uow: UowDep,
@@ -222,6 +230,7 @@ def matches(
     response_model=MatchRead,
     tags=["matches"],
     summary="One match with its explanation in words",
+    dependencies=[READ_BOOK],
 )
 def match(match_id: str, uow: UowDep) -> MatchRead:
     row = uow.session.get(Match, match_id)

@@ -17,6 +17,13 @@ configured schedule and logged; a subscription can replay what it missed from a 
   same transaction, and its task stops; an answer still in flight changes nothing. A
   subscription whose every attempt has failed for ``disable_after`` seconds is disabled with
   the reason.
+- **Destinations** (``services.coordinator.destinations``): before each attempt the URL's
+  host is resolved again and every address checked against the operator's policy; a
+  forbidden one (DNS may have changed since the subscription was accepted) makes the
+  delivery dead at once, ``undeliverable: <reason>`` in its log, and nothing is sent.
+  Otherwise the request goes to an address just checked (the name is not resolved again in
+  between), with the URL's ``Host`` and TLS server name. Redirects are never followed: a
+  3xx answer is a failed attempt like any other.
 """
 
 import asyncio
@@ -33,6 +40,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 
+from services.coordinator.destinations import DestinationPolicy, Refused, Target, check_url
 from services.coordinator.feed import FeedEntry, Wakeup, entries_after, position_before
 from services.coordinator.models import WebhookDelivery, WebhookSubscription
 from shared.db import utcnow
@@ -216,6 +224,7 @@ class _Due:
 class _Answer:
     status_code: int | None
     error: str  # empty when delivered
+    final: bool = False  # no retry: the destination is refused
 
 
 class WebhookSender:
@@ -230,8 +239,10 @@ class WebhookSender:
         concurrency: int = 1,
         disable_after: float = 86400.0,
         poll_interval: float = 0.5,
+        destinations: DestinationPolicy | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self.destinations = destinations or DestinationPolicy()
         self.backoff = list(backoff)
         self._timeout = timeout
         self._concurrency = concurrency
@@ -370,14 +381,50 @@ class WebhookSender:
             # The whole exchange, not each read, must fit in the timeout: a trickling endpoint
             # holds its slot no longer than a silent one.
             async with asyncio.timeout(self._timeout):
-                response = await client.post(due.url, content=due.payload.encode(), headers=headers)
+                # Checked again now: what the name resolves to may have changed (DNS rebinding).
+                target = await asyncio.to_thread(check_url, due.url, self.destinations)
+                response = await self._send(client, due, target, headers)
+        except Refused as exc:
+            return _Answer(None, f"undeliverable: {exc}"[:500], final=True)
         except TimeoutError:
             return _Answer(None, f"Timeout: no answer within {self._timeout:g} s")
         except httpx.HTTPError as exc:
             return _Answer(None, f"{type(exc).__name__}: {exc}"[:500])
+        except OSError as exc:  # the name does not resolve (now): retried like a failed connection
+            return _Answer(None, f"ConnectError: cannot resolve the host: {exc}"[:500])
         if response.is_success:
             return _Answer(response.status_code, "")
+        if response.is_redirect:
+            location = response.headers.get("location", "")[:200]
+            return _Answer(
+                response.status_code,
+                f"HTTP {response.status_code}: redirect to {location!r} not followed "
+                "(webhooks never follow redirects: subscribe the final URL)",
+            )
         return _Answer(response.status_code, f"HTTP {response.status_code}: {response.text[:200]}")
+
+    @staticmethod
+    async def _send(
+        client: httpx.AsyncClient, due: _Due, target: Target, headers: dict[str, str]
+    ) -> httpx.Response:
+        """POST to the checked addresses in turn until one connects: the connection goes to
+        the address that was checked, with the URL's Host header and TLS server name."""
+        url = httpx.URL(due.url)
+        headers = headers | {"host": url.netloc.decode("ascii")}
+        extensions = {"sni_hostname": url.raw_host.decode("ascii")} if target.scheme == "https" else {}
+        failure: httpx.ConnectError | None = None
+        for address in target.addresses:
+            try:
+                return await client.post(
+                    url.copy_with(host=str(address)),
+                    content=due.payload.encode(),
+                    headers=headers,
+                    extensions=extensions,
+                )
+            except httpx.ConnectError as exc:
+                failure = exc
+        assert failure is not None  # check_url returns at least one address
+        raise failure
 
     def _record(self, subscription_id: str, due: _Due, answer: _Answer) -> None:
         now = utcnow()
@@ -389,7 +436,7 @@ class WebhookSender:
         }
         if not answer.error:
             values |= {"status": "delivered", "delivered_at": now}
-        elif attempts > len(self.backoff):
+        elif answer.final or attempts > len(self.backoff):
             values |= {"status": "dead"}
         else:
             values |= {"next_attempt_at": now + timedelta(seconds=self.backoff[attempts - 1])}

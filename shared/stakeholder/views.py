@@ -4,8 +4,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
-from shared.app import AdminDep, BearerDep, UowDep
-from shared.errors import Unauthorized
+from shared.app import BearerDep, RuntimeDep, Scoped, UowDep
+from shared.auth import is_admin_token
+from shared.errors import InsufficientScope, Unauthorized
 from shared.events.data import StakeholderKind
 from shared.stakeholder import service
 from shared.stakeholder.models import Listing, Organisation
@@ -26,16 +27,71 @@ from shared.stakeholder.schemas import (
 from shared.stakeholder.service import NEEDS, OFFERS, Side
 from shared.taxonomy import CATEGORIES, VOCABULARIES
 
-__all__ = ["CurrentOrg", "listing_read", "organisation_read", "stakeholder_router"]
+__all__ = [
+    "AdminOnly",
+    "AnyCredential",
+    "CurrentOrg",
+    "listing_read",
+    "organisation_read",
+    "stakeholder_router",
+]
+
+# A stakeholder service knows two credentials: an organisation's API key (scope
+# ``organisation``: it acts for that organisation) and the admin token (scope ``admin``: it
+# registers organisations, the bootstrap). Scoped API tokens are the coordinator's.
 
 
-def current_org(uow: UowDep, credentials: BearerDep) -> Organisation:
+def _caller(credentials: BearerDep, runtime: RuntimeDep, uow: UowDep) -> Organisation | None:
+    """The organisation whose key the request carries, or None for the admin token."""
     if credentials is None:
         raise Unauthorized("send the organisation's API key: Authorization: Bearer <key>")
+    if is_admin_token(credentials.credentials, runtime.settings.admin_token):
+        return None
     return service.authenticate(uow.session, credentials.credentials)
 
 
+Caller = Annotated[Organisation | None, Depends(_caller)]
+
+
+class OrganisationKey(Scoped):
+    """Admits an organisation's API key (scope ``organisation``) and returns the organisation;
+    with ``admin_too`` the admin token passes as well (and None is returned)."""
+
+    scope = "organisation"
+
+    def __init__(self, *, admin_too: bool = False) -> None:
+        self.admin_too = admin_too
+
+    def __call__(self, caller: Caller) -> Organisation | None:
+        if caller is None and not self.admin_too:
+            raise InsufficientScope(
+                "organisation",
+                "this acts for an organisation (scope 'organisation'): send its API key; "
+                "the admin token only registers organisations",
+            )
+        return caller
+
+
+class AdminScope(Scoped):
+    """Admits only the admin token (scope ``admin``)."""
+
+    scope = "admin"
+
+    def __call__(self, caller: Caller) -> None:
+        if caller is not None:
+            raise InsufficientScope(
+                "admin", "this needs the admin token (scope 'admin'); an organisation's API key may not"
+            )
+
+
+def current_org(org: Annotated[Organisation | None, Depends(OrganisationKey())]) -> Organisation:
+    assert org is not None  # OrganisationKey() admits no admin token
+    return org
+
+
 CurrentOrg = Annotated[Organisation, Depends(current_org)]
+AnyCredential = Depends(OrganisationKey(admin_too=True))
+AdminOnly = Depends(AdminScope())
 
 
 def organisation_read(org: Organisation) -> OrganisationRead:
@@ -70,7 +126,7 @@ def stakeholder_router(kind: StakeholderKind) -> APIRouter:
         response_model=OrganisationRegistration,
         tags=["organisations"],
         summary=f"Register a {kind} organisation (admin token)",
-        dependencies=[AdminDep],
+        dependencies=[AdminOnly],
     )
     def register(body: OrganisationCreate, uow: UowDep) -> OrganisationRegistration:
         org, api_key = service.register_organisation(uow, kind, body)
@@ -80,7 +136,12 @@ def stakeholder_router(kind: StakeholderKind) -> APIRouter:
     def me(org: CurrentOrg) -> OrganisationRead:
         return organisation_read(org)
 
-    @router.get("/categories", tags=["categories"], summary="What this kind may post")
+    @router.get(
+        "/categories",
+        tags=["categories"],
+        summary="What this kind may post (any organisation's key, or the admin token)",
+        dependencies=[AnyCredential],
+    )
     def categories() -> dict[str, list[dict[str, str]]]:
         vocabulary = VOCABULARIES[kind]
         return {

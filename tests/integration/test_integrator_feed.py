@@ -85,7 +85,8 @@ def make_coordinator(
                     database_url=database_url or service_database("coordinator"),
                     nats_url=nats_server.url,
                     admin_token=TOKEN,
-                    **settings,
+                    # The local receivers are on loopback, which webhooks may not reach by default.
+                    **({"webhook_allowed_networks": ["127.0.0.0/8"]} | settings),
                 )
             )
             stack.callback(coordinator.close)

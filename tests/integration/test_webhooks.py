@@ -56,6 +56,7 @@ def coordinator(service_database: Callable[[str], str], nats_server: LocalNats) 
         admin_token="webhook-admin-token-0123",
         webhook_backoff=[0.2, 0.2],
         webhook_timeout=2.0,
+        webhook_allowed_networks=["127.0.0.0/8"],  # the local receivers (refused by default)
     )
     with TestClient(create_app(settings)) as client:
         yield client
