@@ -1,9 +1,13 @@
 """The platform as separate processes (what `make run` starts), on free ports, per test."""
 
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from services import SERVICES
 from services.platform import Platform, free_ports
@@ -40,3 +44,48 @@ def start_platform(
 @pytest.fixture
 def platform(start_platform: StartPlatform) -> Platform:
     return start_platform()
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, driven by playwright."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run does)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def add_coordinator(platform: Platform, username: str, name: str, password: str) -> None:
+    """Create a dashboard account as an operator would: `sifang coordinators add`."""
+    added = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sifang.cli",
+            "coordinators",
+            "add",
+            username,
+            "--name",
+            name,
+            "--password-stdin",
+        ],
+        input=password + "\n",
+        env=platform.env,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr

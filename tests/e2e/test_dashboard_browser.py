@@ -4,45 +4,23 @@ with decisions and actions, lock it, export the minutes. Screenshots go to docs/
 
 import os
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from services import SERVICES
 from services.platform import Platform
 from sifang.client import Sifang
 from sifang.demo import load_demo
+from tests.e2e.conftest import add_coordinator
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SCRATCH = Path(tempfile.gettempdir()) / "sifang-screenshots"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run does)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=FLAGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def _shot(page: Page, name: str) -> None:
@@ -57,26 +35,7 @@ def _shot(page: Page, name: str) -> None:
 def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     client = Sifang({s: platform.url(s) for s in SERVICES}, platform.token)
     state: dict[str, Any] = load_demo(client)
-    env = platform.env
-    added = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sifang.cli",
-            "coordinators",
-            "add",
-            "zhang",
-            "--name",
-            "张主任",
-            "--password-stdin",
-        ],
-        input="correct horse battery\n",
-        env=env,
-        text=True,
-        capture_output=True,
-        check=False,
-    )
-    assert added.returncode == 0, added.stdout + added.stderr
+    add_coordinator(platform, "zhang", "张主任", "correct horse battery")
 
     page = browser.new_page(base_url=platform.url("coordinator"), viewport={"width": 1280, "height": 900})
     page.goto("/dashboard")

@@ -4,8 +4,6 @@ and no script runs, no dialog opens, and the text is shown literally. The CSP re
 script even when something injects it."""
 
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +14,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect
 from services import SERVICES
 from services.platform import Platform
 from sifang.client import Sifang
-from tests.e2e.test_dashboard_browser import browser  # noqa: F401  (the fixture)
+from tests.e2e.conftest import add_coordinator
 
 IMG = "<img src=x onerror=window.__pwned=1>"
 SCRIPT = "<script>window.__pwned=1</script>"
@@ -42,7 +40,7 @@ def _no_script_ran(page: Page, dialogs: list[Dialog]) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser) -> None:  # noqa: F811
+def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser) -> None:
     client = Sifang({s: platform.url(s) for s in SERVICES}, platform.token)
     _, village_key = client.register("community", f"南村 {IMG}", "610124105201")
     _, buyer_key = client.register("enterprise", f"秦农 {SCRIPT}", "610124")
@@ -50,25 +48,7 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     village = client.stakeholder("community", village_key)
     buyer = client.stakeholder("enterprise", buyer_key)
     village.propose_agenda_item(title=f"议题 {SCRIPT}", description=IMG)
-    added = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sifang.cli",
-            "coordinators",
-            "add",
-            "zhang",
-            "--name",
-            "张主任",
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-        env=platform.env,
-        text=True,
-        capture_output=True,
-        check=False,
-    )
-    assert added.returncode == 0, added.stdout + added.stderr
+    add_coordinator(platform, "zhang", "张主任", PASSWORD)
 
     page = browser.new_page(base_url=platform.url("coordinator"), viewport={"width": 1280, "height": 900})
     dialogs: list[Dialog] = []

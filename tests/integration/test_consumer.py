@@ -1,29 +1,17 @@
 """The coordinator's consumer against a real nats-server and each database backend."""
 
 import threading
-from collections.abc import AsyncIterator, Callable
 
-import pytest
 from sqlalchemy.orm import Session
 
 from services.coordinator.models import BookNeed, EventLogEntry, RegisteredOrganisation
 from services.coordinator.projection import apply_event
-from services.platform import LocalNats
 from shared.events.envelope import new_event_id
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery
 from shared.messaging.models import DeadLetter, InboxEntry
 from tests import factories
 from tests.integration.harness import CoordinatorHarness
-
-
-@pytest.fixture
-async def harness(
-    service_database: Callable[[str], str], nats_server: LocalNats
-) -> AsyncIterator[CoordinatorHarness]:
-    h = CoordinatorHarness(service_database("coordinator"), nats_server.url)
-    yield h
-    await h.close()
 
 
 async def test_events_build_the_registry_book_and_log(harness: CoordinatorHarness) -> None:

@@ -4,17 +4,15 @@ against a real nats-server and each database backend."""
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.clock import tick_if_due
 from services.coordinator.models import BookNeed, EventLogEntry, HeldEvent, RegisteredOrganisation
 from services.coordinator.projection import apply_event
-from services.platform import LocalNats
 from shared.db import make_engine
 from shared.events.catalogue import CATALOGUE
 from shared.events.envelope import new_event_id
@@ -23,15 +21,6 @@ from shared.messaging.consumer import Delivery
 from shared.messaging.models import DeadLetter, InboxEntry
 from tests import factories
 from tests.integration.harness import CoordinatorHarness
-
-
-@pytest.fixture
-async def harness(
-    service_database: Callable[[str], str], nats_server: LocalNats
-) -> AsyncIterator[CoordinatorHarness]:
-    h = CoordinatorHarness(service_database("coordinator"), nats_server.url)
-    yield h
-    await h.close()
 
 
 def _need(harness: CoordinatorHarness, need_id: str) -> BookNeed | None:
