@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import insert
 from sqlalchemy.orm import sessionmaker
 
+from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
 from services.coordinator.matching import (
     NeedItem,
     OfferItem,
@@ -32,8 +33,8 @@ from services.coordinator.matching import (
     greedy_allocate,
     objective,
 )
-from services.coordinator.models import BookNeed, BookOffer, BookOfferArea, RegisteredOrganisation
 from services.coordinator.projection import CoordinatorProjection
+from services.coordinator.registry.models import RegisteredOrganisation
 from shared.db import make_engine
 from shared.events.catalogue import CATALOGUE
 from shared.events.data import NeedData

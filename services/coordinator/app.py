@@ -12,21 +12,21 @@ from fastapi.responses import RedirectResponse
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.coordinator.access import router as token_router
+from services.coordinator.access.tokens import router as token_router
 from services.coordinator.clock import CLOCK_REGION, run_clock
-from services.coordinator.contract_views import router as contract_router
 from services.coordinator.dashboard.sessions import DashboardSessions
 from services.coordinator.dashboard.views import LoginRequired, session_policy
 from services.coordinator.dashboard.views import router as dashboard_router
-from services.coordinator.destinations import DestinationPolicy
-from services.coordinator.feed import Wakeup
-from services.coordinator.matchmaker import MatchPolicy
-from services.coordinator.meeting_views import router as meeting_router
+from services.coordinator.integrations.contract_views import router as contract_router
+from services.coordinator.integrations.destinations import DestinationPolicy
+from services.coordinator.integrations.feed import Wakeup
+from services.coordinator.integrations.stream_views import router as stream_router
+from services.coordinator.integrations.webhook_views import router as webhook_router
+from services.coordinator.integrations.webhooks import WebhookSender, retire_raw_stream_consumer, run_enqueuer
+from services.coordinator.matches.service import MatchPolicy
+from services.coordinator.meetings.views import router as meeting_router
 from services.coordinator.projection import CoordinatorProjection, conflicting_copy
-from services.coordinator.stream_views import router as stream_router
 from services.coordinator.views import router
-from services.coordinator.webhook_views import router as webhook_router
-from services.coordinator.webhooks import WebhookSender, retire_raw_stream_consumer, run_enqueuer
 from shared.app import Runtime, build_runtime, create_service_app
 from shared.events.subjects import STAKEHOLDER_KINDS
 from shared.messaging.consumer import EventConsumer

@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.coordinator.models import ActionItem, AgendaVersion, HeldEvent, Match, Meeting
+from services.coordinator.journal.models import HeldEvent
+from services.coordinator.matches.models import Match
+from services.coordinator.meetings.models import ActionItem, AgendaVersion, Meeting
 from shared.app import Runtime
 from shared.db import utcnow
 from shared.events.catalogue import CATALOGUE

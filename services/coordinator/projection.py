@@ -27,9 +27,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.coordinator import meetings
-from services.coordinator.journal import log_event
-from services.coordinator.matchmaker import (
+from services.coordinator.book.models import BookListing, BookNeed, BookOffer
+from services.coordinator.journal.models import EventLogEntry, HeldEvent
+from services.coordinator.journal.service import log_event
+from services.coordinator.matches.models import Match
+from services.coordinator.matches.service import (
     CREATED_MATCHES,
     Cause,
     MatchPolicy,
@@ -41,18 +43,10 @@ from services.coordinator.matchmaker import (
     resolve,
     sync_offer_areas,
 )
-from services.coordinator.meeting_commands import carry_out_meeting_step
-from services.coordinator.models import (
-    AgendaProposal,
-    BookListing,
-    BookNeed,
-    BookOffer,
-    EventLogEntry,
-    HeldEvent,
-    Invitation,
-    Match,
-    RegisteredOrganisation,
-)
+from services.coordinator.meetings import service as meetings
+from services.coordinator.meetings.handlers import carry_out_meeting_step
+from services.coordinator.meetings.models import AgendaProposal, Invitation
+from services.coordinator.registry.models import RegisteredOrganisation
 from shared.errors import SifangError
 from shared.events.data import (
     ActionProgressed,

@@ -9,16 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import Select, select
 
-from services.coordinator.access import require
-from services.coordinator.matchmaker import match_data
-from services.coordinator.models import (
-    BookListing,
-    BookNeed,
-    BookOffer,
-    EventLogEntry,
-    Match,
-    RegisteredOrganisation,
-)
+from services.coordinator.access.tokens import require
+from services.coordinator.book.models import BookListing, BookNeed, BookOffer
+from services.coordinator.journal.models import EventLogEntry
+from services.coordinator.matches.models import Match
+from services.coordinator.matches.service import match_data
+from services.coordinator.registry.models import RegisteredOrganisation
 from services.coordinator.schemas import (
     BookNeedRead,
     BookOfferRead,

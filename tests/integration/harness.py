@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.app import CoordinatorSettings, stakeholder_consumer
-from services.coordinator.models import EventLogEntry
+from services.coordinator.journal.models import EventLogEntry
 from shared.app import Runtime, build_runtime
 from shared.events.envelope import CONTENT_TYPE, CloudEvent, new_event_id
 from shared.messaging.consumer import EventConsumer, EventHandler

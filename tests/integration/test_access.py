@@ -15,9 +15,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from services import SERVICES
-from services.coordinator.access import SCOPES
+from services.coordinator.access.models import ApiToken
+from services.coordinator.access.tokens import SCOPES
 from services.coordinator.dashboard.accounts import create_account
-from services.coordinator.models import ApiToken, EventLogEntry
+from services.coordinator.journal.models import EventLogEntry
 from services.platform import LocalNats
 from shared.db import make_engine, utcnow
 from tests.integration.test_meeting_steps import ORGS

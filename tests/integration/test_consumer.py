@@ -4,8 +4,10 @@ import threading
 
 from sqlalchemy.orm import Session
 
-from services.coordinator.models import BookNeed, EventLogEntry, RegisteredOrganisation
+from services.coordinator.book.models import BookNeed
+from services.coordinator.journal.models import EventLogEntry
 from services.coordinator.projection import apply_event
+from services.coordinator.registry.models import RegisteredOrganisation
 from shared.events.envelope import new_event_id
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery

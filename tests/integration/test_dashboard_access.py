@@ -84,7 +84,8 @@ def test_a_coordinator_creates_a_series_and_schedules_a_meeting(dashboard: tuple
 
     from sqlalchemy import select
 
-    from services.coordinator.models import Meeting, MeetingSeries, RegisteredOrganisation
+    from services.coordinator.meetings.models import Meeting, MeetingSeries
+    from services.coordinator.registry.models import RegisteredOrganisation
 
     client, url = dashboard
     engine = make_engine(url)

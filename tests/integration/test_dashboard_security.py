@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from services.coordinator.app import CoordinatorSettings, create_app
 from services.coordinator.dashboard.accounts import authenticate, change_password, create_account
+from services.coordinator.dashboard.models import DashboardSession, LoginAttempt
 from services.coordinator.dashboard.sessions import COOKIE
 from services.coordinator.dashboard.views import session_policy
-from services.coordinator.models import DashboardSession, LoginAttempt
 from services.platform import LocalNats
 from shared.db import make_engine
 

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.app import CoordinatorSettings, create_app
 from services.coordinator.dashboard.accounts import create_account
-from services.coordinator.journal import log_event
-from services.coordinator.models import EventLogEntry
+from services.coordinator.journal.models import EventLogEntry
+from services.coordinator.journal.service import log_event
 from services.platform import LocalNats, free_port
 from shared.events.envelope import CloudEvent
 from shared.messaging.nats import NatsLink

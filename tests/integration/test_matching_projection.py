@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.coordinator.models import Match
+from services.coordinator.matches.models import Match
 from services.coordinator.projection import CoordinatorProjection
 from shared.db import make_engine
 from shared.events.catalogue import CATALOGUE

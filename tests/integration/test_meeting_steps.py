@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from services.coordinator.app import CoordinatorSettings, create_app
-from services.coordinator.models import EventLogEntry, Meeting, MeetingSeries, RegisteredOrganisation
+from services.coordinator.journal.models import EventLogEntry
+from services.coordinator.meetings.models import Meeting, MeetingSeries
+from services.coordinator.registry.models import RegisteredOrganisation
 from services.platform import LocalNats
 from shared.db import make_engine
 from shared.events.envelope import CONTENT_TYPE

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.coordinator import meetings
-from services.coordinator.models import ActionItem, AgendaProposal, BookNeed, MeetingRecord, MeetingSeries
+from services.coordinator.book.models import BookNeed
+from services.coordinator.meetings import service as meetings
+from services.coordinator.meetings.models import ActionItem, AgendaProposal, MeetingRecord, MeetingSeries
 from services.coordinator.projection import CoordinatorProjection
 from shared.db import make_engine
 from shared.errors import Conflict, InvalidInput

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.coordinator.book.models import BookNeed
 from services.coordinator.clock import tick_if_due
-from services.coordinator.models import BookNeed, EventLogEntry, HeldEvent, RegisteredOrganisation
+from services.coordinator.journal.models import EventLogEntry, HeldEvent
 from services.coordinator.projection import apply_event
+from services.coordinator.registry.models import RegisteredOrganisation
 from shared.db import make_engine
 from shared.events.catalogue import CATALOGUE
 from shared.events.envelope import new_event_id

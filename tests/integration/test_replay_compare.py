@@ -13,14 +13,11 @@ from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from services.coordinator.models import (
-    BookNeed,
-    EventLogEntry,
-    HeldEvent,
-    Match,
-    MeetingSeries,
-    RegisteredOrganisation,
-)
+from services.coordinator.book.models import BookNeed
+from services.coordinator.journal.models import EventLogEntry, HeldEvent
+from services.coordinator.matches.models import Match
+from services.coordinator.meetings.models import MeetingSeries
+from services.coordinator.registry.models import RegisteredOrganisation
 from services.platform import LocalNats
 from shared.db import make_engine
 from shared.messaging.models import DeadLetter, InboxEntry

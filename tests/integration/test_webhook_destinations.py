@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.app import CoordinatorSettings, create_app
-from services.coordinator.feed import head
-from services.coordinator.models import WebhookSubscription
+from services.coordinator.integrations.feed import head
+from services.coordinator.integrations.models import WebhookSubscription
 from services.platform import LocalNats, free_port
 from shared.db import utcnow
 from tests import factories

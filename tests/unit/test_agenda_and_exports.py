@@ -2,9 +2,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from icalendar import Calendar
 
-from services.coordinator.agenda import AgendaCandidate, compile_agenda
-from services.coordinator.exports import actions_csv, calendar, minutes_markdown
-from services.coordinator.models import ActionItem, Meeting, MeetingSeries
+from services.coordinator.meetings.agenda import AgendaCandidate, compile_agenda
+from services.coordinator.meetings.exports import actions_csv, calendar, minutes_markdown
+from services.coordinator.meetings.models import ActionItem, Meeting, MeetingSeries
 
 T = datetime(2026, 11, 1, tzinfo=UTC)
 

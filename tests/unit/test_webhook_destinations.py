@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from services.coordinator.app import CoordinatorSettings
-from services.coordinator.destinations import (
+from services.coordinator.integrations.destinations import (
     Address,
     DestinationPolicy,
     Refused,

@@ -25,7 +25,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.coordinator.models import DashboardSession
+from services.coordinator.dashboard.models import DashboardSession
 from shared.db import utcnow
 
 __all__ = [

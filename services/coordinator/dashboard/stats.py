@@ -7,7 +7,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.coordinator.models import BookNeed, BookOffer, EventLogEntry, Match, RegisteredOrganisation
+from services.coordinator.book.models import BookNeed, BookOffer
+from services.coordinator.journal.models import EventLogEntry
+from services.coordinator.matches.models import Match
+from services.coordinator.registry.models import RegisteredOrganisation
 
 __all__ = ["overview"]
 

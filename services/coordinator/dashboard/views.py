@@ -25,15 +25,20 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 from starlette.concurrency import run_in_threadpool
 
-from services.coordinator import meetings
+from services.coordinator.book.models import BookListing, BookNeed, BookOffer
 from services.coordinator.clock import await_instruction, issue_instruction
 from services.coordinator.dashboard import sessions
 from services.coordinator.dashboard.accounts import ThrottlePolicy, attempt_sign_in
 from services.coordinator.dashboard.charts import bar_chart
 from services.coordinator.dashboard.i18n import Lang, t
+from services.coordinator.dashboard.models import CoordinatorAccount
 from services.coordinator.dashboard.stats import overview
-from services.coordinator.exports import actions_csv, minutes_html, minutes_markdown
-from services.coordinator.meeting_commands import (
+from services.coordinator.integrations.stream_views import sse_response, start_position
+from services.coordinator.journal.models import EventLogEntry
+from services.coordinator.matches.models import Match
+from services.coordinator.meetings import service as meetings
+from services.coordinator.meetings.exports import actions_csv, minutes_html, minutes_markdown
+from services.coordinator.meetings.handlers import (
     AgendaEdit,
     Attendance,
     AttendanceList,
@@ -45,22 +50,15 @@ from services.coordinator.meeting_commands import (
     SeriesCreate,
     carry_out,
 )
-from services.coordinator.models import (
+from services.coordinator.meetings.models import (
     ActionItem,
-    BookListing,
-    BookNeed,
-    BookOffer,
-    CoordinatorAccount,
     Decision,
-    EventLogEntry,
     Invitation,
-    Match,
     Meeting,
     MeetingRecord,
     MeetingSeries,
-    RegisteredOrganisation,
 )
-from services.coordinator.stream_views import sse_response, start_position
+from services.coordinator.registry.models import RegisteredOrganisation
 from shared.app import Runtime, RuntimeDep, UowDep
 from shared.db import UnitOfWork
 from shared.errors import SifangError

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.coordinator.access import require
-from services.coordinator.feed import FeedPage, Wakeup, entries_after, head, position_before
+from services.coordinator.access.tokens import require
+from services.coordinator.integrations.feed import FeedPage, Wakeup, entries_after, head, position_before
 from shared.app import Runtime, RuntimeDep
 from shared.errors import InvalidInput
 from shared.events.filters import EventFilter

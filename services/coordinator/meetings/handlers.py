@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
-from services.coordinator import meetings
 from services.coordinator.clock import await_instruction, issue_instruction
-from services.coordinator.models import MeetingSeries
+from services.coordinator.meetings import service as meetings
+from services.coordinator.meetings.models import MeetingSeries
 from shared.app import Runtime
 from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound, NotYetApplied

@@ -20,10 +20,12 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from services.coordinator.journal import emit
+from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
+from services.coordinator.journal.service import emit
+from services.coordinator.matches.models import Match
 from services.coordinator.matching import Allocation, NeedItem, OfferItem, Party, allocate, candidates_for
 from services.coordinator.matching.filters import WEIGHTS
-from services.coordinator.models import BookNeed, BookOffer, BookOfferArea, Match, RegisteredOrganisation
+from services.coordinator.registry.models import RegisteredOrganisation
 from shared.events.catalogue import CATALOGUE
 from shared.events.data import MatchData
 from shared.events.envelope import derived_event_id

@@ -10,10 +10,16 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from sqlalchemy import select
 
-from services.coordinator import meetings
-from services.coordinator.access import Principal, RequireScope, require
-from services.coordinator.exports import Language, actions_csv, calendar, minutes_html, minutes_markdown
-from services.coordinator.meeting_commands import (
+from services.coordinator.access.tokens import Principal, RequireScope, require
+from services.coordinator.meetings import service as meetings
+from services.coordinator.meetings.exports import (
+    Language,
+    actions_csv,
+    calendar,
+    minutes_html,
+    minutes_markdown,
+)
+from services.coordinator.meetings.handlers import (
     AgendaEdit,
     Amendment,
     Attendance,
@@ -25,7 +31,7 @@ from services.coordinator.meeting_commands import (
     SeriesCreate,
     carry_out,
 )
-from services.coordinator.models import (
+from services.coordinator.meetings.models import (
     ActionItem,
     AgendaVersion,
     Decision,
@@ -33,8 +39,8 @@ from services.coordinator.models import (
     Meeting,
     MeetingRecord,
     MeetingSeries,
-    RegisteredOrganisation,
 )
+from services.coordinator.registry.models import RegisteredOrganisation
 from shared.app import RuntimeDep, UowDep
 from shared.db import UnitOfWork
 from shared.errors import NotFound

@@ -16,22 +16,21 @@ from pydantic import BaseModel
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from services.coordinator.agenda import AgendaCandidate, compile_agenda, slot_items
-from services.coordinator.journal import emit
-from services.coordinator.models import (
+from services.coordinator.book.models import BookNeed, BookOffer
+from services.coordinator.journal.service import emit
+from services.coordinator.matches.models import Match
+from services.coordinator.meetings.agenda import AgendaCandidate, compile_agenda, slot_items
+from services.coordinator.meetings.models import (
     ActionItem,
     AgendaProposal,
     AgendaVersion,
-    BookNeed,
-    BookOffer,
     Decision,
     Invitation,
-    Match,
     Meeting,
     MeetingRecord,
     MeetingSeries,
-    RegisteredOrganisation,
 )
+from services.coordinator.registry.models import RegisteredOrganisation
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.catalogue import CATALOGUE
 from shared.events.data import ActionData, AgendaData, MeetingData, RecordData

@@ -4,7 +4,7 @@ they took effect. Integrators follow it (SSE, webhooks) by ``position``."""
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.coordinator.models import EventLogEntry
+from services.coordinator.journal.models import EventLogEntry
 from shared.db import utcnow
 from shared.events.envelope import CloudEvent
 from shared.messaging.outbox import record_event

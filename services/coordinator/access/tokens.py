@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.coordinator.models import ApiToken, CoordinatorAccount
+from services.coordinator.access.models import ApiToken
+from services.coordinator.dashboard.models import CoordinatorAccount
 from shared.app import BearerDep, RuntimeDep, Scoped, UowDep
 from shared.auth import is_admin_token
 from shared.db import utcnow

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from services.coordinator.access import Principal, RequireScope
-from services.coordinator.destinations import DestinationPolicy, Refused, check_url
-from services.coordinator.feed import head
-from services.coordinator.models import WebhookDelivery, WebhookSubscription
-from services.coordinator.webhooks import WebhookSender, disable, new_secret, replay_since
+from services.coordinator.access.tokens import Principal, RequireScope
+from services.coordinator.integrations.destinations import DestinationPolicy, Refused, check_url
+from services.coordinator.integrations.feed import head
+from services.coordinator.integrations.models import WebhookDelivery, WebhookSubscription
+from services.coordinator.integrations.webhooks import WebhookSender, disable, new_secret, replay_since
 from shared.app import RuntimeDep, UowDep
 from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound

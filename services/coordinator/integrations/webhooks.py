@@ -40,9 +40,9 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 
-from services.coordinator.destinations import DestinationPolicy, Refused, Target, check_url
-from services.coordinator.feed import FeedEntry, Wakeup, entries_after, position_before
-from services.coordinator.models import WebhookDelivery, WebhookSubscription
+from services.coordinator.integrations.destinations import DestinationPolicy, Refused, Target, check_url
+from services.coordinator.integrations.feed import FeedEntry, Wakeup, entries_after, position_before
+from services.coordinator.integrations.models import WebhookDelivery, WebhookSubscription
 from shared.db import utcnow
 from shared.events.envelope import CONTENT_TYPE
 from shared.events.filters import EventFilter

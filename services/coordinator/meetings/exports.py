@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from icalendar import Calendar, Event
 
-from services.coordinator.models import ActionItem, Meeting, MeetingSeries
+from services.coordinator.meetings.models import ActionItem, Meeting, MeetingSeries
 
 __all__ = ["LABELS", "Language", "actions_csv", "calendar", "minutes_html", "minutes_markdown"]
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from services.coordinator.models import EventLogEntry
+from services.coordinator.journal.models import EventLogEntry
 from shared.events.envelope import CloudEvent
 from shared.events.filters import EventFilter
 

@@ -1,0 +1,28 @@
+"""Scoped API tokens."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+
+__all__ = ["ApiToken"]
+
+
+class ApiToken(Base):
+    """A scoped, expiring credential for the HTTP API, issued by an operator and shown once;
+    only the SHA-256 digest of the secret is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]]
+    # The coordinator account it acts for (what it records carries their name), if any.
+    coordinator: Mapped[str | None] = mapped_column(ForeignKey("coordinator_accounts.username"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

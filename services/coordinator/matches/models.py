@@ -1,0 +1,50 @@
+"""Matches: proposed pairings of needs and offers and what became of them."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+
+__all__ = ["Match"]
+
+
+class Match(Base):
+    """A proposed pairing of (part of) a need with (part of) an offer, and what became of it."""
+
+    __tablename__ = "matches"
+    __table_args__ = (Index("ix_matches_partition_status", "partition", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    partition: Mapped[str] = mapped_column(String(120))
+    need_id: Mapped[str] = mapped_column(String(36), index=True)
+    offer_id: Mapped[str] = mapped_column(String(36), index=True)
+    need_organisation_id: Mapped[str] = mapped_column(String(36), index=True)
+    offer_organisation_id: Mapped[str] = mapped_column(String(36), index=True)
+    category: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(12))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    unit: Mapped[str] = mapped_column(String(40))
+    offer_quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    offer_unit: Mapped[str] = mapped_column(String(40))
+    base_quantity: Mapped[float]
+    score: Mapped[float]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    accepted_by: Mapped[list[str]]
+    fulfilled_quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    explanation: Mapped[dict[str, Any]]
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    version: Mapped[int]  # how many states of it have been published (match.* events)
+
+    @property
+    def holds_capacity(self) -> bool:
+        """Confirmed, fulfilled, or accepted by one side already: not re-solved away."""
+        return self.status in ("confirmed", "fulfilled") or (
+            self.status == "proposed" and bool(self.accepted_by)
+        )
