@@ -21,7 +21,8 @@ install: $(STAMP) ## create .venv and install Sifang with its development tools
 run: install ## run the whole platform (DEMO=never skips the demo county on first start)
 	$(BIN)/python -m services.platform $(if $(DEMO),--demo $(DEMO))
 
-test: install ## run the whole test suite (SQLite and PostgreSQL, real nats-server)
+test: install ## run the whole test suite (SQLite and PostgreSQL, real nats-server, Debian's chromium)
+	scripts/ensure-browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 chaos: install ## the fault suite: kill -9, nats-server restarts, poison, database outage (real processes)
@@ -52,4 +53,5 @@ check-contracts: ## validate docs/asyncapi.json with the AsyncAPI parser (from t
 	cd tools/asyncapi && npm install --no-audit --no-fund --no-package-lock --silent && node validate.mjs ../../docs/asyncapi.json
 
 screenshots: install ## run the browser test and keep its screenshots in docs/screenshots
+	scripts/ensure-browser
 	SIFANG_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e/test_dashboard_browser.py

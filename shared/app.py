@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.auth import check_admin
 from shared.db import UnitOfWork, make_engine
-from shared.errors import install_error_handlers
+from shared.http_errors import install_error_handlers
 from shared.logs import configure_logging
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.nats import NatsLink

@@ -61,7 +61,10 @@ def browser() -> Iterator[Browser]:
     """Debian's chromium, headless, driven by playwright."""
     executable = shutil.which("chromium")
     if executable is None:
-        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run does)")
+        pytest.fail(
+            "chromium is not installed: apt-get install -y chromium fonts-wqy-microhei"
+            " (scripts/ensure-browser, run by make test, does it as root or with sudo)"
+        )
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
         yield launched
