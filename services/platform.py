@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 
 from services import SERVICES, service_settings
+from services.coordinator.settings import consumer_name
 from shared.messaging.access import (
     ADMIN_USER,
     credentials_env,
@@ -205,8 +206,6 @@ class Platform:
                 self.credentials_file, [ADMIN_USER, *SERVICES, *EMBEDDED_INTEGRATORS]
             )
             with _environment(self.extra_env):
-                from services.coordinator.app import consumer_name
-
                 durable = consumer_name(service_settings("coordinator"))
             users = embedded_users(
                 self.nats_passwords,

@@ -59,6 +59,7 @@ from services.coordinator.meetings.models import (
     MeetingSeries,
 )
 from services.coordinator.registry.models import RegisteredOrganisation
+from services.coordinator.settings import CoordinatorSettings, consumer_name, settings_of
 from shared.app import Runtime, RuntimeDep, UowDep
 from shared.db import UnitOfWork
 from shared.errors import SifangError
@@ -77,8 +78,8 @@ STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 
 
-def session_policy(settings: Any) -> sessions.SessionPolicy:
-    """From the coordinator's settings (``CoordinatorSettings``; typed loosely: no import cycle)."""
+def session_policy(settings: CoordinatorSettings) -> sessions.SessionPolicy:
+    """The dashboard's session lifetimes from the coordinator's settings."""
     return sessions.SessionPolicy(
         lifetime=timedelta(hours=settings.dashboard_session_hours),
         idle=timedelta(minutes=settings.dashboard_idle_minutes),
@@ -86,7 +87,7 @@ def session_policy(settings: Any) -> sessions.SessionPolicy:
     )
 
 
-def throttle_policy(settings: Any) -> ThrottlePolicy:
+def throttle_policy(settings: CoordinatorSettings) -> ThrottlePolicy:
     return ThrottlePolicy(
         max_failures=settings.login_max_failures,
         max_failures_per_address=settings.login_max_failures_per_address,
@@ -196,7 +197,11 @@ def login(
     lang = _lang(request)
     back = f"/dashboard/login?next={quote(next)}"
     result = attempt_sign_in(
-        uow.session, username, password, sessions.client_address(request), throttle_policy(runtime.settings)
+        uow.session,
+        username,
+        password,
+        sessions.client_address(request),
+        throttle_policy(settings_of(runtime)),
     )
     if result.locked_until is not None:
         until = result.locked_until.astimezone(CHINA)
@@ -206,7 +211,7 @@ def login(
     if result.account is None:
         uow.commit()
         return _back(request, back, t("wrong_login", lang), True)
-    sessions.sign_in(uow.session, request, result.account.username, session_policy(runtime.settings))
+    sessions.sign_in(uow.session, request, result.account.username, session_policy(settings_of(runtime)))
     uow.commit()
     local = next.startswith("/dashboard") and "\\" not in next
     return RedirectResponse(next if local else "/dashboard", status_code=303)
@@ -241,7 +246,7 @@ async def stream(request: Request, runtime: RuntimeDep) -> StreamingResponse:
     new_only = await asyncio.to_thread(start_position, runtime.session_factory)
     response = sse_response(request, runtime, EventFilter(), new_only, named=False)
     session_id = sessions.current_handle(request).session_id
-    idle = session_policy(runtime.settings).idle
+    idle = session_policy(settings_of(runtime)).idle
     if session_id is not None:  # the stream ends once the session is revoked (signed out elsewhere)
         response.body_iterator = sessions.until_revoked(
             response.body_iterator,
@@ -284,7 +289,6 @@ def _instruct(
     reason: str = "",
 ) -> Response:
     """Put the coordinator's instruction on the stream and wait for the consumer to take it."""
-    from services.coordinator.app import CoordinatorSettings, consumer_name
 
     match = uow.session.get(Match, match_id)
     if match is None or match.status != "proposed":
@@ -299,10 +303,9 @@ def _instruct(
     )
     uow.commit()
     runtime.relay.wake()
-    assert isinstance(runtime.settings, CoordinatorSettings)
     label = t("withdraw" if action == "withdraw_match" else "nudge", _lang(request))
     try:
-        refused = await_instruction(runtime.session_factory, consumer_name(runtime.settings), event_id)
+        refused = await_instruction(runtime.session_factory, consumer_name(settings_of(runtime)), event_id)
     except TimeoutError:
         return _back(request, "/dashboard/matches", f"{label}: {t('queued', _lang(request))}")
     if refused is not None:

@@ -12,7 +12,7 @@ and times included: both derive from the instruction.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from services.coordinator.clock import await_instruction, issue_instruction
 from services.coordinator.meetings import service as meetings
 from services.coordinator.meetings.models import MeetingSeries
+from services.coordinator.settings import consumer_name, settings_of
 from shared.app import Runtime
 from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound, NotYetApplied
@@ -274,7 +275,6 @@ def carry_out(
     made or changed. Raises the step's own error (404, 409, 422) if it is refused at once,
     Conflict if the state changed so that the consumer refused it, and NotYetApplied (202) if
     it is still on its way after ``wait`` seconds."""
-    from services.coordinator.app import CoordinatorSettings, consumer_name
 
     session = uow.session
     step = Step(target, coordinator, utcnow())
@@ -298,7 +298,7 @@ def carry_out(
     )
     uow.commit()
     runtime.relay.wake()
-    settings = cast(CoordinatorSettings, runtime.settings)
+    settings = settings_of(runtime)
     try:
         refused = await_instruction(runtime.session_factory, consumer_name(settings), instruction_id, wait)
     except TimeoutError:

@@ -1,0 +1,109 @@
+"""The coordinator's settings (environment variables ``COORDINATOR_*``)."""
+
+from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.coordinator.matches.service import MatchPolicy
+from shared.app import Runtime
+from shared.settings import ServiceSettings
+
+__all__ = ["CoordinatorSettings", "consumer_name", "settings_of"]
+
+
+class CoordinatorSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="COORDINATOR_", extra="ignore")
+    service_name: ClassVar[str] = "coordinator"
+    port: int = 8100
+    regions: list[str] = Field(
+        default_factory=list,
+        description="six-digit region codes this coordinator handles; empty means all",
+    )
+    max_deliver: int = Field(
+        default=10,
+        ge=2,
+        description="deliveries of one event without it being settled (the coordinator died "
+        "applying it each time) after which it is dead-lettered instead of applied again",
+    )
+    backoff: list[float] = Field(
+        default_factory=lambda: [0.5, 2.0, 5.0],
+        description="seconds before each new try of an event whose handler failed while the "
+        "database worked; after the last it is dead-lettered (database outages never count)",
+    )
+    ack_wait: float = Field(
+        default=10.0, gt=0, description="seconds before an event held by a dead coordinator returns"
+    )
+    hold_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="how long an event that came before what it builds on is held before it is dead-lettered",
+    )
+    fairness_cap: float = Field(
+        default=0.5, gt=0, le=1, description="most of a contested offer one organisation may take"
+    )
+    response_hours: float = Field(default=72.0, gt=0, description="time the parties have to answer")
+    expiry_check_seconds: float = Field(default=30.0, gt=0)
+    webhook_backoff: list[float] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0],
+        description="seconds before each retry of a failed webhook delivery; then it is dead",
+    )
+    webhook_timeout: float = Field(default=5.0, gt=0, description="seconds an endpoint has to answer")
+    webhook_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="deliveries in flight at once to one endpoint; above 1 they may arrive out of order",
+    )
+    webhook_disable_after: float = Field(
+        default=86400.0,
+        gt=0,
+        description="seconds of nothing but failed attempts after which a subscription is disabled",
+    )
+    webhook_allowed_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description="networks webhooks may be sent to although they are not globally routable "
+        '(loopback, private, link-local, ...), e.g. ["10.20.0.0/16"]; plain http is allowed to them',
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="allow webhooks to every address that is not globally routable (development, tests)",
+    )
+    webhook_allow_http: bool = Field(
+        default=False, description="allow plain http webhook URLs to public addresses too"
+    )
+    dashboard_session_hours: float = Field(
+        default=12.0, gt=0, description="how long a dashboard sign-in lasts, however active"
+    )
+    dashboard_idle_minutes: float = Field(
+        default=120.0, gt=0, description="a dashboard session without a request for this long ends"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="failed sign-ins to one account within the window before it is locked"
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="failed sign-ins from one client address within the window before it is locked",
+    )
+    login_window_minutes: float = Field(
+        default=15.0, gt=0, description="the window of the sign-in throttle, and how long a lock lasts"
+    )
+
+    @property
+    def match_policy(self) -> MatchPolicy:
+        return MatchPolicy(fairness_cap=self.fairness_cap, response_time=timedelta(hours=self.response_hours))
+
+
+def consumer_name(settings: CoordinatorSettings) -> str:
+    """The durable consumer (and clock) of this coordinator: one per set of regions."""
+    return "coordinator" if not settings.regions else "coordinator-" + "-".join(settings.regions)
+
+
+def settings_of(runtime: Runtime) -> CoordinatorSettings:
+    """The coordinator's settings held by its runtime."""
+    if not isinstance(runtime.settings, CoordinatorSettings):
+        raise TypeError("not a coordinator's runtime")
+    return runtime.settings
