@@ -16,7 +16,7 @@ from shared.messaging.access import admin_credentials
 from shared.messaging.consumer import Delivery, EventConsumer, Outcome
 from shared.messaging.models import DeadLetter
 from shared.messaging.nats import STREAM_NAME, NatsLink, subject_matches
-from shared.migrate import alembic_config, upgrade
+from shared.migrate import current_heads, newest_heads, upgrade
 
 __all__ = ["Check", "compare_coordinators", "doctor", "rebuild_coordinator", "redrive"]
 
@@ -86,9 +86,6 @@ async def _nats_checks(nats_url: str) -> list[Check]:
 
 
 def _database_checks() -> list[Check]:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
     checks = []
     for service in SERVICES:
         url = service_settings(service).effective_database_url
@@ -96,7 +93,7 @@ def _database_checks() -> list[Check]:
             engine = make_engine(url)
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-                current = MigrationContext.configure(connection).get_current_revision()
+                current = current_heads(connection)
             engine.dispose()
         except Exception as exc:
             checks.append(
@@ -108,13 +105,13 @@ def _database_checks() -> list[Check]:
                 )
             )
             continue
-        head = ScriptDirectory.from_config(alembic_config(service)).get_current_head()
-        ok = current == head
+        newest = newest_heads(service)
+        ok = current == newest
         checks.append(
             Check(
                 f"database {service}",
                 ok,
-                f"migration {current or 'none'} (newest {head})",
+                f"migration {', '.join(current) or 'none'} (newest {', '.join(newest)})",
                 "" if ok else "run `make migrate`",
             )
         )
@@ -125,7 +122,7 @@ def _coordinator_checks() -> list[Check]:
     """Events held for what they wait for, and dead letters not yet re-driven."""
     from sqlalchemy import func
 
-    from services.coordinator.models import HeldEvent
+    from services.coordinator.journal.models import HeldEvent
 
     settings = service_settings("coordinator")
     checks: list[Check] = []

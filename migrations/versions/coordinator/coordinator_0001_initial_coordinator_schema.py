@@ -3,6 +3,10 @@
 Revision ID: coordinator_0001
 Revises: 
 Create Date: 2026-11-23 16:01:55.957331
+
+The root of the ``coordinator`` branch. Its messaging tables (outbox, inbox, dead letters)
+were created here before the branches existed; they now come from messaging_0001, which this
+revision depends on, so a database stamped with any coordinator revision already has them.
 """
 
 from collections.abc import Sequence
@@ -13,8 +17,8 @@ from alembic import op
 
 revision: str = 'coordinator_0001'
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ('coordinator',)
+depends_on: str | Sequence[str] | None = ('messaging_0001',)
 
 
 def upgrade() -> None:
@@ -74,23 +78,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_book_offers_region'), ['region'], unique=False)
         batch_op.create_index(batch_op.f('ix_book_offers_status'), ['status'], unique=False)
 
-    op.create_table('dead_letters',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('consumer', sa.String(length=100), nullable=False),
-    sa.Column('stream_sequence', sa.BigInteger(), nullable=False),
-    sa.Column('subject', sa.String(length=300), nullable=False),
-    sa.Column('event_id', sa.String(length=100), nullable=True),
-    sa.Column('headers', sa.JSON(), nullable=False),
-    sa.Column('payload', sa.LargeBinary(), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('deliveries', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('redriven_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_dead_letters'))
-    )
-    with op.batch_alter_table('dead_letters', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_dead_letters_consumer'), ['consumer'], unique=False)
-
     op.create_table('event_log',
     sa.Column('event_id', sa.String(length=100), nullable=False),
     sa.Column('stream_sequence', sa.BigInteger(), nullable=False),
@@ -117,27 +104,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_event_log_region'), ['region'], unique=False)
         batch_op.create_index(batch_op.f('ix_event_log_type'), ['type'], unique=False)
 
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=100), nullable=False),
-    sa.Column('event_id', sa.String(length=100), nullable=False),
-    sa.Column('stream_sequence', sa.BigInteger(), nullable=False),
-    sa.Column('applied_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id', name=op.f('pk_inbox'))
-    )
-    op.create_table('outbox',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('event_type', sa.String(length=100), nullable=False),
-    sa.Column('subject', sa.String(length=200), nullable=False),
-    sa.Column('payload', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
-    )
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_unpublished', ['published_at', 'id'], unique=False)
-
     op.create_table('registry_organisations',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -161,11 +127,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_registry_organisations_kind'))
 
     op.drop_table('registry_organisations')
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_unpublished')
-
-    op.drop_table('outbox')
-    op.drop_table('inbox')
     with op.batch_alter_table('event_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_event_log_type'))
         batch_op.drop_index(batch_op.f('ix_event_log_region'))
@@ -175,10 +136,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_event_log_correlation_id'))
 
     op.drop_table('event_log')
-    with op.batch_alter_table('dead_letters', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_dead_letters_consumer'))
-
-    op.drop_table('dead_letters')
     with op.batch_alter_table('book_offers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_book_offers_status'))
         batch_op.drop_index(batch_op.f('ix_book_offers_region'))
