@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
 from services.coordinator.access.tokens import router as token_router
+from services.coordinator.book.views import router as book_router
 from services.coordinator.clock import CLOCK_REGION, run_clock
 from services.coordinator.dashboard.sessions import DashboardSessions
 from services.coordinator.dashboard.views import LoginRequired, session_policy
@@ -19,10 +20,12 @@ from services.coordinator.integrations.feed import Wakeup
 from services.coordinator.integrations.stream_views import router as stream_router
 from services.coordinator.integrations.webhook_views import router as webhook_router
 from services.coordinator.integrations.webhooks import WebhookSender, retire_raw_stream_consumer, run_enqueuer
+from services.coordinator.journal.views import router as journal_router
+from services.coordinator.matches.views import router as matches_router
 from services.coordinator.meetings.views import router as meeting_router
 from services.coordinator.projection import CoordinatorProjection, conflicting_copy
+from services.coordinator.registry.views import router as registry_router
 from services.coordinator.settings import CoordinatorSettings, consumer_name
-from services.coordinator.views import router
 from shared.app import Runtime, build_runtime, create_service_app
 from shared.events.subjects import STAKEHOLDER_KINDS
 from shared.messaging.consumer import EventConsumer
@@ -110,7 +113,10 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
         description="The registry of organisations and the book of open needs and offers, "
         "built from every stakeholder event, with the event log and dead letters.",
         routers=[
-            router,
+            registry_router,
+            book_router,
+            journal_router,
+            matches_router,
             meeting_router,
             contract_router,
             stream_router,

@@ -11,25 +11,26 @@ stream therefore repeats every such decision at the instant it was taken, withou
 
 import asyncio
 import logging
-import time
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from services.coordinator.bus import Applied, UnitOfWork
+from services.coordinator.journal.holds import expire_holds
 from services.coordinator.journal.models import HeldEvent
+from services.coordinator.journal.service import publish
 from services.coordinator.matches.models import Match
+from services.coordinator.matches.service import MatchPolicy, expire_due
+from services.coordinator.meetings import service as meetings
 from services.coordinator.meetings.models import ActionItem, AgendaVersion, Meeting
 from shared.app import Runtime
 from shared.db import utcnow
-from shared.events.catalogue import CATALOGUE
-from shared.events.data import ClockTicked, InstructionAction, InstructionIssued
-from shared.events.envelope import derived_event_id, new_event_id
-from shared.messaging.models import DeadLetter, InboxEntry, OutboxMessage
-from shared.messaging.outbox import record_event
+from shared.events.data import ClockTicked
+from shared.events.envelope import derived_event_id
+from shared.messaging.models import InboxEntry, OutboxMessage
 
-__all__ = ["CLOCK_REGION", "await_instruction", "due_work", "issue_instruction", "run_clock", "tick_if_due"]
+__all__ = ["CLOCK_REGION", "clock_ticked", "due_work", "run_clock", "tick_if_due"]
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +72,8 @@ def tick_if_due(session: Session, consumer: str, now: datetime, hold_timeout: ti
     if not due:
         return None
     tick_id = derived_event_id(now, "tick", consumer)
-    subject, event = CATALOGUE[_TICK].build(
-        kind="coordinator",
-        organisation_id="coordinator",
-        region=CLOCK_REGION,
-        data=ClockTicked(tick_id=tick_id, coordinator=consumer, at=now),
-        event_id=tick_id,
-        time=now,
-    )
-    record_event(session, subject, event)
+    data = ClockTicked(tick_id=tick_id, coordinator=consumer, at=now)
+    publish(session, _TICK, data, CLOCK_REGION, event_id=tick_id, at=now, logged=False)
     log.info("clock tick %s at %s for %s", tick_id, now.isoformat(), ", ".join(due))
     return tick_id
 
@@ -103,58 +97,20 @@ def _tick_once(runtime: Runtime, consumer: str, hold_timeout: timedelta) -> bool
     return tick is not None
 
 
-def issue_instruction(
-    session: Session,
+def clock_ticked(
+    event: Applied[ClockTicked],
+    uow: UnitOfWork,
     *,
-    action: InstructionAction,
-    target: str,
-    region: str,
-    coordinator: str,
-    reason: str = "",
-    arguments: dict[str, Any] | None = None,
-    instruction_id: str | None = None,
-    at: datetime | None = None,
-) -> str:
-    """Record a coordinator's instruction in the outbox; it takes effect when consumed.
-    Returns the event id. The caller commits (and wakes the relay)."""
-    data = InstructionIssued(
-        instruction_id=instruction_id or new_event_id(),
-        action=action,
-        target=target,
-        coordinator=coordinator,
-        reason=reason,
-        arguments=arguments or {},
-        at=at or utcnow(),
-    )
-    subject, event = CATALOGUE["sifang.instruction.issued.v1"].build(
-        kind="coordinator",
-        organisation_id="coordinator",
-        region=region,
-        data=data,
-        event_id=data.instruction_id,
-        time=data.at,
-    )
-    record_event(session, subject, event)
-    return event.id
-
-
-def await_instruction(
-    sessions: sessionmaker[Session], consumer: str, event_id: str, timeout: float = 10.0
-) -> str | None:
-    """Wait until the consumer has taken the instruction: None once applied, the reason if it
-    was refused; raises TimeoutError if it has not come back in ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with sessions() as session:
-            refused = session.scalar(
-                select(DeadLetter.reason).where(
-                    DeadLetter.consumer == consumer, DeadLetter.event_id == event_id
-                )
-            )
-            if refused is not None:
-                return refused
-            if session.get(InboxEntry, (consumer, event_id)) is not None:
-                return None
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"instruction {event_id} not applied within {timeout} s")
-        time.sleep(0.05)
+    policy: MatchPolicy,
+    consumer: str,
+    hold_timeout: timedelta,
+) -> None:
+    """The clock-driven work, at the instant the tick records: proposals nobody answered expire,
+    unfinished actions past their date become overdue, agendas past their cut-off are compiled,
+    and events held longer than ``hold_timeout`` are dead-lettered."""
+    session, at = uow.session, event.data.at
+    expire_due(session, policy, event.cause)
+    meetings.mark_overdue(session, at.date())
+    for meeting_id in meetings.meetings_due_for_agenda(session, at):
+        meetings.compile_meeting_agenda(session, meeting_id, as_of=at, made_by="compiled at the cut-off")
+    expire_holds(session, consumer, at, hold_timeout)

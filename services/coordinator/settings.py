@@ -93,6 +93,10 @@ class CoordinatorSettings(ServiceSettings):
     )
 
     @property
+    def hold_timeout(self) -> timedelta:
+        return timedelta(seconds=self.hold_timeout_seconds)
+
+    @property
     def match_policy(self) -> MatchPolicy:
         return MatchPolicy(fairness_cap=self.fairness_cap, response_time=timedelta(hours=self.response_hours))
 

@@ -288,23 +288,21 @@ def test_dead_endpoints_delay_only_themselves(make_coordinator: Callable[..., Co
     healthy = Receiver(204)
     coordinator.subscribe(healthy.url)
 
-    def latency(events: int) -> float:
+    def delivered_to_healthy(events: int) -> None:
         expected = len(healthy.received) + events
-        started = time.monotonic()
         _log(coordinator, *_needs(events))
         _eventually(lambda: len(healthy.received) >= expected, interval=0.01)
-        return time.monotonic() - started
 
-    no_fault = latency(10)
+    delivered_to_healthy(10)
 
     silent = [Silent() for _ in range(3)]
     refused = [f"http://127.0.0.1:{free_port()}/nobody-listens" for _ in range(2)]
     dead = [coordinator.subscribe(url) for url in [s.url for s in silent] + refused]
-    with_faults = latency(20)
-    # Every silent endpoint still holds its first requests: none has timed out yet.
+    delivered_to_healthy(20)
+    # The healthy endpoint got all 20 while every silent endpoint still holds its first request
+    # (none has timed out yet): its deliveries did not wait for theirs. Causal, not a timing.
     silent_attempts = [d["attempts"] for sub in dead[:3] for d in coordinator.deliveries(sub)]
 
-    assert with_faults < no_fault + 2.0 < timeout, (no_fault, with_faults)
     assert silent_attempts and set(silent_attempts) == {0}
     assert len(healthy.received) == 30
     # The dead endpoints did get their attempts.

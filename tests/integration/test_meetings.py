@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.book.models import BookNeed
+from services.coordinator.journal.service import Cause, begin_cause, end_cause
 from services.coordinator.meetings import service as meetings
 from services.coordinator.meetings.models import ActionItem, AgendaProposal, MeetingRecord, MeetingSeries
 from services.coordinator.projection import CoordinatorProjection
@@ -358,9 +359,11 @@ def test_overdue_actions_are_published_and_carried_to_the_next_meeting(
             evidence_url="https://example.invalid/report.pdf",
             at=T0 + timedelta(days=30),
         )
-        tick = (new_event_id(), T0 + timedelta(days=31))
-        assert meetings.mark_overdue(session, date(2026, 12, 10), cause_id=tick[0], at=tick[1]) == []
-        overdue = meetings.mark_overdue(session, date(2026, 12, 11), cause_id=tick[0], at=tick[1])
+        tick_id = new_event_id()
+        begin_cause(session, Cause(tick_id, tick_id, T0 + timedelta(days=31)))  # as a clock tick
+        assert meetings.mark_overdue(session, date(2026, 12, 10)) == []
+        overdue = meetings.mark_overdue(session, date(2026, 12, 11))
+        end_cause(session)
         assert [a.title for a in overdue] == ["提交品牌方案"]
         series = session.get(MeetingSeries, "series-1")
         assert series is not None

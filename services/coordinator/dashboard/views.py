@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -26,30 +26,32 @@ from sqlalchemy import or_, select
 from starlette.concurrency import run_in_threadpool
 
 from services.coordinator.book.models import BookListing, BookNeed, BookOffer
-from services.coordinator.clock import await_instruction, issue_instruction
+from services.coordinator.book.queries import in_category, in_region
+from services.coordinator.bus import CommandBody
 from services.coordinator.dashboard import sessions
 from services.coordinator.dashboard.accounts import ThrottlePolicy, attempt_sign_in
 from services.coordinator.dashboard.charts import bar_chart
 from services.coordinator.dashboard.i18n import Lang, t
 from services.coordinator.dashboard.models import CoordinatorAccount
 from services.coordinator.dashboard.stats import overview
+from services.coordinator.instructions import carry_out
 from services.coordinator.integrations.stream_views import sse_response, start_position
 from services.coordinator.journal.models import EventLogEntry
+from services.coordinator.matches.commands import NudgeMatch, WithdrawMatch
 from services.coordinator.matches.models import Match
 from services.coordinator.meetings import service as meetings
-from services.coordinator.meetings.exports import actions_csv, minutes_html, minutes_markdown
-from services.coordinator.meetings.handlers import (
+from services.coordinator.meetings.commands import (
     AgendaEdit,
     Attendance,
     AttendanceList,
-    Body,
     Closing,
+    CompileAgenda,
     DecisionCreate,
     MeetingCreate,
-    NoArguments,
+    PublishAgenda,
     SeriesCreate,
-    carry_out,
 )
+from services.coordinator.meetings.exports import actions_csv, minutes_html, minutes_markdown
 from services.coordinator.meetings.models import (
     ActionItem,
     Decision,
@@ -59,11 +61,10 @@ from services.coordinator.meetings.models import (
     MeetingSeries,
 )
 from services.coordinator.registry.models import RegisteredOrganisation
-from services.coordinator.settings import CoordinatorSettings, consumer_name, settings_of
+from services.coordinator.settings import CoordinatorSettings, settings_of
 from shared.app import Runtime, RuntimeDep, UowDep
 from shared.db import UnitOfWork
-from shared.errors import SifangError
-from shared.events.data import InstructionAction
+from shared.errors import NotFound, NotYetApplied, SifangError
 from shared.events.filters import EventFilter
 from shared.taxonomy import CATEGORIES
 
@@ -279,42 +280,30 @@ def matches_page(request: Request, uow: UowDep, user: User, status: str = "") ->
     )
 
 
-def _instruct(
+async def _match_instruction(
     request: Request,
     uow: UnitOfWork,
     runtime: Runtime,
     match_id: str,
-    action: Literal["withdraw_match", "nudge_match"],
+    command: CommandBody,
     user: CoordinatorAccount,
-    reason: str = "",
+    label: str,
 ) -> Response:
-    """Put the coordinator's instruction on the stream and wait for the consumer to take it."""
-
-    match = uow.session.get(Match, match_id)
-    if match is None or match.status != "proposed":
-        return _back(request, "/dashboard/matches", "—", True)
-    event_id = issue_instruction(
-        uow.session,
-        action=action,
-        target=match.id,
-        region=match.region,
-        coordinator=user.display_name,
-        reason=reason,
-    )
-    uow.commit()
-    runtime.relay.wake()
-    label = t("withdraw" if action == "withdraw_match" else "nudge", _lang(request))
+    """Put the coordinator's instruction through the same handler as every other command: a
+    refusal (not a proposal any more, no such match) is shown; so is a queued instruction."""
     try:
-        refused = await_instruction(runtime.session_factory, consumer_name(settings_of(runtime)), event_id)
-    except TimeoutError:
+        await run_in_threadpool(
+            carry_out, uow, runtime, command, target=match_id, coordinator=user.display_name
+        )
+    except NotYetApplied:
         return _back(request, "/dashboard/matches", f"{label}: {t('queued', _lang(request))}")
-    if refused is not None:
-        return _back(request, "/dashboard/matches", f"{label}: {refused}", True)
+    except (SifangError, ValueError) as exc:
+        return _back(request, "/dashboard/matches", f"{label}: {_problem(exc)}", True)
     return _back(request, "/dashboard/matches", f"{label} ✓")
 
 
 @router.post("/matches/{match_id}/withdraw")
-def withdraw_match(
+async def withdraw_match(
     request: Request,
     match_id: str,
     uow: UowDep,
@@ -324,11 +313,14 @@ def withdraw_match(
     runtime: RuntimeDep,
 ) -> Response:
     _check_csrf(request, csrf)
-    return _instruct(request, uow, runtime, match_id, "withdraw_match", user, reason)
+    label = t("withdraw", _lang(request))
+    return await _match_instruction(
+        request, uow, runtime, match_id, WithdrawMatch(reason=reason), user, label
+    )
 
 
 @router.post("/matches/{match_id}/nudge")
-def nudge_match(
+async def nudge_match(
     request: Request,
     match_id: str,
     uow: UowDep,
@@ -338,7 +330,8 @@ def nudge_match(
 ) -> Response:
     """Remind both parties: the proposal's state is published again, naming who nudged."""
     _check_csrf(request, csrf)
-    return _instruct(request, uow, runtime, match_id, "nudge_match", user)
+    label = t("nudge", _lang(request))
+    return await _match_instruction(request, uow, runtime, match_id, NudgeMatch(), user, label)
 
 
 def _listings(side: str) -> Any:
@@ -360,9 +353,9 @@ def _listings(side: str) -> Any:
         if kind:
             query = query.where(model.kind == kind)
         if category:
-            query = query.where(or_(model.category == category, model.category.startswith(category + ".")))
-        if region:
-            query = query.where(model.region.startswith(region.rstrip("0") or region))
+            query = query.where(in_category(model.category, category))
+        if region.isascii() and region.isdigit():  # anything else is not a region: ignored
+            query = query.where(in_region(model.region, region))
         if status:
             query = query.where(model.status == status)
         return render(
@@ -459,9 +452,7 @@ async def create_series(request: Request, uow: UowDep, user: User, runtime: Runt
             cadence=str(form.get("cadence") or ""),
             invited=[str(v) for v in form.getlist("invited")],
         )
-        await run_in_threadpool(
-            carry_out, uow, runtime, "create_series", command, coordinator=user.display_name
-        )
+        await run_in_threadpool(carry_out, uow, runtime, command, coordinator=user.display_name)
     except (SifangError, ValidationError) as exc:
         return _back(request, "/dashboard/meetings", _problem(exc), True)
     return _back(request, "/dashboard/meetings", "✓")
@@ -487,7 +478,6 @@ async def schedule(
             carry_out,
             uow,
             runtime,
-            "schedule_meeting",
             command,
             target=series_id,
             coordinator=user.display_name,
@@ -545,14 +535,13 @@ async def _meeting_action(
     meeting_id: str,
     csrf: str,
     user: CoordinatorAccount,
-    action: InstructionAction,
-    command: Callable[[], Body],
+    command: Callable[[], CommandBody],
 ) -> Response:
     """One step of a meeting from a form: through the stream, with the refusal shown if any."""
     _check_csrf(request, csrf)
     try:
         await run_in_threadpool(  # it waits for the consumer, which runs on this event loop
-            carry_out, uow, runtime, action, command(), target=meeting_id, coordinator=user.display_name
+            carry_out, uow, runtime, command(), target=meeting_id, coordinator=user.display_name
         )
     except (SifangError, ValueError) as exc:
         return _back(request, f"/dashboard/meetings/{meeting_id}", _problem(exc), True)
@@ -568,7 +557,7 @@ async def compile_agenda(
     csrf: Annotated[str, Form()],
     runtime: RuntimeDep,
 ) -> Response:
-    return await _meeting_action(request, uow, runtime, meeting_id, csrf, user, "compile_agenda", NoArguments)
+    return await _meeting_action(request, uow, runtime, meeting_id, csrf, user, CompileAgenda)
 
 
 @router.post("/meetings/{meeting_id}/agenda")
@@ -602,7 +591,6 @@ async def edit_agenda(
         meeting_id,
         str(form.get("csrf", "")),
         user,
-        "edit_agenda",
         lambda: AgendaEdit.model_validate({"items": items, "note": f"edited by {user.display_name}"}),
     )
 
@@ -616,7 +604,7 @@ async def publish_agenda(
     csrf: Annotated[str, Form()],
     runtime: RuntimeDep,
 ) -> Response:
-    return await _meeting_action(request, uow, runtime, meeting_id, csrf, user, "publish_agenda", NoArguments)
+    return await _meeting_action(request, uow, runtime, meeting_id, csrf, user, PublishAgenda)
 
 
 @router.post("/meetings/{meeting_id}/attendance")
@@ -640,7 +628,6 @@ async def attendance(
         meeting_id,
         str(form.get("csrf", "")),
         user,
-        "record_attendance",
         lambda: AttendanceList(entries=entries),
     )
 
@@ -677,7 +664,6 @@ async def decide(request: Request, meeting_id: str, uow: UowDep, user: User, run
         meeting_id,
         str(form.get("csrf", "")),
         user,
-        "record_decision",
         lambda: DecisionCreate.model_validate(decision),
     )
 
@@ -693,7 +679,7 @@ async def close(
     minutes: Annotated[str, Form()] = "",
 ) -> Response:
     return await _meeting_action(
-        request, uow, runtime, meeting_id, csrf, user, "close_meeting", lambda: Closing(minutes=minutes)
+        request, uow, runtime, meeting_id, csrf, user, lambda: Closing(minutes=minutes)
     )
 
 
@@ -705,6 +691,8 @@ def _record_content(uow: UnitOfWork, meeting_id: str) -> tuple[MeetingRecord, li
             .order_by(MeetingRecord.sequence)
         )
     )
+    if not rows:
+        raise NotFound("the meeting has no record yet: close it first", field="meeting_id")
     return rows[0], [r.content for r in rows[1:]]
 
 

@@ -6,10 +6,25 @@ from typing import Any
 
 from sqlalchemy import Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
+from services.coordinator.matches.lifecycle import MatchStatus, holds_capacity
 from shared.db import Base
 
 __all__ = ["Match"]
+
+
+class StatusColumn(TypeDecorator[MatchStatus]):
+    """A match's status, stored as its name (``VARCHAR(20)``) and read back as a MatchStatus."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def process_bind_param(self, value: MatchStatus | str | None, dialect: Any) -> str | None:
+        return None if value is None else MatchStatus(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> MatchStatus | None:
+        return None if value is None else MatchStatus(value)
 
 
 class Match(Base):
@@ -32,7 +47,7 @@ class Match(Base):
     offer_unit: Mapped[str] = mapped_column(String(40))
     base_quantity: Mapped[float]
     score: Mapped[float]
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[MatchStatus] = mapped_column(StatusColumn(), index=True)
     accepted_by: Mapped[list[str]]
     fulfilled_quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     explanation: Mapped[dict[str, Any]]
@@ -45,6 +60,4 @@ class Match(Base):
     @property
     def holds_capacity(self) -> bool:
         """Confirmed, fulfilled, or accepted by one side already: not re-solved away."""
-        return self.status in ("confirmed", "fulfilled") or (
-            self.status == "proposed" and bool(self.accepted_by)
-        )
+        return holds_capacity(self.status, self.accepted_by)

@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -21,31 +21,38 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
-from services.coordinator.journal.service import emit
+from services.coordinator.book.queries import in_category
+from services.coordinator.journal.service import Cause, publish
+from services.coordinator.matches.lifecycle import ACTIVE, REFUSED, MatchStatus, check_transition
 from services.coordinator.matches.models import Match
 from services.coordinator.matching import Allocation, NeedItem, OfferItem, Party, allocate, candidates_for
-from services.coordinator.matching.filters import WEIGHTS
+from services.coordinator.matching.explanation import explain
+from services.coordinator.matching.reconciliation import StandingProposal, reconcile
 from services.coordinator.registry.models import RegisteredOrganisation
-from shared.events.catalogue import CATALOGUE
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.data import MatchData
-from shared.events.envelope import derived_event_id
 from shared.regions import significant_prefix
 from shared.taxonomy import SERVES, is_within, root_of
 from shared.units import base_factor
 
 __all__ = [
     "CREATED_MATCHES",
-    "Cause",
     "MatchPolicy",
     "change_status",
-    "emit_match",
     "expire_due",
+    "match_data",
+    "nudge",
     "partition_of",
     "partitions_for_offer",
+    "publish_match",
+    "record_answer",
+    "record_delivery",
     "resolve",
+    "resolve_all",
+    "withdraw",
+    "withdraw_for_listing",
 ]
 
-ACTIVE = ("proposed", "confirmed", "fulfilled")
 CREATED_MATCHES = "sifang.created_matches"  # session.info key: ids of matches proposed in it
 _NAMESPACE = uuid.UUID("5b1c3f0e-8a52-4d0e-9f57-4c1f5a9d2e11")
 
@@ -54,16 +61,6 @@ _NAMESPACE = uuid.UUID("5b1c3f0e-8a52-4d0e-9f57-4c1f5a9d2e11")
 class MatchPolicy:
     fairness_cap: float = 0.5
     response_time: timedelta = timedelta(hours=72)
-    coordinator_id: str = "coordinator"
-
-
-@dataclass(frozen=True)
-class Cause:
-    """The event that set a change off: its id, correlation and time."""
-
-    event_id: str
-    correlation_id: str
-    time: datetime
 
 
 def partition_of(category: str, region: str) -> str:
@@ -82,19 +79,10 @@ def _area_prefixes(county: str) -> list[str]:
     return [county[:2], county[:4], county]
 
 
-def sync_offer_areas(session: Session, offer: BookOffer) -> None:
-    """Index the offer's service area by significant prefix."""
-    session.query(BookOfferArea).filter(BookOfferArea.offer_id == offer.id).delete()
-    for prefix in sorted({significant_prefix(area) for area in offer.service_area}):
-        session.add(BookOfferArea(offer_id=offer.id, prefix=prefix))
-
-
 def partitions_for_offer(session: Session, offer: BookOffer) -> set[str]:
     """The partitions an offer can take part in, and those where it has matches."""
     prefixes = sorted({significant_prefix(a) for a in offer.service_area})
-    conditions = []
-    for root in _roots_served_by(offer.category):
-        conditions += [BookNeed.category == root, BookNeed.category.startswith(root + ".")]
+    conditions = [in_category(BookNeed.category, root) for root in _roots_served_by(offer.category)]
     query = (
         select(BookNeed.category, BookNeed.region)
         .where(BookNeed.status == "open", or_(*conditions))
@@ -121,7 +109,7 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
         session.scalars(
             select(BookNeed)
             .where(BookNeed.status == "open", BookNeed.region.startswith(county))
-            .where(or_(BookNeed.category == root, BookNeed.category.startswith(root + ".")))
+            .where(in_category(BookNeed.category, root))
             .order_by(BookNeed.id)
         )
     )
@@ -134,7 +122,7 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
     for m in matches_of_needs:
         if m.holds_capacity:
             held_by_need[m.need_id] += m.base_quantity
-        if m.status in ("declined", "expired"):
+        if m.status in REFUSED:
             excluded.add((m.need_id, m.offer_id))
 
     offers = _offers_for(session, root, county)
@@ -188,29 +176,36 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
         for a in allocate(candidates, fairness_cap=policy.fairness_cap)
     }
     current = session.scalars(
-        select(Match).where(Match.partition == partition, Match.status == "proposed").order_by(Match.id)
+        select(Match).where(Match.partition == partition, Match.status == MatchStatus.PROPOSED)
     )
-    kept: set[tuple[str, str]] = set()
-    for match in current:
-        if match.accepted_by:
-            continue  # holds capacity; only its parties or its sides' withdrawal end it
-        proposal = allocations.get((match.need_id, match.offer_id))
-        if proposal is not None and abs(proposal.quantity - match.base_quantity) < 1e-6:
-            kept.add((match.need_id, match.offer_id))
-            continue
-        reason = _why_withdrawn(match, {n.id for n in needs}, set(offer_ids))
-        change_status(session, match, "withdrawn", reason, policy, cause)
+    standing = {m.id: m for m in current}
+    outcome = reconcile(
+        (
+            StandingProposal(m.id, m.need_id, m.offer_id, m.base_quantity, bool(m.accepted_by))
+            for m in standing.values()
+        ),
+        allocations,
+        open_needs={n.id for n in needs},
+        open_offers=set(offer_ids),
+    )
+    for withdrawal in outcome.withdrawn:
+        change_status(
+            session, standing[withdrawal.match_id], MatchStatus.WITHDRAWN, withdrawal.reason, policy, cause
+        )
     books = {n.id: n for n in needs} | {o.id: o for o in offers}
-    for key, allocation in sorted(allocations.items()):
-        if key not in kept:
-            _propose(session, partition, allocation, books, policy, cause)
+    for allocation in outcome.proposed:
+        _propose(session, partition, allocation, books, policy, cause)
+
+
+def resolve_all(session: Session, partitions: set[str], policy: MatchPolicy, cause: Cause) -> None:
+    """Re-solve each of ``partitions``, in a stable order."""
+    for partition in sorted(partitions):
+        resolve(session, partition, policy, cause)
 
 
 def _offers_for(session: Session, root: str, county: str) -> list[BookOffer]:
     branches = sorted({root, *SERVES.get(root, ())})
-    category = or_(
-        *(c for b in branches for c in (BookOffer.category == b, BookOffer.category.startswith(b + ".")))
-    )
+    category = or_(*(in_category(BookOffer.category, b) for b in branches))
     # Offers of a broader category (``training``) serve narrower needs (``training.livestream``).
     covering = select(BookOfferArea.offer_id).where(
         or_(BookOfferArea.prefix.in_(_area_prefixes(county)), BookOfferArea.prefix.startswith(county))
@@ -263,67 +258,6 @@ def _fulfilment_rates(session: Session, org_ids: set[str]) -> dict[str, float]:
     return {org: (c["fulfilled"] + 1) / (c["fulfilled"] + c["confirmed"] + 2) for org, c in counts.items()}
 
 
-def _why_withdrawn(match: Match, open_needs: set[str], open_offers: set[str]) -> str:
-    if match.need_id not in open_needs:
-        return "the need was withdrawn or changed so that it no longer fits"
-    if match.offer_id not in open_offers:
-        return "the offer was withdrawn or changed so that it no longer fits"
-    return "a better allocation of the partition replaced this proposal"
-
-
-_LIMITS = {
-    "need": ("the need is fully covered", "需求已全部满足"),
-    "offer": ("the offer has nothing more to give", "供给已全部分配"),
-    "fairness_cap": (
-        "the fairness cap leaves the rest to other organisations",
-        "公平上限：其余份额留给其他组织",
-    ),
-    "programme_max": ("the programme's maximum per organisation", "项目对每个组织的上限"),
-    "shared": ("the rest serves other needs better", "其余部分更适合其他需求"),
-}
-_TERMS_ZH = {
-    "proximity": "距离",
-    "urgency": "紧迫度",
-    "quantity_fit": "数量匹配",
-    "quality": "品质/认证",
-    "record": "履约记录",
-}
-
-
-def explain(allocation: Allocation, need: BookNeed, offer: BookOffer) -> dict[str, Any]:
-    """Why this proposal: the filters it passed, each score term, and what limited it."""
-    c = allocation.candidate
-    quantity = format(_in_unit(allocation.quantity, need.unit).normalize(), "f")
-    limit_en, limit_zh = _LIMITS[allocation.limited_by]
-    terms = [
-        {
-            "name": name,
-            "value": round(value, 4),
-            "weight": WEIGHTS[name],
-            "contribution": round(WEIGHTS[name] * value, 4),
-        }
-        for name, value in c.terms.items()
-    ]
-    strongest = max(c.terms, key=lambda name: WEIGHTS[name] * c.terms[name])
-    return {
-        "filters": [{"name": check.name, "detail": check.detail} for check in c.checks],
-        "terms": terms,
-        "score": round(c.score, 4),
-        "limited_by": allocation.limited_by,
-        "limited_by_text": limit_en,
-        "summary_en": (
-            f"Proposes {quantity} {need.unit} of “{offer.title}” for “{need.title}”. It passed all "
-            f"{len(c.checks)} filters; score {c.score:.2f} of 1, mostly from {strongest}. "
-            f"The quantity stops there because {limit_en}."
-        ),
-        "summary_zh": (
-            f"建议由“{offer.title}”向“{need.title}”提供 {quantity} {need.unit}。"
-            f"通过全部 {len(c.checks)} 项筛选；综合得分 {c.score:.2f}（满分 1），主要来自"
-            f"{_TERMS_ZH[strongest]}。数量止于此，原因：{limit_zh}。"
-        ),
-    }
-
-
 def _propose(
     session: Session,
     partition: str,
@@ -353,10 +287,16 @@ def _propose(
         offer_unit=offer.unit,
         base_quantity=allocation.quantity,
         score=round(allocation.candidate.score, 6),
-        status="proposed",
+        status=MatchStatus.PROPOSED,
         accepted_by=[],
         fulfilled_quantity=Decimal(0),
-        explanation=explain(allocation, need, offer),
+        explanation=explain(
+            allocation,
+            quantity=format(quantity.normalize(), "f"),
+            unit=need.unit,
+            need_title=need.title,
+            offer_title=offer.title,
+        ),
         reason="",
         proposed_at=cause.time,
         expires_at=cause.time + policy.response_time,
@@ -366,17 +306,19 @@ def _propose(
     session.add(match)
     session.flush()
     session.info.setdefault(CREATED_MATCHES, set()).add(match.id)
-    emit_match(session, match, "proposed", policy, cause)
+    publish_match(session, match, "proposed", cause)
 
 
 def change_status(
-    session: Session, match: Match, status: str, reason: str, policy: MatchPolicy, cause: Cause
+    session: Session, match: Match, status: MatchStatus, reason: str, policy: MatchPolicy, cause: Cause
 ) -> None:
+    """Move ``match`` to ``status`` (an allowed transition only) and publish it."""
+    check_transition(match.id, match.status, status)
     match.status = status
     match.reason = reason
     match.updated_at = cause.time
     session.flush()
-    emit_match(session, match, status, policy, cause)
+    publish_match(session, match, status.value, cause)
 
 
 def match_data(match: Match) -> MatchData:
@@ -392,7 +334,7 @@ def match_data(match: Match) -> MatchData:
         offer_quantity=match.offer_quantity,
         offer_unit=match.offer_unit,
         score=match.score,
-        status=match.status,
+        status=match.status.value,
         accepted_by=list(match.accepted_by),
         fulfilled_quantity=match.fulfilled_quantity,
         proposed_at=match.proposed_at,
@@ -403,35 +345,149 @@ def match_data(match: Match) -> MatchData:
     )
 
 
-def emit_match(session: Session, match: Match, verb: str, policy: MatchPolicy, cause: Cause) -> None:
+def publish_match(session: Session, match: Match, verb: str, cause: Cause) -> None:
     """Publish the match's current state as ``sifang.match.<verb>`` through the outbox, as its
     next version."""
     match.version += 1
     session.flush()
-    subject, event = CATALOGUE[f"sifang.match.{verb}.v1"].build(
-        kind="coordinator",
-        organisation_id=policy.coordinator_id,
-        region=match.region,
-        data=match_data(match),
-        correlation_id=cause.correlation_id,
-        causation_id=cause.event_id,
-        event_id=derived_event_id(cause.time, cause.event_id, match.id, verb),
-        time=cause.time,
+    publish(
+        session,
+        f"sifang.match.{verb}.v1",
+        match_data(match),
+        match.region,
+        cause=cause,
+        id_parts=(match.id, verb),
     )
-    emit(session, subject, event)
 
 
 def expire_due(session: Session, policy: MatchPolicy, cause: Cause) -> int:
     """Expire proposals nobody answered by ``cause.time``, return their quantities to the pool."""
     due = list(
         session.scalars(
-            select(Match).where(Match.status == "proposed", Match.expires_at <= cause.time).order_by(Match.id)
+            select(Match)
+            .where(Match.status == MatchStatus.PROPOSED, Match.expires_at <= cause.time)
+            .order_by(Match.id)
         )
     )
     if not due:
         return 0
     for match in due:
-        change_status(session, match, "expired", "no answer within the response time", policy, cause)
-    for partition in sorted({m.partition for m in due}):
-        resolve(session, partition, policy, cause)
+        change_status(
+            session, match, MatchStatus.EXPIRED, "no answer within the response time", policy, cause
+        )
+    resolve_all(session, {m.partition for m in due}, policy, cause)
     return len(due)
+
+
+# -- what the parties and the coordinators do with a match ------------------------------------
+
+
+def _party_match(session: Session, match_id: str, organisation_id: str) -> Match:
+    match = session.get(Match, match_id)
+    if match is None:
+        raise NotFound(f"no match {match_id}", field="match_id")
+    if organisation_id not in (match.need_organisation_id, match.offer_organisation_id):
+        raise Forbidden(
+            f"organisation {organisation_id} is not a party to match {match_id}", field="match_id"
+        )
+    return match
+
+
+def record_answer(
+    session: Session,
+    match_id: str,
+    organisation_id: str,
+    *,
+    accepted: bool,
+    reason: str,
+    policy: MatchPolicy,
+    cause: Cause,
+) -> None:
+    """A party accepts or declines a proposal. An answer that comes too late (the proposal
+    expired or was withdrawn) changes nothing; it stays in the log."""
+    match = _party_match(session, match_id, organisation_id)
+    if match.status is not MatchStatus.PROPOSED:
+        return
+    if not accepted:
+        who = "the needing" if organisation_id == match.need_organisation_id else "the offering"
+        why = f"declined by {who} organisation: {reason or 'no reason given'}"
+        change_status(session, match, MatchStatus.DECLINED, why, policy, cause)
+        resolve_all(session, {match.partition}, policy, cause)
+        return
+    if organisation_id in match.accepted_by:
+        return
+    match.accepted_by = sorted({*match.accepted_by, organisation_id})
+    match.updated_at = cause.time
+    if set(match.accepted_by) == {match.need_organisation_id, match.offer_organisation_id}:
+        change_status(session, match, MatchStatus.CONFIRMED, "both parties accepted", policy, cause)
+
+
+def record_delivery(
+    session: Session, match_id: str, organisation_id: str, quantity: Decimal, cause: Cause
+) -> None:
+    """A party reports a delivery; the match is fulfilled once the whole quantity arrived."""
+    match = _party_match(session, match_id, organisation_id)
+    if match.status is not MatchStatus.CONFIRMED:
+        raise Conflict(
+            f"match {match.id} is {match.status}; deliveries need a confirmed match", field="status"
+        )
+    total = match.fulfilled_quantity + quantity
+    if total > match.quantity:
+        raise InvalidInput(
+            f"delivery brings {total} over the matched {match.quantity} {match.unit}", field="quantity"
+        )
+    match.fulfilled_quantity = total
+    match.updated_at = cause.time
+    if total == match.quantity:
+        check_transition(match.id, match.status, MatchStatus.FULFILLED)
+        match.status = MatchStatus.FULFILLED
+        match.reason = "fully delivered"
+    session.flush()
+    publish_match(session, match, "delivery_recorded", cause)
+
+
+def _proposal(session: Session, match_id: str) -> Match:
+    match = session.get(Match, match_id)
+    if match is None:
+        raise NotFound(f"no match {match_id!r}", field="match_id")
+    if match.status is not MatchStatus.PROPOSED:
+        raise Conflict(
+            f"match {match_id} is {match.status}: only a proposal can be withdrawn or nudged", field="status"
+        )
+    return match
+
+
+def withdraw(
+    session: Session, match_id: str, *, coordinator: str, reason: str, policy: MatchPolicy, cause: Cause
+) -> None:
+    """A coordinator withdraws a proposal; its partition is re-solved without it."""
+    match = _proposal(session, match_id)
+    change_status(
+        session, match, MatchStatus.WITHDRAWN, f"withdrawn by {coordinator}: {reason}", policy, cause
+    )
+    resolve_all(session, {match.partition}, policy, cause)
+
+
+def nudge(session: Session, match_id: str, *, coordinator: str, cause: Cause) -> None:
+    """Remind both parties: the proposal's state is published again, naming who nudged."""
+    match = _proposal(session, match_id)
+    match.reason = f"nudged by {coordinator} at {cause.time:%Y-%m-%d %H:%M}"
+    match.updated_at = cause.time
+    session.flush()
+    publish_match(session, match, "proposed", cause)
+
+
+def withdraw_for_listing(
+    session: Session, side: str, listing_id: str, reason: str, policy: MatchPolicy, cause: Cause
+) -> set[str]:
+    """Withdraw the proposals of a need or offer its party withdrew; returns their partitions."""
+    column = Match.need_id if side == "need" else Match.offer_id
+    touched: set[str] = set()
+    for match in session.scalars(
+        select(Match).where(column == listing_id, Match.status == MatchStatus.PROPOSED).order_by(Match.id)
+    ):
+        change_status(
+            session, match, MatchStatus.WITHDRAWN, f"the {side} was withdrawn: {reason}", policy, cause
+        )
+        touched.add(match.partition)
+    return touched

@@ -8,16 +8,15 @@ the clock. What the parties need to know is published through the outbox.
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed, BookOffer
-from services.coordinator.journal.service import emit
+from services.coordinator.book.queries import in_region
+from services.coordinator.journal.service import new_id, publish
 from services.coordinator.matches.models import Match
 from services.coordinator.meetings.agenda import AgendaCandidate, compile_agenda, slot_items
 from services.coordinator.meetings.models import (
@@ -31,25 +30,26 @@ from services.coordinator.meetings.models import (
     MeetingSeries,
 )
 from services.coordinator.registry.models import RegisteredOrganisation
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.events.catalogue import CATALOGUE
-from shared.events.data import ActionData, AgendaData, MeetingData, RecordData
-from shared.events.envelope import derived_event_id, new_event_id
-from shared.regions import significant_prefix
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.events.data import (
+    ActionData,
+    AgendaData,
+    AgendaItemProposed,
+    DisputeRaised,
+    MeetingData,
+    RecordData,
+)
 
 __all__ = [
     "action_data",
     "add_amendment",
-    "begin_cause",
     "close_meeting",
     "compile_meeting_agenda",
     "create_series",
     "edit_agenda",
-    "end_cause",
     "gather_candidates",
     "mark_overdue",
     "meetings_due_for_agenda",
-    "new_id",
     "publish_action",
     "publish_agenda",
     "quorum",
@@ -60,72 +60,9 @@ __all__ = [
 ]
 
 GENESIS = "0" * 64
-_CAUSE = "sifang.cause"  # session.info key: the event being applied (see ``begin_cause``)
-
-
-@dataclass
-class _Cause:
-    event_id: str
-    at: datetime
-    made: int = 0
-
-
-def begin_cause(session: Session, event_id: str, at: datetime) -> None:
-    """Everything made in ``session`` from now on derives its id from the event ``event_id``
-    (applied at ``at``), so a replay of that event makes the same ids."""
-    session.info[_CAUSE] = _Cause(event_id, at)
-
-
-def end_cause(session: Session) -> None:
-    session.info.pop(_CAUSE, None)
-
-
-def new_id(session: Session) -> str:
-    """A new entity id: derived from the event being applied, or fresh outside one."""
-    cause = session.info.get(_CAUSE)
-    if cause is None:
-        return new_event_id()
-    cause.made += 1
-    return derived_event_id(cause.at, cause.event_id, "made", str(cause.made))
 
 
 DEFAULT_UNMATCHED_DAYS = 14
-
-
-def publish(
-    session: Session,
-    entity: str,
-    verb: str,
-    data: BaseModel,
-    region: str,
-    correlation_id: str | None = None,
-    *,
-    cause: tuple[str, datetime] | None = None,
-) -> None:
-    """Emit a coordinator event. While an event is being applied (``begin_cause``), or given a
-    ``cause`` (event id, instant), the new event's id and time derive from it."""
-    event_type = CATALOGUE[f"sifang.{entity}.{verb}.v1"]
-    derived: dict[str, Any] = {}
-    current = session.info.get(_CAUSE)
-    if cause is None and current is not None:
-        cause = (current.event_id, current.at)
-    if cause is not None:
-        cause_id, at = cause
-        entity_id = str(getattr(data, event_type.id_field))
-        derived = {
-            "event_id": derived_event_id(at, cause_id, entity, verb, entity_id),
-            "time": at,
-            "causation_id": cause_id,
-        }
-    subject, event = event_type.build(
-        kind="coordinator",
-        organisation_id="coordinator",
-        region=region,
-        data=data,
-        correlation_id=correlation_id,
-        **derived,
-    )
-    emit(session, subject, event)
 
 
 def get_meeting(session: Session, meeting_id: str) -> tuple[Meeting, MeetingSeries]:
@@ -227,15 +164,13 @@ def schedule_meeting(
             )
         )
     session.flush()
-    publish(session, "meeting", "scheduled", meeting_data(meeting, series), series.region)
+    publish(
+        session, "sifang.meeting.scheduled.v1", meeting_data(meeting, series), series.region, correlated=False
+    )
     return meeting
 
 
 # -- agendas --------------------------------------------------------------------------------
-
-
-def _in_region(column: Any, region: str) -> Any:
-    return column.startswith(significant_prefix(region))
 
 
 def gather_candidates(
@@ -253,7 +188,7 @@ def gather_candidates(
             AgendaProposal.raised_at <= as_of,
             or_(
                 AgendaProposal.series_id == series.id,
-                (AgendaProposal.series_id.is_(None)) & _in_region(AgendaProposal.region, series.region),
+                (AgendaProposal.series_id.is_(None)) & in_region(AgendaProposal.region, series.region),
             ),
         )
     )
@@ -278,7 +213,7 @@ def gather_candidates(
         select(BookNeed).where(
             BookNeed.status == "open",
             BookNeed.published_at <= threshold,
-            _in_region(BookNeed.region, series.region),
+            in_region(BookNeed.region, series.region),
             BookNeed.id.not_in(matched),
         )
     ):
@@ -300,7 +235,7 @@ def gather_candidates(
         select(Match.need_id, func.count(), func.min(Match.updated_at))
         .where(
             Match.status.in_(("declined", "expired")),
-            _in_region(Match.region, series.region),
+            in_region(Match.region, series.region),
             Match.updated_at <= as_of,
         )
         .group_by(Match.need_id)
@@ -353,7 +288,7 @@ def gather_candidates(
             BookOffer.status == "open",
             BookOffer.published_at > since,
             BookOffer.published_at <= as_of,
-            _in_region(BookOffer.region, series.region),
+            in_region(BookOffer.region, series.region),
         )
     ):
         found.append(
@@ -494,12 +429,12 @@ def publish_agenda(session: Session, meeting_id: str, *, now: datetime) -> Agend
     session.flush()
     publish(
         session,
-        "agenda",
-        "published",
+        "sifang.agenda.published.v1",
         AgendaData(
             meeting_id=meeting.id, version=version.version, invited=list(series.invited), items=version.items
         ),
         series.region,
+        correlated=False,
     )
     return version
 
@@ -569,13 +504,11 @@ def action_data(action: ActionItem) -> ActionData:
     )
 
 
-def publish_action(
-    session: Session, action: ActionItem, verb: str, region: str, *, cause: tuple[str, datetime] | None = None
-) -> None:
+def publish_action(session: Session, action: ActionItem, verb: str, region: str) -> None:
     """Publish the action's new state as its next version."""
     action.version += 1
     session.flush()
-    publish(session, "action", verb, action_data(action), region, cause=cause)
+    publish(session, f"sifang.action.{verb}.v1", action_data(action), region, correlated=False)
 
 
 def record_decision(
@@ -775,7 +708,7 @@ def close_meeting(session: Session, meeting_id: str, *, minutes: str, now: datet
         session, series, meeting, "minutes", meeting_content(session, meeting, series, minutes), present, now
     )
     meeting.status = "closed"
-    publish(session, "record", "closed", record_data(record), series.region)
+    publish(session, "sifang.record.closed.v1", record_data(record), series.region, correlated=False)
     return record
 
 
@@ -796,7 +729,7 @@ def approve_minutes(
         meeting, series = get_meeting(session, meeting_id)
         meeting.status = "locked"
         session.flush()
-        publish(session, "record", "locked", record_data(record), series.region)
+        publish(session, "sifang.record.locked.v1", record_data(record), series.region, correlated=False)
     return record
 
 
@@ -819,7 +752,7 @@ def add_amendment(
         "at": now.isoformat(),
     }
     record = _append_record(session, series, meeting, "amendment", content, list(minutes.parties), now)
-    publish(session, "record", "amended", record_data(record), series.region)
+    publish(session, "sifang.record.amended.v1", record_data(record), series.region, correlated=False)
     return record
 
 
@@ -841,9 +774,9 @@ def verify_chain(session: Session, series_id: str) -> dict[str, Any]:
 # -- follow-up --------------------------------------------------------------------------------
 
 
-def mark_overdue(session: Session, today: date, *, cause_id: str, at: datetime) -> list[ActionItem]:
+def mark_overdue(session: Session, today: date) -> list[ActionItem]:
     """Unfinished actions past their due date become overdue and are published as such
-    (by the clock tick ``cause_id`` at ``at``)."""
+    (while the clock's tick is applied)."""
     due = list(
         session.scalars(
             select(ActionItem)
@@ -857,7 +790,7 @@ def mark_overdue(session: Session, today: date, *, cause_id: str, at: datetime) 
         if action.meeting_id not in regions:
             regions[action.meeting_id] = get_meeting(session, action.meeting_id)[1].region
         session.flush()
-        publish_action(session, action, "overdue", regions[action.meeting_id], cause=(cause_id, at))
+        publish_action(session, action, "overdue", regions[action.meeting_id])
     return due
 
 
@@ -917,3 +850,44 @@ def series_history(session: Session, series_id: str) -> list[dict[str, Any]]:
             }
         )
     return history
+
+
+# -- what the parties send ----------------------------------------------------------------------
+
+
+def raise_agenda_item(
+    session: Session, data: AgendaItemProposed | DisputeRaised, *, fallback_region: str, at: datetime
+) -> AgendaProposal:
+    """An item proposed for a series' agenda, or a dispute for the next meeting in its region."""
+    org = session.get(RegisteredOrganisation, data.organisation_id)
+    if isinstance(data, DisputeRaised):
+        ident, source, series_id, region = data.dispute_id, "dispute", None, data.region
+        details: dict[str, object] = {"other_parties": data.other_parties}
+    else:
+        ident, source, series_id = data.proposal_id, "proposal", data.series_id
+        region, details = (org.region if org else fallback_region), {"links": data.links}
+    proposal = AgendaProposal(
+        id=ident,
+        source=source,
+        organisation_id=data.organisation_id,
+        series_id=series_id,
+        region=region,
+        title=data.title,
+        description=data.description,
+        details=details,
+        status="pending",
+        raised_at=at,
+    )
+    session.add(proposal)
+    return proposal
+
+
+def answer_invitation(
+    session: Session, meeting_id: str, organisation_id: str, reply: str, delegate: str
+) -> None:
+    invitation = session.get(Invitation, (meeting_id, organisation_id))
+    if invitation is None:
+        raise Forbidden(
+            f"organisation {organisation_id} is not invited to {meeting_id}", field="organisation_id"
+        )
+    invitation.reply, invitation.delegate = reply, delegate

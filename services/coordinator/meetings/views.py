@@ -11,25 +11,26 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from sqlalchemy import select
 
 from services.coordinator.access.tokens import Principal, RequireScope, require
+from services.coordinator.instructions import carry_out
 from services.coordinator.meetings import service as meetings
+from services.coordinator.meetings.commands import (
+    AgendaEdit,
+    Amendment,
+    Attendance,
+    AttendanceList,
+    Closing,
+    CompileAgenda,
+    DecisionCreate,
+    MeetingCreate,
+    PublishAgenda,
+    SeriesCreate,
+)
 from services.coordinator.meetings.exports import (
     Language,
     actions_csv,
     calendar,
     minutes_html,
     minutes_markdown,
-)
-from services.coordinator.meetings.handlers import (
-    AgendaEdit,
-    Amendment,
-    Attendance,
-    AttendanceList,
-    Closing,
-    DecisionCreate,
-    MeetingCreate,
-    NoArguments,
-    SeriesCreate,
-    carry_out,
 )
 from services.coordinator.meetings.models import (
     ActionItem,
@@ -135,7 +136,7 @@ def _agenda_read(version: AgendaVersion) -> dict[str, Any]:
 
 @router.post("/series", status_code=status.HTTP_201_CREATED, summary="Define a meeting series")
 def create_series(body: SeriesCreate, uow: UowDep, runtime: RuntimeDep, who: Coordinator) -> dict[str, Any]:
-    series_id = carry_out(uow, runtime, "create_series", body, coordinator=who)
+    series_id = carry_out(uow, runtime, body, coordinator=who)
     return _series_read(_series(uow, series_id))
 
 
@@ -168,7 +169,7 @@ def schedule(
     series_id: str, body: MeetingCreate, uow: UowDep, runtime: RuntimeDep, who: Coordinator
 ) -> dict[str, Any]:
     _series(uow, series_id)
-    meeting_id = carry_out(uow, runtime, "schedule_meeting", body, target=series_id, coordinator=who)
+    meeting_id = carry_out(uow, runtime, body, target=series_id, coordinator=who)
     return _meeting_read(uow, meetings.get_meeting(uow.session, meeting_id)[0])
 
 
@@ -186,7 +187,7 @@ def get_meeting(meeting_id: str, uow: UowDep) -> dict[str, Any]:
     summary="Compile a draft agenda from live state (a new version)",
 )
 def compile_(meeting_id: str, uow: UowDep, runtime: RuntimeDep, who: Coordinator) -> dict[str, Any]:
-    version = carry_out(uow, runtime, "compile_agenda", NoArguments(), target=meeting_id, coordinator=who)
+    version = carry_out(uow, runtime, CompileAgenda(), target=meeting_id, coordinator=who)
     return _agenda_version(uow, meeting_id, version)
 
 
@@ -219,13 +220,13 @@ def agenda_versions(meeting_id: str, uow: UowDep) -> list[dict[str, Any]]:
 def edit(
     meeting_id: str, body: AgendaEdit, uow: UowDep, runtime: RuntimeDep, who: Coordinator
 ) -> dict[str, Any]:
-    version = carry_out(uow, runtime, "edit_agenda", body, target=meeting_id, coordinator=who)
+    version = carry_out(uow, runtime, body, target=meeting_id, coordinator=who)
     return _agenda_version(uow, meeting_id, version)
 
 
 @router.post("/meetings/{meeting_id}/agenda/publish", summary="Publish the latest agenda to the invited")
 def publish(meeting_id: str, uow: UowDep, runtime: RuntimeDep, who: Coordinator) -> dict[str, Any]:
-    version = carry_out(uow, runtime, "publish_agenda", NoArguments(), target=meeting_id, coordinator=who)
+    version = carry_out(uow, runtime, PublishAgenda(), target=meeting_id, coordinator=who)
     return _agenda_version(uow, meeting_id, version)
 
 
@@ -234,7 +235,7 @@ def attendance(
     meeting_id: str, body: Attendance, uow: UowDep, runtime: RuntimeDep, who: Coordinator
 ) -> dict[str, Any]:
     command = AttendanceList(entries=[body])
-    carry_out(uow, runtime, "record_attendance", command, target=meeting_id, coordinator=who)
+    carry_out(uow, runtime, command, target=meeting_id, coordinator=who)
     return meetings.quorum(uow.session, meeting_id)
 
 
@@ -255,7 +256,7 @@ def get_quorum(meeting_id: str, uow: UowDep) -> dict[str, Any]:
 def decide(
     meeting_id: str, body: DecisionCreate, uow: UowDep, runtime: RuntimeDep, who: Coordinator
 ) -> dict[str, Any]:
-    decision_id = carry_out(uow, runtime, "record_decision", body, target=meeting_id, coordinator=who)
+    decision_id = carry_out(uow, runtime, body, target=meeting_id, coordinator=who)
     decision = uow.session.get(Decision, decision_id)
     if decision is None:
         raise NotFound("the decision was not recorded", field="item_key")
@@ -292,7 +293,7 @@ def _record_read(record: MeetingRecord) -> dict[str, Any]:
 def close(
     meeting_id: str, body: Closing, uow: UowDep, runtime: RuntimeDep, who: Coordinator
 ) -> dict[str, Any]:
-    record_id = carry_out(uow, runtime, "close_meeting", body, target=meeting_id, coordinator=who)
+    record_id = carry_out(uow, runtime, body, target=meeting_id, coordinator=who)
     return _record_read(_record(uow, record_id))
 
 
@@ -304,7 +305,7 @@ def close(
 def amend(
     meeting_id: str, body: Amendment, uow: UowDep, runtime: RuntimeDep, who: Coordinator
 ) -> dict[str, Any]:
-    record_id = carry_out(uow, runtime, "amend_record", body, target=meeting_id, coordinator=who)
+    record_id = carry_out(uow, runtime, body, target=meeting_id, coordinator=who)
     return _record_read(_record(uow, record_id))
 
 
