@@ -5,7 +5,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import fastapi.routing
 from fastapi import APIRouter, Depends, FastAPI, Request, Security
@@ -13,6 +13,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -159,6 +160,23 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
     log.error("background tasks did not stop: %s", [t.get_name() for t in pending])
 
 
+class ConsumerHealth(BaseModel):
+    state: Literal["running", "not started", "paused"]
+    paused_since: str | None
+    reason: str | None
+    last_applied_sequence: int | None
+
+
+class Health(BaseModel):
+    """What ``/healthz`` says: ``ok``, or ``degraded`` (503) with the reason in its parts."""
+
+    service: str
+    status: Literal["ok", "degraded"]
+    database: str = Field(description="ok, or unavailable: <error>")
+    nats: Literal["connected", "not connected"]
+    consumers: dict[str, ConsumerHealth] | None = None
+
+
 def create_service_app(
     runtime: Runtime,
     *,
@@ -187,7 +205,15 @@ def create_service_app(
     app.state.runtime = runtime
     install_error_handlers(app)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and dependencies")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness and dependencies",
+        response_model=Health,
+        responses={
+            503: {"model": Health, "description": "degraded: the database or a consumer is not working"}
+        },
+    )
     def healthz() -> JSONResponse:
         body: dict[str, Any] = {"service": runtime.settings.service_name}
         try:
@@ -202,7 +228,10 @@ def create_service_app(
             body["consumers"] = states
         paused = any(state["state"] == "paused" for state in states.values())
         body["status"] = "ok" if body["database"] == "ok" and not paused else "degraded"
-        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+        health = Health.model_validate(body)
+        exclude = {"consumers"} if health.consumers is None else set()
+        status_code = 200 if health.status == "ok" else 503
+        return JSONResponse(health.model_dump(mode="json", exclude=exclude), status_code=status_code)
 
     for router in routers:
         app.include_router(router)
