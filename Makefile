@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install Sifang with its development tools
 
 run: install ## run the whole platform (DEMO=never skips the demo county on first start)
-	$(BIN)/python -m services.platform $(if $(DEMO),--demo $(DEMO))
+	$(BIN)/python -m sifang.platform $(if $(DEMO),--demo $(DEMO))
 
 test: install ## run the whole test suite (SQLite and PostgreSQL, real nats-server, Debian's chromium)
 	scripts/ensure-browser
@@ -28,17 +28,18 @@ test: install ## run the whole test suite (SQLite and PostgreSQL, real nats-serv
 chaos: install ## the fault suite: kill -9, nats-server restarts, poison, database outage (real processes)
 	$(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)
 
-lint: install ## ruff (lint and format) and mypy --strict
+lint: install ## ruff (lint and format), mypy --strict and the import layering (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 migrate: install ## apply every service's migrations to its configured database
-	$(BIN)/python -m shared.migrate
+	$(BIN)/python -m services.migrate
 
 clean: ## remove the embedded data (var/) and caches; keeps .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -35,12 +35,12 @@ from services.coordinator.matching import (
 )
 from services.coordinator.projection import CoordinatorProjection
 from services.coordinator.registry.models import RegisteredOrganisation
+from services.migrate import upgrade
 from shared.db import make_engine
 from shared.events.catalogue import CATALOGUE
 from shared.events.data import NeedData
 from shared.events.validation import check_event
 from shared.messaging.consumer import Delivery
-from shared.migrate import upgrade
 from shared.units import base_factor
 
 TODAY = date(2026, 11, 23)

@@ -6,8 +6,8 @@ from typing import Any
 from alembic import context
 
 from services import service_settings, service_tables
+from services.migrate import compare_type, render_item
 from shared.db import make_engine, metadata_of
-from shared.migrate import compare_type, render_item
 
 config = context.config
 service = config.config_ini_section

@@ -323,7 +323,7 @@ def issue_token(
     ] = None,
 ) -> None:
     """Issue an API token: it is printed once, only its digest is kept."""
-    from services.coordinator.access.tokens import issue_token as issue
+    from services.coordinator.access.service import issue_token as issue
     from shared.errors import SifangError
 
     try:
@@ -346,8 +346,8 @@ def issue_token(
 @tokens_app.command("list")
 def list_tokens() -> None:
     """API tokens with their scopes, state and last use (never their secrets)."""
-    from services.coordinator.access.tokens import list_tokens as listed
-    from services.coordinator.access.tokens import token_state
+    from services.coordinator.access.service import list_tokens as listed
+    from services.coordinator.access.service import token_state
 
     table = Table("id", "name", "scopes", "coordinator", "state", "expires", "last used")
     with _coordinator_session() as session:
@@ -367,7 +367,7 @@ def list_tokens() -> None:
 @tokens_app.command("revoke")
 def revoke_token(token_id: str) -> None:
     """Revoke an API token: every request with it is refused from now on."""
-    from services.coordinator.access.tokens import revoke_token as revoke
+    from services.coordinator.access.service import revoke_token as revoke
     from shared.errors import SifangError
 
     try:

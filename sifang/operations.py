@@ -10,13 +10,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services import SERVICES, service_settings
 from services.coordinator.app import CoordinatorSettings, stakeholder_consumer
+from services.migrate import current_heads, newest_heads, upgrade
 from shared.app import build_runtime
 from shared.db import make_engine, utcnow
 from shared.messaging.access import admin_credentials
 from shared.messaging.consumer import Delivery, EventConsumer, Outcome
 from shared.messaging.models import DeadLetter
 from shared.messaging.nats import STREAM_NAME, NatsLink, subject_matches
-from shared.migrate import current_heads, newest_heads, upgrade
 
 __all__ = ["Check", "compare_coordinators", "doctor", "rebuild_coordinator", "redrive"]
 

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from services.platform import LocalNats, free_port
+from services.migrate import upgrade
 from shared.messaging.nats import provision_stream
-from shared.migrate import upgrade
+from sifang.platform import LocalNats, free_port
 
 POSTGRES_URL = os.environ.get(
     "SIFANG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -1,6 +1,6 @@
 """Routes of the community service's own entity: produce lots."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,7 +60,7 @@ class DisputeCreate(BaseModel):
     tags=["disputes"],
     summary="Raise a dispute for the joint meeting to take up",
 )
-def raise_dispute(body: DisputeCreate, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+def raise_dispute(body: DisputeCreate, uow: UowDep, org: CurrentOrg) -> DisputeRaised:
     event = DisputeRaised(
         dispute_id=new_event_id(),
         organisation_id=org.id,
@@ -71,4 +71,4 @@ def raise_dispute(body: DisputeCreate, uow: UowDep, org: CurrentOrg) -> dict[str
     )
     emit(uow.session, org, "dispute", "raised", event, region=org.region)
     uow.commit()
-    return event.model_dump()
+    return event

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
-from services.coordinator.access.tokens import router as token_router
+from services.coordinator.access.views import router as token_router
 from services.coordinator.book.views import router as book_router
 from services.coordinator.clock import CLOCK_REGION, run_clock
 from services.coordinator.dashboard.sessions import DashboardSessions

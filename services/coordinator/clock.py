@@ -22,7 +22,7 @@ from services.coordinator.journal.models import HeldEvent
 from services.coordinator.journal.service import publish
 from services.coordinator.matches.models import Match
 from services.coordinator.matches.service import MatchPolicy, expire_due
-from services.coordinator.meetings import service as meetings
+from services.coordinator.meetings import agendas, follow_up
 from services.coordinator.meetings.models import ActionItem, AgendaVersion, Meeting
 from shared.app import Runtime
 from shared.db import utcnow
@@ -110,7 +110,7 @@ def clock_ticked(
     and events held longer than ``hold_timeout`` are dead-lettered."""
     session, at = uow.session, event.data.at
     expire_due(session, policy, event.cause)
-    meetings.mark_overdue(session, at.date())
-    for meeting_id in meetings.meetings_due_for_agenda(session, at):
-        meetings.compile_meeting_agenda(session, meeting_id, as_of=at, made_by="compiled at the cut-off")
+    follow_up.mark_overdue(session, at.date())
+    for meeting_id in agendas.meetings_due_for_agenda(session, at):
+        agendas.compile_meeting_agenda(session, meeting_id, as_of=at, made_by="compiled at the cut-off")
     expire_holds(session, consumer, at, hold_timeout)

@@ -1,8 +1,8 @@
 """The tables of the coordinator's database, gathered from each domain's ``models``."""
 
-from services.coordinator.access.models import ApiToken
+from services.coordinator.access.models import ApiToken, CoordinatorAccount
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
-from services.coordinator.dashboard.models import CoordinatorAccount, DashboardSession, LoginAttempt
+from services.coordinator.dashboard.models import DashboardSession, LoginAttempt
 from services.coordinator.integrations.models import WebhookDelivery, WebhookSubscription
 from services.coordinator.journal.models import EventLogEntry, HeldEvent
 from services.coordinator.matches.models import Match

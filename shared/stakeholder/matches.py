@@ -8,7 +8,7 @@ kept as copies; answers go back as ``match.accepted`` / ``match.rejected`` /
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -112,6 +112,15 @@ def _answer(uow: UnitOfWork, org: Organisation, match_id: str, answer: str, reas
     return _view(copy, org, record)
 
 
+class DeliveryAccepted(BaseModel):
+    """A delivery report on its way to the coordinator (202: recorded, not yet applied)."""
+
+    delivery_id: str
+    match_id: str
+    quantity: str
+    recorded_at: str
+
+
 def matches_router() -> APIRouter:
     router = APIRouter(tags=["matches"])
 
@@ -161,10 +170,10 @@ def matches_router() -> APIRouter:
     @router.post(
         "/matches/{match_id}/deliveries",
         status_code=202,
-        response_model=dict[str, Any],
+        response_model=DeliveryAccepted,
         summary="Report a delivery under a confirmed match (partial quantities allowed)",
     )
-    def deliver(match_id: str, body: DeliveryReport, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+    def deliver(match_id: str, body: DeliveryReport, uow: UowDep, org: CurrentOrg) -> DeliveryAccepted:
         copy = _own(uow.session, org, match_id)
         if copy.status != "confirmed":
             raise Conflict(f"this match is {copy.status}; deliveries need a confirmed match", field="status")
@@ -181,11 +190,11 @@ def matches_router() -> APIRouter:
         )
         emit(uow.session, org, "match", "delivered", event, region=org.region)
         uow.commit()
-        return {
-            "delivery_id": event.delivery_id,
-            "match_id": match_id,
-            "quantity": str(body.quantity),
-            "recorded_at": datetime.now().astimezone().isoformat(),
-        }
+        return DeliveryAccepted(
+            delivery_id=event.delivery_id,
+            match_id=match_id,
+            quantity=str(body.quantity),
+            recorded_at=datetime.now().astimezone().isoformat(),
+        )
 
     return router

@@ -2,7 +2,7 @@
 agenda-item proposals, the minutes to approve, and the action items the organisation owns
 with their progress reports. Answers go to the coordinator as events through the outbox."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -105,6 +105,22 @@ class Progress(BaseModel):
     evidence_url: Annotated[str, Field(max_length=500)] = ""
 
 
+class MeetingNotice(BaseModel):
+    """What this service knows of a meeting from the coordinator's events: the meeting, its
+    published agenda, its minutes (and amendments as ``amendment_<sequence>``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    meeting_id: str
+    meeting: MeetingData | None = None
+    agenda: AgendaData | None = None
+    record: RecordData | None = None
+
+
+def _meeting_notice(row: CoordinatorNotice) -> MeetingNotice:
+    return MeetingNotice.model_validate(row.state | {"meeting_id": row.entity_id})
+
+
 def _own_notice(session: Session, org: Organisation, entity: str, entity_id: str) -> CoordinatorNotice:
     notice = session.get(CoordinatorNotice, (entity, entity_id))
     if notice is None or org.id not in notice.organisations:
@@ -115,25 +131,30 @@ def _own_notice(session: Session, org: Organisation, entity: str, entity_id: str
 def meetings_router() -> APIRouter:
     router = APIRouter(tags=["meetings"])
 
-    @router.get("/meetings", summary="Meetings this organisation is invited to, with agendas and minutes")
-    def list_meetings(uow: UowDep, org: CurrentOrg) -> list[dict[str, Any]]:
+    @router.get(
+        "/meetings",
+        summary="Meetings this organisation is invited to, with agendas and minutes",
+        response_model=list[MeetingNotice],
+        response_model_exclude_unset=True,
+    )
+    def list_meetings(uow: UowDep, org: CurrentOrg) -> list[MeetingNotice]:
         rows = uow.session.scalars(
             select(CoordinatorNotice)
             .where(CoordinatorNotice.entity == "meeting")
             .order_by(CoordinatorNotice.updated_at.desc())
         )
-        return [row.state | {"meeting_id": row.entity_id} for row in rows if org.id in row.organisations]
+        return [_meeting_notice(row) for row in rows if org.id in row.organisations]
 
-    @router.get("/meetings/{meeting_id}")
-    def get_meeting(meeting_id: str, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
-        return _own_notice(uow.session, org, "meeting", meeting_id).state | {"meeting_id": meeting_id}
+    @router.get("/meetings/{meeting_id}", response_model=MeetingNotice, response_model_exclude_unset=True)
+    def get_meeting(meeting_id: str, uow: UowDep, org: CurrentOrg) -> MeetingNotice:
+        return _meeting_notice(_own_notice(uow.session, org, "meeting", meeting_id))
 
     @router.post(
         "/meetings/{meeting_id}/reply",
         status_code=status.HTTP_202_ACCEPTED,
         summary="Attend, decline, or send a delegate",
     )
-    def reply(meeting_id: str, body: Reply, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+    def reply(meeting_id: str, body: Reply, uow: UowDep, org: CurrentOrg) -> InvitationAnswered:
         notice = _own_notice(uow.session, org, "meeting", meeting_id)
         if "meeting" not in notice.state or org.id not in notice.state["meeting"]["invited"]:
             raise NotFound("this organisation is not invited to that meeting", field="meeting_id")
@@ -144,14 +165,14 @@ def meetings_router() -> APIRouter:
         )
         emit(uow.session, org, "invitation", "answered", event, region=org.region)
         uow.commit()
-        return event.model_dump()
+        return event
 
     @router.post(
         "/meetings/{meeting_id}/minutes/approve",
         status_code=status.HTTP_202_ACCEPTED,
         summary="Approve the minutes, naming the hash of the record approved",
     )
-    def approve(meeting_id: str, body: Approval, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+    def approve(meeting_id: str, body: Approval, uow: UowDep, org: CurrentOrg) -> MinutesApproved:
         notice = _own_notice(uow.session, org, "meeting", meeting_id)
         record = notice.state.get("record")
         if record is None:
@@ -165,14 +186,14 @@ def meetings_router() -> APIRouter:
         event = MinutesApproved(meeting_id=meeting_id, organisation_id=org.id, record_hash=body.record_hash)
         emit(uow.session, org, "minutes", "approved", event, region=org.region)
         uow.commit()
-        return event.model_dump()
+        return event
 
     @router.post(
         "/agenda-items",
         status_code=status.HTTP_201_CREATED,
         summary="Propose an item for a joint meeting's agenda",
     )
-    def propose(body: AgendaItemCreate, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+    def propose(body: AgendaItemCreate, uow: UowDep, org: CurrentOrg) -> AgendaItemProposed:
         event = AgendaItemProposed(
             proposal_id=new_event_id(),
             organisation_id=org.id,
@@ -183,22 +204,20 @@ def meetings_router() -> APIRouter:
         )
         emit(uow.session, org, "agenda_item", "proposed", event, region=org.region)
         uow.commit()
-        return event.model_dump()
+        return event
 
     @router.get("/actions", summary="Action items this organisation owns")
-    def list_actions(uow: UowDep, org: CurrentOrg) -> list[dict[str, Any]]:
+    def list_actions(uow: UowDep, org: CurrentOrg) -> list[ActionData]:
         rows = uow.session.scalars(select(CoordinatorNotice).where(CoordinatorNotice.entity == "action"))
-        return sorted(
-            (r.state for r in rows if org.id in r.organisations),
-            key=lambda a: (a["status"] != "overdue", a["due_date"]),
-        )
+        actions = [ActionData.model_validate(r.state) for r in rows if org.id in r.organisations]
+        return sorted(actions, key=lambda a: (a.status != "overdue", a.due_date))
 
     @router.post(
         "/actions/{action_id}/progress",
         status_code=status.HTTP_202_ACCEPTED,
         summary="Report progress on an action item (status, note, evidence link)",
     )
-    def progress(action_id: str, body: Progress, uow: UowDep, org: CurrentOrg) -> dict[str, Any]:
+    def progress(action_id: str, body: Progress, uow: UowDep, org: CurrentOrg) -> ActionProgressed:
         notice = _own_notice(uow.session, org, "action", action_id)
         if notice.state.get("status") == "done":
             raise Conflict("this action is done", field="status")
@@ -212,6 +231,6 @@ def meetings_router() -> APIRouter:
         )
         emit(uow.session, org, "action", "progressed", event, region=org.region)
         uow.commit()
-        return event.model_dump()
+        return event
 
     return router

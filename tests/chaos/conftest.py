@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from services import SERVICES
-from services.platform import free_ports
+from sifang.platform import free_ports
 from tests.chaos.harness import ADMIN_TOKEN, CATCH_UP_REPORT, ChaosPlatform
 
 StartChaos = Callable[..., ChaosPlatform]

@@ -43,8 +43,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
 from services import SERVICES
-from services.platform import Platform
 from shared.messaging.nats import STREAM_NAME
+from sifang.platform import Platform
 
 __all__ = [
     "STAKEHOLDERS",

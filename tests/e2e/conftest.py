@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from services import SERVICES
-from services.platform import Platform, free_ports
+from sifang.platform import Platform, free_ports
 
 StartPlatform = Callable[..., Platform]
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from services import SERVICES
-from services.platform import Platform
 from shared.messaging.nats import NatsLink
+from sifang.platform import Platform
 from tests import factories
 
 

@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from services import SERVICES
-from services.platform import Platform
 from sifang.client import Sifang
 from sifang.demo import load_demo
+from sifang.platform import Platform
 from tests.e2e.conftest import add_coordinator
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect
 
 from services import SERVICES
-from services.platform import Platform
 from sifang.client import Sifang
+from sifang.platform import Platform
 from tests.e2e.conftest import add_coordinator
 
 IMG = "<img src=x onerror=window.__pwned=1>"

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from services import SERVICES
-from services.platform import Platform
 from sifang.client import Sifang
+from sifang.platform import Platform
 from tests.e2e.conftest import StartPlatform
 
 COUNTY = "610124"

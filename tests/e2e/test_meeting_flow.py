@@ -9,7 +9,7 @@ from urllib.parse import quote
 import httpx
 from icalendar import Calendar
 
-from services.platform import Platform
+from sifang.platform import Platform
 from tests.e2e.test_matching_scenarios import COUNTY, Org, eventually
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.platform import Platform
+from sifang.platform import Platform
 
 
 def _admin(platform: Platform) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.platform import Platform
+from sifang.platform import Platform
 from tests.e2e.test_matching_scenarios import COUNTY, Org
 
 

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from services.platform import LocalNats
+from sifang.platform import LocalNats
 from tests.integration.harness import CoordinatorHarness
 
 

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from services import SERVICES
 from services.coordinator.access.models import ApiToken
-from services.coordinator.access.tokens import SCOPES
+from services.coordinator.access.scopes import SCOPES
 from services.coordinator.dashboard.accounts import create_account
 from services.coordinator.journal.models import EventLogEntry
-from services.platform import LocalNats
 from shared.db import make_engine, utcnow
+from sifang.platform import LocalNats
 from tests.integration.test_meeting_steps import ORGS
 from tests.integration.test_meeting_steps import coordinator as steps_coordinator  # noqa: F401
 

@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.coordinator.app import CoordinatorSettings, create_app
-from services.platform import LocalNats
 from shared.events.data import OfferData
 from shared.events.envelope import new_event_id
 from shared.events.subjects import subject_for
 from shared.messaging.nats import NatsLink
+from sifang.platform import LocalNats
 from tests import factories
 
 ADMIN = {"Authorization": "Bearer coordinator-admin-token-0123"}

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from services.coordinator.app import CoordinatorSettings, create_app
 from services.coordinator.dashboard.accounts import authenticate, create_account
-from services.platform import LocalNats
 from shared.db import make_engine
 from shared.errors import Conflict, InvalidInput
+from sifang.platform import LocalNats
 
 
 @pytest.fixture
@@ -150,3 +150,98 @@ def test_a_coordinator_creates_a_series_and_schedules_a_meeting(dashboard: tuple
         ).strftime("%Y-%m-%dT%H:%M")  # typed in UTC+8
     engine.dispose()
     assert "一月会议" in client.get(scheduled.headers["location"]).text
+
+
+def test_dashboard_forms_go_through_the_api_handlers_and_show_their_refusals(
+    dashboard: tuple[TestClient, str],
+) -> None:
+    """A bad outcome, a bad date, a meeting without minutes, a match that is not there: each
+    form gets the same refusal as the API (shown on the page), never a 500, and stores nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from services.coordinator.meetings.models import Decision, Meeting, MeetingSeries
+    from services.coordinator.registry.models import RegisteredOrganisation
+
+    client, url = dashboard
+    engine = make_engine(url)
+    with Session(engine) as session:
+        for org, kind in (("gov", "government"), ("vil", "community")):
+            session.add(
+                RegisteredOrganisation(
+                    id=org, name=org, kind=kind, region="610124", contact={}, registered_at=datetime.now(UTC)
+                )
+            )
+        session.commit()
+    token = _csrf(client, "/dashboard/login")
+    client.post(
+        "/dashboard/login", data={"username": "li", "password": "a long enough password", "csrf": token}
+    )
+    token = _csrf(client, "/dashboard/meetings")
+    client.post(
+        "/dashboard/series",
+        data={
+            "csrf": token,
+            "name": "联席会议",
+            "kind": "joint",
+            "region": "610124",
+            "invited": ["gov", "vil"],
+        },
+    )
+    with Session(engine) as session:
+        series_id = session.scalars(select(MeetingSeries.id)).one()
+    past = client.post(
+        f"/dashboard/series/{series_id}/meetings",
+        data={"csrf": token, "title": "昨天的会", "starts_at": "2020-01-01T09:00"},
+    )
+    assert past.status_code == 303 and past.headers["location"] == "/dashboard/meetings"
+    assert (
+        "starts_at" in client.get("/dashboard/meetings").text
+        or "future" in client.get("/dashboard/meetings").text
+    )
+    garbled = client.post(
+        f"/dashboard/series/{series_id}/meetings",
+        data={"csrf": token, "title": "无日期", "starts_at": "next tuesday"},
+    )
+    assert garbled.status_code == 303
+    when = (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
+    client.post(
+        f"/dashboard/series/{series_id}/meetings",
+        data={"csrf": token, "title": "一月会议", "starts_at": when},
+    )
+    with Session(engine) as session:
+        meeting_id = session.scalars(select(Meeting.id)).one()  # only the good one was scheduled
+    page = f"/dashboard/meetings/{meeting_id}"
+
+    banana = client.post(
+        f"{page}/decisions", data={"csrf": token, "item_key": "anything", "outcome": "banana"}
+    )
+    assert banana.status_code == 303 and banana.headers["location"] == page
+    shown = client.get(page).text
+    assert "outcome" in shown  # the field the refusal names
+    bad_date = client.post(
+        f"{page}/decisions",
+        data={
+            "csrf": token,
+            "item_key": "anything",
+            "outcome": "approved",
+            "action_title": "报送",
+            "action_owner": "vil",
+            "action_due": "31/02/2027",
+        },
+    )
+    assert bad_date.status_code == 303
+    assert "due_date" in client.get(page).text
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Decision)) == 0
+
+    for suffix in ("minutes.html", "minutes.md"):
+        missing = client.get(f"{page}/{suffix}")
+        assert missing.status_code == 404
+        assert missing.json()["errors"][0]["field"] == "meeting_id"
+
+    gone = client.post("/dashboard/matches/no-such-match/withdraw", data={"csrf": token, "reason": "x"})
+    assert gone.status_code == 303
+    assert "no-such-match" in client.get("/dashboard/matches").text
+    engine.dispose()

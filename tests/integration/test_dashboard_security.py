@@ -20,8 +20,8 @@ from services.coordinator.dashboard.accounts import authenticate, change_passwor
 from services.coordinator.dashboard.models import DashboardSession, LoginAttempt
 from services.coordinator.dashboard.sessions import COOKIE
 from services.coordinator.dashboard.views import session_policy
-from services.platform import LocalNats
 from shared.db import make_engine
+from sifang.platform import LocalNats
 
 PASSWORD = "a long enough password"
 

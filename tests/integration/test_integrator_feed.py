@@ -23,9 +23,9 @@ from services.coordinator.app import CoordinatorSettings, create_app
 from services.coordinator.dashboard.accounts import create_account
 from services.coordinator.journal.models import EventLogEntry
 from services.coordinator.journal.service import log_event
-from services.platform import LocalNats, free_port
 from shared.events.envelope import CloudEvent
 from shared.messaging.nats import NatsLink
+from sifang.platform import LocalNats, free_port
 from tests import factories
 from tests.integration.test_webhooks import Receiver
 

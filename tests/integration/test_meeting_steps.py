@@ -15,10 +15,10 @@ from services.coordinator.app import CoordinatorSettings, create_app
 from services.coordinator.journal.models import EventLogEntry
 from services.coordinator.meetings.models import Meeting, MeetingSeries
 from services.coordinator.registry.models import RegisteredOrganisation
-from services.platform import LocalNats
 from shared.db import make_engine
 from shared.events.envelope import CONTENT_TYPE
 from shared.messaging.nats import STREAM_NAME, NatsLink
+from sifang.platform import LocalNats
 from tests import factories
 
 ADMIN = {"Authorization": "Bearer steps-admin-token-0123456789"}

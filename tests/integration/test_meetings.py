@@ -10,8 +10,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.book.models import BookNeed
 from services.coordinator.journal.service import Cause, begin_cause, end_cause
-from services.coordinator.meetings import service as meetings
+from services.coordinator.meetings.agendas import compile_meeting_agenda, edit_agenda, publish_agenda
+from services.coordinator.meetings.follow_up import mark_overdue, report_progress, series_history
 from services.coordinator.meetings.models import ActionItem, AgendaProposal, MeetingRecord, MeetingSeries
+from services.coordinator.meetings.proceedings import (
+    close_meeting,
+    quorum,
+    record_attendance,
+    record_decision,
+)
+from services.coordinator.meetings.record import add_amendment, approve_minutes, verify_chain
+from services.coordinator.meetings.series import get_meeting, schedule_meeting
 from services.coordinator.projection import CoordinatorProjection
 from shared.db import make_engine
 from shared.errors import Conflict, InvalidInput
@@ -121,7 +130,7 @@ def _series(sessions: sessionmaker[Session], duration: int = 120) -> tuple[str, 
         )
         session.add(series)
         session.flush()
-        meeting = meetings.schedule_meeting(
+        meeting = schedule_meeting(
             session,
             series,
             title="十一月联席会议",
@@ -140,8 +149,8 @@ def test_the_agenda_is_compiled_from_live_state_by_the_stated_rule(sessions: ses
     _, meeting_id = _series(sessions)
     as_of = T0 + timedelta(days=26)
     with sessions() as session:
-        first = meetings.compile_meeting_agenda(session, meeting_id, as_of=as_of, made_by="test")
-        second = meetings.compile_meeting_agenda(session, meeting_id, as_of=as_of, made_by="test")
+        first = compile_meeting_agenda(session, meeting_id, as_of=as_of, made_by="test")
+        second = compile_meeting_agenda(session, meeting_id, as_of=as_of, made_by="test")
         session.commit()
     assert [(i["key"], i["priority"], i["start_minute"]) for i in first.items] == [
         ("dispute:disp-1", 90, 0),
@@ -159,14 +168,12 @@ def test_items_that_do_not_fit_roll_over_and_edits_are_versions(sessions: sessio
     series_id, meeting_id = _series(sessions, duration=30)
     with sessions() as session:
         series = session.get(MeetingSeries, series_id)
-        meeting, _ = meetings.get_meeting(session, meeting_id)
+        meeting, _ = get_meeting(session, meeting_id)
         meeting.duration_minutes = 30
-        compiled = meetings.compile_meeting_agenda(
-            session, meeting_id, as_of=T0 + timedelta(days=26), made_by="t"
-        )
+        compiled = compile_meeting_agenda(session, meeting_id, as_of=T0 + timedelta(days=26), made_by="t")
         assert [i["key"] for i in compiled.items] == ["dispute:disp-1", "need:old-need"]
         assert [i["key"] for i in compiled.overflow] == ["proposal:prop-1", "programme:programme"]
-        edited = meetings.edit_agenda(
+        edited = edit_agenda(
             session,
             meeting_id,
             [
@@ -185,17 +192,15 @@ def test_items_that_do_not_fit_roll_over_and_edits_are_versions(sessions: sessio
         ]
         assert edited.version == 2 and edited.made_by == "张主任"
         with pytest.raises(InvalidInput, match="do not fit"):
-            meetings.edit_agenda(
-                session, meeting_id, [{"title": "太长", "minutes": 45}], note="", made_by="t", now=T0
-            )
+            edit_agenda(session, meeting_id, [{"title": "太长", "minutes": 45}], note="", made_by="t", now=T0)
         with pytest.raises(InvalidInput) as unknown:
-            meetings.edit_agenda(session, meeting_id, [{"key": "nope"}], note="", made_by="t", now=T0)
+            edit_agenda(session, meeting_id, [{"key": "nope"}], note="", made_by="t", now=T0)
         assert unknown.value.field == "items.0.key"
         assert series is not None
 
 
 def _decide(session: Session, meeting_id: str, item_key: str, outcome: str, minutes: str = "") -> object:
-    return meetings.record_decision(
+    return record_decision(
         session,
         meeting_id,
         item_key=item_key,
@@ -212,8 +217,8 @@ def _held_meeting(sessions: sessionmaker[Session]) -> str:
     _apply(sessions, _history(T0))
     _, meeting_id = _series(sessions)
     with sessions() as session:
-        meetings.compile_meeting_agenda(session, meeting_id, as_of=T0 + timedelta(days=26), made_by="t")
-        meetings.publish_agenda(session, meeting_id, now=T0 + timedelta(days=26))
+        compile_meeting_agenda(session, meeting_id, as_of=T0 + timedelta(days=26), made_by="t")
+        publish_agenda(session, meeting_id, now=T0 + timedelta(days=26))
         session.commit()
     return meeting_id
 
@@ -222,16 +227,16 @@ def test_quorum_needs_each_kind_and_decisions_respect_it(sessions: sessionmaker[
     meeting_id = _held_meeting(sessions)
     with sessions() as session:
         for org in ("bureau", "firm", "east"):
-            meetings.record_attendance(session, meeting_id, org, present=True, representative="")
-        q = meetings.quorum(session, meeting_id)
+            record_attendance(session, meeting_id, org, present=True, representative="")
+        q = quorum(session, meeting_id)
         assert not q["met"] and q["missing_kinds"] == ["ngo"]
         with pytest.raises(Conflict, match="no quorum: missing ngo"):
             _decide(session, meeting_id, "proposal:prop-1", "approved", minutes="")
         deferred = _decide(session, meeting_id, "proposal:prop-1", "deferred", minutes="待社会组织到场")
         assert deferred.outcome == "deferred"
-        meetings.record_attendance(session, meeting_id, "station", present=True, representative="李娜")
-        assert meetings.quorum(session, meeting_id)["met"]
-        decision = meetings.record_decision(
+        record_attendance(session, meeting_id, "station", present=True, representative="李娜")
+        assert quorum(session, meeting_id)["met"]
+        decision = record_decision(
             session,
             meeting_id,
             item_key="dispute:disp-1",
@@ -257,7 +262,7 @@ def test_quorum_needs_each_kind_and_decisions_respect_it(sessions: sessionmaker[
         with pytest.raises(InvalidInput, match="published agenda"):
             _decide(session, meeting_id, "nope", "deferred", minutes="")
         with pytest.raises(InvalidInput, match="not invited"):
-            meetings.record_decision(
+            record_decision(
                 session,
                 meeting_id,
                 item_key="programme:programme",
@@ -281,21 +286,19 @@ def test_closing_locks_after_every_party_approves_and_corrections_are_amendments
     meeting_id = _held_meeting(sessions)
     with sessions() as session:
         for org in ("bureau", "firm", "station", "east"):
-            meetings.record_attendance(session, meeting_id, org, present=True, representative="")
+            record_attendance(session, meeting_id, org, present=True, representative="")
         _decide(session, meeting_id, "dispute:disp-1", "referred", minutes="")
-        record = meetings.close_meeting(
-            session, meeting_id, minutes="会议顺利结束", now=T0 + timedelta(days=28)
-        )
+        record = close_meeting(session, meeting_id, minutes="会议顺利结束", now=T0 + timedelta(days=28))
         with pytest.raises(Conflict, match="amendments"):
-            meetings.record_attendance(session, meeting_id, "west", present=True, representative="")
-        assert meetings.approve_minutes(session, meeting_id, "west", record.record_hash, T0) is None  # absent
-        assert meetings.approve_minutes(session, meeting_id, "east", "f" * 64, T0) is None  # wrong hash
+            record_attendance(session, meeting_id, "west", present=True, representative="")
+        assert approve_minutes(session, meeting_id, "west", record.record_hash, T0) is None  # absent
+        assert approve_minutes(session, meeting_id, "east", "f" * 64, T0) is None  # wrong hash
         for org in ("bureau", "firm", "station"):
-            meetings.approve_minutes(session, meeting_id, org, record.record_hash, T0)
+            approve_minutes(session, meeting_id, org, record.record_hash, T0)
         assert record.locked_at is None
-        meetings.approve_minutes(session, meeting_id, "east", record.record_hash, T0 + timedelta(days=29))
+        approve_minutes(session, meeting_id, "east", record.record_hash, T0 + timedelta(days=29))
         assert record.locked_at is not None
-        amendment = meetings.add_amendment(
+        amendment = add_amendment(
             session,
             meeting_id,
             text="李娜为社工站代表",
@@ -305,14 +308,14 @@ def test_closing_locks_after_every_party_approves_and_corrections_are_amendments
         )
         assert amendment.previous_hash == record.record_hash
         session.commit()
-        assert meetings.verify_chain(session, "series-1")["valid"]
+        assert verify_chain(session, "series-1")["valid"]
         session.execute(
             update(MeetingRecord)
             .where(MeetingRecord.id == record.id)
             .values(content=record.content | {"minutes": "篡改"})
         )
         session.commit()
-        assert meetings.verify_chain(session, "series-1") == {"valid": False, "records": 2, "broken_at": 1}
+        assert verify_chain(session, "series-1") == {"valid": False, "records": 2, "broken_at": 1}
 
 
 def test_overdue_actions_are_published_and_carried_to_the_next_meeting(
@@ -321,8 +324,8 @@ def test_overdue_actions_are_published_and_carried_to_the_next_meeting(
     meeting_id = _held_meeting(sessions)
     with sessions() as session:
         for org in ORGS:
-            meetings.record_attendance(session, meeting_id, org, present=True, representative="")
-        meetings.record_decision(
+            record_attendance(session, meeting_id, org, present=True, representative="")
+        record_decision(
             session,
             meeting_id,
             item_key="proposal:prop-1",
@@ -346,11 +349,11 @@ def test_overdue_actions_are_published_and_carried_to_the_next_meeting(
             recorded_by="t",
             now=T0,
         )
-        meetings.close_meeting(session, meeting_id, minutes="", now=T0 + timedelta(days=28))
+        close_meeting(session, meeting_id, minutes="", now=T0 + timedelta(days=28))
         session.commit()
         east_action = session.scalar(select(ActionItem).where(ActionItem.owner_organisation_id == "east"))
         assert east_action is not None
-        meetings.report_progress(
+        report_progress(
             session,
             east_action.id,
             "east",
@@ -361,13 +364,13 @@ def test_overdue_actions_are_published_and_carried_to_the_next_meeting(
         )
         tick_id = new_event_id()
         begin_cause(session, Cause(tick_id, tick_id, T0 + timedelta(days=31)))  # as a clock tick
-        assert meetings.mark_overdue(session, date(2026, 12, 10)) == []
-        overdue = meetings.mark_overdue(session, date(2026, 12, 11))
+        assert mark_overdue(session, date(2026, 12, 10)) == []
+        overdue = mark_overdue(session, date(2026, 12, 11))
         end_cause(session)
         assert [a.title for a in overdue] == ["提交品牌方案"]
         series = session.get(MeetingSeries, "series-1")
         assert series is not None
-        next_meeting = meetings.schedule_meeting(
+        next_meeting = schedule_meeting(
             session,
             series,
             title="十二月联席会议",
@@ -377,7 +380,7 @@ def test_overdue_actions_are_published_and_carried_to_the_next_meeting(
             cutoff_hours=48,
             now=datetime(2026, 12, 11, tzinfo=UTC),
         )
-        agenda = meetings.compile_meeting_agenda(
+        agenda = compile_meeting_agenda(
             session, next_meeting.id, as_of=datetime(2026, 12, 26, tzinfo=UTC), made_by="t"
         )
         session.commit()
@@ -385,7 +388,7 @@ def test_overdue_actions_are_published_and_carried_to_the_next_meeting(
         assert [(i["title"], i["priority"]) for i in carried] == [
             ("提交品牌方案", 90)
         ]  # 80 + 10 (16 days, capped)
-        history = meetings.series_history(session, "series-1")
+        history = series_history(session, "series-1")
         assert [a["status"] for a in history[0]["decisions"][0]["actions"]] in (
             ["overdue", "done"],
             ["done", "overdue"],
@@ -407,9 +410,7 @@ def test_the_same_history_gives_the_same_agenda_on_a_fresh_database(
         _apply(sessions, history)
         _, meeting_id = _series(sessions)
         with sessions() as session:
-            agenda = meetings.compile_meeting_agenda(
-                session, meeting_id, as_of=T0 + timedelta(days=26), made_by="t"
-            )
+            agenda = compile_meeting_agenda(session, meeting_id, as_of=T0 + timedelta(days=26), made_by="t")
             agendas.append([(i["key"], i["priority"], i["start_minute"], i["reason"]) for i in agenda.items])
             session.commit()
             assert session.scalar(select(BookNeed).where(BookNeed.id == "old-need")) is not None

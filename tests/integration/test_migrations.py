@@ -13,9 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select
 
 from services import SERVICES, STAKEHOLDER_SERVICES, service_tables
-from shared.db import make_engine, metadata_of
-from shared.messaging.models import OutboxMessage
-from shared.migrate import (
+from services.migrate import (
     alembic_config,
     compare_type,
     current_heads,
@@ -23,6 +21,8 @@ from shared.migrate import (
     restamped,
     upgrade,
 )
+from shared.db import make_engine, metadata_of
+from shared.messaging.models import OutboxMessage
 from shared.stakeholder.models import Need, Organisation
 
 
@@ -52,7 +52,7 @@ def test_migrations_downgrade_and_upgrade_again(service: str, make_database: Cal
 
 
 # Databases made before the migrations became branches (one linear history per service, kept
-# under tests/integration/legacy_migrations/) are restamped and upgraded in place by shared.migrate.upgrade.
+# under tests/integration/legacy_migrations/) are restamped and upgraded in place by services.migrate.upgrade.
 LEGACY_HEADS = {
     "coordinator": "coordinator_0010",
     **{service: f"{service}_0003" for service in STAKEHOLDER_SERVICES},

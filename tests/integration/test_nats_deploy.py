@@ -12,9 +12,9 @@ from pathlib import Path
 import nats
 import pytest
 
-from services.platform import _wait_for_port, free_ports, nats_server_binary
 from shared.messaging import access
 from shared.messaging.access import deploy_users, password_variable
+from sifang.platform import _wait_for_port, free_ports, nats_server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy/nats"

@@ -13,9 +13,9 @@ import pytest
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from services.platform import _wait_for_port, free_port, nats_server_binary
 from shared.messaging.access import ADMIN_USER, deploy_users, password_variable
 from shared.messaging.nats import STREAM_NAME, NatsLink, provision_stream
+from sifang.platform import _wait_for_port, free_port, nats_server_binary
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]

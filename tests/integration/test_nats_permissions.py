@@ -15,10 +15,10 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import StreamConfig
 
-from services.platform import EMBEDDED_INTEGRATORS, LocalNats, free_port
 from shared.events.subjects import STAKEHOLDER_KINDS
 from shared.messaging.access import ADMIN_USER, embedded_users, load_or_create_passwords, render_authorization
 from shared.messaging.nats import STREAM_NAME, NatsLink, ensure_pull_consumer, provision_stream
+from sifang.platform import EMBEDDED_INTEGRATORS, LocalNats, free_port
 from tests import factories
 
 REFUSED = (NoRespondersError, NatsTimeoutError, TimeoutError)

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
-from services.platform import LocalNats
 from shared.db import make_engine
 from shared.events.envelope import new_event_id
 from shared.messaging.models import OutboxMessage
 from shared.messaging.nats import STREAM_NAME, NatsLink
 from shared.messaging.outbox import OutboxRelay, record_event
+from sifang.platform import LocalNats
 from tests import factories
 
 

@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.coordinator.app import CoordinatorSettings, create_app
-from services.platform import LocalNats
 from shared.paging import MAX_LIMIT, MAX_POSITION
+from sifang.platform import LocalNats
 
 ADMIN = {"Authorization": "Bearer coordinator-admin-token-0123"}
 

@@ -2,8 +2,8 @@
 
 from nats.js.api import RetentionPolicy, StorageType
 
-from services.platform import LocalNats
 from shared.messaging.nats import STREAM_NAME, NatsLink, ensure_pull_consumer, ensure_stream
+from sifang.platform import LocalNats
 
 
 async def test_stream_and_consumer_provisioning_can_run_again_and_update(nats_server: LocalNats) -> None:

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from services.coordinator.app import CoordinatorSettings, create_app
 from services.coordinator.book.models import BookNeed
 from services.coordinator.dashboard.accounts import create_account
-from services.platform import LocalNats
 from shared.db import make_engine
+from sifang.platform import LocalNats
 
 ADMIN = {"Authorization": "Bearer region-filter-admin-token-0123"}
 

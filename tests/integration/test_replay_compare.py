@@ -18,11 +18,11 @@ from services.coordinator.journal.models import EventLogEntry, HeldEvent
 from services.coordinator.matches.models import Match
 from services.coordinator.meetings.models import MeetingSeries
 from services.coordinator.registry.models import RegisteredOrganisation
-from services.platform import LocalNats
+from services.migrate import upgrade
 from shared.db import make_engine
 from shared.messaging.models import DeadLetter, InboxEntry
-from shared.migrate import upgrade
 from sifang.operations import compare_coordinators, rebuild_coordinator
+from sifang.platform import LocalNats
 from sifang.replay_compare import (
     COORDINATOR_TABLES,
     ScratchDatabaseError,

@@ -12,10 +12,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from services import STAKEHOLDER_SERVICES
-from services.platform import LocalNats
 from shared.events.validation import check_event
 from shared.messaging.models import OutboxMessage
 from shared.stakeholder.models import Organisation
+from sifang.platform import LocalNats
 
 ADMIN = {"Authorization": "Bearer test-admin-token-0123456789"}
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.coordinator.app import CoordinatorSettings, create_app
 from services.coordinator.integrations.feed import head
 from services.coordinator.integrations.models import WebhookSubscription
-from services.platform import LocalNats, free_port
 from shared.db import utcnow
+from sifang.platform import LocalNats, free_port
 from tests import factories
 from tests.integration.test_webhooks import _eventually, _publish
 

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
 from services.coordinator.app import CoordinatorSettings, create_app
-from services.platform import LocalNats, free_port
 from shared.messaging.nats import NatsLink
+from sifang.platform import LocalNats, free_port
 from tests import factories
 
 ADMIN = {"Authorization": "Bearer webhook-admin-token-0123"}

@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from services.coordinator.app import CoordinatorSettings
-from services.platform import Platform, admin_token, free_port
 from shared.settings import settings_class
+from sifang.platform import Platform, admin_token, free_port
 
 
 def test_each_service_reads_its_own_database_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-12-01 12:00:00
 
 The root of the shared ``messaging`` branch. Databases made before the branches existed have
-these tables from their service's first revision (``<service>_0001``); see shared/migrate.py.
+these tables from their service's first revision (``<service>_0001``); see services/migrate.py.
 """
 
 from collections.abc import Sequence

@@ -7,7 +7,7 @@ Create Date: 2026-12-01 12:00:00
 The root of the ``ngo`` branch: only the service's own tables. The shared tables come
 from the ``messaging`` and ``stakeholder`` branches it depends on. The numbering goes on from
 ngo_0001..0003, the revisions of the single history before the branches, which
-shared/migrate.py recognises in old databases and restamps (see migrations/README.md).
+services/migrate.py recognises in old databases and restamps (see migrations/README.md).
 """
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
-"""Scoped API tokens."""
+"""Who may use the coordinator: coordinators' accounts (created by operators; they sign in to
+the dashboard and API tokens may act for them) and scoped API tokens."""
 
 from datetime import datetime
 
@@ -7,7 +8,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
 
-__all__ = ["ApiToken"]
+__all__ = ["ApiToken", "CoordinatorAccount"]
+
+
+class CoordinatorAccount(Base):
+    """A coordinator who signs in to the dashboard; created by an operator command."""
+
+    __tablename__ = "coordinator_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
 
 
 class ApiToken(Base):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from services.coordinator.access.tokens import require
+from services.coordinator.access.dependencies import require
 from services.coordinator.book import queries
 from services.coordinator.book.queries import ListingFilter
 from services.coordinator.book.schemas import BookNeedRead, BookOfferRead

@@ -11,7 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from services.coordinator.dashboard.models import CoordinatorAccount, LoginAttempt
+from services.coordinator.access.models import CoordinatorAccount
+from services.coordinator.dashboard.models import LoginAttempt
 from services.coordinator.dashboard.sessions import revoke_all
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound

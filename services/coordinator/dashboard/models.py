@@ -1,4 +1,4 @@
-"""The dashboard's accounts, sessions and sign-in attempts."""
+"""The dashboard's sessions and sign-in attempts."""
 
 from datetime import datetime
 from typing import Any
@@ -8,19 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
 
-__all__ = ["CoordinatorAccount", "DashboardSession", "LoginAttempt"]
-
-
-class CoordinatorAccount(Base):
-    """A coordinator who signs in to the dashboard; created by an operator command."""
-
-    __tablename__ = "coordinator_accounts"
-
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
-    display_name: Mapped[str] = mapped_column(String(100))
-    password_hash: Mapped[str] = mapped_column(String(200))
-    active: Mapped[bool]
-    created_at: Mapped[datetime]
+__all__ = ["DashboardSession", "LoginAttempt"]
 
 
 class DashboardSession(Base):

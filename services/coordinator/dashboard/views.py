@@ -22,24 +22,20 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy import or_, select
 from starlette.concurrency import run_in_threadpool
 
-from services.coordinator.book.models import BookListing, BookNeed, BookOffer
-from services.coordinator.book.queries import in_category, in_region
+from services.coordinator.access.models import CoordinatorAccount
 from services.coordinator.bus import CommandBody
-from services.coordinator.dashboard import sessions
-from services.coordinator.dashboard.accounts import ThrottlePolicy, attempt_sign_in
+from services.coordinator.dashboard import auth, queries, sessions
+from services.coordinator.dashboard.accounts import ThrottlePolicy
 from services.coordinator.dashboard.charts import bar_chart
 from services.coordinator.dashboard.i18n import Lang, t
-from services.coordinator.dashboard.models import CoordinatorAccount
 from services.coordinator.dashboard.stats import overview
 from services.coordinator.instructions import carry_out
 from services.coordinator.integrations.stream_views import sse_response, start_position
-from services.coordinator.journal.models import EventLogEntry
 from services.coordinator.matches.commands import NudgeMatch, WithdrawMatch
-from services.coordinator.matches.models import Match
-from services.coordinator.meetings import service as meetings
+from services.coordinator.matches.lifecycle import MatchStatus
+from services.coordinator.meetings import queries as meeting_queries
 from services.coordinator.meetings.commands import (
     AgendaEdit,
     Attendance,
@@ -52,19 +48,11 @@ from services.coordinator.meetings.commands import (
     SeriesCreate,
 )
 from services.coordinator.meetings.exports import actions_csv, minutes_html, minutes_markdown
-from services.coordinator.meetings.models import (
-    ActionItem,
-    Decision,
-    Invitation,
-    Meeting,
-    MeetingRecord,
-    MeetingSeries,
-)
-from services.coordinator.registry.models import RegisteredOrganisation
+from services.coordinator.registry.queries import organisation_names
 from services.coordinator.settings import CoordinatorSettings, settings_of
 from shared.app import Runtime, RuntimeDep, UowDep
 from shared.db import UnitOfWork
-from shared.errors import NotFound, NotYetApplied, SifangError
+from shared.errors import NotYetApplied, SifangError
 from shared.events.filters import EventFilter
 from shared.taxonomy import CATEGORIES
 
@@ -117,9 +105,8 @@ def _csrf(request: Request) -> str:
 
 
 def current_coordinator(request: Request, uow: UowDep) -> CoordinatorAccount:
-    username = sessions.signed_in_user(request)
-    account = uow.session.get(CoordinatorAccount, username) if username else None
-    if account is None or not account.active:
+    account = auth.signed_in_account(uow, request)
+    if account is None:
         raise LoginRequired(request.url.path)
     return account
 
@@ -166,7 +153,7 @@ def _category(code: str, lang: Lang) -> str:
 
 
 def _names(uow: UnitOfWork) -> dict[str, str]:
-    return dict(uow.session.execute(select(RegisteredOrganisation.id, RegisteredOrganisation.name)).all())
+    return organisation_names(uow.session)
 
 
 @router.get("/static/{name}")
@@ -197,12 +184,9 @@ def login(
     _check_csrf(request, csrf)
     lang = _lang(request)
     back = f"/dashboard/login?next={quote(next)}"
-    result = attempt_sign_in(
-        uow.session,
-        username,
-        password,
-        sessions.client_address(request),
-        throttle_policy(settings_of(runtime)),
+    settings = settings_of(runtime)
+    result = auth.sign_in(
+        uow, request, username, password, throttle_policy(settings), session_policy(settings)
     )
     if result.locked_until is not None:
         until = result.locked_until.astimezone(CHINA)
@@ -210,10 +194,7 @@ def login(
         message = t("login_locked", lang).format(time=until.strftime("%H:%M"), minutes=minutes)
         return _back(request, back, message, True)
     if result.account is None:
-        uow.commit()
         return _back(request, back, t("wrong_login", lang), True)
-    sessions.sign_in(uow.session, request, result.account.username, session_policy(settings_of(runtime)))
-    uow.commit()
     local = next.startswith("/dashboard") and "\\" not in next
     return RedirectResponse(next if local else "/dashboard", status_code=303)
 
@@ -221,8 +202,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, uow: UowDep, csrf: Annotated[str, Form()]) -> Response:
     _check_csrf(request, csrf)
-    sessions.sign_out(uow.session, request)
-    uow.commit()
+    auth.sign_out(uow, request)
     return RedirectResponse("/dashboard/login", status_code=303)
 
 
@@ -258,15 +238,8 @@ async def stream(request: Request, runtime: RuntimeDep) -> StreamingResponse:
 
 @router.get("/matches")
 def matches_page(request: Request, uow: UowDep, user: User, status: str = "") -> HTMLResponse:
-    query = select(Match).order_by(Match.updated_at.desc(), Match.id).limit(200)
-    if status:
-        query = query.where(Match.status == status)
-    rows = list(uow.session.scalars(query))
-    ids = {m.need_id for m in rows} | {m.offer_id for m in rows}
-    titles = dict(uow.session.execute(select(BookNeed.id, BookNeed.title).where(BookNeed.id.in_(ids))).all())
-    titles |= dict(
-        uow.session.execute(select(BookOffer.id, BookOffer.title).where(BookOffer.id.in_(ids))).all()
-    )
+    chosen = MatchStatus(status) if status in set(MatchStatus) else None
+    rows, titles = queries.recent_matches(uow.session, chosen)
     return render(
         request,
         "matches.html",
@@ -334,9 +307,7 @@ async def nudge_match(
     return await _match_instruction(request, uow, runtime, match_id, NudgeMatch(), user, label)
 
 
-def _listings(side: str) -> Any:
-    model: type[BookListing] = BookNeed if side == "need" else BookOffer
-
+def _listings(side: queries.Side) -> Any:
     def page(
         request: Request,
         uow: UowDep,
@@ -347,17 +318,7 @@ def _listings(side: str) -> Any:
         region: str = "",
         status: str = "",
     ) -> HTMLResponse:
-        query = select(model).order_by(model.published_at.desc()).limit(300)
-        if q:
-            query = query.where(or_(model.title.contains(q), model.description.contains(q)))
-        if kind:
-            query = query.where(model.kind == kind)
-        if category:
-            query = query.where(in_category(model.category, category))
-        if region.isascii() and region.isdigit():  # anything else is not a region: ignored
-            query = query.where(in_region(model.region, region))
-        if status:
-            query = query.where(model.status == status)
+        search = queries.ListingSearch(q=q, kind=kind, category=category, region=region, status=status)
         return render(
             request,
             "listings.html",
@@ -365,7 +326,7 @@ def _listings(side: str) -> Any:
             side + "s",
             t(side + "s", _lang(request)),
             side=side,
-            rows=list(uow.session.scalars(query)),
+            rows=queries.listings(uow.session, side, search),
             names=_names(uow),
             q=q,
             kind=kind,
@@ -375,8 +336,8 @@ def _listings(side: str) -> Any:
         )
 
     def detail(request: Request, listing_id: str, uow: UowDep, user: User) -> HTMLResponse:
-        row = uow.session.get(model, listing_id)
-        if row is None:
+        found = queries.listing_detail(uow.session, side, listing_id)
+        if found is None:
             return render(
                 request,
                 "listings.html",
@@ -392,22 +353,16 @@ def _listings(side: str) -> Any:
                 region="",
                 status="",
             )
-        column = Match.need_id if side == "need" else Match.offer_id
-        events = uow.session.scalars(
-            select(EventLogEntry)
-            .where(EventLogEntry.entity_id == listing_id)
-            .order_by(EventLogEntry.position)
-        )
         return render(
             request,
             "listing.html",
             user,
             side + "s",
-            row.title,
-            row=row,
+            found.row.title,
+            row=found.row,
             names=_names(uow),
-            matches=list(uow.session.scalars(select(Match).where(column == listing_id))),
-            events=list(events),
+            matches=found.matches,
+            events=found.events,
         )
 
     router.add_api_route(f"/{side}s", page, methods=["GET"])
@@ -420,23 +375,17 @@ _listings("offer")
 
 @router.get("/meetings")
 def meetings_page(request: Request, uow: UowDep, user: User) -> HTMLResponse:
-    series = list(uow.session.scalars(select(MeetingSeries).order_by(MeetingSeries.created_at)))
-    rows = list(uow.session.scalars(select(Meeting).order_by(Meeting.starts_at.desc()).limit(50)))
-    organisations = uow.session.execute(
-        select(RegisteredOrganisation.id, RegisteredOrganisation.name, RegisteredOrganisation.kind).order_by(
-            RegisteredOrganisation.kind, RegisteredOrganisation.name
-        )
-    ).all()
+    page = queries.meetings_page(uow.session)
     return render(
         request,
         "meetings.html",
         user,
         "meetings",
         t("meetings", _lang(request)),
-        organisations=organisations,
-        series=series,
-        meetings=rows,
-        series_names={s.id: s.name for s in series},
+        organisations=page.organisations,
+        series=page.series,
+        meetings=page.meetings,
+        series_names={s.id: s.name for s in page.series},
     )
 
 
@@ -489,36 +438,23 @@ async def schedule(
 
 @router.get("/meetings/{meeting_id}")
 def meeting_page(request: Request, meeting_id: str, uow: UowDep, user: User) -> HTMLResponse:
-    meeting, series = meetings.get_meeting(uow.session, meeting_id)
-    record = uow.session.scalar(
-        select(MeetingRecord).where(MeetingRecord.meeting_id == meeting_id, MeetingRecord.kind == "minutes")
-    )
-    decisions = list(
-        uow.session.scalars(
-            select(Decision).where(Decision.meeting_id == meeting_id).order_by(Decision.recorded_at)
-        )
-    )
-    invitations = list(
-        uow.session.scalars(
-            select(Invitation).where(Invitation.meeting_id == meeting_id).order_by(Invitation.organisation_id)
-        )
-    )
+    page = queries.meeting_page(uow.session, meeting_id)
     return render(
         request,
         "meeting.html",
         user,
         "meetings",
-        meeting.title,
-        meeting=meeting,
-        series=series,
-        agenda=meetings.latest_agenda(uow.session, meeting_id),
-        invitations=invitations,
-        quorum=meetings.quorum(uow.session, meeting_id),
-        decisions=decisions,
-        decided={d.item_key for d in decisions},
-        record=record,
+        page.meeting.title,
+        meeting=page.meeting,
+        series=page.series,
+        agenda=page.agenda,
+        invitations=page.invitations,
+        quorum=page.quorum,
+        decisions=page.decisions,
+        decided={d.item_key for d in page.decisions},
+        record=page.minutes,
         names=_names(uow),
-        chain=meetings.verify_chain(uow.session, series.id),
+        chain=page.chain,
     )
 
 
@@ -619,7 +555,7 @@ async def attendance(
             present=invitation.organisation_id in present,
             representative=invitation.representative,
         )
-        for invitation in uow.session.scalars(select(Invitation).where(Invitation.meeting_id == meeting_id))
+        for invitation in queries.invitations(uow.session, meeting_id)
     ]
     return await _meeting_action(
         request,
@@ -683,24 +619,11 @@ async def close(
     )
 
 
-def _record_content(uow: UnitOfWork, meeting_id: str) -> tuple[MeetingRecord, list[dict[str, Any]]]:
-    rows = list(
-        uow.session.scalars(
-            select(MeetingRecord)
-            .where(MeetingRecord.meeting_id == meeting_id)
-            .order_by(MeetingRecord.sequence)
-        )
-    )
-    if not rows:
-        raise NotFound("the meeting has no record yet: close it first", field="meeting_id")
-    return rows[0], [r.content for r in rows[1:]]
-
-
 @router.get("/meetings/{meeting_id}/minutes.html")
 def minutes_page(
     request: Request, meeting_id: str, uow: UowDep, user: User, lang: Lang = "zh"
 ) -> HTMLResponse:
-    record, amendments = _record_content(uow, meeting_id)
+    record, amendments = meeting_queries.minutes_with_amendments(uow.session, meeting_id)
     page = minutes_html(record.content, record.record_hash, _names(uow), lang, amendments)
     # The printable page carries its own <style>: allowed by its hash, and nothing else inline.
     hashes = " ".join(
@@ -713,7 +636,7 @@ def minutes_page(
 
 @router.get("/meetings/{meeting_id}/minutes.md")
 def minutes_md(request: Request, meeting_id: str, uow: UowDep, user: User, lang: Lang = "zh") -> Response:
-    record, amendments = _record_content(uow, meeting_id)
+    record, amendments = meeting_queries.minutes_with_amendments(uow.session, meeting_id)
     return Response(
         minutes_markdown(record.content, record.record_hash, _names(uow), lang, amendments),
         media_type="text/markdown; charset=utf-8",
@@ -724,20 +647,9 @@ def minutes_md(request: Request, meeting_id: str, uow: UowDep, user: User, lang:
 def actions_page(
     request: Request, uow: UowDep, user: User, status: str = "", owner: str = ""
 ) -> HTMLResponse:
-    query = select(ActionItem)
-    if status:
-        query = query.where(ActionItem.status == status)
-    if owner:
-        query = query.where(ActionItem.owner_organisation_id == owner)
-    rows = sorted(uow.session.scalars(query), key=lambda a: (a.status != "overdue", a.due_date, a.id))
+    rows, owner_ids = queries.actions(uow.session, status, owner)
     names = _names(uow)
-    owners = sorted(
-        {
-            (a.owner_organisation_id, names.get(a.owner_organisation_id, ""))
-            for a in uow.session.scalars(select(ActionItem))
-        },
-        key=lambda o: o[1],
-    )
+    owners = sorted(((o, names.get(o, "")) for o in owner_ids), key=lambda o: o[1])
     return render(
         request,
         "actions.html",
@@ -756,9 +668,5 @@ def actions_page(
 def actions_export(
     request: Request, uow: UowDep, user: User, lang: Lang = "zh", meeting_id: str = ""
 ) -> Response:
-    query = select(ActionItem).order_by(ActionItem.due_date)
-    if meeting_id:
-        query = query.where(ActionItem.meeting_id == meeting_id)
-    return Response(
-        actions_csv(uow.session.scalars(query), _names(uow), lang), media_type="text/csv; charset=utf-8"
-    )
+    rows = meeting_queries.action_rows(uow.session, meeting_id or None)
+    return Response(actions_csv(rows, _names(uow), lang), media_type="text/csv; charset=utf-8")

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.coordinator.access.tokens import require
+from services.coordinator.access.dependencies import require
 from services.coordinator.integrations.feed import FeedPage, Wakeup, entries_after, head, position_before
 from shared.app import Runtime, RuntimeDep
 from shared.errors import InvalidInput
@@ -43,7 +43,17 @@ def _after(after: int | None, last_event_id: str | None) -> int | None:
     return after
 
 
-@router.get("/stream", summary="Server-sent events of accepted events, resumable with Last-Event-ID")
+class EventStreamResponse(StreamingResponse):
+    """How ``/stream`` answers (for OpenAPI): ``text/event-stream``."""
+
+    media_type = "text/event-stream"
+
+
+@router.get(
+    "/stream",
+    summary="Server-sent events of accepted events, resumable with Last-Event-ID",
+    response_class=EventStreamResponse,
+)
 async def stream(
     request: Request,
     runtime: RuntimeDep,

@@ -186,24 +186,20 @@ async def retire_raw_stream_consumer(link: NatsLink) -> None:
         log.warning("could not delete the obsolete consumer %s: %s", RAW_STREAM_CONSUMER, exc)
 
 
-def replay_since(session_factory: sessionmaker[Session], subscription_id: str, since: datetime) -> int:
+def replay_since(session: Session, subscription: WebhookSubscription, since: datetime) -> int:
     """Enqueue again every logged event from ``since`` on that the subscription's filters pass
-    (up to its cursor: what comes after is on its way anyway)."""
-    with session_factory() as session:
-        subscription = session.get(WebhookSubscription, subscription_id)
-        assert subscription is not None
-        wanted, last = _filter(subscription), subscription.enqueued_through
-        cursor, count, now = position_before(session, since), 0, utcnow()
-        while cursor < last:
-            page = entries_after(session, cursor, wanted, ENQUEUE_BATCH)
-            entries = [e for e in page.entries if e.position <= last]
-            session.add_all(_delivery(subscription_id, e, True, now) for e in entries)
-            count += len(entries)
-            if page.last_position == cursor:
-                break
-            cursor = page.last_position
-        session.commit()
-        return count
+    (up to its cursor: what comes after is on its way anyway). The caller commits."""
+    wanted, last = _filter(subscription), subscription.enqueued_through
+    cursor, count, now = position_before(session, since), 0, utcnow()
+    while cursor < last:
+        page = entries_after(session, cursor, wanted, ENQUEUE_BATCH)
+        entries = [e for e in page.entries if e.position <= last]
+        session.add_all(_delivery(subscription.id, e, True, now) for e in entries)
+        count += len(entries)
+        if page.last_position == cursor:
+            break
+        cursor = page.last_position
+    return count
 
 
 # -- sending ------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.coordinator.access.tokens import require
+from services.coordinator.access.dependencies import require
 from services.coordinator.journal import queries
 from services.coordinator.journal.schemas import DeadLetterRead, EventRead
 from shared.app import UowDep

@@ -70,5 +70,5 @@ def check_transition(match_id: str, current: MatchStatus, wanted: MatchStatus) -
 def holds_capacity(status: MatchStatus, accepted_by: Collection[str]) -> bool:
     """Confirmed, fulfilled, or accepted by one side already: not re-solved away."""
     return status in (MatchStatus.CONFIRMED, MatchStatus.FULFILLED) or (
-        status is MatchStatus.PROPOSED and bool(accepted_by)
+        status == MatchStatus.PROPOSED and bool(accepted_by)
     )

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.coordinator.access.tokens import require
+from services.coordinator.access.dependencies import require
 from services.coordinator.book.views import Category, Region
 from services.coordinator.matches import queries
 from services.coordinator.matches.schemas import MatchRead

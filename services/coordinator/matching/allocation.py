@@ -35,7 +35,7 @@ RESOLUTION = 1e-4  # quantities are rounded down to this many base units
 class Allocation:
     candidate: Candidate
     quantity: float  # base units
-    limited_by: str  # need, offer, pair, fairness_cap, programme_max, shared
+    limited_by: str  # need, offer, fairness_cap, programme_max, shared (see explanation.LIMITS)
 
 
 def group_limits(candidates: Sequence[Candidate], fairness_cap: float) -> dict[tuple[str, str], float]:

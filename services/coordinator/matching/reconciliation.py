@@ -8,8 +8,9 @@ After a re-solve, each standing proposal is
 - otherwise **withdrawn**, with the reason: its need or its offer left the partition's open
   book, or a better allocation replaced it.
 
-Every allocated pair not kept is **proposed** anew, in (need, offer) order, so the same state
-gives the same proposals.
+Every allocated pair not kept unchanged is **proposed** anew, in (need, offer) order, so the
+same state gives the same proposals. That includes the pair of an accepted proposal: the
+allocation only saw what the need still lacks beyond it, so a new allocation there is extra.
 """
 
 from collections.abc import Iterable, Mapping

@@ -1,4 +1,17 @@
-"""Compiling a meeting's agenda from live state: ranked by a stated rule, then time-boxed.
+"""Compiling a meeting's agenda from live state: what qualifies, ranked by a stated rule, then
+time-boxed. Pure; no I/O (``sources.py`` fetches the rows these rules read).
+
+What qualifies for the agenda of a meeting of a series, as of its cut-off (``as_of``):
+
+- **proposal / dispute**: pending, raised at or before the cut-off, for this series, or for no
+  series and raised in the series' region (a dispute never names a series);
+- **unmatched_need**: an open need in the region, without an active match (proposed, confirmed
+  or fulfilled), published at least ``unmatched_days`` (14) days before the cut-off;
+- **stalled_match**: a need in the region with at least two match proposals declined or expired
+  at or before the cut-off;
+- **overdue_action**: an action decided at a meeting of this series, now overdue;
+- **new_programme**: an open government offer in the region published after the previous
+  meeting of the series (or the series' creation) and at or before the cut-off.
 
 Sources, with the priority rule (higher first; ties: the older item, then its key):
 
@@ -18,12 +31,38 @@ is left rolls to the next meeting (it stays in the live state, so the next compi
 meets it again, older and so no lower). The same state and cut-off give the same agenda.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-__all__ = ["RULES", "AgendaCandidate", "compile_agenda", "slot_items"]
+from services.coordinator.matches.lifecycle import REFUSED
+from shared.regions import covers
+
+__all__ = [
+    "DEFAULT_UNMATCHED_DAYS",
+    "RULES",
+    "STALLED_AFTER",
+    "AgendaCandidate",
+    "AgendaScope",
+    "LiveAction",
+    "LiveNeed",
+    "LiveOffer",
+    "RaisedItem",
+    "Refusal",
+    "compile_agenda",
+    "new_programmes",
+    "overdue_actions",
+    "qualifying",
+    "raised_items",
+    "slot_items",
+    "stalled_matches",
+    "unmatched_needs",
+]
+
+DEFAULT_UNMATCHED_DAYS = 14
+STALLED_AFTER = 2  # declined or expired proposals before a need comes up as stalled
 
 RULES: dict[str, tuple[int, int]] = {
     "dispute": (90, 20),
@@ -98,3 +137,214 @@ def compile_agenda(
     unique = {c.key: c for c in candidates}
     ranked = sorted(unique.values(), key=lambda c: (-c.priority()[0], c.since, c.key))
     return slot_items((_as_item(c) for c in ranked), duration_minutes)
+
+
+# -- what qualifies ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgendaScope:
+    """The meeting an agenda is compiled for: its series and region, its cut-off, since when
+    news counts (the previous meeting of the series, or the series' creation), and how many
+    days a need waits unmatched before it comes up."""
+
+    series_id: str
+    region: str
+    as_of: datetime
+    since: datetime
+    unmatched_days: int = DEFAULT_UNMATCHED_DAYS
+
+
+@dataclass(frozen=True)
+class RaisedItem:
+    """An item an organisation proposed for an agenda, or a dispute a community raised."""
+
+    id: str
+    source: str  # proposal or dispute
+    organisation_id: str
+    series_id: str | None
+    region: str
+    title: str
+    status: str  # pending or decided
+    raised_at: datetime
+
+
+@dataclass(frozen=True)
+class LiveNeed:
+    id: str
+    title: str
+    organisation_id: str
+    region: str
+    status: str
+    published_at: datetime
+    matched: bool  # it has an active match
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A match proposal for a need that was declined or expired, with the need if it is known."""
+
+    need_id: str
+    region: str
+    status: str
+    updated_at: datetime
+    need_title: str | None = None
+    need_organisation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LiveAction:
+    id: str
+    series_id: str  # the series of the meeting that decided it
+    title: str
+    owner_organisation_id: str
+    status: str
+    due_date: date
+
+
+@dataclass(frozen=True)
+class LiveOffer:
+    id: str
+    kind: str  # the kind of organisation offering it
+    title: str
+    organisation_id: str
+    region: str
+    status: str
+    published_at: datetime
+
+
+def raised_items(items: Iterable[RaisedItem], scope: AgendaScope) -> list[AgendaCandidate]:
+    """Pending proposals and disputes of this series, or of no series and of its region."""
+    found = []
+    for item in items:
+        ours = item.series_id == scope.series_id or (
+            item.series_id is None and covers(scope.region, item.region)
+        )
+        if item.status != "pending" or item.raised_at > scope.as_of or not ours:
+            continue
+        source = "dispute" if item.source == "dispute" else "proposal"
+        reason = "a dispute raised by a community" if source == "dispute" else "proposed by an organisation"
+        found.append(
+            AgendaCandidate(
+                f"{source}:{item.id}",
+                source,
+                item.title,
+                reason,
+                f"/{source}s/{item.id}",
+                item.raised_at,
+                item.organisation_id,
+            )
+        )
+    return found
+
+
+def unmatched_needs(needs: Iterable[LiveNeed], scope: AgendaScope) -> list[AgendaCandidate]:
+    """Open needs of the region without an active match for ``unmatched_days`` or more."""
+    threshold = scope.as_of - timedelta(days=scope.unmatched_days)
+    found = []
+    for need in needs:
+        if need.status != "open" or need.matched or need.published_at > threshold:
+            continue
+        if not covers(scope.region, need.region):
+            continue
+        waited = (scope.as_of - need.published_at).days
+        found.append(
+            AgendaCandidate(
+                f"need:{need.id}",
+                "unmatched_need",
+                need.title,
+                f"unmatched for {waited} days",
+                f"/needs/{need.id}",
+                need.published_at,
+                need.organisation_id,
+                weight=(waited - scope.unmatched_days) // 7,
+            )
+        )
+    return found
+
+
+def stalled_matches(refusals: Iterable[Refusal], scope: AgendaScope) -> list[AgendaCandidate]:
+    """Needs of the region whose proposals were declined or expired ``STALLED_AFTER`` times or more."""
+    by_need: dict[str, list[Refusal]] = defaultdict(list)
+    for refusal in refusals:
+        if (
+            refusal.status in REFUSED
+            and refusal.updated_at <= scope.as_of
+            and covers(scope.region, refusal.region)
+        ):
+            by_need[refusal.need_id].append(refusal)
+    found = []
+    for need_id, refused in by_need.items():
+        if len(refused) < STALLED_AFTER:
+            continue
+        need = refused[0]
+        found.append(
+            AgendaCandidate(
+                f"stalled:{need_id}",
+                "stalled_match",
+                need.need_title if need.need_title is not None else need_id,
+                f"{len(refused)} proposals declined or expired",
+                f"/matches?need_id={need_id}",
+                min(r.updated_at for r in refused),
+                need.need_organisation_id,
+                weight=len(refused) - STALLED_AFTER,
+            )
+        )
+    return found
+
+
+def overdue_actions(actions: Iterable[LiveAction], scope: AgendaScope) -> list[AgendaCandidate]:
+    """Overdue actions decided at meetings of this series; the longer overdue, the higher."""
+    return [
+        AgendaCandidate(
+            f"action:{action.id}",
+            "overdue_action",
+            action.title,
+            f"overdue since {action.due_date}",
+            f"/actions/{action.id}",
+            datetime.combine(action.due_date, datetime.min.time(), UTC),
+            action.owner_organisation_id,
+            weight=(scope.as_of.date() - action.due_date).days,
+        )
+        for action in actions
+        if action.status == "overdue" and action.series_id == scope.series_id
+    ]
+
+
+def new_programmes(offers: Iterable[LiveOffer], scope: AgendaScope) -> list[AgendaCandidate]:
+    """Open government offers of the region published since the previous meeting."""
+    return [
+        AgendaCandidate(
+            f"programme:{offer.id}",
+            "new_programme",
+            offer.title,
+            "a new government programme",
+            f"/offers/{offer.id}",
+            offer.published_at,
+            offer.organisation_id,
+        )
+        for offer in offers
+        if offer.kind == "government"
+        and offer.status == "open"
+        and scope.since < offer.published_at <= scope.as_of
+        and covers(scope.region, offer.region)
+    ]
+
+
+def qualifying(
+    scope: AgendaScope,
+    *,
+    raised: Iterable[RaisedItem] = (),
+    needs: Iterable[LiveNeed] = (),
+    refusals: Iterable[Refusal] = (),
+    actions: Iterable[LiveAction] = (),
+    offers: Iterable[LiveOffer] = (),
+) -> list[AgendaCandidate]:
+    """Everything in the live state that should come before the meeting ``scope`` describes."""
+    return [
+        *raised_items(raised, scope),
+        *unmatched_needs(needs, scope),
+        *stalled_matches(refusals, scope),
+        *overdue_actions(actions, scope),
+        *new_programmes(offers, scope),
+    ]

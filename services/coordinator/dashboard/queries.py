@@ -1,0 +1,177 @@
+"""What the dashboard's pages read: each page's rows in one call, so its view only renders."""
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from services.coordinator.book.models import BookListing, BookNeed, BookOffer
+from services.coordinator.book.queries import in_category, in_region
+from services.coordinator.journal.models import EventLogEntry
+from services.coordinator.matches.lifecycle import MatchStatus
+from services.coordinator.matches.models import Match
+from services.coordinator.meetings.agendas import latest_agenda
+from services.coordinator.meetings.models import (
+    ActionItem,
+    AgendaVersion,
+    Decision,
+    Invitation,
+    Meeting,
+    MeetingRecord,
+    MeetingSeries,
+)
+from services.coordinator.meetings.proceedings import quorum
+from services.coordinator.meetings.record import verify_chain
+from services.coordinator.meetings.series import get_meeting
+from services.coordinator.registry.models import RegisteredOrganisation
+
+__all__ = [
+    "ListingPage",
+    "ListingSearch",
+    "MeetingPage",
+    "MeetingsPage",
+    "actions",
+    "invitations",
+    "listing_detail",
+    "listings",
+    "meeting_page",
+    "meetings_page",
+    "recent_matches",
+]
+
+Side = Literal["need", "offer"]
+
+
+def _model(side: Side) -> type[BookListing]:
+    return BookNeed if side == "need" else BookOffer
+
+
+def recent_matches(
+    session: Session, status: MatchStatus | None, limit: int = 200
+) -> tuple[list[Match], dict[str, str]]:
+    """The most recently changed matches (in ``status``), and the titles of their needs and offers."""
+    query = select(Match).order_by(Match.updated_at.desc(), Match.id).limit(limit)
+    if status is not None:
+        query = query.where(Match.status == status)
+    rows = list(session.scalars(query))
+    ids = {m.need_id for m in rows} | {m.offer_id for m in rows}
+    titles: dict[str, str] = {}
+    for model in (BookNeed, BookOffer):
+        titles |= {
+            id_: title
+            for id_, title in session.execute(select(model.id, model.title).where(model.id.in_(ids)))
+        }
+    return rows, titles
+
+
+@dataclass(frozen=True)
+class ListingSearch:
+    """The filters of the needs and offers pages; a region that is not all digits is ignored."""
+
+    q: str = ""
+    kind: str = ""
+    category: str = ""
+    region: str = ""
+    status: str = ""
+
+
+def listings(session: Session, side: Side, search: ListingSearch, limit: int = 300) -> list[BookListing]:
+    model = _model(side)
+    query = select(model).order_by(model.published_at.desc()).limit(limit)
+    if search.q:
+        query = query.where(or_(model.title.contains(search.q), model.description.contains(search.q)))
+    if search.kind:
+        query = query.where(model.kind == search.kind)
+    if search.category:
+        query = query.where(in_category(model.category, search.category))
+    if search.region.isascii() and search.region.isdigit():
+        query = query.where(in_region(model.region, search.region))
+    if search.status:
+        query = query.where(model.status == search.status)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    row: BookListing
+    matches: list[Match]
+    events: list[EventLogEntry]
+
+
+def listing_detail(session: Session, side: Side, listing_id: str) -> ListingPage | None:
+    """A need or offer with its matches and its history in the event log."""
+    row = session.get(_model(side), listing_id)
+    if row is None:
+        return None
+    column = Match.need_id if side == "need" else Match.offer_id
+    events = session.scalars(
+        select(EventLogEntry).where(EventLogEntry.entity_id == listing_id).order_by(EventLogEntry.position)
+    )
+    return ListingPage(row, list(session.scalars(select(Match).where(column == listing_id))), list(events))
+
+
+@dataclass(frozen=True)
+class MeetingsPage:
+    series: list[MeetingSeries]
+    meetings: list[Meeting]
+    organisations: list[tuple[str, str, str]]  # id, name, kind: whom a new series may invite
+
+
+def meetings_page(session: Session, limit: int = 50) -> MeetingsPage:
+    series = list(session.scalars(select(MeetingSeries).order_by(MeetingSeries.created_at)))
+    rows = list(session.scalars(select(Meeting).order_by(Meeting.starts_at.desc()).limit(limit)))
+    org = RegisteredOrganisation
+    invitable = select(org.id, org.name, org.kind).order_by(org.kind, org.name)
+    organisations = [(id_, name, kind) for id_, name, kind in session.execute(invitable)]
+    return MeetingsPage(series, rows, organisations)
+
+
+def invitations(session: Session, meeting_id: str) -> list[Invitation]:
+    query = select(Invitation).where(Invitation.meeting_id == meeting_id).order_by(Invitation.organisation_id)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class MeetingPage:
+    meeting: Meeting
+    series: MeetingSeries
+    agenda: AgendaVersion | None
+    invitations: list[Invitation]
+    quorum: dict[str, Any]
+    decisions: list[Decision]
+    minutes: MeetingRecord | None
+    chain: dict[str, Any]
+
+
+def meeting_page(session: Session, meeting_id: str) -> MeetingPage:
+    """A meeting with everything its page shows; 404 for an unknown meeting."""
+    meeting, series = get_meeting(session, meeting_id)
+    minutes = session.scalar(
+        select(MeetingRecord).where(MeetingRecord.meeting_id == meeting_id, MeetingRecord.kind == "minutes")
+    )
+    decisions = session.scalars(
+        select(Decision).where(Decision.meeting_id == meeting_id).order_by(Decision.recorded_at)
+    )
+    return MeetingPage(
+        meeting=meeting,
+        series=series,
+        agenda=latest_agenda(session, meeting_id),
+        invitations=invitations(session, meeting_id),
+        quorum=quorum(session, meeting_id),
+        decisions=list(decisions),
+        minutes=minutes,
+        chain=verify_chain(session, series.id),
+    )
+
+
+def actions(session: Session, status: str, owner: str) -> tuple[list[ActionItem], list[str]]:
+    """Action items (overdue first, then by due date) and every organisation that owns one."""
+    query = select(ActionItem)
+    if status:
+        query = query.where(ActionItem.status == status)
+    if owner:
+        query = query.where(ActionItem.owner_organisation_id == owner)
+    rows = sorted(session.scalars(query), key=lambda a: (a.status != "overdue", a.due_date, a.id))
+    owners = list(session.scalars(select(ActionItem.owner_organisation_id).distinct()))
+    return rows, owners
