@@ -1,1 +1,1 @@
-"""registry"""
+"""The registry: organisations, registered once by the service of their kind."""
