@@ -21,7 +21,7 @@ from services.coordinator.journal.holds import expire_holds
 from services.coordinator.journal.models import HeldEvent
 from services.coordinator.journal.service import publish
 from services.coordinator.matches.models import Match
-from services.coordinator.matches.service import MatchPolicy, expire_due
+from services.coordinator.matches.service import MatchPolicy, end_ended_windows, ended_proposals, expire_due
 from services.coordinator.meetings import agendas, follow_up
 from services.coordinator.meetings.models import ActionItem, AgendaVersion, Meeting
 from shared.app import Runtime
@@ -42,6 +42,7 @@ def due_work(session: Session, now: datetime, hold_timeout: timedelta) -> list[s
     """What the clock would do at ``now``, in words (empty: nothing is due)."""
     checks = {
         "proposals to expire": select(Match.id).where(Match.status == "proposed", Match.expires_at <= now),
+        "proposals whose window ended": ended_proposals(now.date()),
         "actions overdue": select(ActionItem.id).where(
             ActionItem.status.in_(("open", "in_progress", "blocked")), ActionItem.due_date < now.date()
         ),
@@ -106,10 +107,12 @@ def clock_ticked(
     hold_timeout: timedelta,
 ) -> None:
     """The clock-driven work, at the instant the tick records: proposals nobody answered expire,
+    proposals whose need's or offer's window ended are withdrawn,
     unfinished actions past their date become overdue, agendas past their cut-off are compiled,
     and events held longer than ``hold_timeout`` are dead-lettered."""
     session, at = uow.session, event.data.at
     expire_due(session, policy, event.cause)
+    end_ended_windows(session, policy, event.cause)
     follow_up.mark_overdue(session, at.date())
     for meeting_id in agendas.meetings_due_for_agenda(session, at):
         agendas.compile_meeting_agenda(session, meeting_id, as_of=at, made_by="compiled at the cut-off")

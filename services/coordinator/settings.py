@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.coordinator.matches.service import MatchPolicy
+from services.coordinator.matching.allocation import FairSplit
 from shared.app import Runtime
 from shared.settings import ServiceSettings
 
@@ -41,8 +42,9 @@ class CoordinatorSettings(ServiceSettings):
         gt=0,
         description="how long an event that came before what it builds on is held before it is dead-lettered",
     )
-    fairness_cap: float = Field(
-        default=0.5, gt=0, le=1, description="most of a contested offer one organisation may take"
+    fair_split: FairSplit = Field(
+        default="max_min",
+        description="how a contested offer is split between organisations: max_min or proportional",
     )
     response_hours: float = Field(default=72.0, gt=0, description="time the parties have to answer")
     expiry_check_seconds: float = Field(default=30.0, gt=0)
@@ -98,7 +100,7 @@ class CoordinatorSettings(ServiceSettings):
 
     @property
     def match_policy(self) -> MatchPolicy:
-        return MatchPolicy(fairness_cap=self.fairness_cap, response_time=timedelta(hours=self.response_hours))
+        return MatchPolicy(fair_split=self.fair_split, response_time=timedelta(hours=self.response_hours))
 
 
 def consumer_name(settings: CoordinatorSettings) -> str:

@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,11 @@ from sifang.platform import Platform
 from tests.e2e.conftest import StartPlatform
 
 COUNTY = "610124"
+
+
+def day(offset: int) -> str:
+    """A date relative to today: windows that ended are no longer matched."""
+    return (date.today() + timedelta(days=offset)).isoformat()
 
 
 def eventually(probe: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -68,8 +74,8 @@ def test_a_cooperatives_kiwifruit_lots_are_pooled_into_a_procurement(platform: P
             "grade": "一级",
             "quantity": 3,
             "unit": "t",
-            "window_start": "2026-09-01",
-            "window_end": "2026-11-30",
+            "window_start": day(-30),
+            "window_end": day(60),
         },
     )["need"]
     lots = {}
@@ -88,8 +94,8 @@ def test_a_cooperatives_kiwifruit_lots_are_pooled_into_a_procurement(platform: P
                 "quantity": quantity,
                 "unit": unit,
                 "certifications": ["green-food"],
-                "window_start": "2026-09-01",
-                "window_end": "2026-10-31",
+                "window_start": day(-60),
+                "window_end": day(30),
                 "service_area": [COUNTY],
             },
         )
@@ -101,15 +107,17 @@ def test_a_cooperatives_kiwifruit_lots_are_pooled_into_a_procurement(platform: P
     assert all(p["need_id"] == need["need_id"] and p["my_side"] == "need" for p in proposals)
     south = next(p for p in proposals if p["offer_unit"] == "斤")
     assert Decimal(south["offer_quantity"]) == 1500
-    assert "Proposes" in south["explanation"]["summary_en"]
     assert south["explanation"]["limited_by"] == "offer"
-    assert [f["name"] for f in south["explanation"]["filters"]] == [
+    assert [f["code"] for f in south["explanation"]["filters"]] == [
         "different_organisations",
         "category",
-        "region",
-        "window",
+        "region_origin",  # a county-wide procurement takes lots grown anywhere in the county
+        "window_overlap",
         "units",
     ]
+    (held,) = coordinator_matches(platform, need_id=need["need_id"], offer_id=south["offer_id"])
+    assert held["explanation_text"]["en"]["summary"].startswith("Proposes 0.75 t of")
+    assert held["explanation_text"]["zh"]["filters"][2] == "产地 610124105201 位于需求的来源范围 610124 内"
 
     for proposal in proposals:  # both sides accept through their own services
         coop = lots[proposal["offer_id"]]
@@ -161,8 +169,8 @@ def test_a_training_course_is_shared_across_villages(platform: Platform) -> None
             "tier": "basic",
             "topic": "training.livestream",
             "seats": 30,
-            "start_date": "2026-12-01",
-            "end_date": "2026-12-03",
+            "start_date": day(10),
+            "end_date": day(12),
             "service_area": [COUNTY],
         },
     )
@@ -171,7 +179,8 @@ def test_a_training_course_is_shared_across_villages(platform: Platform) -> None
         lambda: len(m := coordinator_matches(platform, offer_id=offer_id, status="proposed")) == 2 and m
     )
     assert sorted(Decimal(m["quantity"]) for m in shares) == [15, 15]
-    assert {m["explanation"]["limited_by"] for m in shares} == {"fairness_cap"}
+    assert {m["explanation"]["limited_by"] for m in shares} == {"fair_share"}
+    assert {m["explanation"]["limit_params"]["share"] for m in shares} == {"15 人"}
     assert {m["need_organisation_id"] for m in shares} == {v.id for v in villages}
     eventually(lambda: len(trainer.matches("proposed")) == 2)  # the trainer's service catches up
 
@@ -241,7 +250,7 @@ def test_a_subsidy_is_refused_to_ineligible_organisations(platform: Platform) ->
         (certified.id, "2", "万元")
     ]
     assert granted[0]["explanation"]["limited_by"] == "programme_max"
-    assert any(f["name"] == "eligibility" for f in granted[0]["explanation"]["filters"])
+    assert any(f["code"] == "eligibility" for f in granted[0]["explanation"]["filters"])
     time.sleep(1.0)  # nothing further arrives for the others
     assert uncertified.matches() == [] and ngo.matches() == []
 

@@ -54,6 +54,7 @@ from shared.app import Runtime, RuntimeDep, UowDep
 from shared.db import UnitOfWork
 from shared.errors import NotYetApplied, SifangError
 from shared.events.filters import EventFilter
+from shared.reasons import language, render_explanation, render_reason
 from shared.taxonomy import CATEGORIES
 
 __all__ = ["LoginRequired", "router", "session_policy", "throttle_policy"]
@@ -63,6 +64,8 @@ CHINA = timezone(timedelta(hours=8), "CST")  # the times coordinators type are C
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["qty"] = lambda value: format(Decimal(value).normalize(), "f")
+templates.env.globals["explained"] = lambda explanation, lang: render_explanation(explanation, language(lang))
+templates.env.globals["reason_text"] = lambda reason, lang: render_reason(reason, language(lang))
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 

@@ -1,14 +1,39 @@
 """Reads of the matches: proposals, confirmations and fulfilments."""
 
+from datetime import date
+from decimal import ROUND_DOWN, Decimal
+from typing import Literal
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from services.coordinator.book.models import BookNeed, BookOffer
 from services.coordinator.book.queries import in_category, in_region
+from services.coordinator.matches.lifecycle import ACTIVE, REFUSED
 from services.coordinator.matches.models import Match
-from services.coordinator.matches.schemas import MatchRead
-from services.coordinator.matches.service import match_data
+from services.coordinator.matches.schemas import (
+    Diagnosis,
+    DiagnosisCandidate,
+    ExplanationText,
+    MatchRead,
+    ReasonText,
+)
+from services.coordinator.matches.service import (
+    base_quantity,
+    match_data,
+    need_item,
+    offer_categories,
+    offer_item,
+    parties_of,
+)
+from services.coordinator.matching.diagnosis import Nearest, nearest_needs, nearest_offers
+from services.coordinator.matching.filters import Reason
+from services.coordinator.registry.models import RegisteredOrganisation
+from shared.reasons import LANGUAGES, Language, render, render_explanation
+from shared.taxonomy import CATEGORIES, can_serve, root_of
+from shared.units import base_factor
 
-__all__ = ["match", "match_read", "matches"]
+__all__ = ["diagnosis", "match", "match_read", "matches"]
 
 
 def matches(
@@ -52,4 +77,144 @@ def match(session: Session, match_id: str) -> MatchRead | None:
 
 def match_read(row: Match) -> MatchRead:
     """The read model of a match: its event data with its partition and last change."""
-    return MatchRead(**match_data(row).model_dump(), partition=row.partition, updated_at=row.updated_at)
+    return MatchRead(
+        **match_data(row).model_dump(),
+        partition=row.partition,
+        updated_at=row.updated_at,
+        explanation_text={
+            lang: ExplanationText(**render_explanation(row.explanation, lang)) for lang in LANGUAGES
+        },
+    )
+
+
+DIAGNOSIS_POOL = 5000  # counterparts examined at most, nearest regions first
+
+
+def _text(reason: Reason, lang: Language) -> ReasonText:
+    return ReasonText(
+        code=reason.code, params=dict(reason.params), text=render(reason.code, reason.params, lang)
+    )
+
+
+def _in_unit(base: float, unit: str) -> str:
+    value = Decimal(str(base / base_factor(unit)[0])).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+    return format(value.normalize(), "f")
+
+
+def _names(session: Session, org_ids: set[str]) -> dict[str, str]:
+    rows = session.execute(
+        select(RegisteredOrganisation.id, RegisteredOrganisation.name).where(
+            RegisteredOrganisation.id.in_(sorted(org_ids))
+        )
+    )
+    return {org_id: name for org_id, name in rows}
+
+
+def _summary(
+    row: BookNeed | BookOffer, side: str, proposed: float, whole: float, near: list[Nearest], today: date
+) -> Reason:
+    if row.status != "open":
+        return Reason("listing_closed", {"status": row.status})
+    if row.window_end is not None and row.window_end < today:
+        return Reason("listing_window_expired", {"window_end": row.window_end.isoformat()})
+    if proposed >= whole - 1e-6:
+        return Reason("fully_proposed" if side == "need" else "offer_fully_allocated")
+    passing = [n for n in near if n.failed is None]
+    if passing:
+        return Reason("candidates_taken", {"count": len(passing)})
+    if proposed > 0:
+        code = "partly_proposed" if side == "need" else "offer_partly_allocated"
+        return Reason(
+            code,
+            {
+                "proposed": f"{_in_unit(proposed, row.unit)} {row.unit}",
+                "remaining": f"{_in_unit(whole - proposed, row.unit)} {row.unit}",
+            },
+        )
+    return Reason("no_candidates" if side == "need" else "no_needs")
+
+
+def diagnosis(
+    session: Session, side: Literal["need", "offer"], listing_id: str, lang: Language, today: date
+) -> Diagnosis | None:
+    """Why the need (or offer) ``listing_id`` is not fully matched: the nearest counterparts
+    in the book and the first filter each fails, rendered in ``lang``; None if unknown."""
+    row: BookNeed | BookOffer | None = (
+        session.get(BookNeed, listing_id) if side == "need" else session.get(BookOffer, listing_id)
+    )
+    if row is None:
+        return None
+    column = Match.need_id if side == "need" else Match.offer_id
+    own_matches = list(session.scalars(select(Match).where(column == listing_id)))
+    active = {(m.need_id, m.offer_id): m for m in own_matches if m.status in ACTIVE}
+    refused = frozenset((m.need_id, m.offer_id) for m in own_matches if m.status in REFUSED)
+    proposed = sum(m.base_quantity for m in active.values())
+    whole = base_quantity(row)
+    if isinstance(row, BookNeed):
+        root = root_of(row.category)
+        offers = list(
+            session.scalars(
+                select(BookOffer)
+                .where(BookOffer.status == "open", offer_categories(root))
+                .order_by(BookOffer.region.startswith(row.region[:6]).desc(), BookOffer.id)
+                .limit(DIAGNOSIS_POOL)
+            )
+        )
+        party = parties_of(session, [row])[row.organisation_id]
+        near = nearest_offers(
+            need_item(row, party, max(0.0, whole - proposed)),
+            [offer_item(o, base_quantity(o)) for o in offers],
+            today=today,
+            refused=refused,
+        )
+        counterparts: dict[str, BookNeed | BookOffer] = {o.id: o for o in offers}
+        pairs = [(n.offer.id, n) for n in near]
+    else:
+        roots = sorted({root_of(n) for n in CATEGORIES if can_serve(row.category, n)})
+        needs = list(
+            session.scalars(
+                select(BookNeed)
+                .where(BookNeed.status == "open", or_(*(in_category(BookNeed.category, r) for r in roots)))
+                .order_by(BookNeed.region.startswith(row.region[:6]).desc(), BookNeed.id)
+                .limit(DIAGNOSIS_POOL)
+            )
+        )
+        parties = parties_of(session, needs)
+        near = nearest_needs(
+            offer_item(row, max(0.0, whole - proposed)),
+            [need_item(n, parties[n.organisation_id], base_quantity(n)) for n in needs],
+            today=today,
+            refused=refused,
+        )
+        counterparts = {n.id: n for n in needs}
+        pairs = [(n.need.id, n) for n in near]
+    names = _names(session, {counterparts[other].organisation_id for other, _ in pairs})
+    candidates = []
+    for other_id, found in pairs:
+        other = counterparts[other_id]
+        match = active.get((found.need.id, found.offer.id))
+        candidates.append(
+            DiagnosisCandidate(
+                listing_id=other.id,
+                organisation_id=other.organisation_id,
+                organisation_name=names.get(other.organisation_id),
+                title=other.title,
+                category=other.category,
+                region=other.region,
+                passed=list(found.passed),
+                failed=None if found.failed is None else _text(found.failed, lang),
+                proposed_quantity=None if match is None else _in_unit(match.base_quantity, row.unit),
+            )
+        )
+    return Diagnosis(
+        listing_id=row.id,
+        side=side,
+        status=row.status,
+        lang=lang,
+        unit=row.unit,
+        quantity=format(row.quantity.normalize(), "f"),
+        proposed=_in_unit(proposed, row.unit),
+        remaining=_in_unit(max(0.0, whole - proposed), row.unit),
+        summary=_text(_summary(row, side, proposed, whole, near, today), lang),
+        candidates=candidates,
+    )

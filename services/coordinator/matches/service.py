@@ -13,11 +13,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
@@ -26,8 +26,10 @@ from services.coordinator.journal.service import Cause, publish
 from services.coordinator.matches.lifecycle import ACTIVE, REFUSED, MatchStatus, check_transition
 from services.coordinator.matches.models import Match
 from services.coordinator.matching import Allocation, NeedItem, OfferItem, Party, allocate, candidates_for
+from services.coordinator.matching.allocation import FairSplit
 from services.coordinator.matching.explanation import explain
-from services.coordinator.matching.reconciliation import StandingProposal, reconcile
+from services.coordinator.matching.filters import REGION_RULES
+from services.coordinator.matching.reconciliation import WINDOW_ENDED, StandingProposal, reconcile
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.data import MatchData
@@ -38,10 +40,17 @@ from shared.units import base_factor
 __all__ = [
     "CREATED_MATCHES",
     "MatchPolicy",
+    "base_quantity",
     "change_status",
+    "end_ended_windows",
+    "ended_proposals",
     "expire_due",
     "match_data",
+    "need_item",
     "nudge",
+    "offer_categories",
+    "offer_item",
+    "parties_of",
     "partition_of",
     "partitions_for_offer",
     "publish_match",
@@ -59,7 +68,7 @@ _NAMESPACE = uuid.UUID("5b1c3f0e-8a52-4d0e-9f57-4c1f5a9d2e11")
 
 @dataclass(frozen=True)
 class MatchPolicy:
-    fairness_cap: float = 0.5
+    fair_split: FairSplit = "max_min"
     response_time: timedelta = timedelta(hours=72)
 
 
@@ -82,14 +91,35 @@ def _area_prefixes(county: str) -> list[str]:
 def partitions_for_offer(session: Session, offer: BookOffer) -> set[str]:
     """The partitions an offer can take part in, and those where it has matches."""
     prefixes = sorted({significant_prefix(a) for a in offer.service_area})
-    conditions = [in_category(BookNeed.category, root) for root in _roots_served_by(offer.category)]
-    query = (
-        select(BookNeed.category, BookNeed.region)
-        .where(BookNeed.status == "open", or_(*conditions))
-        .where(or_(*(BookNeed.region.startswith(p) for p in prefixes)))
-        .distinct()
-    )
-    found = {partition_of(category, region) for category, region in session.execute(query)}
+    roots = _roots_served_by(offer.category)
+    found: set[str] = set()
+    served = [root for root in roots if REGION_RULES.get(root) != "origin"]
+    if served:
+        query = (
+            select(BookNeed.category, BookNeed.region)
+            .where(BookNeed.status == "open", or_(*(in_category(BookNeed.category, r) for r in served)))
+            .where(or_(*(BookNeed.region.startswith(p) for p in prefixes)))
+            .distinct()
+        )
+        found |= {partition_of(category, region) for category, region in session.execute(query)}
+    sourced = [root for root in roots if REGION_RULES.get(root) == "origin"]
+    if sourced:
+        # needs whose sourcing area holds the offer's origin: in its county, or province- or
+        # city-wide (their partitions are named by the six-digit code of the province or city)
+        origin = offer.region
+        query = (
+            select(BookNeed.category, BookNeed.region)
+            .where(BookNeed.status == "open", or_(*(in_category(BookNeed.category, r) for r in sourced)))
+            .where(
+                or_(
+                    BookNeed.region.startswith(origin[:6]),
+                    BookNeed.region == f"{origin[:2]}0000",
+                    BookNeed.region == f"{origin[:4]}00",
+                )
+            )
+            .distinct()
+        )
+        found |= {partition_of(category, region) for category, region in session.execute(query)}
     held = select(Match.partition).where(Match.offer_id == offer.id, Match.status.in_(ACTIVE)).distinct()
     return found | set(session.scalars(held))
 
@@ -100,6 +130,44 @@ def _base(quantity: Decimal, unit: str) -> float:
 
 def _in_unit(base: float, unit: str) -> Decimal:
     return Decimal(str(base / base_factor(unit)[0])).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+
+
+def need_item(row: BookNeed, party: Party, remaining: float) -> NeedItem:
+    """A need of the book as the matching rules see it, with ``remaining`` base units."""
+    return NeedItem(
+        id=row.id,
+        party=party,
+        category=row.category,
+        remaining=remaining,
+        unit=row.unit,
+        region=row.region,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        attributes=row.attributes,
+        published_at=row.published_at,
+    )
+
+
+def offer_item(row: BookOffer, remaining: float, fulfilment_rate: float = 0.5) -> OfferItem:
+    """An offer of the book as the matching rules see it, with ``remaining`` base units."""
+    return OfferItem(
+        id=row.id,
+        organisation_id=row.organisation_id,
+        category=row.category,
+        remaining=remaining,
+        unit=row.unit,
+        region=row.region,
+        service_area=tuple(row.service_area),
+        window_start=row.window_start,
+        window_end=row.window_end,
+        attributes=row.attributes,
+        fulfilment_rate=fulfilment_rate,
+    )
+
+
+def base_quantity(row: BookNeed | BookOffer) -> float:
+    """A listing's whole quantity in base units."""
+    return _base(row.quantity, row.unit)
 
 
 def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause) -> None:
@@ -135,36 +203,17 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
             if m.holds_capacity or m.partition != partition:
                 used_by_offer[m.offer_id] += m.base_quantity
 
-    parties = _parties(session, needs)
+    parties = parties_of(session, needs)
     records = _fulfilment_rates(session, {o.organisation_id for o in offers})
     need_items = [
-        NeedItem(
-            id=n.id,
-            party=parties[n.organisation_id],
-            category=n.category,
-            remaining=max(0.0, _base(n.quantity, n.unit) - held_by_need[n.id]),
-            unit=n.unit,
-            region=n.region,
-            window_start=n.window_start,
-            window_end=n.window_end,
-            attributes=n.attributes,
-            published_at=n.published_at,
-        )
+        need_item(n, parties[n.organisation_id], max(0.0, _base(n.quantity, n.unit) - held_by_need[n.id]))
         for n in needs
     ]
     offer_items = [
-        OfferItem(
-            id=o.id,
-            organisation_id=o.organisation_id,
-            category=o.category,
-            remaining=max(0.0, _base(o.quantity, o.unit) - used_by_offer[o.id]),
-            unit=o.unit,
-            region=o.region,
-            service_area=tuple(o.service_area),
-            window_start=o.window_start,
-            window_end=o.window_end,
-            attributes=o.attributes,
-            fulfilment_rate=records.get(o.organisation_id, 0.5),
+        offer_item(
+            o,
+            max(0.0, _base(o.quantity, o.unit) - used_by_offer[o.id]),
+            records.get(o.organisation_id, 0.5),
         )
         for o in offers
     ]
@@ -173,7 +222,7 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
     )
     allocations = {
         (a.candidate.need.id, a.candidate.offer.id): a
-        for a in allocate(candidates, fairness_cap=policy.fairness_cap)
+        for a in allocate(candidates, fair_split=policy.fair_split)
     }
     current = session.scalars(
         select(Match).where(Match.partition == partition, Match.status == MatchStatus.PROPOSED)
@@ -187,6 +236,11 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
         allocations,
         open_needs={n.id for n in needs},
         open_offers=set(offer_ids),
+        ended={
+            listing.id
+            for listing in (*needs, *offers)
+            if listing.window_end is not None and listing.window_end < cause.time.date()
+        },
     )
     for withdrawal in outcome.withdrawn:
         change_status(
@@ -203,6 +257,12 @@ def resolve_all(session: Session, partitions: set[str], policy: MatchPolicy, cau
         resolve(session, partition, policy, cause)
 
 
+def offer_categories(root: str) -> ColumnElement[bool]:
+    """Offers of a category that can serve needs under the top branch ``root``."""
+    branches = sorted({root, *SERVES.get(root, ())})
+    return or_(*(in_category(BookOffer.category, b) for b in branches), BookOffer.category == root)
+
+
 def _offers_for(session: Session, root: str, county: str) -> list[BookOffer]:
     branches = sorted({root, *SERVES.get(root, ())})
     category = or_(*(in_category(BookOffer.category, b) for b in branches))
@@ -210,16 +270,21 @@ def _offers_for(session: Session, root: str, county: str) -> list[BookOffer]:
     covering = select(BookOfferArea.offer_id).where(
         or_(BookOfferArea.prefix.in_(_area_prefixes(county)), BookOfferArea.prefix.startswith(county))
     )
+    where = (
+        BookOffer.region.startswith(significant_prefix(county))
+        if REGION_RULES.get(root) == "origin"
+        else BookOffer.id.in_(covering)
+    )
     query = (
         select(BookOffer)
-        .where(BookOffer.status == "open", BookOffer.id.in_(covering))
+        .where(BookOffer.status == "open", where)
         .where(or_(category, BookOffer.category == root))
         .order_by(BookOffer.id)
     )
     return list(session.scalars(query))
 
 
-def _parties(session: Session, needs: Iterable[BookNeed]) -> dict[str, Party]:
+def parties_of(session: Session, needs: Iterable[BookNeed]) -> dict[str, Party]:
     needs = list(needs)
     org_ids = sorted({n.organisation_id for n in needs})
     registry = {
@@ -296,6 +361,7 @@ def _propose(
             unit=need.unit,
             need_title=need.title,
             offer_title=offer.title,
+            unit_factor=base_factor(need.unit)[0],
         ),
         reason="",
         proposed_at=cause.time,
@@ -379,6 +445,39 @@ def expire_due(session: Session, policy: MatchPolicy, cause: Cause) -> int:
     return len(due)
 
 
+def ended_proposals(today: date) -> Select[Match]:
+    """Proposals whose need's or offer's window ended before ``today``."""
+    return (
+        select(Match)
+        .where(Match.status == MatchStatus.PROPOSED)
+        .where(
+            or_(
+                Match.need_id.in_(select(BookNeed.id).where(BookNeed.window_end < today)),
+                Match.offer_id.in_(select(BookOffer.id).where(BookOffer.window_end < today)),
+            )
+        )
+        .order_by(Match.id)
+    )
+
+
+def end_ended_windows(session: Session, policy: MatchPolicy, cause: Cause) -> int:
+    """A window that ended ends matching: its proposals are withdrawn, saying so, even those one
+    party accepted already, and their partitions are re-solved without them."""
+    due = list(session.scalars(ended_proposals(cause.time.date())))
+    for match in due:
+        change_status(session, match, MatchStatus.WITHDRAWN, WINDOW_ENDED, policy, cause)
+    resolve_all(session, {m.partition for m in due}, policy, cause)
+    return len(due)
+
+
+def _window_ended(session: Session, match: Match, today: date) -> bool:
+    need, offer = session.get(BookNeed, match.need_id), session.get(BookOffer, match.offer_id)
+    return any(
+        listing is not None and listing.window_end is not None and listing.window_end < today
+        for listing in (need, offer)
+    )
+
+
 # -- what the parties and the coordinators do with a match ------------------------------------
 
 
@@ -415,6 +514,10 @@ def record_answer(
         resolve_all(session, {match.partition}, policy, cause)
         return
     if organisation_id in match.accepted_by:
+        return
+    if _window_ended(session, match, cause.time.date()):
+        change_status(session, match, MatchStatus.WITHDRAWN, WINDOW_ENDED, policy, cause)
+        resolve_all(session, {match.partition}, policy, cause)
         return
     match.accepted_by = sorted({*match.accepted_by, organisation_id})
     match.updated_at = cause.time

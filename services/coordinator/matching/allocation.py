@@ -1,4 +1,5 @@
-"""The optimal allocation of quantities over candidate pairs, and a greedy baseline.
+"""The optimal allocation of quantities over candidate pairs, fair when supply is contested,
+and a greedy baseline.
 
 Objective: maximise Σ score(pair) × (share of the need the pair fills) — every unit given
 to a need earns that pair's score per unit of the need, so a need filled completely by its
@@ -6,18 +7,36 @@ best offers earns the most. Quantities split freely: a need may draw on several 
 (pooled supply) and an offer may serve several needs (a course's seats, a lot's tonnes).
 
 Constraints: no need receives more than it still needs, no offer gives more than it still
-has, no pair exceeds either, and, for an offer two or more organisations compete for, no
-organisation takes more than ``fairness_cap`` of it while the others' demand is unmet —
-precisely, at most max(cap × capacity, capacity − the others' demand). A programme's
-``max_amount`` caps what one organisation receives from it.
+has, no pair exceeds either, and a programme's ``max_amount`` caps what one organisation
+receives from it.
 
-This is a minimum-cost flow (offer → offer×organisation → need); it is solved as a linear
-programme with HiGHS (scipy), which is exact, fast and deterministic for the same input.
+**Fair splits.** An offer is *contested* when two or more organisations ask it for more than
+it has. Its capacity is then first split between them by the stated rule
+(``COORDINATOR_FAIR_SPLIT``), each organisation's demand being the sum of what its candidate
+needs still lack:
+
+- ``max_min`` (default): max-min fair shares (water-filling) — every organisation gets the
+  same amount, except that no one gets more than it asked for; what the smaller demands leave
+  is shared equally by the larger ones. 30 seats asked for 15, 10 and 12 → 10, 10, 10.
+- ``proportional``: shares proportional to demand. 30 seats for 15, 10, 12 → 12.2, 8.1, 9.7.
+
+Counted things (persons, seats, pieces) are shared in whole units: shares are rounded down and
+the units left over go one at a time to the organisations with the largest unmet demand
+(ties by organisation id). The solve then has two phases: (1) the optimal allocation with each
+organisation capped at its fair share of each contested offer; (2) keeping everything phase 1
+gave, the capacity that organisations did not take (their needs were covered elsewhere) is
+allocated optimally without the caps. So an organisation receives at least its fair share
+unless its needs are covered, and nothing is left idle that another need could use.
+
+Both phases are minimum-cost flows (offer → offer×organisation → need) solved as linear
+programmes with HiGHS (scipy): exact, fast and deterministic for the same input.
 """
 
+import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import linprog
@@ -25,20 +44,78 @@ from scipy.sparse import coo_matrix
 
 from services.coordinator.matching.filters import Candidate
 
-__all__ = ["Allocation", "allocate", "greedy_allocate", "group_limits", "objective"]
+__all__ = [
+    "FAIR_SPLITS",
+    "Allocation",
+    "FairSplit",
+    "GroupLimit",
+    "allocate",
+    "fair_shares",
+    "greedy_allocate",
+    "group_limits",
+    "objective",
+]
 
 EPSILON = 1e-7
 RESOLUTION = 1e-4  # quantities are rounded down to this many base units
+COUNTED = frozenset({"[person]", "[piece]"})  # dimensions shared in whole units
+
+FairSplit = Literal["max_min", "proportional"]
+FAIR_SPLITS: tuple[FairSplit, ...] = ("max_min", "proportional")
 
 
 @dataclass(frozen=True)
 class Allocation:
     candidate: Candidate
     quantity: float  # base units
-    limited_by: str  # need, offer, fairness_cap, programme_max, shared (see explanation.LIMITS)
+    limited_by: str  # need, offer, fair_share, programme_max, shared (see shared.reasons)
+    fair: "GroupLimit | None" = None  # the fair share that limited it, if one did
 
 
-def group_limits(candidates: Sequence[Candidate], fairness_cap: float) -> dict[tuple[str, str], float]:
+@dataclass(frozen=True)
+class GroupLimit:
+    """The most one organisation may take of one offer: its fair share or a programme's cap."""
+
+    limit: float
+    kind: Literal["fair_share", "programme_max"]
+    rule: FairSplit
+    capacity: float
+    organisations: int
+    demand: float
+
+
+def fair_shares(
+    capacity: float, demands: Mapping[str, float], rule: FairSplit, *, whole: bool = False
+) -> dict[str, float]:
+    """Each organisation's fair share of ``capacity`` given what each asks for (see above)."""
+    total = sum(demands.values())
+    if total <= capacity + EPSILON:
+        return dict(demands)
+    shares: dict[str, float] = {}
+    if rule == "proportional":
+        shares = {org: capacity * demand / total for org, demand in demands.items()}
+    else:
+        left, waiting = capacity, sorted(demands, key=lambda o: (demands[o], o))
+        for index, org in enumerate(waiting):
+            level = left / (len(waiting) - index)
+            shares[org] = min(demands[org], level)
+            left -= shares[org]
+    if whole:
+        shares = {org: math.floor(share + EPSILON) for org, share in shares.items()}
+        spare = math.floor(capacity + EPSILON) - sum(shares.values())
+        while spare > 0:
+            wanting = [o for o in shares if shares[o] + 1 <= demands[o] + EPSILON]
+            if not wanting:
+                break
+            org = min(wanting, key=lambda o: (-(demands[o] - shares[o]), o))
+            shares[org] += 1
+            spare -= 1
+    return shares
+
+
+def group_limits(
+    candidates: Sequence[Candidate], rule: FairSplit = "max_min"
+) -> dict[tuple[str, str], GroupLimit]:
     """The most one organisation may take of one offer, where that is a real limit."""
     demand: dict[tuple[str, str], float] = defaultdict(float)
     for c in candidates:  # candidates are distinct (need, offer) pairs
@@ -47,31 +124,39 @@ def group_limits(candidates: Sequence[Candidate], fairness_cap: float) -> dict[t
     for offer_id, org in demand:
         by_offer[offer_id].append(org)
     offers = {c.offer.id: c.offer for c in candidates}
-    limits: dict[tuple[str, str], float] = {}
+    limits: dict[tuple[str, str], GroupLimit] = {}
     for offer_id, orgs in by_offer.items():
         offer = offers[offer_id]
-        total = sum(demand[(offer_id, o)] for o in orgs)
+        asked = {org: demand[(offer_id, org)] for org in orgs}
+        shares = (
+            fair_shares(offer.remaining, asked, rule, whole=offer.dimension in COUNTED)
+            if len(orgs) >= 2
+            else dict(asked)
+        )
         for org in orgs:
-            limit = float("inf")
-            if len(orgs) >= 2:
-                others = total - demand[(offer_id, org)]
-                limit = max(fairness_cap * offer.remaining, offer.remaining - others)
-            if offer.max_per_organisation is not None:
-                limit = min(limit, offer.max_per_organisation)
-            if limit < min(offer.remaining, demand[(offer_id, org)]) - EPSILON:
-                limits[(offer_id, org)] = limit
+            wanted = min(offer.remaining, asked[org])
+            cap = offer.max_per_organisation
+            if cap is not None and cap < min(shares[org], wanted) - EPSILON:
+                limits[(offer_id, org)] = GroupLimit(
+                    cap, "programme_max", rule, offer.remaining, len(orgs), asked[org]
+                )
+            elif shares[org] < wanted - EPSILON:
+                limits[(offer_id, org)] = GroupLimit(
+                    shares[org], "fair_share", rule, offer.remaining, len(orgs), asked[org]
+                )
     return limits
 
 
-def allocate(candidates: Sequence[Candidate], *, fairness_cap: float = 0.5) -> list[Allocation]:
-    """The optimal allocation (see the module's description)."""
-    if not candidates:
-        return []
+def _solve(
+    candidates: Sequence[Candidate],
+    limits: Mapping[tuple[str, str], float],
+    lower: Sequence[float] | None = None,
+) -> list[float]:
+    """The optimal quantities per candidate under ``limits`` per (offer, organisation)."""
     needs = sorted({c.need.id: c.need for c in candidates}.items())
     offers = sorted({c.offer.id: c.offer for c in candidates}.items())
     need_row = {need_id: i for i, (need_id, _) in enumerate(needs)}
     offer_row = {offer_id: len(needs) + j for j, (offer_id, _) in enumerate(offers)}
-    limits = group_limits(candidates, fairness_cap)
     group_row = {key: len(needs) + len(offers) + k for k, key in enumerate(sorted(limits))}
 
     rows: list[int] = []
@@ -91,42 +176,82 @@ def allocate(candidates: Sequence[Candidate], *, fairness_cap: float = 0.5) -> l
         + [limits[key] for key in sorted(limits)]
     )
     cost = np.array([-c.score / c.need.remaining for c in candidates])
-    bounds = [(0.0, min(c.need.remaining, c.offer.remaining)) for c in candidates]
+    upper = [min(c.need.remaining, c.offer.remaining) for c in candidates]
+    bounds = [(0.0 if lower is None else min(lower[p], upper[p]), upper[p]) for p in range(len(candidates))]
     result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if result.status != 0:
         raise RuntimeError(f"allocation failed: {result.message}")
-    quantities = [max(0.0, float(np.floor(x / RESOLUTION + EPSILON) * RESOLUTION)) for x in result.x]
+    return [max(0.0, float(np.floor(x / RESOLUTION + EPSILON) * RESOLUTION)) for x in result.x]
+
+
+def _idle_contested(
+    candidates: Sequence[Candidate], quantities: Sequence[float], limits: Mapping[tuple[str, str], GroupLimit]
+) -> bool:
+    """Whether a contested offer kept capacity that a fair cap stopped someone from using."""
+    fair_offers = {offer_id for (offer_id, _), limit in limits.items() if limit.kind == "fair_share"}
+    used: dict[str, float] = defaultdict(float)
+    for c, q in zip(candidates, quantities, strict=True):
+        used[c.offer.id] += q
+    offers = {c.offer.id: c.offer for c in candidates}
+    return any(used[o] < offers[o].remaining - RESOLUTION for o in fair_offers)
+
+
+def allocate(
+    candidates: Sequence[Candidate], *, fair_split: FairSplit = "max_min", leftovers: bool = True
+) -> list[Allocation]:
+    """The optimal allocation with fair splits of contested offers (see the module's
+    description); ``leftovers=False`` stops after the first phase."""
+    if not candidates:
+        return []
+    limits = group_limits(candidates, fair_split)
+    quantities = _solve(candidates, {key: limit.limit for key, limit in limits.items()})
+    if leftovers and _idle_contested(candidates, quantities, limits):
+        programme = {key: limit.limit for key, limit in limits.items() if limit.kind == "programme_max"}
+        quantities = _solve(candidates, programme, lower=quantities)
     return _with_limits(candidates, quantities, limits)
 
 
-def greedy_allocate(candidates: Sequence[Candidate], *, fairness_cap: float = 0.5) -> list[Allocation]:
-    """A baseline: best-scoring pairs first, each as much as the constraints allow."""
-    limits = group_limits(candidates, fairness_cap)
+def greedy_allocate(
+    candidates: Sequence[Candidate], *, fair_split: FairSplit = "max_min", leftovers: bool = True
+) -> list[Allocation]:
+    """A baseline: best-scoring pairs first, each as much as the fair shares allow, then the
+    capacity left over, best-scoring first, under the programmes' caps only."""
+    limits = group_limits(candidates, fair_split)
     need_left = {c.need.id: c.need.remaining for c in candidates}
     offer_left = {c.offer.id: c.offer.remaining for c in candidates}
-    group_left = dict(limits)
     quantities = [0.0] * len(candidates)
     order = sorted(
         range(len(candidates)),
         key=lambda p: (-candidates[p].score, candidates[p].need.id, candidates[p].offer.id),
     )
-    for p in order:
-        c = candidates[p]
-        key = (c.offer.id, c.need.party.organisation_id)
-        take = min(need_left[c.need.id], offer_left[c.offer.id], group_left.get(key, float("inf")))
-        take = float(np.floor(take / RESOLUTION + EPSILON) * RESOLUTION)
-        if take <= 0:
-            continue
-        quantities[p] = take
-        need_left[c.need.id] -= take
-        offer_left[c.offer.id] -= take
-        if key in group_left:
-            group_left[key] -= take
+    for phase in ("fair", "leftover") if leftovers else ("fair",):
+        group_left = {
+            key: limit.limit
+            for key, limit in limits.items()
+            if phase == "fair" or limit.kind == "programme_max"
+        }
+        if phase == "leftover":
+            for p, c in enumerate(candidates):
+                key = (c.offer.id, c.need.party.organisation_id)
+                if key in group_left:
+                    group_left[key] -= quantities[p]
+        for p in order:
+            c = candidates[p]
+            key = (c.offer.id, c.need.party.organisation_id)
+            take = min(need_left[c.need.id], offer_left[c.offer.id], group_left.get(key, float("inf")))
+            take = float(np.floor(take / RESOLUTION + EPSILON) * RESOLUTION)
+            if take <= 0:
+                continue
+            quantities[p] += take
+            need_left[c.need.id] -= take
+            offer_left[c.offer.id] -= take
+            if key in group_left:
+                group_left[key] -= take
     return _with_limits(candidates, quantities, limits)
 
 
 def _with_limits(
-    candidates: Sequence[Candidate], quantities: Sequence[float], limits: dict[tuple[str, str], float]
+    candidates: Sequence[Candidate], quantities: Sequence[float], limits: Mapping[tuple[str, str], GroupLimit]
 ) -> list[Allocation]:
     """Allocations with the constraint that stopped each from being larger."""
     need_used: dict[str, float] = defaultdict(float)
@@ -142,18 +267,15 @@ def _with_limits(
         if q <= 0:
             continue
         key = (c.offer.id, c.need.party.organisation_id)
+        limit = limits.get(key)
         if need_used[c.need.id] >= c.need.remaining - tight:
-            limited_by = "need"
-        elif key in limits and group_used[key] >= limits[key] - tight:
-            is_programme = (
-                c.offer.max_per_organisation is not None and limits[key] == c.offer.max_per_organisation
-            )
-            limited_by = "programme_max" if is_programme else "fairness_cap"
+            allocations.append(Allocation(c, q, "need"))
+        elif limit is not None and abs(group_used[key] - limit.limit) <= tight:
+            allocations.append(Allocation(c, q, limit.kind, limit if limit.kind == "fair_share" else None))
         elif offer_used[c.offer.id] >= c.offer.remaining - tight:
-            limited_by = "offer"
+            allocations.append(Allocation(c, q, "offer"))
         else:
-            limited_by = "shared"
-        allocations.append(Allocation(c, q, limited_by))
+            allocations.append(Allocation(c, q, "shared"))
     return allocations
 
 

@@ -1,5 +1,10 @@
 """Why a proposal: the filters it passed, each score term, and what limited its quantity.
-Pure; the texts are rendered from the allocation in both languages."""
+
+Pure. The explanation is data — codes and parameters, no sentences — so it is stored and
+published once and rendered in the reader's language by
+:func:`shared.reasons.render_explanation`. Explanations stored before codes existed carry
+their sentences (``summary_en``/``summary_zh``); the renderer shows those.
+"""
 
 from typing import Any
 
@@ -8,31 +13,27 @@ from services.coordinator.matching.filters import WEIGHTS
 
 __all__ = ["LIMITS", "explain"]
 
-LIMITS: dict[str, tuple[str, str]] = {
-    "need": ("the need is fully covered", "需求已全部满足"),
-    "offer": ("the offer has nothing more to give", "供给已全部分配"),
-    "fairness_cap": (
-        "the fairness cap leaves the rest to other organisations",
-        "公平上限：其余份额留给其他组织",
-    ),
-    "programme_max": ("the programme's maximum per organisation", "项目对每个组织的上限"),
-    "shared": ("the rest serves other needs better", "其余部分更适合其他需求"),
-}
-_TERMS_ZH = {
-    "proximity": "距离",
-    "urgency": "紧迫度",
-    "quantity_fit": "数量匹配",
-    "quality": "品质/认证",
-    "record": "履约记录",
-}
+LIMITS = ("need", "offer", "fair_share", "fairness_cap", "programme_max", "shared")
+
+
+def _amount(base: float, unit: str, factor: float) -> str:
+    value = base / factor
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return f"{text} {unit}"
 
 
 def explain(
-    allocation: Allocation, *, quantity: str, unit: str, need_title: str, offer_title: str
+    allocation: Allocation,
+    *,
+    quantity: str,
+    unit: str,
+    need_title: str,
+    offer_title: str,
+    unit_factor: float = 1.0,
 ) -> dict[str, Any]:
-    """The explanation stored with a proposal of ``quantity`` ``unit`` (in the need's unit)."""
+    """The explanation stored with a proposal of ``quantity`` ``unit`` (in the need's unit);
+    ``unit_factor`` is the base units in one ``unit`` (for the fair-share figures)."""
     c = allocation.candidate
-    limit_en, limit_zh = LIMITS[allocation.limited_by]
     terms = [
         {
             "name": name,
@@ -43,20 +44,25 @@ def explain(
         for name, value in c.terms.items()
     ]
     strongest = max(c.terms, key=lambda name: WEIGHTS[name] * c.terms[name])
+    limit_params: dict[str, Any] = {}
+    if allocation.fair is not None:
+        fair = allocation.fair
+        limit_params = {
+            "rule": fair.rule,
+            "organisations": fair.organisations,
+            "capacity": _amount(fair.capacity, unit, unit_factor),
+            "share": _amount(fair.limit, unit, unit_factor),
+            "demand": _amount(fair.demand, unit, unit_factor),
+        }
     return {
-        "filters": [{"name": check.name, "detail": check.detail} for check in c.checks],
+        "filters": [check.as_dict() for check in c.checks],
         "terms": terms,
         "score": round(c.score, 4),
+        "strongest": strongest,
         "limited_by": allocation.limited_by,
-        "limited_by_text": limit_en,
-        "summary_en": (
-            f"Proposes {quantity} {unit} of “{offer_title}” for “{need_title}”. It passed all "
-            f"{len(c.checks)} filters; score {c.score:.2f} of 1, mostly from {strongest}. "
-            f"The quantity stops there because {limit_en}."
-        ),
-        "summary_zh": (
-            f"建议由“{offer_title}”向“{need_title}”提供 {quantity} {unit}。"
-            f"通过全部 {len(c.checks)} 项筛选；综合得分 {c.score:.2f}（满分 1），主要来自"
-            f"{_TERMS_ZH[strongest]}。数量止于此，原因：{limit_zh}。"
-        ),
+        "limit_params": limit_params,
+        "quantity": quantity,
+        "unit": unit,
+        "need_title": need_title,
+        "offer_title": offer_title,
     }

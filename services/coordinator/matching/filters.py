@@ -1,9 +1,13 @@
 """The hard filters a need and an offer must pass to be paired, and the score of a pair.
 
-Filters: not the same organisation; the offer's category can serve the need's (shared
-taxonomy); the offer's service area covers the need's region along the administrative
-hierarchy; the time windows overlap; the units measure the same thing (converted through
-pint); and a government programme's eligibility rules admit the needing organisation.
+Filters, in order (:func:`first_failure` names the first one a pair fails):
+not the same organisation; the offer's category can serve the need's (shared taxonomy);
+neither window has ended; the regions meet as the need's category family defines
+(:data:`REGION_RULES`: produce comes *from* the need's region, everything else is brought *to*
+it by the offer's service area); the time windows overlap; the units measure the same thing
+(converted through pint); the offer meets every ``required_*`` of the need (certifications,
+grade, standards, packaging) and its price lies in the need's range; and a programme's
+eligibility rules admit the needing organisation. ``preferred_*`` are only scored.
 
 Score (0 to 1) = 0.30 proximity + 0.20 urgency + 0.20 quantity fit + 0.20 quality
 + 0.10 the offering organisation's fulfilment record. Every term is kept for the explanation.
@@ -16,10 +20,31 @@ from functools import cached_property
 from typing import Any
 
 from shared.regions import covers
-from shared.taxonomy import can_serve
+from shared.requirements import QualitiesOf, RequirementsOf, qualities_of, requirements_of
+from shared.taxonomy import can_serve, root_of
 from shared.units import base_factor
 
-__all__ = ["WEIGHTS", "Candidate", "Check", "NeedItem", "OfferItem", "Party", "candidates_for"]
+__all__ = [
+    "REGION_RULES",
+    "WEIGHTS",
+    "Candidate",
+    "Check",
+    "NeedItem",
+    "OfferItem",
+    "Party",
+    "Reason",
+    "candidates_for",
+    "first_failure",
+    "offer_price_in_need_unit",
+    "passed_filters",
+    "region_rule",
+]
+
+# What a need's region means, per top category: ``origin`` — the offer's own region (where the
+# produce is grown) must lie within it (a county-wide procurement takes lots from any village of
+# the county); ``service_area`` — the offer's service area must cover it (a course's catchment,
+# where a truck goes, where a programme pays, where a venue or a service is available).
+REGION_RULES: dict[str, str] = {"produce": "origin"}
 
 WEIGHTS: dict[str, float] = {
     "proximity": 0.30,
@@ -53,6 +78,14 @@ class NeedItem:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     published_at: datetime | None = None
 
+    @cached_property
+    def requirements(self) -> RequirementsOf:
+        return requirements_of(self.attributes)
+
+    @cached_property
+    def dimension(self) -> str:
+        return base_factor(self.unit)[1]
+
 
 @dataclass(frozen=True)
 class OfferItem:
@@ -69,6 +102,14 @@ class OfferItem:
     fulfilment_rate: float = 0.5
 
     @cached_property
+    def qualities(self) -> QualitiesOf:
+        return qualities_of(self.attributes)
+
+    @cached_property
+    def dimension(self) -> str:
+        return base_factor(self.unit)[1]
+
+    @cached_property
     def eligibility(self) -> Mapping[str, Any] | None:
         rules = self.attributes.get("eligibility")
         return rules if isinstance(rules, Mapping) else None
@@ -83,9 +124,17 @@ class OfferItem:
 
 
 @dataclass(frozen=True)
-class Check:
-    name: str
-    detail: str
+class Reason:
+    """Why a filter passed or failed: a code and its parameters (``shared.reasons`` renders it)."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "params": dict(self.params)}
+
+
+Check = Reason  # a filter a pair passed
 
 
 @dataclass(frozen=True)
@@ -94,72 +143,169 @@ class Candidate:
 
     need: NeedItem
     offer: OfferItem
-    checks: tuple[Check, ...]
     terms: Mapping[str, float]
+    today: date | None = None
+
+    @cached_property
+    def checks(self) -> tuple[Reason, ...]:
+        """The filters the pair passed, with what each found (computed when explained)."""
+        return passed_filters(self.need, self.offer)
 
     @cached_property
     def score(self) -> float:
         return sum(WEIGHTS[name] * value for name, value in self.terms.items())
 
 
-def _check_pair(need: NeedItem, offer: OfferItem) -> tuple[Check, ...] | None:
-    """The filters passed, or None if one fails."""
+def region_rule(need_category: str) -> str:
+    """What a need's region means for its category family: ``origin`` or ``service_area``."""
+    return REGION_RULES.get(root_of(need_category), "service_area")
+
+
+def _window(start: date | None, end: date | None) -> str:
+    return f"{start or '…'}–{end or '…'}"
+
+
+def first_failure(need: NeedItem, offer: OfferItem, today: date | None) -> Reason | None:
+    """The first hard filter the pair fails, with why; None if it passes them all.
+
+    The order is the order a person would check: who, what, when it ended, where, when,
+    how it is measured, what quality is required, what price, who may apply.
+    """
     if need.party.organisation_id == offer.organisation_id:
-        return None
+        return Reason("same_organisation")
     if not can_serve(offer.category, need.category):
-        return None
-    area = next((a for a in offer.service_area if covers(a, need.region)), None)
-    if area is None:
-        return None
+        return Reason("category_mismatch", {"offer_category": offer.category, "need_category": need.category})
+    if today is not None:
+        if need.window_end is not None and need.window_end < today:
+            return Reason("need_window_expired", {"window_end": need.window_end.isoformat()})
+        if offer.window_end is not None and offer.window_end < today:
+            return Reason("offer_window_expired", {"window_end": offer.window_end.isoformat()})
+    if region_rule(need.category) == "origin":
+        if not covers(need.region, offer.region):
+            return Reason("region_origin_outside", {"origin": offer.region, "area": need.region})
+    elif not any(covers(a, need.region) for a in offer.service_area):
+        return Reason("region_not_served", {"service_area": list(offer.service_area), "region": need.region})
     if (need.window_start and offer.window_end and offer.window_end < need.window_start) or (
         offer.window_start and need.window_end and need.window_end < offer.window_start
     ):
-        return None
-    if base_factor(need.unit)[1] != base_factor(offer.unit)[1]:
-        return None
-    checks = [
-        Check("different_organisations", "the two sides are different organisations"),
-        Check("category", f"{offer.category} serves {need.category}"),
-        Check("region", f"the offer's service area {area} covers {need.region}"),
-        Check("window", _window_text(need, offer)),
-        Check("units", f"{offer.unit} and {need.unit} measure the same thing"),
-    ]
+        return Reason(
+            "window_disjoint",
+            {
+                "need_window": _window(need.window_start, need.window_end),
+                "offer_window": _window(offer.window_start, offer.window_end),
+            },
+        )
+    if need.dimension != offer.dimension:
+        return Reason("units_mismatch", {"offer_unit": offer.unit, "need_unit": need.unit})
+    wanted, has = need.requirements, offer.qualities
+    if not wanted.required_certifications <= has.certifications:
+        missing = sorted(wanted.required_certifications - has.certifications)
+        return Reason("missing_certifications", {"missing": missing})
+    if wanted.required_grade is not None and wanted.required_grade != has.grade:
+        return Reason("wrong_grade", {"offered": has.grade, "required": wanted.required_grade})
+    if not wanted.required_standards <= has.standards:
+        return Reason("missing_standards", {"missing": sorted(wanted.required_standards - has.standards)})
+    if wanted.required_packaging is not None and wanted.required_packaging != has.packaging:
+        return Reason("wrong_packaging", {"offered": has.packaging, "required": wanted.required_packaging})
+    price = offer_price_in_need_unit(need, offer)
+    if price is not None:
+        if wanted.price_max is not None and price > wanted.price_max + PRICE_TOLERANCE:
+            return Reason(
+                "price_above_max",
+                {"price": _money(price), "unit": need.unit, "price_max": _money(wanted.price_max)},
+            )
+        if wanted.price_min is not None and price < wanted.price_min - PRICE_TOLERANCE:
+            return Reason(
+                "price_below_min",
+                {"price": _money(price), "unit": need.unit, "price_min": _money(wanted.price_min)},
+            )
     rules = offer.eligibility
     if rules is not None:
-        eligible = _eligibility(need.party, rules)
-        if eligible is None:
-            return None
-        checks.append(eligible)
-    return tuple(checks)
+        return _ineligible(need.party, rules)
+    return None
 
 
-def _window_text(need: NeedItem, offer: OfferItem) -> str:
+def passed_filters(need: NeedItem, offer: OfferItem) -> tuple[Reason, ...]:
+    """The filters a pair that passes them all passed, each with what it found."""
+    reasons = [
+        Reason("different_organisations"),
+        Reason("category", {"offer_category": offer.category, "need_category": need.category}),
+    ]
+    if region_rule(need.category) == "origin":
+        reasons.append(Reason("region_origin", {"origin": offer.region, "area": need.region}))
+    else:
+        area = next((a for a in offer.service_area if covers(a, need.region)), need.region)
+        reasons.append(Reason("region_service_area", {"area": area, "region": need.region}))
     if not (need.window_start or need.window_end) or not (offer.window_start or offer.window_end):
-        return "at least one side is open-ended in time"
-    return (
-        f"the windows overlap ({need.window_start}–{need.window_end} and "
-        f"{offer.window_start}–{offer.window_end})"
-    )
+        reasons.append(Reason("window_open_ended"))
+    else:
+        reasons.append(
+            Reason(
+                "window_overlap",
+                {
+                    "need_window": _window(need.window_start, need.window_end),
+                    "offer_window": _window(offer.window_start, offer.window_end),
+                },
+            )
+        )
+    reasons.append(Reason("units", {"offer_unit": offer.unit, "need_unit": need.unit}))
+    wanted = need.requirements
+    if wanted.required_certifications:
+        reasons.append(Reason("required_certifications", {"held": sorted(wanted.required_certifications)}))
+    if wanted.required_grade is not None:
+        reasons.append(Reason("required_grade", {"grade": wanted.required_grade}))
+    if wanted.required_standards:
+        reasons.append(Reason("required_standards", {"held": sorted(wanted.required_standards)}))
+    if wanted.required_packaging is not None:
+        reasons.append(Reason("required_packaging", {"packaging": wanted.required_packaging}))
+    if wanted.price_min is not None or wanted.price_max is not None:
+        price = offer_price_in_need_unit(need, offer)
+        if price is None:
+            reasons.append(Reason("price_unstated"))
+        else:
+            reasons.append(Reason("price_in_range", {"price": _money(price), "unit": need.unit}))
+    if offer.eligibility is not None:
+        reasons.append(_eligible(need.party, offer.eligibility))
+    return tuple(reasons)
 
 
-def _eligibility(party: Party, rules: Mapping[str, Any]) -> Check | None:
+PRICE_TOLERANCE = 1e-6
+
+
+def _money(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def offer_price_in_need_unit(need: NeedItem, offer: OfferItem) -> float | None:
+    """The offer's price per one unit of the need (yuan), or None if it states none."""
+    price = offer.qualities.price_per_unit
+    if price is None or need.dimension != offer.dimension:
+        return None
+    return price / base_factor(offer.unit)[0] * base_factor(need.unit)[0]
+
+
+def _ineligible(party: Party, rules: Mapping[str, Any]) -> Reason | None:
     kinds = list(rules.get("organisation_kinds") or [])
     if kinds and party.kind not in kinds:
-        return None
+        return Reason("eligibility_kind", {"admitted": kinds, "kind": party.kind})
     regions = list(rules.get("regions") or [])
     if regions and not any(covers(r, party.region) for r in regions):
-        return None
+        return Reason("eligibility_region", {"regions": regions, "region": party.region})
     required = set(rules.get("required_certifications") or [])
     if not required <= party.certifications:
-        return None
-    parts = [f"kind {party.kind} admitted" if kinds else "any kind admitted"]
-    if regions:
-        parts.append(f"region {party.region} within {', '.join(regions)}")
-    if required:
-        parts.append(f"holds {', '.join(sorted(required))}")
+        return Reason("eligibility_certifications", {"missing": sorted(required - party.certifications)})
+    return None
+
+
+def _eligible(party: Party, rules: Mapping[str, Any]) -> Reason:
+    params: dict[str, Any] = {"kind": party.kind}
+    if rules.get("regions"):
+        params["regions"] = list(rules["regions"])
+    if rules.get("required_certifications"):
+        params["held"] = sorted(rules["required_certifications"])
     if rules.get("max_amount") not in (None, ""):
-        parts.append(f"at most {rules['max_amount']} per organisation")
-    return Check("eligibility", "the programme's rules admit the organisation: " + "; ".join(parts))
+        params["max_amount"] = str(rules["max_amount"])
+    return Reason("eligibility", params)
 
 
 def _proximity(need_region: str, offer_region: str) -> float:
@@ -181,14 +327,18 @@ def _urgency(need: NeedItem, today: date) -> float:
 
 
 def _quality(need: NeedItem, offer: OfferItem) -> float:
+    """How well the offer meets the need's preferences (required ones are filters): 1 if none."""
+    wanted, has = need.requirements, offer.qualities
     parts: list[float] = []
-    required = set(need.attributes.get("required_certifications") or [])
-    if required:
-        held = set(offer.attributes.get("certifications") or [])
-        parts.append(len(required & held) / len(required))
-    wanted, offered = need.attributes.get("grade"), offer.attributes.get("grade")
-    if wanted and offered:
-        parts.append(1.0 if wanted == offered else 0.5)
+    if wanted.preferred_certifications:
+        held = wanted.preferred_certifications & has.certifications
+        parts.append(len(held) / len(wanted.preferred_certifications))
+    if wanted.preferred_grade:
+        parts.append(1.0 if wanted.preferred_grade == has.grade else 0.5 if has.grade else 0.25)
+    if wanted.preferred_standards:
+        parts.append(len(wanted.preferred_standards & has.standards) / len(wanted.preferred_standards))
+    if wanted.preferred_packaging:
+        parts.append(1.0 if wanted.preferred_packaging == has.packaging else 0.5)
     return sum(parts) / len(parts) if parts else 1.0
 
 
@@ -220,7 +370,6 @@ def candidates_for(
         for offer in offers:
             if (need.id, offer.id) in excluded:
                 continue
-            checks = _check_pair(need, offer)
-            if checks is not None:
-                found.append(Candidate(need, offer, checks, _terms(need, offer, today)))
+            if first_failure(need, offer, today) is None:
+                found.append(Candidate(need, offer, _terms(need, offer, today), today))
     return found

@@ -5,8 +5,8 @@ After a re-solve, each standing proposal is
 - **kept** if one party accepted it already (it holds its capacity: only its parties, or the
   withdrawal of one of its sides, end it), or if the new allocation proposes the same pair with
   the same quantity (within 1e-6 base units);
-- otherwise **withdrawn**, with the reason: its need or its offer left the partition's open
-  book, or a better allocation replaced it.
+- otherwise **withdrawn**, with the reason: its need's or its offer's window ended, its need
+  or its offer left the partition's open book, or a better allocation replaced it.
 
 Every allocated pair not kept unchanged is **proposed** anew, in (need, offer) order, so the
 same state gives the same proposals. That includes the pair of an accepted proposal: the
@@ -25,6 +25,7 @@ TOLERANCE = 1e-6
 NEED_GONE = "the need was withdrawn or changed so that it no longer fits"
 OFFER_GONE = "the offer was withdrawn or changed so that it no longer fits"
 REPLACED = "a better allocation of the partition replaced this proposal"
+WINDOW_ENDED = "the window of the need or of the offer ended: it is no longer matched"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ def reconcile(
     allocations: Mapping[tuple[str, str], Allocation],
     open_needs: frozenset[str] | set[str],
     open_offers: frozenset[str] | set[str],
+    ended: frozenset[str] | set[str] = frozenset(),
 ) -> Reconciliation:
     """Which proposals stay, which go (and why), and which allocations become new proposals."""
     kept: set[str] = set()
@@ -71,12 +73,16 @@ def reconcile(
             kept.add(proposal.match_id)
             kept_pairs.add(pair)
             continue
-        withdrawn.append(Withdrawal(proposal.match_id, _why(proposal, open_needs, open_offers)))
+        withdrawn.append(Withdrawal(proposal.match_id, _why(proposal, open_needs, open_offers, ended)))
     proposed = tuple(allocations[pair] for pair in sorted(allocations) if pair not in kept_pairs)
     return Reconciliation(frozenset(kept), tuple(withdrawn), proposed)
 
 
-def _why(proposal: StandingProposal, open_needs: Iterable[str], open_offers: Iterable[str]) -> str:
+def _why(
+    proposal: StandingProposal, open_needs: Iterable[str], open_offers: Iterable[str], ended: Iterable[str]
+) -> str:
+    if proposal.need_id in ended or proposal.offer_id in ended:
+        return WINDOW_ENDED
     if proposal.need_id not in open_needs:
         return NEED_GONE
     if proposal.offer_id not in open_offers:
