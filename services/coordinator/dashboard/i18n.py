@@ -62,6 +62,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "organisation": ("组织", "Organisation"),
     "kind": ("类型", "Kind"),
     "history": ("历史", "History"),
+    "diagnosis": ("为何未匹配", "Why not matched"),
+    "why_not": ("未通过的筛选", "Filter it fails"),
+    "passes_all_filters": (
+        "通过全部筛选，已分配给其他需求或已建议",
+        "passes every filter; allocated elsewhere or proposed",
+    ),
     "time": ("时间", "Time"),
     "event": ("事件", "Event"),
     "series": ("会议系列", "Series"),

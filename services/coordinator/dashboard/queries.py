@@ -11,6 +11,8 @@ from services.coordinator.book.queries import in_category, in_region
 from services.coordinator.journal.models import EventLogEntry
 from services.coordinator.matches.lifecycle import MatchStatus
 from services.coordinator.matches.models import Match
+from services.coordinator.matches.queries import diagnosis
+from services.coordinator.matches.schemas import Diagnosis
 from services.coordinator.meetings.agendas import latest_agenda
 from services.coordinator.meetings.models import (
     ActionItem,
@@ -25,6 +27,8 @@ from services.coordinator.meetings.proceedings import quorum
 from services.coordinator.meetings.record import verify_chain
 from services.coordinator.meetings.series import get_meeting
 from services.coordinator.registry.models import RegisteredOrganisation
+from shared.db import utcnow
+from shared.reasons import Language
 
 __all__ = [
     "ListingPage",
@@ -97,10 +101,12 @@ class ListingPage:
     row: BookListing
     matches: list[Match]
     events: list[EventLogEntry]
+    diagnosis: Diagnosis | None  # why it is not fully matched; None when it is
 
 
-def listing_detail(session: Session, side: Side, listing_id: str) -> ListingPage | None:
-    """A need or offer with its matches and its history in the event log."""
+def listing_detail(session: Session, side: Side, listing_id: str, lang: Language) -> ListingPage | None:
+    """A need or offer with its matches, its history in the event log and, unless it is fully
+    matched, its diagnosis in ``lang``."""
     row = session.get(_model(side), listing_id)
     if row is None:
         return None
@@ -108,7 +114,12 @@ def listing_detail(session: Session, side: Side, listing_id: str) -> ListingPage
     events = session.scalars(
         select(EventLogEntry).where(EventLogEntry.entity_id == listing_id).order_by(EventLogEntry.position)
     )
-    return ListingPage(row, list(session.scalars(select(Match).where(column == listing_id))), list(events))
+    found = diagnosis(session, side, listing_id, lang, utcnow().date())
+    if found is not None and found.summary.code in ("fully_proposed", "offer_fully_allocated"):
+        found = None
+    return ListingPage(
+        row, list(session.scalars(select(Match).where(column == listing_id))), list(events), found
+    )
 
 
 @dataclass(frozen=True)

@@ -339,7 +339,7 @@ def _listings(side: queries.Side) -> Any:
         )
 
     def detail(request: Request, listing_id: str, uow: UowDep, user: User) -> HTMLResponse:
-        found = queries.listing_detail(uow.session, side, listing_id)
+        found = queries.listing_detail(uow.session, side, listing_id, _lang(request))
         if found is None:
             return render(
                 request,
@@ -366,6 +366,7 @@ def _listings(side: queries.Side) -> Any:
             names=_names(uow),
             matches=found.matches,
             events=found.events,
+            diagnosis=found.diagnosis,
         )
 
     router.add_api_route(f"/{side}s", page, methods=["GET"])
