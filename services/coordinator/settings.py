@@ -46,6 +46,11 @@ class CoordinatorSettings(ServiceSettings):
         default="max_min",
         description="how a contested offer is split between organisations: max_min or proportional",
     )
+    keep_best: int | None = Field(
+        default=16,
+        ge=1,
+        description="each need's and offer's best-scoring pairs the allocation considers (empty: all)",
+    )
     response_hours: float = Field(default=72.0, gt=0, description="time the parties have to answer")
     expiry_check_seconds: float = Field(default=30.0, gt=0)
     webhook_backoff: list[float] = Field(
@@ -100,7 +105,11 @@ class CoordinatorSettings(ServiceSettings):
 
     @property
     def match_policy(self) -> MatchPolicy:
-        return MatchPolicy(fair_split=self.fair_split, response_time=timedelta(hours=self.response_hours))
+        return MatchPolicy(
+            fair_split=self.fair_split,
+            keep_best=self.keep_best,
+            response_time=timedelta(hours=self.response_hours),
+        )
 
 
 def consumer_name(settings: CoordinatorSettings) -> str:

@@ -18,6 +18,7 @@ from services.coordinator.matching import (
     objective,
 )
 from services.coordinator.matching.allocation import FairSplit, fair_shares, group_limits
+from services.coordinator.matching.candidates import candidate_pairs
 from services.coordinator.matching.diagnosis import nearest_offers
 from services.coordinator.matching.filters import first_failure, region_rule
 from shared.regions import covers
@@ -530,3 +531,46 @@ def test_a_programme_refuses_an_ineligible_organisation() -> None:
     assert [(a.candidate.need.id, a.quantity, a.limited_by) for a in allocations] == [
         ("coop", 20000.0, "programme_max")
     ]
+
+
+def _pairs(candidates: list[Candidate]) -> list[tuple[str, str, dict[str, float]]]:
+    return [(c.need.id, c.offer.id, dict(c.terms)) for c in candidates]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    instances(max_needs=8, max_offers=8),
+    st.sets(st.tuples(st.sampled_from(["n0", "n1", "n2"]), st.sampled_from(["o0", "o1"]))),
+)
+def test_the_matrix_filter_finds_exactly_the_pairs_of_the_one_pair_reference(
+    instance: tuple[list[NeedItem], list[OfferItem]], excluded: set[tuple[str, str]]
+) -> None:
+    needs, offers = instance
+    reference = candidates_for(needs, offers, today=TODAY, excluded=frozenset(excluded))
+    assert _pairs(candidate_pairs(needs, offers, today=TODAY, excluded=frozenset(excluded))) == _pairs(
+        reference
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(instances(max_needs=8, max_offers=8), st.integers(1, 3))
+def test_sparsifying_keeps_each_listings_best_pairs(
+    instance: tuple[list[NeedItem], list[OfferItem]], keep: int
+) -> None:
+    needs, offers = instance
+    every = candidates_for(needs, offers, today=TODAY)
+    kept = candidate_pairs(needs, offers, today=TODAY, keep=keep)
+    kept_pairs = {(c.need.id, c.offer.id) for c in kept}
+    assert kept_pairs <= {(c.need.id, c.offer.id) for c in every}
+    for side in ("need", "offer"):
+        by_listing: dict[str, list[Candidate]] = defaultdict(list)
+        for c in every:
+            by_listing[getattr(c, side).id].append(c)
+        for options in by_listing.values():
+            best = sorted(options, key=lambda c: -c.score)[:keep]
+            threshold = best[-1].score
+            # every option strictly better than the keep-th best is kept
+            for c in options:
+                if c.score > threshold + 1e-12:
+                    assert (c.need.id, c.offer.id) in kept_pairs
+            assert sum((c.need.id, c.offer.id) in kept_pairs for c in options) >= len(best)

@@ -25,8 +25,9 @@ from services.coordinator.book.queries import in_category
 from services.coordinator.journal.service import Cause, publish
 from services.coordinator.matches.lifecycle import ACTIVE, REFUSED, MatchStatus, check_transition
 from services.coordinator.matches.models import Match
-from services.coordinator.matching import Allocation, NeedItem, OfferItem, Party, allocate, candidates_for
+from services.coordinator.matching import Allocation, NeedItem, OfferItem, Party, allocate
 from services.coordinator.matching.allocation import FairSplit
+from services.coordinator.matching.candidates import candidate_pairs
 from services.coordinator.matching.explanation import explain
 from services.coordinator.matching.filters import REGION_RULES
 from services.coordinator.matching.reconciliation import WINDOW_ENDED, StandingProposal, reconcile
@@ -70,6 +71,7 @@ _NAMESPACE = uuid.UUID("5b1c3f0e-8a52-4d0e-9f57-4c1f5a9d2e11")
 class MatchPolicy:
     fair_split: FairSplit = "max_min"
     response_time: timedelta = timedelta(hours=72)
+    keep_best: int | None = 16  # each listing's best pairs kept for the allocation (None: all)
 
 
 def partition_of(category: str, region: str) -> str:
@@ -217,8 +219,8 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
         )
         for o in offers
     ]
-    candidates = candidates_for(
-        need_items, offer_items, today=cause.time.date(), excluded=frozenset(excluded)
+    candidates = candidate_pairs(
+        need_items, offer_items, today=cause.time.date(), excluded=frozenset(excluded), keep=policy.keep_best
     )
     allocations = {
         (a.candidate.need.id, a.candidate.offer.id): a

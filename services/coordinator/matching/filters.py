@@ -37,7 +37,10 @@ __all__ = [
     "first_failure",
     "offer_price_in_need_unit",
     "passed_filters",
+    "proximity_of",
+    "quality_of",
     "region_rule",
+    "urgency_of",
 ]
 
 # What a need's region means, per top category: ``origin`` — the offer's own region (where the
@@ -308,7 +311,7 @@ def _eligible(party: Party, rules: Mapping[str, Any]) -> Reason:
     return Reason("eligibility", params)
 
 
-def _proximity(need_region: str, offer_region: str) -> float:
+def proximity_of(need_region: str, offer_region: str) -> float:
     for length, value in ((12, 1.0), (9, 0.8), (6, 0.6), (4, 0.4), (2, 0.2)):
         same = need_region[:length] == offer_region[:length]
         if len(need_region) >= length and len(offer_region) >= length and same:
@@ -316,7 +319,7 @@ def _proximity(need_region: str, offer_region: str) -> float:
     return 0.0
 
 
-def _urgency(need: NeedItem, today: date) -> float:
+def urgency_of(need: NeedItem, today: date) -> float:
     if need.window_end is not None:
         days_left = (need.window_end - today).days
         return min(1.0, max(0.1, 1.0 - days_left / 90))
@@ -326,7 +329,7 @@ def _urgency(need: NeedItem, today: date) -> float:
     return 0.3
 
 
-def _quality(need: NeedItem, offer: OfferItem) -> float:
+def quality_of(need: NeedItem, offer: OfferItem) -> float:
     """How well the offer meets the need's preferences (required ones are filters): 1 if none."""
     wanted, has = need.requirements, offer.qualities
     parts: list[float] = []
@@ -345,10 +348,10 @@ def _quality(need: NeedItem, offer: OfferItem) -> float:
 def _terms(need: NeedItem, offer: OfferItem, today: date) -> dict[str, float]:
     larger = max(need.remaining, offer.remaining)
     return {
-        "proximity": _proximity(need.region, offer.region),
-        "urgency": _urgency(need, today),
+        "proximity": proximity_of(need.region, offer.region),
+        "urgency": urgency_of(need, today),
         "quantity_fit": min(need.remaining, offer.remaining) / larger if larger > 0 else 0.0,
-        "quality": _quality(need, offer),
+        "quality": quality_of(need, offer),
         "record": offer.fulfilment_rate,
     }
 
