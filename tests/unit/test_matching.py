@@ -574,3 +574,19 @@ def test_sparsifying_keeps_each_listings_best_pairs(
                 if c.score > threshold + 1e-12:
                     assert (c.need.id, c.offer.id) in kept_pairs
             assert sum((c.need.id, c.offer.id) in kept_pairs for c in options) >= len(best)
+
+
+def test_a_standing_proposal_is_kept_when_an_equal_allocation_exists() -> None:
+    need = NeedItem("need", Party("v", "community", "610124104201"), "training", 10.0, "人", "610124104201")
+    twins = [OfferItem(o, f"org-{o}", "training", 10.0, "人", "610124", ("610124",)) for o in ("a", "b")]
+    candidates = candidates_for([need], twins, today=TODAY)
+    assert candidates[0].score == candidates[1].score
+    for kept in ("a", "b"):
+        allocations = allocate(candidates, standing={("need", kept): 10.0})
+        assert [(a.candidate.offer.id, a.quantity) for a in allocations] == [(kept, 10.0)]
+    # a standing proposal worse than the alternative is not kept: value comes first
+    better = OfferItem("c", "org-c", "training", 10.0, "人", "610124104201", ("610124",))  # same village
+    allocations = allocate(
+        candidates_for([need], [*twins, better], today=TODAY), standing={("need", "a"): 10.0}
+    )
+    assert [(a.candidate.offer.id, a.quantity) for a in allocations] == [("c", 10.0)]

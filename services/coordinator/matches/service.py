@@ -222,14 +222,15 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
     candidates = candidate_pairs(
         need_items, offer_items, today=cause.time.date(), excluded=frozenset(excluded), keep=policy.keep_best
     )
-    allocations = {
-        (a.candidate.need.id, a.candidate.offer.id): a
-        for a in allocate(candidates, fair_split=policy.fair_split)
-    }
     current = session.scalars(
         select(Match).where(Match.partition == partition, Match.status == MatchStatus.PROPOSED)
     )
     standing = {m.id: m for m in current}
+    proposed_now = {(m.need_id, m.offer_id): m.base_quantity for m in standing.values() if not m.accepted_by}
+    allocations = {
+        (a.candidate.need.id, a.candidate.offer.id): a
+        for a in allocate(candidates, fair_split=policy.fair_split, standing=proposed_now)
+    }
     outcome = reconcile(
         (
             StandingProposal(m.id, m.need_id, m.offer_id, m.base_quantity, bool(m.accepted_by))

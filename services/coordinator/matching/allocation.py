@@ -29,7 +29,7 @@ allocated optimally without the caps. So an organisation receives at least its f
 unless its needs are covered, and nothing is left idle that another need could use.
 
 Both phases are minimum-cost flows (offer → offer×organisation → need) solved as linear
-programmes with HiGHS (scipy): exact, fast and deterministic for the same input.
+programmes with HiGHS (highspy): exact, fast and deterministic for the same input.
 """
 
 import math
@@ -38,9 +38,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import highspy
 import numpy as np
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
+import numpy.typing as npt
+from scipy.sparse import coo_matrix, csc_matrix
 
 from services.coordinator.matching.filters import Candidate
 
@@ -147,64 +148,135 @@ def group_limits(
     return limits
 
 
+STICKY_BONUS = 1e-4  # relative value of keeping a standing proposal's quantity
+
+
 def _solve(
     candidates: Sequence[Candidate],
     limits: Mapping[tuple[str, str], float],
     lower: Sequence[float] | None = None,
+    standing: Mapping[tuple[str, str], float] | None = None,
 ) -> list[float]:
-    """The optimal quantities per candidate under ``limits`` per (offer, organisation)."""
+    """The optimal quantities per candidate under ``limits`` per (offer, organisation).
+
+    The variables are the share of each need a pair fills (so the costs are the scores, of
+    order 1, whatever the units). A pair with a ``standing`` proposal has a second variable
+    worth ``STICKY_BONUS`` more, up to the standing quantity: among allocations of equal value
+    the solver keeps what is already proposed instead of churning proposals.
+    """
     needs = sorted({c.need.id: c.need for c in candidates}.items())
     offers = sorted({c.offer.id: c.offer for c in candidates}.items())
     need_row = {need_id: i for i, (need_id, _) in enumerate(needs)}
     offer_row = {offer_id: len(needs) + j for j, (offer_id, _) in enumerate(offers)}
     group_row = {key: len(needs) + len(offers) + k for k, key in enumerate(sorted(limits))}
+    held = standing or {}
+    sticky = [p for p, c in enumerate(candidates) if held.get((c.need.id, c.offer.id), 0.0) > 0]
+    column_of = list(range(len(candidates))) + sticky  # the candidate behind each column
 
     rows: list[int] = []
     cols: list[int] = []
-    for p, c in enumerate(candidates):
+    values: list[float] = []
+    for column, p in enumerate(column_of):
+        c = candidates[p]
+        share = c.need.remaining  # base units per unit of the variable
         rows += [need_row[c.need.id], offer_row[c.offer.id]]
-        cols += [p, p]
+        cols += [column, column]
+        values += [1.0, share]
         key = (c.offer.id, c.need.party.organisation_id)
         if key in group_row:
             rows.append(group_row[key])
-            cols.append(p)
-    shape = (len(needs) + len(offers) + len(limits), len(candidates))
-    a_ub = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=shape).tocsr()
+            cols.append(column)
+            values.append(share)
+    shape = (len(needs) + len(offers) + len(limits), len(column_of))
+    a_ub = coo_matrix((np.array(values), (rows, cols)), shape=shape).tocsr()
     b_ub = np.array(
-        [n.remaining for _, n in needs]
-        + [o.remaining for _, o in offers]
-        + [limits[key] for key in sorted(limits)]
+        [1.0] * len(needs) + [o.remaining for _, o in offers] + [limits[key] for key in sorted(limits)]
     )
-    cost = np.array([-c.score / c.need.remaining for c in candidates])
-    upper = [min(c.need.remaining, c.offer.remaining) for c in candidates]
-    bounds = [(0.0 if lower is None else min(lower[p], upper[p]), upper[p]) for p in range(len(candidates))]
-    result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
-    if result.status != 0:
-        raise RuntimeError(f"allocation failed: {result.message}")
-    return [max(0.0, float(np.floor(x / RESOLUTION + EPSILON) * RESOLUTION)) for x in result.x]
+    cost = np.array(
+        [-c.score for c in candidates] + [-candidates[p].score * (1 + STICKY_BONUS) for p in sticky]
+    )
+    upper = [min(c.need.remaining, c.offer.remaining) / c.need.remaining for c in candidates]
+    bounds = [
+        (0.0 if lower is None else min(lower[p] / c.need.remaining, upper[p]), upper[p])
+        for p, c in enumerate(candidates)
+    ] + [
+        (
+            0.0,
+            min(
+                upper[p], held[(candidates[p].need.id, candidates[p].offer.id)] / candidates[p].need.remaining
+            ),
+        )
+        for p in sticky
+    ]
+    shares = _maximise(cost, a_ub.tocsc(), b_ub, bounds)
+    quantities = [shares[p] * c.need.remaining for p, c in enumerate(candidates)]
+    for k, p in enumerate(sticky):
+        quantities[p] += shares[len(candidates) + k] * candidates[p].need.remaining
+    return [max(0.0, float(np.floor(x / RESOLUTION + EPSILON) * RESOLUTION)) for x in quantities]
+
+
+def _maximise(
+    cost: npt.NDArray[np.float64],
+    matrix: csc_matrix,
+    row_upper: npt.NDArray[np.float64],
+    bounds: Sequence[tuple[float, float]],
+) -> list[float]:
+    """Minimise ``cost`` · x subject to ``matrix`` x ≤ ``row_upper`` and the column bounds,
+    with HiGHS (highspy): the same solver scipy wraps, without the wrapper's per-call cost."""
+    solver = highspy.Highs()  # type: ignore[no-untyped-call]
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("threads", 1)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.array([low for low, _ in bounds], dtype=np.float64)
+    lp.col_upper_ = np.array([high for _, high in bounds], dtype=np.float64)
+    lp.row_lower_ = np.full(matrix.shape[0], -highspy.kHighsInf)
+    lp.row_upper_ = row_upper.astype(np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    solver.passModel(lp)
+    solver.run()
+    status = solver.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"allocation failed: {solver.modelStatusToString(status)}")
+    return [float(x) for x in solver.getSolution().col_value]
 
 
 def _idle_contested(
     candidates: Sequence[Candidate], quantities: Sequence[float], limits: Mapping[tuple[str, str], GroupLimit]
 ) -> bool:
-    """Whether a contested offer kept capacity that a fair cap stopped someone from using."""
+    """Whether a contested offer kept capacity that a need it could serve still lacks."""
     fair_offers = {offer_id for (offer_id, _), limit in limits.items() if limit.kind == "fair_share"}
-    used: dict[str, float] = defaultdict(float)
+    offer_used: dict[str, float] = defaultdict(float)
+    need_used: dict[str, float] = defaultdict(float)
     for c, q in zip(candidates, quantities, strict=True):
-        used[c.offer.id] += q
-    offers = {c.offer.id: c.offer for c in candidates}
-    return any(used[o] < offers[o].remaining - RESOLUTION for o in fair_offers)
+        offer_used[c.offer.id] += q
+        need_used[c.need.id] += q
+    return any(
+        c.offer.id in fair_offers
+        and offer_used[c.offer.id] < c.offer.remaining - RESOLUTION
+        and need_used[c.need.id] < c.need.remaining - RESOLUTION
+        for c in candidates
+    )
 
 
 def allocate(
-    candidates: Sequence[Candidate], *, fair_split: FairSplit = "max_min", leftovers: bool = True
+    candidates: Sequence[Candidate],
+    *,
+    fair_split: FairSplit = "max_min",
+    leftovers: bool = True,
+    standing: Mapping[tuple[str, str], float] | None = None,
 ) -> list[Allocation]:
     """The optimal allocation with fair splits of contested offers (see the module's
-    description); ``leftovers=False`` stops after the first phase."""
+    description); ``leftovers=False`` stops after the first phase. ``standing`` maps
+    (need id, offer id) to the quantity already proposed: kept where that costs nothing."""
     if not candidates:
         return []
     limits = group_limits(candidates, fair_split)
-    quantities = _solve(candidates, {key: limit.limit for key, limit in limits.items()})
+    quantities = _solve(candidates, {key: limit.limit for key, limit in limits.items()}, standing=standing)
     if leftovers and _idle_contested(candidates, quantities, limits):
         programme = {key: limit.limit for key, limit in limits.items() if limit.kind == "programme_max"}
         quantities = _solve(candidates, programme, lower=quantities)
