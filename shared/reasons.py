@@ -14,7 +14,16 @@ from typing import Any, Literal
 
 from shared.requirements import CERTIFICATIONS
 
-__all__ = ["LANGUAGES", "TEXTS", "Language", "language", "render", "render_reason"]
+__all__ = [
+    "LANGUAGES",
+    "TEXTS",
+    "Language",
+    "agenda_reason",
+    "agenda_rule",
+    "language",
+    "render",
+    "render_reason",
+]
 
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
@@ -141,6 +150,22 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{proposed} allocated, {remaining} left",
     ),
     "no_needs": ("没有任何需求与之通过全部筛选", "no need passes every filter with it"),
+    # -- agenda items: why an item is on a meeting's agenda (``reason_code``) -------------------
+    "agenda_dispute": ("社区提出的纠纷", "a dispute raised by a community"),
+    "agenda_proposal": ("组织提议的议题", "proposed by an organisation"),
+    "agenda_unmatched_need": ("需求已 {days} 天未获匹配", "unmatched for {days} days"),
+    "agenda_stalled_match": ("已有 {count} 个匹配建议被拒绝或过期", "{count} proposals declined or expired"),
+    "agenda_overdue_action": ("自 {due_date} 起逾期", "overdue since {due_date}"),
+    "agenda_new_programme": ("新的政府项目", "a new government programme"),
+    "agenda_added_by_coordinator": ("由协调员添加", "added by a coordinator"),
+    # -- agenda items: the priority rule that ranked it (``priority_rule_code``) -----------------
+    "priority_dispute": ("纠纷：{base}", "{base} for a dispute"),
+    "priority_proposal": ("组织提议：{base}", "{base} for a proposal"),
+    "priority_new_programme": ("新项目：{base}", "{base} for a new programme"),
+    "priority_overdue_action": ("{base} + {bonus}（按逾期天数）", "{base} + {bonus} for days overdue"),
+    "priority_stalled_match": ("{base} + {bonus}（按被拒次数）", "{base} + {bonus} for repeated refusals"),
+    "priority_unmatched_need": ("{base} + {bonus}（按等待周数）", "{base} + {bonus} for weeks waiting"),
+    "priority_placed_by_coordinator": ("由协调员排定", "placed by a coordinator"),
 }
 
 _SEPARATOR = {"zh": "、", "en": ", "}
@@ -181,6 +206,25 @@ def render(code: str, params: Mapping[str, Any] | None, lang: Language) -> str:
 def render_reason(reason: Mapping[str, Any], lang: Language) -> str:
     """Render ``{"code": ..., "params": {...}}``."""
     return render(str(reason.get("code", "")), reason.get("params"), lang)
+
+
+def agenda_reason(item: Mapping[str, Any], lang: Language) -> str:
+    """Why an agenda item is on the agenda: the words a coordinator typed (``reason``) if any,
+    else ``reason_code`` with ``reason_params`` rendered. Items stored before the codes have
+    only their English ``reason``, which is shown as it is."""
+    if item.get("reason"):
+        return str(item["reason"])
+    code = item.get("reason_code")
+    return render(str(code), item.get("reason_params"), lang) if code else ""
+
+
+def agenda_rule(item: Mapping[str, Any], lang: Language) -> str:
+    """The priority rule that ranked an agenda item (``priority_rule_code`` with
+    ``priority_params``); items stored before the codes show their English ``priority_rule``."""
+    code = item.get("priority_rule_code")
+    if code:
+        return render(str(code), item.get("priority_params"), lang)
+    return str(item.get("priority_rule") or "")
 
 
 TERMS: dict[str, tuple[str, str]] = {

@@ -2,7 +2,7 @@
 agenda-item proposals, the minutes to approve, and the action items the organisation owns
 with their progress reports. Answers go to the coordinator as events through the outbox."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +24,7 @@ from shared.events.data import (
 from shared.events.envelope import new_event_id
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery
+from shared.reasons import LANGUAGES, agenda_reason, agenda_rule
 from shared.stakeholder.models import CoordinatorNotice, Organisation
 from shared.stakeholder.service import emit
 from shared.stakeholder.views import CurrentOrg
@@ -107,7 +108,8 @@ class Progress(BaseModel):
 
 class MeetingNotice(BaseModel):
     """What this service knows of a meeting from the coordinator's events: the meeting, its
-    published agenda, its minutes (and amendments as ``amendment_<sequence>``)."""
+    published agenda, its minutes (and amendments as ``amendment_<sequence>``). Each agenda item
+    also has ``reason_text`` and ``priority_rule_text``: its reason and rule in ``zh`` and ``en``."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -117,8 +119,21 @@ class MeetingNotice(BaseModel):
     record: RecordData | None = None
 
 
+def _rendered(item: dict[str, Any]) -> dict[str, Any]:
+    """An agenda item as published, with its reason and priority rule in Chinese and English
+    (items carry codes; items published before the codes, English sentences)."""
+    return item | {
+        "reason_text": {lang: agenda_reason(item, lang) for lang in LANGUAGES},
+        "priority_rule_text": {lang: agenda_rule(item, lang) for lang in LANGUAGES},
+    }
+
+
 def _meeting_notice(row: CoordinatorNotice) -> MeetingNotice:
-    return MeetingNotice.model_validate(row.state | {"meeting_id": row.entity_id})
+    state = row.state | {"meeting_id": row.entity_id}
+    agenda = state.get("agenda")
+    if isinstance(agenda, dict):
+        state["agenda"] = agenda | {"items": [_rendered(item) for item in agenda.get("items", [])]}
+    return MeetingNotice.model_validate(state)
 
 
 def _own_notice(session: Session, org: Organisation, entity: str, entity_id: str) -> CoordinatorNotice:

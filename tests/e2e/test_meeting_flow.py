@@ -85,6 +85,10 @@ def test_a_joint_meeting_from_invitation_to_locked_minutes_and_done_actions(plat
         )
     )
     assert [i["source"] for i in agenda["items"]] == ["dispute", "proposal"]
+    assert agenda["items"][0]["reason_text"] == {
+        "zh": "社区提出的纠纷",
+        "en": "a dispute raised by a community",
+    }
     edited = coordinator.call(
         "PUT",
         f"/meetings/{meeting_id}/agenda",
@@ -95,7 +99,10 @@ def test_a_joint_meeting_from_invitation_to_locked_minutes_and_done_actions(plat
     )
     assert edited["made_by"] == "张主任" and edited["items"][1]["start_minute"] == 15
     coordinator.call("POST", f"/meetings/{meeting_id}/agenda/publish")
-    eventually(lambda: east.matches_or_meetings(f"/meetings/{meeting_id}").get("agenda"))
+    published = eventually(lambda: east.matches_or_meetings(f"/meetings/{meeting_id}").get("agenda"))
+    seen = {i["reason_code"]: i for i in published["items"]}  # the village's own service renders them
+    assert seen["agenda_proposal"]["reason_text"]["zh"] == "组织提议的议题"
+    assert seen["agenda_dispute"]["priority_rule_text"] == {"zh": "纠纷：90", "en": "90 for a dispute"}
     assert len(coordinator.call("GET", f"/meetings/{meeting_id}/agenda/versions")) >= 2
 
     for org in parties:

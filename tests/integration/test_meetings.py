@@ -10,9 +10,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.book.models import BookNeed
 from services.coordinator.journal.service import Cause, begin_cause, end_cause
+from services.coordinator.meetings import queries
 from services.coordinator.meetings.agendas import compile_meeting_agenda, edit_agenda, publish_agenda
 from services.coordinator.meetings.follow_up import mark_overdue, report_progress, series_history
-from services.coordinator.meetings.models import ActionItem, AgendaProposal, MeetingRecord, MeetingSeries
+from services.coordinator.meetings.models import (
+    ActionItem,
+    AgendaProposal,
+    AgendaVersion,
+    MeetingRecord,
+    MeetingSeries,
+)
 from services.coordinator.meetings.proceedings import (
     close_meeting,
     quorum,
@@ -160,7 +167,12 @@ def test_the_agenda_is_compiled_from_live_state_by_the_stated_rule(sessions: ses
     ]
     assert first.items == second.items  # same state, same cut-off, same agenda
     assert (first.version, second.version) == (1, 2)  # every compilation is kept
-    assert first.items[2]["reason"] == "unmatched for 25 days"  # published on day 0 at 14:00
+    need = first.items[2]  # published on day 0 at 14:00
+    assert (need["reason_code"], need["reason_params"]) == ("agenda_unmatched_need", {"days": 25})
+    assert (need["priority_rule_code"], need["priority_params"]) == (
+        "priority_unmatched_need",
+        {"base": 40, "bonus": 3},
+    )
 
 
 def test_items_that_do_not_fit_roll_over_and_edits_are_versions(sessions: sessionmaker[Session]) -> None:
@@ -191,12 +203,68 @@ def test_items_that_do_not_fit_roll_over_and_edits_are_versions(sessions: sessio
             ("收购价格纠纷", 15),
         ]
         assert edited.version == 2 and edited.made_by == "张主任"
+        added, kept = edited.items[1], edited.items[0]
+        assert (added["reason_code"], added["priority_rule_code"]) == (
+            "agenda_added_by_coordinator",
+            "priority_placed_by_coordinator",
+        )
+        assert "reason" not in added and "priority_rule" not in added  # nothing typed, no sentence
+        assert (kept["reason_code"], kept["reason_params"]) == ("agenda_unmatched_need", {"days": 25})
         with pytest.raises(InvalidInput, match="do not fit"):
             edit_agenda(session, meeting_id, [{"title": "太长", "minutes": 45}], note="", made_by="t", now=T0)
         with pytest.raises(InvalidInput) as unknown:
             edit_agenda(session, meeting_id, [{"key": "nope"}], note="", made_by="t", now=T0)
         assert unknown.value.field == "items.0.key"
         assert series is not None
+
+
+def test_an_agenda_stored_before_reason_codes_still_shows_and_keeps_its_sentences_when_edited(
+    sessions: sessionmaker[Session],
+) -> None:
+    _, meeting_id = _series(sessions)
+    old_item = {
+        "key": "need:n1",
+        "source": "unmatched_need",
+        "title": "冷链车",
+        "reason": "unmatched for 20 days",
+        "link": "/needs/n1",
+        "organisation_id": "east",
+        "since": T0.isoformat(),
+        "priority": 40,
+        "priority_rule": "40 + 0 for weeks waiting",
+        "minutes": 5,
+        "start_minute": 0,
+        "end_minute": 5,
+    }
+    with sessions() as session:
+        session.add(
+            AgendaVersion(
+                meeting_id=meeting_id,
+                version=1,
+                items=[old_item],
+                overflow=[],
+                made_by="t",
+                note="stored before reason codes",
+                published=False,
+                created_at=T0,
+            )
+        )
+        session.commit()
+        (shown,) = queries.agenda(session, meeting_id).items
+        assert shown.reason_text == {"zh": "unmatched for 20 days", "en": "unmatched for 20 days"}
+        assert shown.priority_rule_text["zh"] == "40 + 0 for weeks waiting"
+        edited = edit_agenda(
+            session,
+            meeting_id,
+            [{"key": "need:n1", "minutes": 10}, {"title": "县长讲话", "reason": "县里要求"}],
+            note="",
+            made_by="t",
+            now=T0,
+        )
+        old, typed = edited.items
+        assert (old["reason"], old["priority_rule"]) == ("unmatched for 20 days", "40 + 0 for weeks waiting")
+        assert "reason_code" not in old
+        assert (typed["reason"], typed["reason_code"]) == ("县里要求", "agenda_added_by_coordinator")
 
 
 def _decide(session: Session, meeting_id: str, item_key: str, outcome: str, minutes: str = "") -> object:
@@ -411,7 +479,9 @@ def test_the_same_history_gives_the_same_agenda_on_a_fresh_database(
         _, meeting_id = _series(sessions)
         with sessions() as session:
             agenda = compile_meeting_agenda(session, meeting_id, as_of=T0 + timedelta(days=26), made_by="t")
-            agendas.append([(i["key"], i["priority"], i["start_minute"], i["reason"]) for i in agenda.items])
+            agendas.append(
+                [(i["key"], i["priority"], i["start_minute"], i["reason_params"]) for i in agenda.items]
+            )
             session.commit()
             assert session.scalar(select(BookNeed).where(BookNeed.id == "old-need")) is not None
         engine.dispose()

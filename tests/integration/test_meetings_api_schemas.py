@@ -190,6 +190,10 @@ def test_real_responses_validate_against_their_schemas_and_keep_their_json(
         assert set(chain) == {"valid", "records", "broken_at", "head"} and chain["valid"]
         assert bodies["/series/{series_id}"]["history"][0]["starts_at"] == "2026-11-30T09:00:00+00:00"
         assert bodies["/actions"][0]["title"] == "提交方案"
+        (item,) = bodies["/meetings/{meeting_id}/agenda"]["items"]
+        assert (item["reason_code"], item["priority_rule_code"]) == ("agenda_proposal", "priority_proposal")
+        assert item["reason_text"] == {"zh": "组织提议的议题", "en": "proposed by an organisation"}
+        assert item["priority_rule_text"] == {"zh": "组织提议：60", "en": "60 for a proposal"}
 
         with factory() as session:  # tamper with the stored minutes
             session.execute(

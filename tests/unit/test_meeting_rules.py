@@ -11,6 +11,7 @@ import pytest
 
 from services.coordinator.meetings.agenda import (
     AgendaCandidate,
+    AgendaReason,
     AgendaScope,
     LiveAction,
     LiveNeed,
@@ -172,7 +173,8 @@ def test_a_need_qualifies_once_unmatched_for_the_threshold_and_not_a_second_befo
     threshold = AS_OF - timedelta(days=14)
     (at_threshold,) = unmatched_needs([_need(threshold)], SCOPE)
     assert at_threshold.key == "need:n1" and at_threshold.source == "unmatched_need"
-    assert at_threshold.reason == "unmatched for 14 days" and at_threshold.weight == 0
+    assert at_threshold.reason == AgendaReason("agenda_unmatched_need", {"days": 14})
+    assert at_threshold.weight == 0
     assert unmatched_needs([_need(threshold + SECOND)], SCOPE) == []
     assert len(unmatched_needs([_need(threshold)], replace(SCOPE, unmatched_days=13))) == 1
     assert unmatched_needs([_need(threshold)], replace(SCOPE, unmatched_days=15)) == []
@@ -200,11 +202,12 @@ def _refusal(days_before: float, status: str = "declined", need_id: str = "n1") 
 def test_a_need_stalls_at_two_declined_or_expired_proposals() -> None:
     assert stalled_matches([_refusal(3)], SCOPE) == []
     (two,) = stalled_matches([_refusal(3), _refusal(1, "expired")], SCOPE)
-    assert two.key == "stalled:n1" and two.weight == 0 and two.reason == "2 proposals declined or expired"
+    assert two.key == "stalled:n1" and two.weight == 0
+    assert two.reason == AgendaReason("agenda_stalled_match", {"count": 2})
     assert two.since == AS_OF - timedelta(days=3)  # the first refusal
     assert two.title == "冷链车" and two.organisation_id == "east"
     (three,) = stalled_matches([_refusal(3), _refusal(2), _refusal(1)], SCOPE)
-    assert three.weight == 1
+    assert three.weight == 1 and three.reason.params == {"count": 3}
 
 
 def test_refusals_after_the_cut_off_other_states_or_other_needs_do_not_count() -> None:
@@ -232,6 +235,7 @@ def _raised(**changes: object) -> RaisedItem:
 def test_a_pending_proposal_of_the_series_raised_by_the_cut_off_qualifies() -> None:
     (item,) = raised_items([_raised(raised_at=AS_OF)], SCOPE)
     assert (item.key, item.source, item.link) == ("proposal:p1", "proposal", "/proposals/p1")
+    assert item.reason == AgendaReason("agenda_proposal")
     assert raised_items([_raised(raised_at=AS_OF + SECOND)], SCOPE) == []
     assert raised_items([_raised(status="decided")], SCOPE) == []
     assert raised_items([_raised(series_id="s2")], SCOPE) == []
@@ -242,7 +246,7 @@ def test_a_series_less_item_qualifies_in_the_series_region_only() -> None:
     village = _raised(series_id=None, region="610124104201", source="dispute", id="d1")
     (dispute,) = raised_items([village], SCOPE)
     assert (dispute.key, dispute.link) == ("dispute:d1", "/disputes/d1")
-    assert dispute.reason == "a dispute raised by a community"
+    assert dispute.reason == AgendaReason("agenda_dispute")
     assert raised_items([_raised(series_id=None, region="610125")], SCOPE) == []
     assert raised_items([_raised(series_id=None, region="610125104201")], SCOPE) == []
 
@@ -250,7 +254,8 @@ def test_a_series_less_item_qualifies_in_the_series_region_only() -> None:
 def test_an_overdue_action_of_the_series_qualifies_weighted_by_days_overdue() -> None:
     action = LiveAction("a1", "s1", "提交方案", "firm", "overdue", date(2026, 11, 20))
     (item,) = overdue_actions([action], SCOPE)
-    assert item.key == "action:a1" and item.weight == 8 and item.reason == "overdue since 2026-11-20"
+    assert item.key == "action:a1" and item.weight == 8
+    assert item.reason == AgendaReason("agenda_overdue_action", {"due_date": "2026-11-20"})
     assert item.since == datetime(2026, 11, 20, tzinfo=UTC)
     assert overdue_actions([replace(action, status="open")], SCOPE) == []
     assert overdue_actions([replace(action, status="done")], SCOPE) == []
@@ -267,6 +272,7 @@ def test_a_government_programme_qualifies_if_published_since_the_previous_meetin
     assert new_programmes([_offer(since)], SCOPE) == []  # at the previous meeting: old news
     (item,) = new_programmes([_offer(since + SECOND)], SCOPE)
     assert (item.key, item.source, item.link) == ("programme:o1", "new_programme", "/offers/o1")
+    assert item.reason == AgendaReason("agenda_new_programme")
     assert len(new_programmes([_offer(AS_OF)], SCOPE)) == 1
     assert new_programmes([_offer(AS_OF + SECOND)], SCOPE) == []
 
@@ -301,7 +307,8 @@ def test_qualifying_gathers_every_source() -> None:
 
 
 def _c(key: str, source: str, weight: int = 0, days: int = 0) -> AgendaCandidate:
-    return AgendaCandidate(key, source, key, "why", f"/{key}", AS_OF + timedelta(days=days), weight=weight)
+    why = AgendaReason(f"agenda_{source}")
+    return AgendaCandidate(key, source, key, why, f"/{key}", AS_OF + timedelta(days=days), weight=weight)
 
 
 @pytest.mark.parametrize(
@@ -328,11 +335,19 @@ def test_priority_is_the_documented_base_plus_a_capped_bonus(source: str, weight
     assert _c("k", source, weight).priority()[0] == priority
 
 
-def test_each_priority_states_its_rule() -> None:
-    assert _c("k", "overdue_action", 30).priority()[1] == "80 + 10 for days overdue"
-    assert _c("k", "stalled_match", 1).priority()[1] == "50 + 5 for repeated refusals"
-    assert _c("k", "unmatched_need", 2).priority()[1] == "40 + 6 for weeks waiting"
-    assert _c("k", "new_programme").priority()[1] == "30 for a new programme"
+def test_each_priority_states_its_rule_as_a_code_with_base_and_bonus() -> None:
+    rule = AgendaReason
+    assert _c("k", "overdue_action", 30).priority()[1] == rule(
+        "priority_overdue_action", {"base": 80, "bonus": 10}
+    )
+    assert _c("k", "stalled_match", 1).priority()[1] == rule(
+        "priority_stalled_match", {"base": 50, "bonus": 5}
+    )
+    assert _c("k", "unmatched_need", 2).priority()[1] == rule(
+        "priority_unmatched_need", {"base": 40, "bonus": 6}
+    )
+    assert _c("k", "new_programme").priority()[1] == rule("priority_new_programme", {"base": 30, "bonus": 0})
+    assert _c("k", "dispute", 5).priority()[1] == rule("priority_dispute", {"base": 90, "bonus": 0})
 
 
 def test_ties_go_to_the_older_item_then_to_the_key() -> None:

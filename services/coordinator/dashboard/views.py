@@ -54,7 +54,7 @@ from shared.app import Runtime, RuntimeDep, UowDep
 from shared.db import UnitOfWork
 from shared.errors import NotYetApplied, SifangError
 from shared.events.filters import EventFilter
-from shared.reasons import language, render_explanation, render_reason
+from shared.reasons import agenda_reason, agenda_rule, language, render_explanation, render_reason
 from shared.taxonomy import CATEGORIES
 
 __all__ = ["LoginRequired", "router", "session_policy", "throttle_policy"]
@@ -66,6 +66,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["qty"] = lambda value: format(Decimal(value).normalize(), "f")
 templates.env.globals["explained"] = lambda explanation, lang: render_explanation(explanation, language(lang))
 templates.env.globals["reason_text"] = lambda reason, lang: render_reason(reason, language(lang))
+templates.env.globals["agenda_reason"] = lambda item, lang: agenda_reason(item, language(lang))
+templates.env.globals["agenda_rule"] = lambda item, lang: agenda_rule(item, language(lang))
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 

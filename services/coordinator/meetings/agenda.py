@@ -29,11 +29,20 @@ new_programme       30                                                          
 Items are placed in that order into the meeting's duration; an item that does not fit what
 is left rolls to the next meeting (it stays in the live state, so the next compilation
 meets it again, older and so no lower). The same state and cut-off give the same agenda.
+
+An item is stored as data, never as a sentence: why it is there is ``reason_code`` with
+``reason_params`` (``agenda_unmatched_need`` with ``{"days": 20}``, ``agenda_stalled_match``
+with ``{"count": 2}``, ``agenda_overdue_action`` with ``{"due_date": "2026-11-20"}``, ...), and
+the rule that ranked it is ``priority_rule_code`` with ``priority_params`` (``{"base": 80,
+"bonus": 10}``); :mod:`shared.reasons` renders both in the reader's language
+(:func:`shared.reasons.agenda_reason`, :func:`shared.reasons.agenda_rule`). The key ``reason``
+holds only words a coordinator typed. Versions stored before the codes hold English
+``reason`` and ``priority_rule`` sentences instead, which are shown as they are.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -45,6 +54,7 @@ __all__ = [
     "RULES",
     "STALLED_AFTER",
     "AgendaCandidate",
+    "AgendaReason",
     "AgendaScope",
     "LiveAction",
     "LiveNeed",
@@ -75,27 +85,36 @@ RULES: dict[str, tuple[int, int]] = {
 
 
 @dataclass(frozen=True)
+class AgendaReason:
+    """A code of :data:`shared.reasons.TEXTS` and its parameters (plain JSON values)."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class AgendaCandidate:
     key: str
     source: str
     title: str
-    reason: str
+    reason: AgendaReason
     link: str
     since: datetime
     organisation_id: str | None = None
     weight: int = 0  # days overdue, declines beyond two, or weeks waiting beyond the threshold
 
-    def priority(self) -> tuple[int, str]:
+    def priority(self) -> tuple[int, AgendaReason]:
+        """The priority and the rule that gives it (``priority_<source>``, base and bonus)."""
         base, _ = RULES[self.source]
         if self.source == "overdue_action":
-            bonus, why = min(10, self.weight), f"80 + {min(10, self.weight)} for days overdue"
+            bonus = min(10, self.weight)
         elif self.source == "stalled_match":
-            bonus, why = min(15, 5 * self.weight), f"50 + {min(15, 5 * self.weight)} for repeated refusals"
+            bonus = min(15, 5 * self.weight)
         elif self.source == "unmatched_need":
-            bonus, why = min(15, 3 * self.weight), f"40 + {min(15, 3 * self.weight)} for weeks waiting"
+            bonus = min(15, 3 * self.weight)
         else:
-            bonus, why = 0, f"{base} for a {self.source.replace('_', ' ')}"
-        return base + bonus, why
+            bonus = 0
+        return base + bonus, AgendaReason(f"priority_{self.source}", {"base": base, "bonus": bonus})
 
 
 def _as_item(candidate: AgendaCandidate) -> dict[str, Any]:
@@ -104,12 +123,14 @@ def _as_item(candidate: AgendaCandidate) -> dict[str, Any]:
         "key": candidate.key,
         "source": candidate.source,
         "title": candidate.title,
-        "reason": candidate.reason,
+        "reason_code": candidate.reason.code,
+        "reason_params": dict(candidate.reason.params),
         "link": candidate.link,
         "organisation_id": candidate.organisation_id,
         "since": candidate.since.isoformat(),
         "priority": priority,
-        "priority_rule": rule,
+        "priority_rule_code": rule.code,
+        "priority_params": dict(rule.params),
         "minutes": RULES[candidate.source][1],
     }
 
@@ -223,13 +244,12 @@ def raised_items(items: Iterable[RaisedItem], scope: AgendaScope) -> list[Agenda
         if item.status != "pending" or item.raised_at > scope.as_of or not ours:
             continue
         source = "dispute" if item.source == "dispute" else "proposal"
-        reason = "a dispute raised by a community" if source == "dispute" else "proposed by an organisation"
         found.append(
             AgendaCandidate(
                 f"{source}:{item.id}",
                 source,
                 item.title,
-                reason,
+                AgendaReason(f"agenda_{source}"),
                 f"/{source}s/{item.id}",
                 item.raised_at,
                 item.organisation_id,
@@ -253,7 +273,7 @@ def unmatched_needs(needs: Iterable[LiveNeed], scope: AgendaScope) -> list[Agend
                 f"need:{need.id}",
                 "unmatched_need",
                 need.title,
-                f"unmatched for {waited} days",
+                AgendaReason("agenda_unmatched_need", {"days": waited}),
                 f"/needs/{need.id}",
                 need.published_at,
                 need.organisation_id,
@@ -283,7 +303,7 @@ def stalled_matches(refusals: Iterable[Refusal], scope: AgendaScope) -> list[Age
                 f"stalled:{need_id}",
                 "stalled_match",
                 need.need_title if need.need_title is not None else need_id,
-                f"{len(refused)} proposals declined or expired",
+                AgendaReason("agenda_stalled_match", {"count": len(refused)}),
                 f"/matches?need_id={need_id}",
                 min(r.updated_at for r in refused),
                 need.need_organisation_id,
@@ -300,7 +320,7 @@ def overdue_actions(actions: Iterable[LiveAction], scope: AgendaScope) -> list[A
             f"action:{action.id}",
             "overdue_action",
             action.title,
-            f"overdue since {action.due_date}",
+            AgendaReason("agenda_overdue_action", {"due_date": action.due_date.isoformat()}),
             f"/actions/{action.id}",
             datetime.combine(action.due_date, datetime.min.time(), UTC),
             action.owner_organisation_id,
@@ -318,7 +338,7 @@ def new_programmes(offers: Iterable[LiveOffer], scope: AgendaScope) -> list[Agen
             f"programme:{offer.id}",
             "new_programme",
             offer.title,
-            "a new government programme",
+            AgendaReason("agenda_new_programme"),
             f"/offers/{offer.id}",
             offer.published_at,
             offer.organisation_id,

@@ -48,6 +48,22 @@ def latest_agenda(session: Session, meeting_id: str) -> AgendaVersion | None:
     )
 
 
+_KEPT = ("reason_code", "reason_params", "priority_rule_code", "priority_params", "priority_rule")
+
+
+def _why(base: dict[str, Any]) -> dict[str, Any]:
+    """Why an item is on the agenda and how it was placed, as codes (see ``agenda.py``): an
+    existing item keeps its own (or, stored before the codes, its English rule)."""
+    if base:
+        return {k: base[k] for k in _KEPT if k in base}
+    return {
+        "reason_code": "agenda_added_by_coordinator",
+        "reason_params": {},
+        "priority_rule_code": "priority_placed_by_coordinator",
+        "priority_params": {},
+    }
+
+
 def _open_for_agenda(meeting: Meeting) -> None:
     if meeting.status in ("closed", "locked"):
         raise Conflict(f"the meeting is {meeting.status}; its agenda is fixed", field="status")
@@ -93,17 +109,18 @@ def edit_agenda(
             raise InvalidInput(
                 f"item {position}: no item {key!r} on this agenda", field=f"items.{position}.key"
             )
+        typed = item.get("reason") or base.get("reason")
         edited.append(
             {
                 "key": key,
                 "source": base.get("source", "coordinator"),
                 "title": item.get("title") or base.get("title"),
-                "reason": item.get("reason") or base.get("reason", "added by a coordinator"),
+                **_why(base),
+                **({"reason": typed} if typed else {}),
                 "link": base.get("link", ""),
                 "organisation_id": base.get("organisation_id"),
                 "since": base.get("since", now.isoformat()),
                 "priority": base.get("priority"),
-                "priority_rule": base.get("priority_rule", "placed by a coordinator"),
                 "minutes": int(item.get("minutes") or base.get("minutes") or 10),
             }
         )

@@ -1,5 +1,6 @@
 """Exports: iCalendar (RFC 5545, via the icalendar library), minutes as Markdown and
-printable HTML, action items as CSV; every label in Chinese or English."""
+printable HTML, action items as CSV; every label, and every agenda item's reason, in Chinese
+or English."""
 
 import csv
 import html
@@ -11,6 +12,7 @@ from typing import Any, Literal
 from icalendar import Calendar, Event
 
 from services.coordinator.meetings.models import ActionItem, Meeting, MeetingSeries
+from shared.reasons import agenda_reason
 
 __all__ = ["LABELS", "Language", "actions_csv", "calendar", "minutes_html", "minutes_markdown"]
 
@@ -101,9 +103,13 @@ LABELS: dict[str, dict[str, str]] = {
 
 
 def calendar(
-    series: MeetingSeries, meetings: Iterable[Meeting], agendas: Mapping[str, list[dict[str, Any]]]
+    series: MeetingSeries,
+    meetings: Iterable[Meeting],
+    agendas: Mapping[str, list[dict[str, Any]]],
+    lang: Language = "zh",
 ) -> bytes:
-    """An iCalendar file with one event per meeting; the published agenda goes in the description."""
+    """An iCalendar file with one event per meeting; the published agenda, with each item's
+    reason in ``lang``, goes in the description."""
     cal = Calendar()
     cal.add("prodid", "-//Sifang//Joint meetings//ZH")
     cal.add("version", "2.0")
@@ -111,13 +117,15 @@ def calendar(
     for meeting in meetings:
         event = Event()
         event.add("uid", f"{meeting.id}@sifang")
-        event.add("summary", f"{meeting.title}（{LABELS['zh'][series.kind]}）")
+        event.add("summary", f"{meeting.title}（{LABELS[lang][series.kind]}）")
         event.add("dtstart", meeting.starts_at)
         event.add("dtend", meeting.starts_at + timedelta(minutes=meeting.duration_minutes))
         event.add("dtstamp", meeting.created_at)
         event.add("location", meeting.location)
         items = agendas.get(meeting.id, [])
-        description = "\n".join(f"{i['start_minute']:>3}′ {i['title']} — {i['reason']}" for i in items)
+        description = "\n".join(
+            f"{i['start_minute']:>3}′ {i['title']} — {agenda_reason(i, lang)}" for i in items
+        )
         event.add("description", description or series.name)
         event.add("status", "CANCELLED" if meeting.status == "cancelled" else "CONFIRMED")
         cal.add_component(event)

@@ -1,13 +1,15 @@
 """Response schemas of the meetings API. They give the JSON the routes have always returned:
 times as ISO 8601 with their UTC offset (``+00:00``), agenda items as stored, actions and
-records in the shape of their events."""
+records in the shape of their events; an agenda item's reason and rule also rendered in
+Chinese and English."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 
 from shared.events.data import ActionData, RecordData
+from shared.reasons import LANGUAGES, Language, agenda_reason, agenda_rule
 
 __all__ = [
     "ActionRead",
@@ -123,18 +125,49 @@ class MeetingDetail(MeetingRead):
 
 
 class AgendaOverflowRead(BaseModel):
-    """An agenda item that did not fit the meeting: it rolls to the next one."""
+    """An agenda item that did not fit the meeting: it rolls to the next one.
+
+    Why it is on the agenda and the rule that ranked it are codes with parameters
+    (``reason_code``/``reason_params``, ``priority_rule_code``/``priority_params``), rendered
+    in Chinese (``zh``) and English (``en``) in ``reason_text`` and ``priority_rule_text``.
+    Versions stored before the codes have English ``reason`` and ``priority_rule`` instead."""
 
     key: str
     source: str
     title: str | None
-    reason: str
+    reason_code: str | None = Field(default=None, description="none in versions stored before codes")
+    reason_params: dict[str, Any] = Field(default_factory=dict)
+    reason: str = Field(
+        default="", description="words a coordinator typed (an English sentence in older versions)"
+    )
     link: str
     organisation_id: str | None
     since: str
     priority: int | None = Field(description="none for an item a coordinator added")
-    priority_rule: str
+    priority_rule_code: str | None = Field(default=None, description="none in versions stored before codes")
+    priority_params: dict[str, Any] = Field(default_factory=dict)
+    priority_rule: str = Field(
+        default="", description="versions stored before codes only: the rule in English"
+    )
     minutes: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reason_text(self) -> dict[Language, str]:
+        """Why the item is on the agenda, in each language."""
+        item = {"reason": self.reason, "reason_code": self.reason_code, "reason_params": self.reason_params}
+        return {lang: agenda_reason(item, lang) for lang in LANGUAGES}
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def priority_rule_text(self) -> dict[Language, str]:
+        """The rule that ranked the item, in each language."""
+        item = {
+            "priority_rule": self.priority_rule,
+            "priority_rule_code": self.priority_rule_code,
+            "priority_params": self.priority_params,
+        }
+        return {lang: agenda_rule(item, lang) for lang in LANGUAGES}
 
 
 class AgendaItemRead(AgendaOverflowRead):

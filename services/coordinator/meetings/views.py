@@ -306,9 +306,9 @@ def actions_export(uow: UowDep, lang: Lang = "zh", meeting_id: str | None = None
     summary="The meeting as iCalendar",
     response_class=CalendarResponse,
 )
-def meeting_ics(meeting_id: str, uow: UowDep) -> Response:
+def meeting_ics(meeting_id: str, uow: UowDep, lang: Lang = "zh") -> Response:
     meeting, series = queries.meeting_and_series(uow.session, meeting_id)
-    body = calendar(series, [meeting], queries.published_agendas(uow.session, [meeting.id]))
+    body = calendar(series, [meeting], queries.published_agendas(uow.session, [meeting.id]), lang)
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
@@ -318,7 +318,7 @@ def meeting_ics(meeting_id: str, uow: UowDep) -> Response:
     summary="Every meeting of the series as iCalendar",
     response_class=CalendarResponse,
 )
-def series_ics(series_id: str, uow: UowDep) -> Response:
+def series_ics(series_id: str, uow: UowDep, lang: Lang = "zh") -> Response:
     series, rows = queries.series_meetings(uow.session, series_id)
-    body = calendar(series, rows, queries.published_agendas(uow.session, [m.id for m in rows]))
+    body = calendar(series, rows, queries.published_agendas(uow.session, [m.id for m in rows]), lang)
     return Response(body, media_type="text/calendar; charset=utf-8")
