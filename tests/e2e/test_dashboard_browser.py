@@ -68,6 +68,30 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     expect(row.locator(".explanation")).to_contain_text("建议由")
     _shot(page, "matches")
 
+    # A need no offer meets: its page says why, offer by offer, in the page's language.
+    strict = village.post_need(
+        category="brand.design",
+        title="楼观镇有机包装",
+        quantity=10,
+        unit="hour",
+        requirements={"required_standards": ["GB/T 40743"]},
+    )
+    deadline = time.monotonic() + 20
+    page.goto(f"/dashboard/needs/{strict['need_id']}")
+    diagnosis = page.locator("#diagnosis")
+    while not diagnosis.count():  # until the coordinator has the need in its book
+        assert time.monotonic() < deadline
+        page.wait_for_timeout(300)
+        page.reload()
+    expect(diagnosis).to_contain_text("没有任何供给通过全部筛选")
+    expect(diagnosis.locator("tr", has_text="包装设计服务")).to_contain_text("未达到要求的标准：GB/T 40743")
+    _shot(page, "need-diagnosis")
+    page.goto(f"/dashboard/needs/{strict['need_id']}?lang=en")
+    expect(diagnosis.locator("tr", has_text="包装设计服务")).to_contain_text(
+        "does not meet the required standards: GB/T 40743"
+    )
+    page.goto("/dashboard/matches?lang=zh")
+
     # The meeting: compile, reorder, publish; attendance, a decision with an action; close.
     page.click("#nav-meetings")
     page.click("a.meeting-link")

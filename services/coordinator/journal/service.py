@@ -58,6 +58,11 @@ def end_cause(session: Session) -> None:
     session.info.pop(_CAUSE, None)
 
 
+# session.info: (innermost transaction, last position written in it); a savepoint rolled back
+# takes its rows with it, and the next one reads the last position again
+_LOG_POSITION = "sifang.log_position"
+
+
 def current_cause(session: Session) -> Cause | None:
     cause = session.info.get(_CAUSE)
     return cause if isinstance(cause, Cause) else None
@@ -77,12 +82,20 @@ def log_event(session: Session, event: CloudEvent, subject: str, stream_sequence
 
     The position is the last one plus one; two writers racing for it collide on its unique
     key and the loser's transaction is retried, so positions become visible in order, gapless.
+    Within one transaction the last position is read once and counted on from there, and the
+    rows are written together at the next flush.
     """
-    last = session.scalar(select(func.max(EventLogEntry.position)))
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    known = session.info.get(_LOG_POSITION)
+    if known is not None and known[0] is transaction:
+        last = known[1]
+    else:
+        last = session.scalar(select(func.max(EventLogEntry.position))) or 0
+    session.info[_LOG_POSITION] = (transaction, last + 1)
     session.add(
         EventLogEntry(
             event_id=event.id,
-            position=(last or 0) + 1,
+            position=last + 1,
             stream_sequence=stream_sequence,
             nats_subject=subject,
             type=event.type,
@@ -98,7 +111,6 @@ def log_event(session: Session, event: CloudEvent, subject: str, stream_sequence
             received_at=utcnow(),
         )
     )
-    session.flush()
 
 
 def emit(session: Session, subject: str, event: CloudEvent) -> None:

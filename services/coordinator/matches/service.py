@@ -373,7 +373,6 @@ def _propose(
         version=0,
     )
     session.add(match)
-    session.flush()
     session.info.setdefault(CREATED_MATCHES, set()).add(match.id)
     publish_match(session, match, "proposed", cause)
 
@@ -386,7 +385,6 @@ def change_status(
     match.status = status
     match.reason = reason
     match.updated_at = cause.time
-    session.flush()
     publish_match(session, match, status.value, cause)
 
 
@@ -418,7 +416,6 @@ def publish_match(session: Session, match: Match, verb: str, cause: Cause) -> No
     """Publish the match's current state as ``sifang.match.<verb>`` through the outbox, as its
     next version."""
     match.version += 1
-    session.flush()
     publish(
         session,
         f"sifang.match.{verb}.v1",
