@@ -171,48 +171,39 @@ def _solve(
     group_row = {key: len(needs) + len(offers) + k for k, key in enumerate(sorted(limits))}
     held = standing or {}
     sticky = [p for p, c in enumerate(candidates) if held.get((c.need.id, c.offer.id), 0.0) > 0]
-    column_of = list(range(len(candidates))) + sticky  # the candidate behind each column
+    column_of = np.array(list(range(len(candidates))) + sticky, dtype=np.int64)
 
-    rows: list[int] = []
-    cols: list[int] = []
-    values: list[float] = []
-    for column, p in enumerate(column_of):
-        c = candidates[p]
-        share = c.need.remaining  # base units per unit of the variable
-        rows += [need_row[c.need.id], offer_row[c.offer.id]]
-        cols += [column, column]
-        values += [1.0, share]
-        key = (c.offer.id, c.need.party.organisation_id)
-        if key in group_row:
-            rows.append(group_row[key])
-            cols.append(column)
-            values.append(share)
+    # per candidate: its need's row, its offer's row, its group's row (-1: none), its need's size
+    need_of = np.array([need_row[c.need.id] for c in candidates], dtype=np.int64)
+    offer_of = np.array([offer_row[c.offer.id] for c in candidates], dtype=np.int64)
+    group_of = np.array(
+        [group_row.get((c.offer.id, c.need.party.organisation_id), -1) for c in candidates], dtype=np.int64
+    )
+    size = np.array([c.need.remaining for c in candidates])
+    columns = np.arange(len(column_of))
+    grouped = group_of[column_of] >= 0
+    rows = np.concatenate([need_of[column_of], offer_of[column_of], group_of[column_of][grouped]])
+    cols = np.concatenate([columns, columns, columns[grouped]])
+    values = np.concatenate([np.ones(len(column_of)), size[column_of], size[column_of][grouped]])
     shape = (len(needs) + len(offers) + len(limits), len(column_of))
-    a_ub = coo_matrix((np.array(values), (rows, cols)), shape=shape).tocsr()
+    a_ub = coo_matrix((values, (rows, cols)), shape=shape)
     b_ub = np.array(
         [1.0] * len(needs) + [o.remaining for _, o in offers] + [limits[key] for key in sorted(limits)]
     )
-    cost = np.array(
-        [-c.score for c in candidates] + [-candidates[p].score * (1 + STICKY_BONUS) for p in sticky]
+    score = np.array([c.score for c in candidates])
+    cost = -np.concatenate([score, score[sticky] * (1 + STICKY_BONUS)])
+    upper = np.minimum(size, np.array([c.offer.remaining for c in candidates])) / size
+    low = np.zeros(len(candidates)) if lower is None else np.minimum(np.array(lower) / size, upper)
+    sticky_upper = np.array(
+        [min(upper[p], held[(candidates[p].need.id, candidates[p].offer.id)] / size[p]) for p in sticky]
     )
-    upper = [min(c.need.remaining, c.offer.remaining) / c.need.remaining for c in candidates]
-    bounds = [
-        (0.0 if lower is None else min(lower[p] / c.need.remaining, upper[p]), upper[p])
-        for p, c in enumerate(candidates)
-    ] + [
-        (
-            0.0,
-            min(
-                upper[p], held[(candidates[p].need.id, candidates[p].offer.id)] / candidates[p].need.remaining
-            ),
-        )
-        for p in sticky
-    ]
-    shares = _maximise(cost, a_ub.tocsc(), b_ub, bounds)
-    quantities = [shares[p] * c.need.remaining for p, c in enumerate(candidates)]
-    for k, p in enumerate(sticky):
-        quantities[p] += shares[len(candidates) + k] * candidates[p].need.remaining
-    return [max(0.0, float(np.floor(x / RESOLUTION + EPSILON) * RESOLUTION)) for x in quantities]
+    bounds = list(zip(low.tolist(), upper.tolist(), strict=True)) + [(0.0, u) for u in sticky_upper.tolist()]
+    shares = np.array(_maximise(cost, a_ub.tocsc(), b_ub, bounds))
+    quantities = shares[: len(candidates)] * size
+    if sticky:
+        np.add.at(quantities, np.array(sticky), shares[len(candidates) :] * size[sticky])
+    rounded: list[float] = np.maximum(0.0, np.floor(quantities / RESOLUTION + EPSILON) * RESOLUTION).tolist()
+    return rounded
 
 
 def _maximise(

@@ -148,15 +148,15 @@ class Candidate:
     offer: OfferItem
     terms: Mapping[str, float]
     today: date | None = None
+    score: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "score", sum(WEIGHTS[name] * value for name, value in self.terms.items()))
 
     @cached_property
     def checks(self) -> tuple[Reason, ...]:
         """The filters the pair passed, with what each found (computed when explained)."""
         return passed_filters(self.need, self.offer)
-
-    @cached_property
-    def score(self) -> float:
-        return sum(WEIGHTS[name] * value for name, value in self.terms.items())
 
 
 def region_rule(need_category: str) -> str:
