@@ -9,12 +9,16 @@ Hierarchy (with the HTTP status ``shared.http_errors`` reports each as)::
     ├── Unauthorized            401: no or unknown credentials
     ├── Conflict                409: the record's state does not allow this
     ├── InvalidInput            422: a value is wrong in a way the schema cannot see
-    └── NotYetApplied           202: accepted onto the stream, not applied within the wait
+    ├── NotYetApplied           202: accepted onto the stream, not applied within the wait
+    ├── Unavailable             503: a service this one relies on cannot answer now (or is not
+    │                                configured); ``retry_after`` seconds when it may pass
+    └── BadGateway              502: a service this one relies on answered what it should not
 
 ``code`` is the machine-readable name the HTTP body carries as ``error``.
 """
 
 __all__ = [
+    "BadGateway",
     "Conflict",
     "Forbidden",
     "InsufficientScope",
@@ -23,6 +27,7 @@ __all__ = [
     "NotYetApplied",
     "SifangError",
     "Unauthorized",
+    "Unavailable",
 ]
 
 
@@ -69,3 +74,17 @@ class NotYetApplied(SifangError):
     """The instruction is on the stream but was not applied within the wait: it will be."""
 
     code = "accepted"
+
+
+class Unavailable(SifangError):
+    """Another service cannot answer now; with ``retry_after`` (seconds) it may soon."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, field: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(message, field)
+        self.retry_after = retry_after
+
+
+class BadGateway(SifangError):
+    code = "bad_gateway"

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import (
+    BadGateway,
     Conflict,
     Forbidden,
     InsufficientScope,
@@ -21,9 +22,10 @@ from shared.errors import (
     NotYetApplied,
     SifangError,
     Unauthorized,
+    Unavailable,
 )
 
-__all__ = ["STATUS", "http_status", "install_error_handlers"]
+__all__ = ["STATUS", "error_response", "http_status", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ STATUS: dict[type[SifangError], int] = {
     Conflict: 409,
     InvalidInput: 422,
     NotYetApplied: 202,
+    Unavailable: 503,
+    BadGateway: 502,
 }
 
 
@@ -59,18 +63,25 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def error_response(exc: SifangError) -> JSONResponse:
+    """The response reporting ``exc``: its status, the JSON body and the headers it calls for."""
+    errors = [{"field": exc.field, "problem": exc.message}] if exc.field else []
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    body = _body(exc.code, exc.message, errors)
+    if isinstance(exc, InsufficientScope):
+        body["scope"] = exc.scope
+        headers = {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{exc.scope}"'}
+    if isinstance(exc, Unavailable) and exc.retry_after is not None:
+        headers = {"Retry-After": str(exc.retry_after)}
+    return JSONResponse(body, status_code=http_status(exc), headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error a JSON body naming the field and the problem."""
 
     @app.exception_handler(SifangError)
     async def _sifang(_: Request, exc: SifangError) -> JSONResponse:
-        errors = [{"field": exc.field, "problem": exc.message}] if exc.field else []
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        body = _body(exc.code, exc.message, errors)
-        if isinstance(exc, InsufficientScope):
-            body["scope"] = exc.scope
-            headers = {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{exc.scope}"'}
-        return JSONResponse(body, status_code=http_status(exc), headers=headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

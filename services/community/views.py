@@ -11,6 +11,7 @@ from services.community.schemas import LotCreate, LotRead
 from shared.app import UowDep
 from shared.events.data import DisputeRaised
 from shared.events.envelope import new_event_id
+from shared.requirements import Qualities
 from shared.stakeholder.app import owned_entity_routes
 from shared.stakeholder.service import OFFERS, emit
 from shared.stakeholder.views import CurrentOrg, listing_read
@@ -21,12 +22,16 @@ router = APIRouter()
 
 
 def lot_read(lot: ProduceLot) -> LotRead:
+    qualities = Qualities.of(lot.offer.attributes)  # standards, packaging and price live there
     return LotRead(
         id=lot.id,
         organisation_id=lot.organisation_id,
         variety=lot.variety,
         grade=lot.grade,
         certifications=lot.certifications,
+        standards=qualities.standards,
+        packaging=qualities.packaging,
+        price_per_unit=qualities.price_per_unit,
         created_at=lot.created_at,
         offer=listing_read(OFFERS, lot.offer),
     )

@@ -13,8 +13,8 @@ __all__ = ["request_procurement"]
 
 
 def request_procurement(uow: UnitOfWork, org: Organisation, command: ProcurementCreate) -> ProcurementRequest:
-    """Ask to buy produce: a need in the shared book plus the request's grade and price."""
-    price = str(command.max_price_per_unit) if command.max_price_per_unit is not None else None
+    """Ask to buy produce: a need in the shared book, its requirements in the need's attributes."""
+    requirements = command.requirements
     need = add_listing(
         uow.session,
         org,
@@ -28,15 +28,16 @@ def request_procurement(uow: UnitOfWork, org: Organisation, command: Procurement
             region=command.region,
             window_start=command.window_start,
             window_end=command.window_end,
-            attributes={"grade": command.grade, "max_price_per_unit": price},
+            requirements=requirements,
         ),
     )
     request = ProcurementRequest(
         id=new_event_id(),
         organisation_id=org.id,
         need_id=need.id,
-        grade=command.grade,
-        max_price_per_unit=command.max_price_per_unit,
+        # the older columns; the full requirements are in the need's attributes
+        grade=(requirements.preferred_grade or "")[:40],
+        max_price_per_unit=requirements.price_max,
     )
     request.need = need
     uow.session.add(request)
@@ -48,7 +49,7 @@ def request_procurement(uow: UnitOfWork, org: Organisation, command: Procurement
         grade=request.grade,
         quantity=need.quantity,
         unit=need.unit,
-        max_price_per_unit=command.max_price_per_unit,
+        max_price_per_unit=requirements.price_max,
         window_start=need.window_start,
         window_end=need.window_end,
     )

@@ -6,6 +6,7 @@ from services.enterprise import service
 from services.enterprise.models import ProcurementRequest
 from services.enterprise.schemas import ProcurementCreate, ProcurementRead
 from shared.app import UowDep
+from shared.requirements import Requirements
 from shared.stakeholder.app import owned_entity_routes
 from shared.stakeholder.service import NEEDS
 from shared.stakeholder.views import CurrentOrg, listing_read
@@ -21,6 +22,7 @@ def procurement_read(request: ProcurementRequest) -> ProcurementRead:
         organisation_id=request.organisation_id,
         grade=request.grade,
         max_price_per_unit=request.max_price_per_unit,
+        requirements=Requirements.of(request.need.attributes),
         created_at=request.created_at,
         need=listing_read(NEEDS, request.need),
     )

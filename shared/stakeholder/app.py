@@ -14,6 +14,7 @@ from shared.events.data import StakeholderKind
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery, EventConsumer
 from shared.settings import ServiceSettings
+from shared.stakeholder.diagnosis import diagnosis_router
 from shared.stakeholder.matches import apply_match_event, matches_router
 from shared.stakeholder.meetings import apply_meeting_event, meetings_router
 from shared.stakeholder.models import OwnedEntity
@@ -48,9 +49,16 @@ def create_stakeholder_app(
         runtime,
         title=title,
         description=description,
-        routers=[stakeholder_router(kind), matches_router(), meetings_router(), *routers],
+        routers=[
+            stakeholder_router(kind),
+            diagnosis_router(),
+            matches_router(),
+            meetings_router(),
+            *routers,
+        ],
         workers=[follow_coordinator],
         consumers=[consumer],
+        limit_writes=True,
     )
 
 

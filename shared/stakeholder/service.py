@@ -137,12 +137,12 @@ def listing_data(side: Side[L], row: Listing) -> NeedData | OfferData:
 
 
 def _check_vocabulary(org: Organisation, side: Side[L], category: str) -> None:
+    """Any organisation may need anything; what it may offer depends on its kind."""
     vocabulary = VOCABULARIES[org.kind]
     if not vocabulary.allows(side.name, category):
-        allowed = ", ".join(vocabulary.needs if side.name == "need" else vocabulary.offers)
         raise InvalidInput(
             f"a {org.kind} organisation cannot post a {side.name} in {category!r}; "
-            f"its {side.plural} are under: {allowed}",
+            f"its {side.plural} are under: {', '.join(vocabulary.offers)}",
             field="category",
         )
 
@@ -163,7 +163,7 @@ def add_listing(session: Session, org: Organisation, side: Side[L], command: Lis
         region=region,
         window_start=command.window_start,
         window_end=command.window_end,
-        attributes=command.attributes,
+        attributes=command.listing_attributes(),
         status="open",
         version=1,
         created_at=now,
@@ -173,7 +173,8 @@ def add_listing(session: Session, org: Organisation, side: Side[L], command: Lis
         assert isinstance(command, OfferCreate)
         row.service_area = command.service_area or [region]
     session.add(row)
-    session.flush()
+    # No flush: the row and its event reach the database together at commit, so a SQLite
+    # writer holds the write lock only for the INSERTs and the commit, not while building the event.
     emit(session, org, side.name, "published", listing_data(side, row), region=region)
     return row
 
@@ -206,10 +207,16 @@ def update_listing(
     row = get_listing(uow.session, org, side, listing_id)
     if row.status != "open":
         raise Conflict(f"this {side.name} is {row.status} and can no longer change", field="status")
-    changes = command.model_dump(exclude_unset=True)
+    changes = command.model_dump(exclude_unset=True, exclude={"requirements", "qualities"})
     for field in ("category", "title", "quantity", "unit", "region", "attributes"):
         if field in changes and changes[field] is None:
             raise InvalidInput(f"{field} cannot be null", field=field)
+    for field in {"requirements", "qualities"} & command.model_fields_set:
+        if getattr(command, field) is None:
+            raise InvalidInput(f"{field} cannot be null; send {{}} to clear them", field=field)
+    attributes = command.attributes_after(row.attributes)
+    if attributes is not None:
+        changes["attributes"] = attributes
     if isinstance(command, OfferUpdate) and changes.get("service_area") is None:
         changes.pop("service_area", None)
     if "category" in changes:

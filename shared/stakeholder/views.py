@@ -62,7 +62,7 @@ class OrganisationKey(Scoped):
     def __init__(self, *, admin_too: bool = False) -> None:
         self.admin_too = admin_too
 
-    def __call__(self, caller: Caller) -> Organisation | None:
+    async def __call__(self, caller: Caller) -> Organisation | None:  # async: no thread hop
         if caller is None and not self.admin_too:
             raise InsufficientScope(
                 "organisation",
@@ -77,14 +77,14 @@ class AdminScope(Scoped):
 
     scope = "admin"
 
-    def __call__(self, caller: Caller) -> None:
+    async def __call__(self, caller: Caller) -> None:
         if caller is not None:
             raise InsufficientScope(
                 "admin", "this needs the admin token (scope 'admin'); an organisation's API key may not"
             )
 
 
-def current_org(org: Annotated[Organisation | None, Depends(OrganisationKey())]) -> Organisation:
+async def current_org(org: Annotated[Organisation | None, Depends(OrganisationKey())]) -> Organisation:
     assert org is not None  # OrganisationKey() admits no admin token
     return org
 

@@ -15,6 +15,7 @@ from services import STAKEHOLDER_SERVICES
 from shared.events.validation import check_event
 from shared.messaging.models import OutboxMessage
 from shared.stakeholder.models import Organisation
+from shared.taxonomy import CATEGORIES
 from sifang.platform import LocalNats
 
 ADMIN = {"Authorization": "Bearer test-admin-token-0123456789"}
@@ -159,6 +160,13 @@ def test_an_organisation_cannot_see_or_touch_another_ones_records(community: Ser
         ({"window_start": "2026-10-01", "window_end": "2026-09-01"}, "window_end", "window_end is before"),
         ({"surprise": 1}, "surprise", "Extra inputs"),
         ({"attributes": {"blob": "x" * 20000}}, "attributes", "at most 16384 bytes"),
+        (
+            {"requirements": {"required_certifications": "organic"}},
+            "requirements.required_certifications",
+            "list",
+        ),
+        ({"requirements": {"price_min": 9, "price_max": 3}}, "requirements", "price_min is above price_max"),
+        ({"attributes": {"required_grade": 1}}, "attributes", "required_grade"),
     ],
 )
 def test_bad_input_gets_a_422_naming_the_field(
@@ -173,7 +181,7 @@ def test_bad_input_gets_a_422_naming_the_field(
     assert community.outbox_types() == ["sifang.organisation.registered.v1"]  # nothing published
 
 
-def test_categories_outside_the_kinds_vocabulary_are_refused(community: Service) -> None:
+def test_offers_outside_the_kinds_vocabulary_are_refused(community: Service) -> None:
     _, auth = community.register()
     response = community.client.post("/offers", headers=auth, json=NEED | {"category": "funding.subsidy"})
     assert response.status_code == 422
@@ -181,6 +189,132 @@ def test_categories_outside_the_kinds_vocabulary_are_refused(community: Service)
     vocabulary = community.client.get("/categories", headers=auth).json()
     assert "produce.fruit.kiwifruit" in {c["code"] for c in vocabulary["offer"]}
     assert "funding.subsidy" not in {c["code"] for c in vocabulary["offer"]}
+    assert {c["code"] for c in vocabulary["need"]} == set(CATEGORIES)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_an_enterprise_may_need_funding_though_it_may_not_offer_it(
+    open_service: Callable[[str], Service],
+) -> None:
+    enterprise = open_service("enterprise")
+    _, auth = enterprise.register("秦农电商有限公司", "610124")
+    subsidy = {"category": "funding.subsidy", "title": "冷库建设补贴申请", "quantity": 200000, "unit": "yuan"}
+    need = enterprise.client.post("/needs", headers=auth, json=subsidy)
+    assert need.status_code == 201, need.text
+    assert need.json()["category"] == "funding.subsidy"
+    assert enterprise.outbox_types()[-1] == "sifang.need.published.v1"
+    offer = enterprise.client.post("/offers", headers=auth, json=subsidy)
+    assert offer.status_code == 422 and offer.json()["errors"][0]["field"] == "category"
+
+
+PROCUREMENT = {
+    "title": "收购有机猕猴桃",
+    "product_category": "produce.fruit.kiwifruit",
+    "quantity": 3,
+    "unit": "t",
+    "region": "610124",
+    "window_start": "2026-09-01",
+    "window_end": "2026-10-31",
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_procurement_carries_its_requirements_into_its_need(open_service: Callable[[str], Service]) -> None:
+    enterprise = open_service("enterprise")
+    _, auth = enterprise.register("秦农电商有限公司", "610100")
+    requirements = {
+        "required_certifications": ["organic"],
+        "preferred_certifications": ["geographical-indication"],
+        "required_grade": "一级",
+        "required_packaging": "5kg-box",
+        "price_min": "6000",
+        "price_max": "9000",
+    }
+    created = enterprise.client.post(
+        "/procurements", headers=auth, json=PROCUREMENT | {"requirements": requirements}
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert {k: body["requirements"][k] for k in requirements} == requirements
+    assert body["need"]["attributes"] == requirements
+    assert body["need"]["region"] == "610124"  # the origin region, not the buyer's
+    assert enterprise.client.get(f"/procurements/{body['id']}", headers=auth).json() == body
+    subject, payload = enterprise.outbox()[1]
+    assert json.loads(payload)["data"]["attributes"] == requirements
+    check_event(subject, payload)
+
+    older = enterprise.client.post(
+        "/procurements", headers=auth, json=PROCUREMENT | {"grade": "一级", "max_price_per_unit": 8000}
+    ).json()
+    assert older["grade"] == "一级" and older["max_price_per_unit"] == "8000"
+    assert older["need"]["attributes"] == {"preferred_grade": "一级", "price_max": "8000"}
+    assert older["requirements"]["preferred_grade"] == "一级"
+    both = PROCUREMENT | {"grade": "一级", "requirements": {"preferred_grade": "一级"}}
+    assert enterprise.client.post("/procurements", headers=auth, json=both).status_code == 201
+
+    clash = PROCUREMENT | {"max_price_per_unit": 8000, "requirements": {"price_max": 9000}}
+    refused = enterprise.client.post("/procurements", headers=auth, json=clash)
+    assert refused.status_code == 422
+    [error] = refused.json()["errors"]
+    assert (
+        error["field"] == "requirements"
+        and "max_price_per_unit and requirements.price_max" in error["problem"]
+    )
+    loose = enterprise.client.post(
+        "/procurements", headers=auth, json=PROCUREMENT | {"required_certifications": ["organic"]}
+    )
+    assert loose.status_code == 422 and loose.json()["errors"][0]["field"] == "required_certifications"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_needs_and_offers_take_typed_requirements_and_qualities(community: Service) -> None:
+    _, auth = community.register()
+    need = community.client.post(
+        "/needs",
+        headers=auth,
+        json=NEED | {"attributes": {"note": "x"}, "requirements": {"required_certifications": ["gap"]}},
+    ).json()
+    assert need["attributes"] == {"note": "x", "required_certifications": ["gap"]}
+    path = f"/needs/{need['need_id']}"
+    replaced = community.client.patch(path, headers=auth, json={"requirements": {"preferred_grade": "一级"}})
+    assert replaced.json()["attributes"] == {"note": "x", "preferred_grade": "一级"}
+    null = community.client.patch(path, headers=auth, json={"requirements": None})
+    assert null.status_code == 422 and null.json()["errors"][0]["field"] == "requirements"
+    clash = {"attributes": {"required_grade": "一级"}, "requirements": {"required_grade": "特级"}}
+    refused = community.client.post("/needs", headers=auth, json=NEED | clash)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "requirements"
+
+    produce = {"category": "produce.fruit.kiwifruit", "title": "翠香", "quantity": 5, "unit": "t"}
+    qualities = {"certifications": ["organic"], "standards": ["GB/T 40743"], "price_per_unit": "8.5"}
+    offer = community.client.post("/offers", headers=auth, json=produce | {"qualities": qualities})
+    assert offer.status_code == 201 and offer.json()["attributes"] == qualities
+    bad = community.client.post("/offers", headers=auth, json=produce | {"qualities": {"price_per_unit": -1}})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "qualities.price_per_unit"
+
+    lot = {
+        "product_category": "produce.fruit.kiwifruit",
+        "variety": "翠香",
+        "quantity": 5,
+        "unit": "t",
+        "certifications": ["green-food"],
+        "standards": ["GB/T 40743"],
+        "packaging": "5kg-box",
+        "price_per_unit": 7.5,
+    }
+    created = community.client.post("/lots", headers=auth, json=lot).json()
+    assert (created["standards"], created["packaging"], created["price_per_unit"]) == (
+        ["GB/T 40743"],
+        "5kg-box",
+        "7.5",
+    )
+    assert created["offer"]["attributes"] | {"grade": ""} == {
+        "variety": "翠香",
+        "grade": "",
+        "certifications": ["green-food"],
+        "standards": ["GB/T 40743"],
+        "packaging": "5kg-box",
+        "price_per_unit": "7.5",
+    }
 
 
 def test_malformed_json_body_is_a_422(community: Service) -> None:

@@ -63,3 +63,34 @@ def test_a_nats_user_needs_its_password(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("COMMUNITY_NATS_USER", "community")
     with pytest.raises(ValidationError, match="COMMUNITY_NATS_PASSWORD"):
         settings_class("community", port=8104)()
+
+
+def test_make_run_gives_each_stakeholder_service_a_read_book_token_of_the_coordinator(tmp_path: Path) -> None:
+    from sqlalchemy.orm import Session
+
+    from services.coordinator.access.service import authenticate, list_tokens, token_state
+    from services.migrate import upgrade
+    from shared.db import make_engine
+
+    url = f"sqlite:///{tmp_path / 'coordinator.db'}"
+    upgrade("coordinator", url)
+    platform = Platform(tmp_path, nats_port=free_port(), env={"COORDINATOR_DATABASE_URL": url})
+    platform.issue_coordinator_tokens()
+    first = dict(platform.coordinator_tokens)
+    platform.issue_coordinator_tokens()  # the next start
+    enterprise = platform.service_env("enterprise")
+    assert enterprise["SIFANG_COORDINATOR_URL"] == platform.url("coordinator")
+    assert enterprise["ENTERPRISE_COORDINATOR_TOKEN"] == platform.coordinator_tokens["enterprise"]
+    assert "COMMUNITY_COORDINATOR_TOKEN" not in enterprise
+    assert "SIFANG_COORDINATOR_URL" not in platform.service_env("coordinator")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        states = sorted((token.name, token_state(token)) for token in list_tokens(session))
+        assert authenticate(session, platform.coordinator_tokens["ngo"]).scopes == frozenset({"read:book"})
+    engine.dispose()
+    assert first["ngo"] != platform.coordinator_tokens["ngo"]
+    assert states == sorted(
+        (f"make run: {service} service", state)
+        for service in ("government", "enterprise", "ngo", "community")
+        for state in ("active", "revoked")
+    )

@@ -18,14 +18,20 @@ def test_branch_membership_is_by_whole_path_segments() -> None:
     assert not is_within("produce_extra", "produce")
 
 
-def test_vocabularies_keep_each_kind_to_its_own_branches() -> None:
+def test_vocabularies_keep_each_kinds_offers_to_its_own_branches() -> None:
     community = VOCABULARIES["community"]
     assert community.allows("offer", "produce.fruit.kiwifruit")
     assert not community.allows("offer", "funding.subsidy")
-    assert community.allows("need", "training.livestream")
     assert VOCABULARIES["government"].allows("offer", "funding.subsidy")
     assert not VOCABULARIES["government"].allows("offer", "produce.tea")
-    assert not community.allows("need", "no.such.category")
+    assert not community.allows("offer", "no.such.category")
+
+
+def test_any_kind_may_need_any_category() -> None:
+    for vocabulary in VOCABULARIES.values():
+        assert vocabulary.categories("need") == list(CATEGORIES)
+    assert VOCABULARIES["enterprise"].allows("need", "funding.subsidy")
+    assert not VOCABULARIES["enterprise"].allows("need", "no.such.category")
 
 
 def test_local_units_convert() -> None:

@@ -14,9 +14,9 @@ from services.coordinator.matches.models import Match
 from services.coordinator.matches.schemas import (
     Diagnosis,
     DiagnosisCandidate,
+    DiagnosisMessage,
     ExplanationText,
     MatchRead,
-    ReasonText,
 )
 from services.coordinator.matches.service import (
     base_quantity,
@@ -90,8 +90,8 @@ def match_read(row: Match) -> MatchRead:
 DIAGNOSIS_POOL = 5000  # counterparts examined at most, nearest regions first
 
 
-def _text(reason: Reason, lang: Language) -> ReasonText:
-    return ReasonText(
+def _text(reason: Reason, lang: Language) -> DiagnosisMessage:
+    return DiagnosisMessage(
         code=reason.code, params=dict(reason.params), text=render(reason.code, reason.params, lang)
     )
 
