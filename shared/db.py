@@ -1,5 +1,16 @@
-"""Persistence: the declarative base, engines, and the unit of work that owns a transaction."""
+"""Persistence: the declarative base, engines, and the unit of work that owns a transaction.
 
+SQLite admits one writer at a time, and a writer that finds the lock taken sleeps in SQLite's
+busy handler (up to 100 ms a nap) instead of being woken when it is free: with a dozen request
+threads that turns into seconds of waiting. So each process lets one of its connections to a
+SQLite file write at a time: the first INSERT, UPDATE or DELETE of a transaction waits for the
+file's :class:`WriteGate` (a lock that wakes the next waiter at once) and opens the transaction
+with ``BEGIN IMMEDIATE``; commit or rollback opens the gate again. Reads take no gate, and other
+processes still meet SQLite's own lock and busy timeout. PostgreSQL is left alone.
+"""
+
+import sqlite3
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +22,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "UnitOfWork", "UtcDateTime", "make_engine", "metadata_of", "utcnow"]
+__all__ = ["Base", "UnitOfWork", "UtcDateTime", "WriteGate", "make_engine", "metadata_of", "utcnow"]
+
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the gate or SQLite's lock before failing
 
 
 def utcnow() -> datetime:
@@ -59,14 +72,101 @@ def metadata_of(tables: Iterable[Table]) -> MetaData:
     return selected
 
 
+class WriteGate:
+    """The one write transaction at a time on a SQLite file, within this process."""
+
+    _gates: dict[str, "WriteGate"] = {}  # noqa: RUF012 (one gate per file, shared by engines)
+    _gates_lock = threading.Lock()
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, path: str, timeout: float = SQLITE_BUSY_TIMEOUT) -> "WriteGate":
+        key = str(Path(path).resolve())
+        with cls._gates_lock:
+            return cls._gates.setdefault(key, cls(timeout))
+
+    def enter(self) -> None:
+        if not self._lock.acquire(timeout=self.timeout):
+            raise sqlite3.OperationalError("database is locked (waited for this process's writer)")
+
+    def leave(self) -> None:
+        self._lock.release()
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _gated_connection_class(gate: WriteGate) -> type[sqlite3.Connection]:
+    """A sqlite3 connection that holds ``gate`` from its first write to its commit or rollback."""
+
+    class GatedCursor(sqlite3.Cursor):
+        def _before(self, statement: str) -> None:
+            connection = self.connection
+            assert isinstance(connection, GatedConnection)
+            if not connection.holds_gate and statement.lstrip()[:7].upper().startswith(_WRITES):
+                gate.enter()
+                connection.holds_gate = True
+
+        def execute(self, sql: str, parameters: Any = (), /) -> "GatedCursor":
+            self._before(sql)
+            return super().execute(sql, parameters)
+
+        def executemany(self, sql: str, parameters: Any, /) -> "GatedCursor":
+            self._before(sql)
+            return super().executemany(sql, parameters)
+
+    class GatedConnection(sqlite3.Connection):
+        holds_gate = False
+
+        def cursor(self, factory: Any = GatedCursor) -> Any:
+            return super().cursor(factory)
+
+        def _open_gate(self) -> None:
+            if self.holds_gate and not self.in_transaction:
+                self.holds_gate = False
+                gate.leave()
+
+        def commit(self) -> None:
+            try:
+                super().commit()
+            finally:
+                self._open_gate()
+
+        def rollback(self) -> None:
+            try:
+                super().rollback()
+            finally:
+                self._open_gate()
+
+        def close(self) -> None:
+            try:
+                super().close()
+            finally:
+                if self.holds_gate:
+                    self.holds_gate = False
+                    gate.leave()
+
+    return GatedConnection
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys, a busy timeout and one writer at a
+    time per process (see the module's docstring)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT}
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+        # sqlite3 opens the transaction itself before the first write: make it BEGIN IMMEDIATE.
+        connect_args |= {
+            "factory": _gated_connection_class(WriteGate.of(parsed.database)),
+            "isolation_level": "IMMEDIATE",
+        }
+    engine = create_engine(url, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

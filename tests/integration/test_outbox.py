@@ -104,3 +104,40 @@ async def test_events_wait_in_the_outbox_while_nats_is_down(
         await task
     await link.close()
     engine.dispose()
+
+
+async def test_a_commit_landing_while_a_batch_is_published_is_not_left_for_the_next_poll(
+    service_database: Callable[[str], str], nats_server: LocalNats
+) -> None:
+    """The relay's wake-up is not lost: an event committed (and its wake-up sent) after the relay
+    read the outbox but before it went back to sleep is published at once, not a poll later."""
+    engine = make_engine(service_database("community"))
+    session_factory = sessionmaker(engine)
+    link = NatsLink(nats_server.url, "relay-test")
+    relay = OutboxRelay(session_factory, link, poll_interval=30)  # a lost wake-up waits 30 s
+    read_outbox = relay._pending
+    late: list[str] = []
+
+    def read_then_commit_another() -> list[tuple[int, str, str, str]]:
+        rows = read_outbox()
+        if not late:  # a request commits (and wakes the relay) while this batch is in hand
+            late.extend(_record(session_factory, 1))
+            relay.wake()
+        return rows
+
+    relay._pending = read_then_commit_another  # type: ignore[method-assign]
+    first = _record(session_factory, 1)
+    task = asyncio.create_task(relay.run())
+    try:
+        for _ in range(100):
+            if len(await _stream_messages(link)) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert [msg_id for _, msg_id in await _stream_messages(link)] == first + late
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await link.close()
+        engine.dispose()
+    assert _unpublished(session_factory) == 0  # stopping marks what was published
