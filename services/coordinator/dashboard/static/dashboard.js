@@ -25,14 +25,17 @@
     if (note) note.hidden = false;
     const data = event.data || {};
     const explanation = data.explanation || {};
-    const lang = table.dataset.lang === "en" ? "en" : "zh";
     const row = document.createElement("tr");
     row.className = "match live";
     row.dataset.id = text(data.match_id);
     const cell = document.createElement("td");
     cell.colSpan = 7;
     const verb = text(event.type).split(".")[2];
-    cell.textContent = `${verb}: ${text(data.quantity)} ${text(data.unit)} · ${text(explanation["summary_" + lang])}`;
+    // the explanation is codes and titles; its sentences are rendered by the server on reload
+    const titles = explanation.need_title
+      ? `${text(explanation.need_title)} ← ${text(explanation.offer_title)}`
+      : text(explanation["summary_" + (table.dataset.lang === "en" ? "en" : "zh")]);
+    cell.textContent = `${verb}: ${text(data.quantity)} ${text(data.unit)} · ${titles}`;
     row.append(cell);
     table.tBodies[0].prepend(row);
   }
