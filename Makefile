@@ -44,8 +44,8 @@ migrate: install ## apply every service's migrations to its configured database
 clean: ## remove the embedded data (var/) and caches; keeps .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
-bench: install ## matching benchmark: full solve 1k/10k/100k vs greedy, event latency at 100k
-	$(BIN)/python -m benchmarks.bench_matching
+bench: install ## every benchmark against its same-run baseline: stakeholder writes, coordinator ingest and replay, matching
+	$(BIN)/python -m benchmarks
 
 contracts: install ## regenerate docs/asyncapi.json and docs/schemas/ from the event catalogue
 	$(BIN)/python -m shared.events.contracts

@@ -1,0 +1,71 @@
+"""``make bench`` (``python -m benchmarks``): every benchmark, each figure against a baseline
+measured in the same run, and the machine and its load when it ran.
+
+1. Stakeholder writes (``bench_stakeholder``): ``POST /needs`` of the community service ÷ a bare
+   FastAPI endpoint that validates and publishes to JetStream, 16 clients; p99; overload.
+2. Coordinator ingest (``bench_ingest``): events applied per second ÷ a plain nats-py durable
+   pull consumer over the same messages; ``sifang replay`` ÷ reading the stream.
+3. Matching (``bench_matching``): the full solve against a greedy matcher over every pair, and
+   the latency of one new need's re-match in a book of open items.
+
+Each prints its own table; ``--only`` runs some of them (``stakeholder,ingest,matching``).
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["machine", "main"]
+
+
+def machine() -> str:
+    """CPU model, cores, memory, OS, Python and the load average now."""
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kilobytes = int(meminfo.read_text().split()[1])
+        memory = f", {kilobytes / 1024 / 1024:.0f} GiB"
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return (
+        f"{model}, {os.cpu_count()} CPUs{memory}, {platform.system()} {platform.release()}, "
+        f"Python {sys.version.split()[0]}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", default="stakeholder,ingest,matching")
+    args = parser.parse_args(argv)
+    chosen = set(args.only.split(","))
+    print(f"# Sifang benchmarks\n\nmachine: {machine()}\n", flush=True)
+    started = time.monotonic()
+    if "stakeholder" in chosen:
+        from benchmarks import bench_stakeholder
+
+        print("## Stakeholder writes\n", flush=True)
+        bench_stakeholder.main([])
+    if "ingest" in chosen:
+        from benchmarks import bench_ingest
+
+        print("\n## Coordinator ingest and replay\n", flush=True)
+        bench_ingest.main([])
+    if "matching" in chosen:
+        from benchmarks import bench_matching
+
+        print("\n## Matching\n", flush=True)
+        bench_matching.main([])
+    print(f"\nmachine after the run: {machine()}; {time.monotonic() - started:.0f} s in all")
+
+
+if __name__ == "__main__":
+    main()
