@@ -7,8 +7,10 @@ measured in the same run, and the machine and its load when it ran.
    pull consumer over the same messages; ``sifang replay`` ÷ reading the stream.
 3. Matching (``bench_matching``): the full solve against a greedy matcher over every pair, and
    the latency of one new need's re-match in a book of open items.
+4. End to end (``bench_latency``): ``POST /needs`` → ``match.proposed`` seen by a subscriber at
+   20 needs/s through the whole platform, against a bare endpoint → its event.
 
-Each prints its own table; ``--only`` runs some of them (``stakeholder,ingest,matching``).
+Each prints its own table; ``--only`` runs some of them (``stakeholder,ingest,matching,latency``).
 """
 
 import argparse
@@ -44,7 +46,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", default="stakeholder,ingest,matching")
+    parser.add_argument("--only", default="stakeholder,ingest,matching,latency")
     args = parser.parse_args(argv)
     chosen = set(args.only.split(","))
     print(f"# Sifang benchmarks\n\nmachine: {machine()}\n", flush=True)
@@ -52,8 +54,12 @@ def main(argv: list[str] | None = None) -> None:
     if "stakeholder" in chosen:
         from benchmarks import bench_stakeholder
 
-        print("## Stakeholder writes\n", flush=True)
+        print("## Stakeholder writes (16 httpx clients, as issue 12 measured)\n", flush=True)
         bench_stakeholder.main([])
+        print(
+            "\n## Stakeholder writes (a raw HTTP client, so the client is not the bottleneck)\n", flush=True
+        )
+        bench_stakeholder.main(["--client", "raw"])
     if "ingest" in chosen:
         from benchmarks import bench_ingest
 
@@ -64,6 +70,11 @@ def main(argv: list[str] | None = None) -> None:
 
         print("\n## Matching\n", flush=True)
         bench_matching.main([])
+    if "latency" in chosen:
+        from benchmarks import bench_latency
+
+        print("\n## End to end: a need to its proposal\n", flush=True)
+        bench_latency.main([])
     print(f"\nmachine after the run: {machine()}; {time.monotonic() - started:.0f} s in all")
 
 

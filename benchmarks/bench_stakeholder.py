@@ -66,7 +66,12 @@ def _need(i: int) -> dict[str, Any]:
 
 def create_bare_app() -> FastAPI:
     """``uvicorn --factory benchmarks.bench_stakeholder:create_bare_app`` (``NATS_URL`` in the env)."""
-    link = NatsLink(os.environ["NATS_URL"], "bench-bare")
+    link = NatsLink(  # credentials when the server asks for them (bench_latency's platform)
+        os.environ["NATS_URL"],
+        "bench-bare",
+        user=os.environ.get("BENCH_NATS_USER"),
+        password=os.environ.get("BENCH_NATS_PASSWORD"),
+    )
     app = FastAPI()
 
     @app.get("/healthz")
