@@ -1,7 +1,6 @@
 """Reads of the matches: proposals, confirmations and fulfilments."""
 
 from datetime import date
-from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
 from sqlalchemy import or_, select
@@ -20,6 +19,7 @@ from services.coordinator.matches.schemas import (
 )
 from services.coordinator.matches.service import (
     base_quantity,
+    in_unit,
     match_data,
     need_item,
     offer_categories,
@@ -31,7 +31,6 @@ from services.coordinator.matching.filters import Reason
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared.reasons import LANGUAGES, Language, render, render_explanation
 from shared.taxonomy import CATEGORIES, can_serve, root_of
-from shared.units import base_factor
 
 __all__ = ["diagnosis", "match", "match_read", "matches"]
 
@@ -97,8 +96,7 @@ def _text(reason: Reason, lang: Language) -> DiagnosisMessage:
 
 
 def _in_unit(base: float, unit: str) -> str:
-    value = Decimal(str(base / base_factor(unit)[0])).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
-    return format(value.normalize(), "f")
+    return format(in_unit(base, unit).normalize(), "f")
 
 
 def _names(session: Session, org_ids: set[str]) -> dict[str, str]:

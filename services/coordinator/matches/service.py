@@ -46,6 +46,7 @@ __all__ = [
     "end_ended_windows",
     "ended_proposals",
     "expire_due",
+    "in_unit",
     "match_data",
     "need_item",
     "nudge",
@@ -130,7 +131,8 @@ def _base(quantity: Decimal, unit: str) -> float:
     return float(quantity) * base_factor(unit)[0]
 
 
-def _in_unit(base: float, unit: str) -> Decimal:
+def in_unit(base: float, unit: str) -> Decimal:
+    """``base`` base units in ``unit``, rounded down to 0.0001."""
     return Decimal(str(base / base_factor(unit)[0])).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
 
 
@@ -336,8 +338,8 @@ def _propose(
 ) -> None:
     need: BookNeed = books[allocation.candidate.need.id]
     offer: BookOffer = books[allocation.candidate.offer.id]
-    quantity = _in_unit(allocation.quantity, need.unit)
-    offer_quantity = _in_unit(allocation.quantity, offer.unit)
+    quantity = in_unit(allocation.quantity, need.unit)
+    offer_quantity = in_unit(allocation.quantity, offer.unit)
     if quantity <= 0 or offer_quantity <= 0:
         return
     match = Match(

@@ -207,7 +207,6 @@ def candidate_pairs(
                 "quality": float(quality[k]),
                 "record": float(record[j]),
             },
-            today,
         )
         for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True))
     ]

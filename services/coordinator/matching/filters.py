@@ -28,7 +28,6 @@ __all__ = [
     "REGION_RULES",
     "WEIGHTS",
     "Candidate",
-    "Check",
     "NeedItem",
     "OfferItem",
     "Party",
@@ -137,9 +136,6 @@ class Reason:
         return {"code": self.code, "params": dict(self.params)}
 
 
-Check = Reason  # a filter a pair passed
-
-
 @dataclass(frozen=True)
 class Candidate:
     """A pair that passed every filter, with its score and the reasons for both."""
@@ -147,7 +143,6 @@ class Candidate:
     need: NeedItem
     offer: OfferItem
     terms: Mapping[str, float]
-    today: date | None = None
     score: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -374,5 +369,5 @@ def candidates_for(
             if (need.id, offer.id) in excluded:
                 continue
             if first_failure(need, offer, today) is None:
-                found.append(Candidate(need, offer, _terms(need, offer, today), today))
+                found.append(Candidate(need, offer, _terms(need, offer, today)))
     return found
