@@ -26,6 +26,7 @@ from shared.messaging.consumer import EventConsumer
 from shared.messaging.nats import NatsLink
 from shared.messaging.outbox import OutboxRelay
 from shared.settings import ServiceSettings
+from shared.text_guard import TextGuard
 from shared.write_limit import WriteLimit
 
 __all__ = [
@@ -222,6 +223,7 @@ def create_service_app(
             retry_after=settings.retry_after_seconds,
             workers=settings.concurrent_writes or (2 if sqlite else None),
         )
+    app.add_middleware(TextGuard)  # outermost: refused text never takes a write slot
 
     @app.get(
         "/healthz",

@@ -8,6 +8,7 @@ from shared.events.catalogue import EventType, event_type_for
 from shared.events.data import EventData
 from shared.events.envelope import CloudEvent, InvalidEvent
 from shared.events.subjects import Subject
+from shared.text_guard import first_unstorable
 
 __all__ = ["CheckedEvent", "check_event"]
 
@@ -36,6 +37,9 @@ def check_event(subject: str, payload: bytes) -> CheckedEvent:
 
 def _check(subject: str, envelope: CloudEvent) -> CheckedEvent:
     event_type = event_type_for(envelope)
+    unstorable = first_unstorable(envelope.data)
+    if unstorable is not None:
+        raise InvalidEvent(f"{envelope.type}: data.{unstorable[0]}: {unstorable[1]}")
     try:
         data = event_type.data_model.model_validate(envelope.data)
     except ValidationError as exc:

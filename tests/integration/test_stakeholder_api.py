@@ -325,6 +325,39 @@ def test_malformed_json_body_is_a_422(community: Service) -> None:
     assert response.status_code == 422 and response.json()["error"] == "validation_failed"
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (NEED | {"title": "直播\u0000培训"}, "title"),
+        (NEED | {"description": "\u001b[2J hidden"}, "description"),
+        (NEED | {"title": "\ud800"}, "title"),
+        (NEED | {"attributes": {"grade\u0000": "一级"}}, "attributes.grade\u0000"),
+    ],
+)
+def test_text_no_database_can_store_gets_a_422_naming_the_field_and_nothing_is_written(
+    community: Service, body: dict[str, Any], field: str
+) -> None:
+    # PostgreSQL cannot store NUL: it used to fail the transaction as "database unavailable" (503)
+    _, auth = community.register()
+    before = community.outbox_types()
+    raw = json.dumps(body).encode()  # ASCII, escapes kept: "\\u0000", "\\ud800"
+    response = community.client.post(
+        "/needs", headers=auth | {"Content-Type": "application/json"}, content=raw
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["error"] == "validation_failed" and error["errors"][0]["field"] == field
+    assert "U+" in error["errors"][0]["problem"]
+    assert community.outbox_types() == before
+    assert community.client.get("/needs", headers=auth).json() == []
+    listing = community.client.get("/needs", headers=auth, params={"status": "open\u0000"})
+    assert listing.status_code == 422 and listing.json()["errors"][0]["field"] == "status"
+    path = community.client.get("/needs/n%00", headers=auth)
+    assert path.status_code == 422 and path.json()["errors"][0]["field"] == "path"
+    fine = community.client.post("/needs", headers=auth, json=NEED | {"description": "第一行\n第二行\t完"})
+    assert fine.status_code == 201, fine.text
+
+
 ENTITIES: dict[str, tuple[str, dict[str, Any], str, str]] = {
     "government": (
         "/programmes",
