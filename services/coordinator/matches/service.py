@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
 from services.coordinator.book.queries import in_category
 from services.coordinator.journal.service import Cause, publish
-from services.coordinator.matches.lifecycle import ACTIVE, REFUSED, MatchStatus, check_transition
+from services.coordinator.matches.lifecycle import (
+    ACTIVE,
+    REFUSED,
+    MatchStatus,
+    check_transition,
+    holds_capacity,
+)
 from services.coordinator.matches.models import Match
 from services.coordinator.matching import Allocation, NeedItem, OfferItem, Party, allocate
 from services.coordinator.matching.allocation import FairSplit
@@ -186,26 +192,28 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
         )
     )
     need_ids = [n.id for n in needs]
-    matches_of_needs = (
-        list(session.scalars(select(Match).where(Match.need_id.in_(need_ids)))) if needs else []
-    )
     held_by_need: dict[str, float] = defaultdict(float)
     excluded: set[tuple[str, str]] = set()
-    for m in matches_of_needs:
-        if m.holds_capacity:
-            held_by_need[m.need_id] += m.base_quantity
-        if m.status in REFUSED:
-            excluded.add((m.need_id, m.offer_id))
+    # columns only: a match's explanation and history are not needed to re-solve
+    if needs:
+        of_needs = select(Match.need_id, Match.offer_id, Match.status, Match.accepted_by, Match.base_quantity)
+        wanted = Match.need_id.in_(need_ids), Match.status.in_(ACTIVE | REFUSED)
+        for need_id, offer_id, status, accepted_by, quantity in session.execute(of_needs.where(*wanted)):
+            if holds_capacity(status, accepted_by):
+                held_by_need[need_id] += quantity
+            if status in REFUSED:
+                excluded.add((need_id, offer_id))
 
     offers = _offers_for(session, root, county)
     offer_ids = [o.id for o in offers]
     used_by_offer: dict[str, float] = defaultdict(float)
     if offers:
-        for m in session.scalars(
-            select(Match).where(Match.offer_id.in_(offer_ids), Match.status.in_(ACTIVE))
-        ):
-            if m.holds_capacity or m.partition != partition:
-                used_by_offer[m.offer_id] += m.base_quantity
+        of_offers = select(
+            Match.offer_id, Match.status, Match.accepted_by, Match.base_quantity, Match.partition
+        ).where(Match.offer_id.in_(offer_ids), Match.status.in_(ACTIVE))
+        for offer_id, status, accepted_by, quantity, elsewhere in session.execute(of_offers):
+            if holds_capacity(status, accepted_by) or elsewhere != partition:
+                used_by_offer[offer_id] += quantity
 
     parties = parties_of(session, needs)
     records = _fulfilment_rates(session, {o.organisation_id for o in offers})
@@ -224,20 +232,20 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
     candidates = candidate_pairs(
         need_items, offer_items, today=cause.time.date(), excluded=frozenset(excluded), keep=policy.keep_best
     )
-    current = session.scalars(
-        select(Match).where(Match.partition == partition, Match.status == MatchStatus.PROPOSED)
+    current = select(Match.id, Match.need_id, Match.offer_id, Match.base_quantity, Match.accepted_by).where(
+        Match.partition == partition, Match.status == MatchStatus.PROPOSED
     )
-    standing = {m.id: m for m in current}
-    proposed_now = {(m.need_id, m.offer_id): m.base_quantity for m in standing.values() if not m.accepted_by}
+    standing = {
+        match_id: StandingProposal(match_id, need_id, offer_id, quantity, bool(accepted_by))
+        for match_id, need_id, offer_id, quantity, accepted_by in session.execute(current)
+    }
+    proposed_now = {(m.need_id, m.offer_id): m.quantity for m in standing.values() if not m.accepted}
     allocations = {
         (a.candidate.need.id, a.candidate.offer.id): a
         for a in allocate(candidates, fair_split=policy.fair_split, standing=proposed_now)
     }
     outcome = reconcile(
-        (
-            StandingProposal(m.id, m.need_id, m.offer_id, m.base_quantity, bool(m.accepted_by))
-            for m in standing.values()
-        ),
+        standing.values(),
         allocations,
         open_needs={n.id for n in needs},
         open_offers=set(offer_ids),
@@ -247,10 +255,13 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
             if listing.window_end is not None and listing.window_end < cause.time.date()
         },
     )
-    for withdrawal in outcome.withdrawn:
-        change_status(
-            session, standing[withdrawal.match_id], MatchStatus.WITHDRAWN, withdrawal.reason, policy, cause
-        )
+    if outcome.withdrawn:
+        ids = [w.match_id for w in outcome.withdrawn]
+        loaded = {m.id: m for m in session.scalars(select(Match).where(Match.id.in_(ids)))}
+        for withdrawal in outcome.withdrawn:
+            change_status(
+                session, loaded[withdrawal.match_id], MatchStatus.WITHDRAWN, withdrawal.reason, policy, cause
+            )
     books = {n.id: n for n in needs} | {o.id: o for o in offers}
     for allocation in outcome.proposed:
         _propose(session, partition, allocation, books, policy, cause)
@@ -297,8 +308,11 @@ def parties_of(session: Session, needs: Iterable[BookNeed]) -> dict[str, Party]:
         for o in session.scalars(select(RegisteredOrganisation).where(RegisteredOrganisation.id.in_(org_ids)))
     }
     certifications: dict[str, set[str]] = defaultdict(set)
-    for offer in session.scalars(select(BookOffer).where(BookOffer.organisation_id.in_(org_ids))):
-        certifications[offer.organisation_id] |= set(offer.attributes.get("certifications") or [])
+    held = select(BookOffer.organisation_id, BookOffer.attributes).where(
+        BookOffer.organisation_id.in_(org_ids)
+    )
+    for organisation_id, attributes in session.execute(held):
+        certifications[organisation_id] |= set(attributes.get("certifications") or [])
     for need in needs:
         certifications[need.organisation_id] |= set(need.attributes.get("certifications") or [])
     parties: dict[str, Party] = {}
