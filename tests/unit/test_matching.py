@@ -27,7 +27,11 @@ from shared.units import base_factor
 
 TODAY = date(2026, 11, 23)
 VILLAGES = ["610124104201", "610124104202", "610124105201", "610125101201"]
-AREAS = ["610124", "610124104", "610125", "610100", "610124104201"]
+AREAS = ["610124", "610124104", "610125", "610100", "610124104201", "610000"]
+# a need may lie anywhere from a village to the province (a county-wide procurement sources
+# produce from the whole county); an offer from a village, a township or a county
+NEED_REGIONS = [*VILLAGES, "610124104", "610124", "610100", "610000"]
+OFFER_REGIONS = [*VILLAGES, "610124104", "610124"]
 CATEGORIES = [
     "training.livestream",
     "training",
@@ -63,7 +67,7 @@ def instances(
                 category=category,
                 remaining=float(draw(st.integers(1, 40)) * 2),
                 unit=draw(st.sampled_from(UNITS[category.split(".")[0]])),
-                region=draw(st.sampled_from(VILLAGES)),
+                region=draw(st.sampled_from(NEED_REGIONS)),
                 window_start=start,
                 window_end=start + timedelta(days=draw(st.integers(0, 90))),
                 attributes=draw(
@@ -105,7 +109,7 @@ def instances(
                 category=category,
                 remaining=float(draw(st.integers(1, 40)) * 2),
                 unit=draw(st.sampled_from(UNITS[category.split(".")[0]])),
-                region=draw(st.sampled_from(VILLAGES)),
+                region=draw(st.sampled_from(OFFER_REGIONS)),
                 service_area=tuple(draw(st.lists(st.sampled_from(AREAS), min_size=1, max_size=2))),
                 window_start=start,
                 window_end=start + timedelta(days=draw(st.integers(0, 90))),
@@ -533,8 +537,8 @@ def test_a_programme_refuses_an_ineligible_organisation() -> None:
     ]
 
 
-def _pairs(candidates: list[Candidate]) -> list[tuple[str, str, dict[str, float]]]:
-    return [(c.need.id, c.offer.id, dict(c.terms)) for c in candidates]
+def _pairs(candidates: list[Candidate]) -> list[tuple[str, str, dict[str, float], float]]:
+    return [(c.need.id, c.offer.id, dict(c.terms), c.score) for c in candidates]
 
 
 @settings(max_examples=200, deadline=None)

@@ -28,12 +28,11 @@ from services.coordinator.matching.filters import (
     NeedItem,
     OfferItem,
     first_failure,
-    proximity_of,
     quality_of,
     region_rule,
     urgency_of,
 )
-from shared.regions import covers
+from shared.regions import significant_prefix
 from shared.taxonomy import can_serve
 
 __all__ = ["candidate_pairs"]
@@ -77,11 +76,63 @@ def _days(value: date | None, missing: int) -> int:
     return value.toordinal() if value is not None else missing
 
 
-def _meets_region(need: tuple[str, str], offer: tuple[str, tuple[str, ...]]) -> bool:
-    (rule, need_region), (offer_region, service_area) = need, offer
-    if rule == "origin":
-        return covers(need_region, offer_region)
-    return any(covers(area, need_region) for area in service_area)
+_LENGTHS = (2, 4, 6, 9, 12)  # the prefix lengths of the levels of a region code
+
+
+class _Prefixes:
+    """Region codes as integer codes of their prefixes, one array per level, so "is ``a``
+    under ``b``" and "how near are they" become array comparisons. Codes are shared by every
+    array made from one instance; a code shorter than a level has -1 there (needs) or -2
+    (offers and areas), so a missing level never equals another missing one."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+
+    def code(self, prefix: str) -> int:
+        return self._index.setdefault(prefix, len(self._index))
+
+    def at(self, regions: Sequence[str], length: int, missing: int) -> npt.NDArray[np.int64]:
+        return np.fromiter(
+            (self.code(r[:length]) if len(r) >= length else missing for r in regions),
+            dtype=np.int64,
+            count=len(regions),
+        )
+
+
+def _proximity(need_regions: Sequence[str], offer_regions: Sequence[str]) -> Floats:
+    """:func:`filters.proximity_of` over needs × offers: the value of the deepest shared level."""
+    prefixes = _Prefixes()
+    result = np.zeros((len(need_regions), len(offer_regions)))
+    for length, value in zip(_LENGTHS, (0.2, 0.4, 0.6, 0.8, 1.0), strict=True):
+        same = (
+            prefixes.at(need_regions, length, -1)[:, None] == prefixes.at(offer_regions, length, -2)[None, :]
+        )
+        result[same] = value
+    return result
+
+
+def _meets_regions(need_list: Sequence[NeedItem], offer_list: Sequence[OfferItem]) -> Bools:
+    """The region filter over needs × offers: a produce need's area holds the offer's origin;
+    any other need lies in one of the offer's service areas (``filters.REGION_RULES``)."""
+    prefixes = _Prefixes()
+    need_regions = [n.region for n in need_list]
+    need_at = {length: prefixes.at(need_regions, length, -1) for length in _LENGTHS}
+    offer_at = {length: prefixes.at([o.region for o in offer_list], length, -2) for length in _LENGTHS}
+    meets = np.zeros((len(need_list), len(offer_list)), dtype=bool)
+    origin = np.array([region_rule(n.category) == "origin" for n in need_list])
+    if origin.any():
+        need_prefix = [significant_prefix(r) for r in need_regions]
+        for length in _LENGTHS:
+            rows = origin & np.array([len(p) == length for p in need_prefix])
+            if rows.any():
+                meets[rows] = need_at[length][rows][:, None] == offer_at[length][None, :]
+    served = ~origin
+    if served.any():
+        for j, offer in enumerate(offer_list):
+            for area in offer.service_area:
+                prefix = significant_prefix(area)
+                meets[:, j] |= served & (need_at[len(prefix)] == prefixes.code(prefix))
+    return meets
 
 
 def _top(scores: Floats, passing: Bools, keep: int, axis: int) -> Bools:
@@ -126,12 +177,7 @@ def candidate_pairs(
     need_open = np.array([n.window_end is None or n.window_end >= today for n in need_list])
     offer_open = np.array([o.window_end is None or o.window_end >= today for o in offer_list])
     passing &= need_open[:, None] & offer_open[None, :]
-    passing &= _lookup(
-        [(region_rule(n.category), n.region) for n in need_list],
-        [(o.region, o.service_area) for o in offer_list],
-        _meets_region,
-        bool,
-    ).astype(bool)
+    passing &= _meets_regions(need_list, offer_list)
     need_start = np.array([_days(n.window_start, _FAR_PAST) for n in need_list])
     need_end = np.array([_days(n.window_end, _FAR_FUTURE) for n in need_list])
     offer_start = np.array([_days(o.window_start, _FAR_PAST) for o in offer_list])
@@ -171,9 +217,7 @@ def candidate_pairs(
     larger = np.maximum(need_remaining[:, None], offer_remaining[None, :])
     smaller = np.minimum(need_remaining[:, None], offer_remaining[None, :])
     quantity_fit = np.divide(smaller, larger, out=np.zeros_like(larger), where=larger > 0)
-    proximity = _lookup(
-        [n.region for n in need_list], [o.region for o in offer_list], proximity_of, float
-    ).astype(float)
+    proximity = _proximity([n.region for n in need_list], [o.region for o in offer_list])
     urgency = np.array([urgency_of(n, today) for n in need_list])
     record = np.array([o.fulfilment_rate for o in offer_list])
     prefers = [n.requirements.has_preferences for n in need_list]
@@ -183,30 +227,42 @@ def candidate_pairs(
     for k, (i, j) in enumerate(zip(rows, cols, strict=True)):
         if prefers[i]:
             quality[k] = quality_of(need_list[i], offer_list[j])
+    # summed in the order of the terms, as Candidate.__post_init__ sums them: the same floats
+    pair_score = (
+        WEIGHTS["proximity"] * proximity[rows, cols]
+        + WEIGHTS["urgency"] * urgency[rows]
+        + WEIGHTS["quantity_fit"] * quantity_fit[rows, cols]
+        + WEIGHTS["quality"] * quality
+        + WEIGHTS["record"] * record[cols]
+    )
     if keep is not None:
         score = np.full(passing.shape, -np.inf)
-        score[rows, cols] = (
-            WEIGHTS["proximity"] * proximity[rows, cols]
-            + WEIGHTS["urgency"] * urgency[rows]
-            + WEIGHTS["quantity_fit"] * quantity_fit[rows, cols]
-            + WEIGHTS["quality"] * quality
-            + WEIGHTS["record"] * record[cols]
-        )
+        score[rows, cols] = pair_score
         chosen = _top(score, passing, keep, axis=1) | _top(score, passing, keep, axis=0)
         selected = chosen[rows, cols]
-        rows, cols, quality = rows[selected], cols[selected], quality[selected]
+        rows, cols, quality, pair_score = (
+            rows[selected],
+            cols[selected],
+            quality[selected],
+            pair_score[selected],
+        )
 
+    terms = zip(
+        proximity[rows, cols].tolist(),
+        urgency[rows].tolist(),
+        quantity_fit[rows, cols].tolist(),
+        quality.tolist(),
+        record[cols].tolist(),
+        strict=True,
+    )
     return [
-        Candidate(
+        Candidate.scored(
             need_list[i],
             offer_list[j],
-            {
-                "proximity": float(proximity[i, j]),
-                "urgency": float(urgency[i]),
-                "quantity_fit": float(quantity_fit[i, j]),
-                "quality": float(quality[k]),
-                "record": float(record[j]),
-            },
+            {"proximity": p, "urgency": u, "quantity_fit": f, "quality": q, "record": r},
+            score,
         )
-        for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True))
+        for i, j, (p, u, f, q, r), score in zip(
+            rows.tolist(), cols.tolist(), terms, pair_score.tolist(), strict=True
+        )
     ]

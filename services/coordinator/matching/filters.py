@@ -148,6 +148,17 @@ class Candidate:
     def __post_init__(self) -> None:
         object.__setattr__(self, "score", sum(WEIGHTS[name] * value for name, value in self.terms.items()))
 
+    @classmethod
+    def scored(
+        cls, need: NeedItem, offer: OfferItem, terms: Mapping[str, float], score: float
+    ) -> "Candidate":
+        """A candidate whose score the caller computed already, exactly as ``__post_init__``
+        would (the matrix filter scores every pair at once)."""
+        made = object.__new__(cls)
+        for name, value in (("need", need), ("offer", offer), ("terms", terms), ("score", score)):
+            object.__setattr__(made, name, value)
+        return made
+
     @cached_property
     def checks(self) -> tuple[Reason, ...]:
         """The filters the pair passed, with what each found (computed when explained)."""
