@@ -1,5 +1,6 @@
 """Properties of the matching core on random instances (hypothesis), and worked examples."""
 
+import math
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -327,6 +328,42 @@ def test_fair_shares_by_hand() -> None:
     assert fair_shares(31, {"a": 15, "b": 5, "c": 30}, "max_min", whole=True) == {"a": 13, "b": 5, "c": 13}
     assert fair_shares(20, {"a": 30, "b": 10}, "proportional") == {"a": 15, "b": 5}
     assert fair_shares(50, {"a": 30, "b": 10}, "max_min") == {"a": 30, "b": 10}  # not contested
+
+
+def _whole_shares_one_unit_at_a_time(
+    capacity: float, demands: dict[str, float], shares: dict[str, float]
+) -> dict[str, float]:
+    """The whole-unit rule as stated, the slow way: floor every share, then hand out each unit
+    left over to the organisation with the largest unmet demand (ties: the lowest id)."""
+    whole = {org: math.floor(share + 1e-7) for org, share in shares.items()}
+    spare = math.floor(capacity + 1e-7) - sum(whole.values())
+    while spare > 0:
+        wanting = [o for o in whole if whole[o] + 1 <= demands[o] + 1e-7]
+        if not wanting:
+            break
+        org = min(wanting, key=lambda o: (-(demands[o] - whole[o]), o))
+        whole[org] += 1
+        spare -= 1
+    return whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from([f"org{k}" for k in range(12)]), st.integers(1, 60), min_size=2),
+    st.integers(1, 300),
+    st.sampled_from(["max_min", "proportional"]),
+)
+def test_whole_unit_shares_hand_out_leftover_units_by_largest_unmet_demand(
+    asked: dict[str, int], capacity: int, rule: FairSplit
+) -> None:
+    demands = {org: float(d) for org, d in asked.items()}
+    shares = fair_shares(float(capacity), demands, rule, whole=True)
+    if sum(demands.values()) <= capacity:  # not contested: everyone gets what it asked for
+        assert shares == demands
+    else:
+        exact = fair_shares(float(capacity), demands, rule)
+        assert shares == _whole_shares_one_unit_at_a_time(float(capacity), demands, exact)
+        assert sum(shares.values()) == capacity
 
 
 def test_a_share_left_by_a_village_covered_elsewhere_goes_to_the_others() -> None:

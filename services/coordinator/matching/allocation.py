@@ -32,6 +32,7 @@ Both phases are minimum-cost flows (offer → offer×organisation → need) solv
 programmes with HiGHS (highspy): exact, fast and deterministic for the same input.
 """
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -104,13 +105,15 @@ def fair_shares(
     if whole:
         shares = {org: math.floor(share + EPSILON) for org, share in shares.items()}
         spare = math.floor(capacity + EPSILON) - sum(shares.values())
-        while spare > 0:
-            wanting = [o for o in shares if shares[o] + 1 <= demands[o] + EPSILON]
-            if not wanting:
-                break
-            org = min(wanting, key=lambda o: (-(demands[o] - shares[o]), o))
+        # the units left over, one at a time, to the largest unmet demand (ties: lowest id)
+        wanting = [(-(demands[o] - shares[o]), o) for o in shares if shares[o] + 1 <= demands[o] + EPSILON]
+        heapq.heapify(wanting)
+        while spare > 0 and wanting:
+            _, org = heapq.heappop(wanting)
             shares[org] += 1
             spare -= 1
+            if shares[org] + 1 <= demands[org] + EPSILON:
+                heapq.heappush(wanting, (-(demands[org] - shares[org]), org))
     return shares
 
 
