@@ -43,6 +43,7 @@ COORDINATOR_TABLES: Mapping[str, frozenset[str]] = {
     "book_offer_areas": frozenset(),
     "event_log": frozenset({"received_at"}),
     "matches": frozenset(),
+    "dirty_partitions": frozenset(),
     "held_events": frozenset({"held_at"}),
     "meeting_series": frozenset(),
     "meetings": frozenset(),

@@ -20,8 +20,14 @@ from services.coordinator.bus import Applied, UnitOfWork
 from services.coordinator.journal.holds import expire_holds
 from services.coordinator.journal.models import HeldEvent
 from services.coordinator.journal.service import publish
-from services.coordinator.matches.models import Match
-from services.coordinator.matches.service import MatchPolicy, end_ended_windows, ended_proposals, expire_due
+from services.coordinator.matches.models import DirtyPartition, Match
+from services.coordinator.matches.service import (
+    MatchPolicy,
+    end_ended_windows,
+    ended_proposals,
+    expire_due,
+    resolve_dirty,
+)
 from services.coordinator.meetings import agendas, follow_up
 from services.coordinator.meetings.models import ActionItem, AgendaVersion, Meeting
 from shared.app import Runtime
@@ -30,7 +36,7 @@ from shared.events.data import ClockTicked
 from shared.events.envelope import derived_event_id
 from shared.messaging.models import InboxEntry, OutboxMessage
 
-__all__ = ["CLOCK_REGION", "clock_ticked", "due_work", "run_clock", "tick_if_due"]
+__all__ = ["CLOCK_REGION", "clock_ticked", "due_work", "request_resolve", "run_clock", "tick_if_due"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ _TICK = "sifang.clock.ticked.v1"
 def due_work(session: Session, now: datetime, hold_timeout: timedelta) -> list[str]:
     """What the clock would do at ``now``, in words (empty: nothing is due)."""
     checks = {
+        "partitions to re-solve": select(DirtyPartition.partition),
         "proposals to expire": select(Match.id).where(Match.status == "proposed", Match.expires_at <= now),
         "proposals whose window ended": ended_proposals(now.date()),
         "actions overdue": select(ActionItem.id).where(
@@ -61,21 +68,39 @@ def due_work(session: Session, now: datetime, hold_timeout: timedelta) -> list[s
 def tick_if_due(session: Session, consumer: str, now: datetime, hold_timeout: timedelta) -> str | None:
     """Record a tick for ``now`` in the outbox if work is due and no earlier tick is still on
     its way; returns its event id. The caller commits."""
+    if _tick_on_its_way(session, consumer):
+        return None  # the previous tick has not come back yet: don't pile up ticks
+    due = due_work(session, now, hold_timeout)
+    if not due:
+        return None
+    tick_id = _publish_tick(session, consumer, now, derived_event_id(now, "tick", consumer))
+    log.info("clock tick %s at %s for %s", tick_id, now.isoformat(), ", ".join(due))
+    return tick_id
+
+
+def request_resolve(session: Session, consumer: str, now: datetime, *, force: bool = False) -> str | None:
+    """A re-solve point (``resolve_at="tick"``): a tick in the outbox for the partitions
+    waiting for one, unless a tick is on its way already (``force``: from a tick being applied,
+    which is itself not back yet). Returns its event id. The caller commits."""
+    if not force and _tick_on_its_way(session, consumer):
+        return None  # that tick will solve them: the book takes events meanwhile
+    # microseconds in the cause: two points in one millisecond still get two ids
+    return _publish_tick(session, consumer, now, derived_event_id(now, "tick", consumer, now.isoformat()))
+
+
+def _tick_on_its_way(session: Session, consumer: str) -> bool:
     last_tick = session.scalar(
         select(OutboxMessage.event_id)
         .where(OutboxMessage.event_type == _TICK)
         .order_by(OutboxMessage.id.desc())
         .limit(1)
     )
-    if last_tick is not None and session.get(InboxEntry, (consumer, last_tick)) is None:
-        return None  # the previous tick has not come back yet: don't pile up ticks
-    due = due_work(session, now, hold_timeout)
-    if not due:
-        return None
-    tick_id = derived_event_id(now, "tick", consumer)
+    return last_tick is not None and session.get(InboxEntry, (consumer, last_tick)) is None
+
+
+def _publish_tick(session: Session, consumer: str, now: datetime, tick_id: str) -> str:
     data = ClockTicked(tick_id=tick_id, coordinator=consumer, at=now)
     publish(session, _TICK, data, CLOCK_REGION, event_id=tick_id, at=now, logged=False)
-    log.info("clock tick %s at %s for %s", tick_id, now.isoformat(), ", ".join(due))
     return tick_id
 
 
@@ -106,11 +131,13 @@ def clock_ticked(
     consumer: str,
     hold_timeout: timedelta,
 ) -> None:
-    """The clock-driven work, at the instant the tick records: proposals nobody answered expire,
+    """The clock-driven work, at the instant the tick records: partitions waiting for a
+    re-solve point are solved (``resolve_at="tick"``), proposals nobody answered expire,
     proposals whose need's or offer's window ended are withdrawn,
     unfinished actions past their date become overdue, agendas past their cut-off are compiled,
     and events held longer than ``hold_timeout`` are dead-lettered."""
     session, at = uow.session, event.data.at
+    resolve_dirty(session, policy, event.cause)
     expire_due(session, policy, event.cause)
     end_ended_windows(session, policy, event.cause)
     follow_up.mark_overdue(session, at.date())

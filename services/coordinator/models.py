@@ -5,7 +5,7 @@ from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
 from services.coordinator.dashboard.models import DashboardSession, LoginAttempt
 from services.coordinator.integrations.models import WebhookDelivery, WebhookSubscription
 from services.coordinator.journal.models import EventLogEntry, HeldEvent
-from services.coordinator.matches.models import Match
+from services.coordinator.matches.models import DirtyPartition, Match
 from services.coordinator.meetings.models import (
     ActionItem,
     AgendaProposal,
@@ -30,6 +30,7 @@ TABLES = (
     HeldEvent.__table__,
     BookOfferArea.__table__,
     Match.__table__,
+    DirtyPartition.__table__,
     MeetingSeries.__table__,
     Meeting.__table__,
     AgendaVersion.__table__,

@@ -28,12 +28,14 @@ from sqlalchemy.orm import Session
 from services.coordinator.book.service import listing_key, listing_model
 from services.coordinator.bootstrap import build_bus
 from services.coordinator.bus import Applied, InTransaction, MessageBus
+from services.coordinator.clock import request_resolve
 from services.coordinator.journal.holds import Wait, delivery_of, hold, ready_for
 from services.coordinator.journal.models import EventLogEntry, HeldEvent
 from services.coordinator.journal.service import Cause, begin_cause, end_cause, log_event
 from services.coordinator.matches.models import Match
-from services.coordinator.matches.service import CREATED_MATCHES, MatchPolicy
+from services.coordinator.matches.service import CREATED_MATCHES, RESOLVE_DUE, MatchPolicy
 from services.coordinator.registry.models import RegisteredOrganisation
+from shared.db import utcnow
 from shared.errors import SifangError
 from shared.events.data import (
     ClockTicked,
@@ -156,6 +158,8 @@ class CoordinatorProjection:
         session.info[CREATED_MATCHES] = set()
         self.apply(session, checked, delivery)
         self._release(session, _completes(checked))
+        if session.info.pop(RESOLVE_DUE, False):  # resolve_at="tick": partitions wait for a point
+            request_resolve(session, self.consumer, utcnow(), force=isinstance(data, ClockTicked))
 
     def apply(self, session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
         """Apply an event whose prerequisites are met, and log it (before its effects)."""

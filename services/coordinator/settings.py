@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.coordinator.matches.service import MatchPolicy
+from services.coordinator.matches.service import MatchPolicy, ResolveAt
 from services.coordinator.matching.allocation import FairSplit
 from shared.app import Runtime
 from shared.settings import ServiceSettings
@@ -50,6 +50,14 @@ class CoordinatorSettings(ServiceSettings):
         default=16,
         ge=1,
         description="each need's and offer's best-scoring pairs the allocation considers (empty: all)",
+    )
+    resolve_at: ResolveAt = Field(
+        default="event",
+        description="when a changed need or offer is re-solved: at its event (event), or at the "
+        "next re-solve point the coordinator puts on the stream (tick; see README, Matching)",
+    )
+    resolve_batch: int = Field(
+        default=64, ge=1, description="partitions one re-solve point solves at most (resolve_at=tick)"
     )
     response_hours: float = Field(default=72.0, gt=0, description="time the parties have to answer")
     expiry_check_seconds: float = Field(default=30.0, gt=0)
@@ -108,6 +116,8 @@ class CoordinatorSettings(ServiceSettings):
         return MatchPolicy(
             fair_split=self.fair_split,
             keep_best=self.keep_best,
+            resolve_at=self.resolve_at,
+            resolve_batch=self.resolve_batch,
             response_time=timedelta(hours=self.response_hours),
         )
 

@@ -39,7 +39,7 @@ def need_changed(event: Applied[NeedData], uow: UnitOfWork, *, policy: MatchPoli
     if row is None:
         return  # a late copy of an older state
     touched = {p for p in (old, partition_of(data.category, data.region)) if p}
-    matches.resolve_all(session, touched, policy, event.cause)
+    matches.resolve_changed(session, touched, policy, event.cause)
 
 
 def offer_changed(event: Applied[OfferData], uow: UnitOfWork, *, policy: MatchPolicy) -> None:
@@ -56,7 +56,7 @@ def offer_changed(event: Applied[OfferData], uow: UnitOfWork, *, policy: MatchPo
     if row is None:
         return
     assert isinstance(row, BookOffer)
-    matches.resolve_all(session, old | partitions_for_offer(session, row), policy, event.cause)
+    matches.resolve_changed(session, old | partitions_for_offer(session, row), policy, event.cause)
 
 
 def listing_withdrawn(
@@ -68,7 +68,7 @@ def listing_withdrawn(
     touched = matches.withdraw_for_listing(session, side, row.id, data.reason, policy, event.cause)
     if isinstance(row, BookNeed):
         touched.add(partition_of(row.category, row.region))
-    matches.resolve_all(session, touched, policy, event.cause)
+    matches.resolve_changed(session, touched, policy, event.cause)
 
 
 def answered(event: Applied[MatchResponse], uow: UnitOfWork, *, policy: MatchPolicy) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.types import TypeDecorator
 from services.coordinator.matches.lifecycle import MatchStatus, holds_capacity
 from shared.db import Base
 
-__all__ = ["Match"]
+__all__ = ["DirtyPartition", "Match"]
 
 
 class StatusColumn(TypeDecorator[MatchStatus]):
@@ -61,3 +61,13 @@ class Match(Base):
     def holds_capacity(self) -> bool:
         """Confirmed, fulfilled, or accepted by one side already: not re-solved away."""
         return holds_capacity(self.status, self.accepted_by)
+
+
+class DirtyPartition(Base):
+    """A partition whose book changed since it was last solved, waiting for the next re-solve
+    point (``COORDINATOR_RESOLVE_AT=tick``): solved oldest first when a tick comes back."""
+
+    __tablename__ = "dirty_partitions"
+
+    partition: Mapped[str] = mapped_column(String(120), primary_key=True)
+    since: Mapped[datetime]  # the time of the first event that dirtied it

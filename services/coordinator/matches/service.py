@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ from services.coordinator.matches.lifecycle import (
     check_transition,
     holds_capacity,
 )
-from services.coordinator.matches.models import Match
+from services.coordinator.matches.models import DirtyPartition, Match
 from services.coordinator.matching import Allocation, NeedItem, OfferItem, Party, allocate
 from services.coordinator.matching.allocation import FairSplit
 from services.coordinator.matching.candidates import candidate_pairs
@@ -46,7 +46,9 @@ from shared.units import base_factor
 
 __all__ = [
     "CREATED_MATCHES",
+    "RESOLVE_DUE",
     "MatchPolicy",
+    "ResolveAt",
     "base_quantity",
     "change_status",
     "end_ended_windows",
@@ -66,6 +68,8 @@ __all__ = [
     "record_delivery",
     "resolve",
     "resolve_all",
+    "resolve_changed",
+    "resolve_dirty",
     "withdraw",
     "withdraw_for_listing",
 ]
@@ -74,11 +78,17 @@ CREATED_MATCHES = "sifang.created_matches"  # session.info key: ids of matches p
 _NAMESPACE = uuid.UUID("5b1c3f0e-8a52-4d0e-9f57-4c1f5a9d2e11")
 
 
+ResolveAt = Literal["event", "tick"]
+RESOLVE_DUE = "sifang.resolve_due"  # session.info key: a re-solve point should be requested
+
+
 @dataclass(frozen=True)
 class MatchPolicy:
     fair_split: FairSplit = "max_min"
     response_time: timedelta = timedelta(hours=72)
     keep_best: int | None = 16  # each listing's best pairs kept for the allocation (None: all)
+    resolve_at: ResolveAt = "event"  # re-solve a changed listing's partitions at once, or at a tick
+    resolve_batch: int = 64  # partitions one re-solve point solves at most
 
 
 def partition_of(category: str, region: str) -> str:
@@ -273,6 +283,37 @@ def resolve_all(session: Session, partitions: set[str], policy: MatchPolicy, cau
         resolve(session, partition, policy, cause)
 
 
+def resolve_changed(session: Session, partitions: set[str], policy: MatchPolicy, cause: Cause) -> None:
+    """The partitions a need or offer event changed: re-solved now (``resolve_at="event"``), or
+    marked dirty for the next re-solve point, which the projection then requests."""
+    if policy.resolve_at == "event":
+        resolve_all(session, partitions, policy, cause)
+        return
+    if not partitions:
+        return
+    marked = set(
+        session.scalars(select(DirtyPartition.partition).where(DirtyPartition.partition.in_(partitions)))
+    )
+    session.add_all(DirtyPartition(partition=p, since=cause.time) for p in sorted(partitions - marked))
+    session.info[RESOLVE_DUE] = True
+
+
+def resolve_dirty(session: Session, policy: MatchPolicy, cause: Cause) -> int:
+    """At a re-solve point: solve the partitions waiting for one, oldest first, at most
+    ``policy.resolve_batch``; returns how many still wait (the projection asks for another
+    point if any do)."""
+    waiting = list(
+        session.scalars(select(DirtyPartition).order_by(DirtyPartition.since, DirtyPartition.partition))
+    )
+    now, later = waiting[: policy.resolve_batch], waiting[policy.resolve_batch :]
+    for dirty in now:
+        session.delete(dirty)
+    resolve_all(session, {d.partition for d in now}, policy, cause)
+    if later:
+        session.info[RESOLVE_DUE] = True
+    return len(later)
+
+
 def offer_categories(root: str) -> ColumnElement[bool]:
     """Offers of a category that can serve needs under the top branch ``root``."""
     branches = sorted({root, *SERVES.get(root, ())})
@@ -356,8 +397,14 @@ def _propose(
     offer_quantity = in_unit(allocation.quantity, offer.unit)
     if quantity <= 0 or offer_quantity <= 0:
         return
+    created = session.info.setdefault(CREATED_MATCHES, set())
+    match_id = str(uuid.uuid5(_NAMESPACE, f"{cause.event_id}/{need.id}/{offer.id}"))
+    again = 1
+    while match_id in created:  # the pair proposed anew by a second re-solve under one cause
+        again += 1
+        match_id = str(uuid.uuid5(_NAMESPACE, f"{cause.event_id}/{need.id}/{offer.id}/{again}"))
     match = Match(
-        id=str(uuid.uuid5(_NAMESPACE, f"{cause.event_id}/{need.id}/{offer.id}")),
+        id=match_id,
         partition=partition,
         need_id=need.id,
         offer_id=offer.id,
@@ -389,7 +436,7 @@ def _propose(
         version=0,
     )
     session.add(match)
-    session.info.setdefault(CREATED_MATCHES, set()).add(match.id)
+    created.add(match.id)
     publish_match(session, match, "proposed", cause)
 
 
