@@ -9,8 +9,11 @@ measured in the same run, and the machine and its load when it ran.
    the latency of one new need's re-match in a book of open items.
 4. End to end (``bench_latency``): ``POST /needs`` → ``match.proposed`` seen by a subscriber at
    20 needs/s through the whole platform, against a bare endpoint → its event.
+5. Memory (``bench_memory``): the coordinator's resident memory with 200k open items, while it
+   matches needs posted through the platform, against a book of 1k.
 
-Each prints its own table; ``--only`` runs some of them (``stakeholder,ingest,matching,latency``).
+Each prints its own table; ``--only`` runs some of them
+(``stakeholder,ingest,matching,latency,memory``).
 """
 
 import argparse
@@ -46,7 +49,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", default="stakeholder,ingest,matching,latency")
+    parser.add_argument("--only", default="stakeholder,ingest,matching,latency,memory")
     args = parser.parse_args(argv)
     chosen = set(args.only.split(","))
     print(f"# Sifang benchmarks\n\nmachine: {machine()}\n", flush=True)
@@ -75,6 +78,11 @@ def main(argv: list[str] | None = None) -> None:
 
         print("\n## End to end: a need to its proposal\n", flush=True)
         bench_latency.main([])
+    if "memory" in chosen:
+        from benchmarks import bench_memory
+
+        print("\n## Coordinator memory at 200k open items\n", flush=True)
+        bench_memory.main([])
     print(f"\nmachine after the run: {machine()}; {time.monotonic() - started:.0f} s in all")
 
 

@@ -155,12 +155,11 @@ def full_solve(size: int, *, reference: bool) -> dict[str, float]:
     return results
 
 
-def event_latency(size: int, repeats: int) -> list[float]:
-    """Seconds from applying one new need event to its proposals being written, 100k items open."""
-    needs, offers = synthetic_book(size, seed=11)
-    directory = Path(tempfile.mkdtemp(prefix="sifang-bench-"))
-    url = f"sqlite:///{directory / 'coordinator.db'}"
-    upgrade("coordinator", url)
+def fill_book(
+    url: str, needs: list[NeedItem], offers: list[OfferItem], extra_orgs: tuple[str, ...] = ()
+) -> None:
+    """Write a synthetic book into a migrated coordinator database: its organisations (and
+    ``extra_orgs``) registered, every need and offer open."""
     engine = make_engine(url)
     now = datetime(2026, 11, 23, tzinfo=UTC)
     with engine.begin() as connection:
@@ -175,8 +174,8 @@ def event_latency(size: int, repeats: int) -> list[float]:
                     "contact": {},
                     "registered_at": now,
                 }
-                # org-bench publishes the measured needs: registered, or they would only be held
-                for org in sorted({n.party.organisation_id for n in needs} | {"org-bench"})
+                # the measured needs' publisher must be registered, or its needs would only be held
+                for org in sorted({n.party.organisation_id for n in needs} | set(extra_orgs))
             ],
         )
         common: dict[str, Any] = {
@@ -229,6 +228,17 @@ def event_latency(size: int, repeats: int) -> list[float]:
         connection.execute(
             insert(BookOfferArea), [{"offer_id": o.id, "prefix": o.service_area[0]} for o in offers]
         )
+    engine.dispose()
+
+
+def event_latency(size: int, repeats: int) -> list[float]:
+    """Seconds from applying one new need event to its proposals being written, 100k items open."""
+    needs, offers = synthetic_book(size, seed=11)
+    directory = Path(tempfile.mkdtemp(prefix="sifang-bench-"))
+    url = f"sqlite:///{directory / 'coordinator.db'}"
+    upgrade("coordinator", url)
+    fill_book(url, needs, offers, extra_orgs=("org-bench",))
+    engine = make_engine(url)
     sessions = sessionmaker(engine)
     projection = CoordinatorProjection()
     timings = []

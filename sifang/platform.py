@@ -337,6 +337,10 @@ class Platform:
             cwd=Path(__file__).resolve().parents[1],
         )
 
+    def pid(self, service: str) -> int:
+        """The process id of a running service (for measuring it, or killing it in a test)."""
+        return self._processes[service].pid
+
     def wait_healthy(self, service: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
