@@ -4,19 +4,23 @@ A real nats-server on a free port; N stakeholder events published to the stream 
 services publish them (registrations, then needs and offers of four kinds, some updated or
 withdrawn later, over a few counties); then, in the same run over the same messages:
 
-1. **baseline**: a plain nats-py durable pull consumer that only fetches and acks (once with
-   batches of one, once with batches of 64);
+1. **baseline**: a plain nats-py durable pull consumer that only fetches and acks, one message
+   at a time (as the coordinator's consumer holds one);
 2. **ingest**: the coordinator's real consumer (``stakeholder_consumer``: contract check, inbox,
-   order gate, projection, re-solving the partitions) applying them into a fresh SQLite
-   database, optionally pre-filled with an open book (bulk inserts, as ``bench_matching``);
+   order gate, projection, re-solving the partitions) and its outbox relay, applying them into
+   a fresh SQLite database, optionally pre-filled with an open book (bulk inserts, as
+   ``bench_matching``); once re-solving at each event (``COORDINATOR_RESOLVE_AT=event``, the
+   default), once at re-solve points (``tick``), where the rate until every partition is solved
+   is reported too;
 3. **replay**: ``rebuild_coordinator`` (what ``sifang replay`` runs) rebuilding a scratch
-   database from the stream, against an ordered consumer that only reads the stream.
+   database from the stream in each mode, against an ordered consumer that only reads it.
 
 Timings are wall-clock on a shared machine: compare the columns of one run, not across runs.
 """
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import random
@@ -35,7 +39,8 @@ from sqlalchemy import func, insert, select
 
 from services.coordinator.app import CoordinatorSettings, stakeholder_consumer
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
-from services.coordinator.matches.models import Match
+from services.coordinator.matches.models import DirtyPartition, Match
+from services.coordinator.matches.service import ResolveAt
 from services.coordinator.registry.models import RegisteredOrganisation
 from services.migrate import upgrade
 from shared.app import build_runtime
@@ -54,6 +59,8 @@ from shared.messaging.nats import STREAM_NAME, NatsLink, provision_stream
 from sifang.platform import LocalNats, free_port
 
 __all__ = ["Row", "main"]
+
+RESOLVE_MODES: tuple[ResolveAt, ...] = ("event", "tick")  # COORDINATOR_RESOLVE_AT
 
 COUNTIES = [
     f"61{c:02d}{d:02d}" for c in range(1, 11) for d in range(21, 31)
@@ -303,45 +310,65 @@ def fill_book(url: str, size: int, seed: int = 11) -> None:
 
 
 @contextmanager
-def _nats_env(url: str) -> Iterator[None]:
-    before = os.environ.get("NATS_URL")
-    os.environ["NATS_URL"] = url
+def _nats_env(url: str, **more: str) -> Iterator[None]:
+    values = {"NATS_URL": url, **more}
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("NATS_URL", None)
-        else:
-            os.environ["NATS_URL"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
-async def coordinator_ingest(nats_url: str, database_url: str, total: int) -> tuple[float, int]:
-    """Events per second applied by the coordinator's consumer (from start to the last inbox row),
-    and how many matches it wrote."""
-    settings = CoordinatorSettings(database_url=database_url, nats_url=nats_url)
+async def coordinator_ingest(
+    nats_url: str, database_url: str, total: int, last: int, resolve_at: ResolveAt
+) -> tuple[float, float, int]:
+    """Events per second the coordinator's consumer applied (from start to the inbox row of the
+    last stakeholder event), events per second until every partition was solved too (the same
+    with ``resolve_at="event"``), and how many matches it wrote. Its outbox relay runs, as in
+    the service: it publishes the proposals and, with ``resolve_at="tick"``, the re-solve points."""
+    settings = CoordinatorSettings(database_url=database_url, nats_url=nats_url, resolve_at=resolve_at)
     runtime = build_runtime(settings)
     consumer = stakeholder_consumer(settings, runtime)
     started = time.perf_counter()
-    task = asyncio.create_task(consumer.run(runtime.link))
+    tasks = [asyncio.create_task(consumer.run(runtime.link)), asyncio.create_task(runtime.relay.run())]
 
     def settled() -> int:
         with runtime.session_factory() as session:
-            return int(session.scalar(select(func.count()).select_from(InboxEntry)) or 0)
+            query = select(func.count()).select_from(InboxEntry).where(InboxEntry.stream_sequence <= last)
+            return int(session.scalar(query) or 0)
+
+    def waiting() -> int:
+        with runtime.session_factory() as session:
+            return int(session.scalar(select(func.count()).select_from(DirtyPartition)) or 0)
 
     try:
         while (done := await asyncio.to_thread(settled)) < total:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
-        elapsed = time.perf_counter() - started
+            for task in tasks:
+                if task.done():
+                    task.result()
+            await asyncio.sleep(0.02)
+        applied = time.perf_counter() - started
+        while await asyncio.to_thread(waiting):
+            for task in tasks:
+                if task.done():
+                    task.result()
+            await asyncio.sleep(0.02)
+        solved = time.perf_counter() - started
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await runtime.link.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):  # a close that hangs must not hang the benchmark
+            await asyncio.wait_for(runtime.link.close(), timeout=10)
     with runtime.session_factory() as session:
         made = int(session.scalar(select(func.count()).select_from(Match)) or 0)
     runtime.engine.dispose()
-    return done / elapsed, made
+    return done / applied, done / solved, made
 
 
 async def read_stream(url: str, last: int) -> float:
@@ -364,13 +391,13 @@ async def read_stream(url: str, last: int) -> float:
     return seen / elapsed
 
 
-def replay_rate(nats_url: str, directory: Path, last: int) -> tuple[float, float]:
+def replay_rate(nats_url: str, directory: Path, last: int, resolve_at: ResolveAt) -> tuple[float, float]:
     """Events per second of ``rebuild_coordinator`` into a fresh SQLite file, and of reading."""
     from sifang.operations import rebuild_coordinator
 
-    target = f"sqlite:///{directory / 'replay.db'}"
+    target = f"sqlite:///{directory / f'replay-{resolve_at}.db'}"
     upgrade("coordinator", target)  # outside the timing: the rebuild's own upgrade is then a no-op
-    with _nats_env(nats_url):
+    with _nats_env(nats_url, COORDINATOR_RESOLVE_AT=resolve_at):
         started = time.perf_counter()
         applied, failed = rebuild_coordinator(target)
         elapsed = time.perf_counter() - started
@@ -394,22 +421,50 @@ def run(events: int, books: list[int], replay: bool) -> list[Row]:
             build_runtime(CoordinatorSettings(database_url="sqlite://")),
         ).filter_subjects
         plain_1 = asyncio.run(plain_consumer(server.url, "bench-plain-1", filters, len(history), 1))
-        plain_64 = asyncio.run(plain_consumer(server.url, "bench-plain-64", filters, len(history), 64))
-        for book in books:
-            url = f"sqlite:///{directory / f'coordinator-{book}.db'}"
+        # resolving at events first: the ticks the second mode puts on the stream come after
+        for resolve_at, book in [(mode, book) for mode in RESOLVE_MODES for book in books]:
+            url = f"sqlite:///{directory / f'coordinator-{resolve_at}-{book}.db'}"
             upgrade("coordinator", url)
             fill_book(url, book)
-            rate, made = asyncio.run(coordinator_ingest(server.url, url, len(history)))
-            rows.append(Row("ingest ÷ fetch(1)+ack", book, len(history), rate, plain_1, "fetch(1)+ack"))
-            rows.append(Row("ingest ÷ fetch(64)+ack", book, len(history), rate, plain_64, "fetch(64)+ack"))
-            print(
-                f"  book {book:,}: {rate:.0f} ev/s, {made:,} match rows written", file=sys.stderr, flush=True
+            rate, solved, made = asyncio.run(
+                coordinator_ingest(server.url, url, len(history), last, resolve_at)
             )
-            # a fresh durable name for the next book: the consumer is named by the settings
+            how = f"re-solved at each {resolve_at}"
+            rows.append(
+                Row(f"ingest ({how}) ÷ fetch(1)+ack", book, len(history), rate, plain_1, "fetch(1)+ack")
+            )
+            if resolve_at == "tick":
+                rows.append(
+                    Row(
+                        "… until every partition is solved",
+                        book,
+                        len(history),
+                        solved,
+                        plain_1,
+                        "fetch(1)+ack",
+                    )
+                )
+            print(
+                f"  {how}, book {book:,}: {rate:.0f} ev/s applied, {solved:.0f} ev/s solved, "
+                f"{made:,} match rows written",
+                file=sys.stderr,
+                flush=True,
+            )
+            # a fresh durable name for the next run: the consumer is named by the settings
             asyncio.run(_delete_consumer(server.url, "coordinator"))
         if replay:
-            rate, reading = replay_rate(server.url, directory, last)
-            rows.append(Row("replay ÷ reading the stream", 0, len(history), rate, reading, "ordered read"))
+            for resolve_at in RESOLVE_MODES:
+                rate, reading = replay_rate(server.url, directory, last, resolve_at)
+                rows.append(
+                    Row(
+                        f"replay (re-solved at each {resolve_at}) ÷ reading",
+                        0,
+                        len(history),
+                        rate,
+                        reading,
+                        "ordered read",
+                    )
+                )
     finally:
         server.stop()
     return rows

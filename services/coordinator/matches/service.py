@@ -285,17 +285,22 @@ def resolve_all(session: Session, partitions: set[str], policy: MatchPolicy, cau
 
 def resolve_changed(session: Session, partitions: set[str], policy: MatchPolicy, cause: Cause) -> None:
     """The partitions a need or offer event changed: re-solved now (``resolve_at="event"``), or
-    marked dirty for the next re-solve point, which the projection then requests."""
+    marked dirty for the next re-solve point. A point is requested (the projection publishes it)
+    when none was waiting: while any partition waits, a point is on its way, since the point
+    that leaves some waiting asks for the next itself (``resolve_dirty``); the clock's periodic
+    check asks again should one ever go missing."""
     if policy.resolve_at == "event":
         resolve_all(session, partitions, policy, cause)
         return
     if not partitions:
         return
+    any_waiting = session.scalar(select(DirtyPartition.partition).limit(1)) is not None
     marked = set(
         session.scalars(select(DirtyPartition.partition).where(DirtyPartition.partition.in_(partitions)))
     )
     session.add_all(DirtyPartition(partition=p, since=cause.time) for p in sorted(partitions - marked))
-    session.info[RESOLVE_DUE] = True
+    if not any_waiting:  # else their point is on its way already: it solves these too
+        session.info[RESOLVE_DUE] = True
 
 
 def resolve_dirty(session: Session, policy: MatchPolicy, cause: Cause) -> int:
