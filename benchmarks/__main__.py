@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> None:
 
         print("\n## End to end: a need to its proposal\n", flush=True)
         bench_latency.main([])
+        print(
+            "\n### The same, the coordinator re-solving at points (COORDINATOR_RESOLVE_AT=tick)\n", flush=True
+        )
+        bench_latency.main(["--resolve-at", "tick"])
     if "memory" in chosen:
         from benchmarks import bench_memory
 

@@ -485,7 +485,7 @@ def table(rows: list[Row]) -> str:
     for r in rows:
         lines.append(
             f"| {r.measure} | {r.book:,} | {r.events:,} | {r.rate:,.0f} | {r.baseline_name} | "
-            f"{r.baseline:,.0f} | {r.ratio:.3f} |"
+            f"{r.baseline:,.0f} | {r.ratio:.2g} |"
         )
     return "\n".join(lines)
 

@@ -126,7 +126,7 @@ def _register(platform: Platform, service: str, name: str, region: str) -> dict[
     return {"Authorization": f"Bearer {response.json()['api_key']}"}
 
 
-def run(rate: float, seconds: float) -> list[Latencies]:
+def run(rate: float, seconds: float, resolve_at: str = "event") -> list[Latencies]:
     with tempfile.TemporaryDirectory(prefix="sifang-bench-latency-") as directory:
         nats_port, *ports = free_ports(1 + len(SERVICES))
         platform = Platform(
@@ -134,6 +134,7 @@ def run(rate: float, seconds: float) -> list[Latencies]:
             nats_port=nats_port,
             ports=dict(zip(SERVICES, ports, strict=True)),
             token=TOKEN,
+            env={"COORDINATOR_RESOLVE_AT": resolve_at},
         )
         platform.start()
         try:
@@ -156,7 +157,7 @@ def run(rate: float, seconds: float) -> list[Latencies]:
             time.sleep(3)  # the courses are in the coordinator's book
             service = asyncio.run(
                 _measure(
-                    "POST /needs → match.proposed (platform, SQLite)",
+                    f"POST /needs → match.proposed (platform, SQLite, re-solved at each {resolve_at})",
                     platform.url("community") + "/needs",
                     village,
                     platform.nats_url,
@@ -200,8 +201,14 @@ def main(argv: list[str] | None = None) -> list[Latencies]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument(
+        "--resolve-at",
+        default="event",
+        choices=["event", "tick"],
+        help="the coordinator's COORDINATOR_RESOLVE_AT",
+    )
     args = parser.parse_args(argv)
-    rows = run(args.rate, args.seconds)
+    rows = run(args.rate, args.seconds, args.resolve_at)
     print(f"{args.rate:g} needs/s for {args.seconds:g} s, Python {sys.version.split()[0]}")
     print("\n| path | seen | missing | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|")
     for row in rows:
