@@ -1,4 +1,4 @@
-"""partitions waiting for a re-solve point (COORDINATOR_RESOLVE_AT=tick)
+"""partitions waiting for a re-solve point (COORDINATOR_RESOLVE_AT=tick); the open book by region
 
 Revision ID: coordinator_0011
 Revises: coordinator_0010
@@ -23,7 +23,11 @@ def upgrade() -> None:
         sa.Column("since", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("partition", name=op.f("pk_dirty_partitions")),
     )
+    op.create_index("ix_book_needs_status_region", "book_needs", ["status", "region"])
+    op.create_index("ix_book_offers_status_region", "book_offers", ["status", "region"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_book_offers_status_region", table_name="book_offers")
+    op.drop_index("ix_book_needs_status_region", table_name="book_needs")
     op.drop_table("dirty_partitions")

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, String, Text
+from sqlalchemy import Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -38,10 +38,13 @@ class BookListing(Base):
 
 class BookNeed(BookListing):
     __tablename__ = "book_needs"
+    # "open ones in this region": the status alone selects nearly every row
+    __table_args__ = (Index("ix_book_needs_status_region", "status", "region"),)
 
 
 class BookOffer(BookListing):
     __tablename__ = "book_offers"
+    __table_args__ = (Index("ix_book_offers_status_region", "status", "region"),)
 
     service_area: Mapped[list[str]]
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import SQLCoreOperations
 
@@ -14,7 +14,7 @@ from services.coordinator.book.models import BookListing, BookNeed, BookOffer
 from services.coordinator.book.schemas import BookNeedRead, BookOfferRead
 from shared.regions import significant_prefix
 
-__all__ = ["ListingFilter", "in_category", "in_region", "needs", "offers"]
+__all__ = ["ListingFilter", "code_starts_with", "in_category", "in_region", "needs", "offers"]
 
 _Listing = TypeVar("_Listing", bound=BookListing)
 
@@ -22,7 +22,16 @@ _Listing = TypeVar("_Listing", bound=BookListing)
 def in_region(column: SQLCoreOperations[str], region: str) -> ColumnElement[bool]:
     """Rows whose region code lies in ``region`` (or is it): it starts with the code's
     significant prefix (``shared.regions.significant_prefix``)."""
-    return column.startswith(significant_prefix(region))
+    return code_starts_with(column, significant_prefix(region))
+
+
+def code_starts_with(column: SQLCoreOperations[str], prefix: str) -> ColumnElement[bool]:
+    """Rows whose region code starts with ``prefix``, as a range of the column's index
+    (``prefix`` ≤ code < ``prefix:``; codes are digits and ``:`` sorts right after ``9``) rather
+    than a ``LIKE`` that SQLite answers by reading the whole table."""
+    if not prefix.isdigit():
+        return column.startswith(prefix)
+    return and_(column >= prefix, column < prefix + ":")
 
 
 def in_category(column: SQLCoreOperations[str], category: str) -> ColumnElement[bool]:

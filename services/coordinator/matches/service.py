@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
-from services.coordinator.book.queries import in_category
+from services.coordinator.book.queries import code_starts_with, in_category
 from services.coordinator.journal.service import Cause, publish
 from services.coordinator.matches.lifecycle import (
     ACTIVE,
@@ -117,7 +117,7 @@ def partitions_for_offer(session: Session, offer: BookOffer) -> set[str]:
         query = (
             select(BookNeed.category, BookNeed.region)
             .where(BookNeed.status == "open", or_(*(in_category(BookNeed.category, r) for r in served)))
-            .where(or_(*(BookNeed.region.startswith(p) for p in prefixes)))
+            .where(or_(*(code_starts_with(BookNeed.region, p) for p in prefixes)))
             .distinct()
         )
         found |= {partition_of(category, region) for category, region in session.execute(query)}
@@ -126,19 +126,16 @@ def partitions_for_offer(session: Session, offer: BookOffer) -> set[str]:
         # needs whose sourcing area holds the offer's origin: in its county, or province- or
         # city-wide (their partitions are named by the six-digit code of the province or city)
         origin = offer.region
-        query = (
-            select(BookNeed.category, BookNeed.region)
-            .where(BookNeed.status == "open", or_(*(in_category(BookNeed.category, r) for r in sourced)))
-            .where(
-                or_(
-                    BookNeed.region.startswith(origin[:6]),
-                    BookNeed.region == f"{origin[:2]}0000",
-                    BookNeed.region == f"{origin[:4]}00",
-                )
-            )
-            .distinct()
+        sourcing = select(BookNeed.category, BookNeed.region).where(
+            BookNeed.status == "open", or_(*(in_category(BookNeed.category, r) for r in sourced))
         )
-        found |= {partition_of(category, region) for category, region in session.execute(query)}
+        # two queries, each answered from the (status, region) index, rather than one OR
+        for where in (
+            code_starts_with(BookNeed.region, origin[:6]),
+            BookNeed.region.in_((f"{origin[:2]}0000", f"{origin[:4]}00")),
+        ):
+            rows = session.execute(sourcing.where(where).distinct())
+            found |= {partition_of(category, region) for category, region in rows}
     held = select(Match.partition).where(Match.offer_id == offer.id, Match.status.in_(ACTIVE)).distinct()
     return found | set(session.scalars(held))
 
@@ -196,7 +193,7 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
     needs = list(
         session.scalars(
             select(BookNeed)
-            .where(BookNeed.status == "open", BookNeed.region.startswith(county))
+            .where(BookNeed.status == "open", code_starts_with(BookNeed.region, county))
             .where(in_category(BookNeed.category, root))
             .order_by(BookNeed.id)
         )
@@ -333,7 +330,7 @@ def _offers_for(session: Session, root: str, county: str) -> list[BookOffer]:
         or_(BookOfferArea.prefix.in_(_area_prefixes(county)), BookOfferArea.prefix.startswith(county))
     )
     where = (
-        BookOffer.region.startswith(significant_prefix(county))
+        code_starts_with(BookOffer.region, significant_prefix(county))
         if REGION_RULES.get(root) == "origin"
         else BookOffer.id.in_(covering)
     )
