@@ -249,3 +249,18 @@ def test_cookies_are_secure_over_https(dashboard: Dashboard) -> None:
     assert session_policy(
         SimpleNamespace(dashboard_session_hours=1, dashboard_idle_minutes=1, mode="production")
     ).production
+
+
+def test_a_form_with_text_no_database_stores_is_refused_naming_the_field(dashboard: Dashboard) -> None:
+    # a NUL in a sign-in name used to reach PostgreSQL, which cannot store it: a 503
+    response = dashboard.client.post(
+        "/dashboard/login",
+        content=b"username=li%00&password=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "username" and "U+0000" in error["problem"]
+    with dashboard.session() as session:  # refused before it was counted as an attempt
+        assert session.scalars(select(LoginAttempt)).all() == []
+    assert _sign_in(dashboard.client) == (303, "signed in")
