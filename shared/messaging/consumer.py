@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from nats.aio.msg import Msg
 from sqlalchemy import select, text
@@ -40,7 +41,7 @@ from shared.db import utcnow
 from shared.events.envelope import InvalidEvent
 from shared.events.validation import CheckedEvent, check_event
 from shared.messaging.models import DeadLetter, InboxEntry
-from shared.messaging.nats import NatsLink, ensure_pull_consumer
+from shared.messaging.nats import NatsLink, ensure_pull_consumer, raise_if_cancelled
 
 __all__ = [
     "ConsumerState",
@@ -54,6 +55,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class Fetcher(Protocol):
+    """What the consumer needs of a pull subscription (nats-py's ``PullSubscription``)."""
+
+    async def fetch(self, batch: int = 1, timeout: float | None = 5) -> list[Msg]: ...  # noqa: ASYNC109 (nats-py's signature)
 
 
 class EventRejected(Exception):
@@ -162,19 +169,24 @@ class EventConsumer:
                     ack_wait=self.ack_wait,
                 )
                 self.state.running = True
-                while True:
-                    try:
-                        messages = await subscription.fetch(1, timeout=1.0)
-                    except TimeoutError:
-                        continue
-                    for message in messages:
-                        await self.handle(message)
+                await self.consume(subscription)
             except asyncio.CancelledError:
                 self.state.running = False
                 raise
             except Exception as exc:
                 log.warning("consumer %s: %s; resuming shortly", self.name, exc)
                 await asyncio.sleep(1.0)
+
+    async def consume(self, subscription: Fetcher) -> None:
+        """Fetch and handle one message at a time, until cancelled."""
+        while True:
+            raise_if_cancelled()
+            try:
+                messages = await subscription.fetch(1, timeout=1.0)
+            except TimeoutError:
+                continue
+            for message in messages:
+                await self.handle(message)
 
     async def handle(self, message: Msg) -> Outcome:
         """Process one message and settle it with the server; never gives it back unsettled."""

@@ -29,6 +29,7 @@ __all__ = [
     "ensure_pull_consumer",
     "ensure_stream",
     "provision_stream",
+    "raise_if_cancelled",
     "subject_matches",
 ]
 
@@ -199,3 +200,16 @@ def subject_matches(pattern: str, subject: str) -> bool:
         if index >= len(tokens) or (token != "*" and token != tokens[index]):
             return False
     return len(tokens) == len(wanted)
+
+
+def raise_if_cancelled() -> None:
+    """Stop the current task if it was asked to stop but kept running.
+
+    On Python 3.11, ``asyncio.wait_for`` (used inside nats-py's fetch and publish, and by our
+    own waits) can lose a cancellation that coincides with its inner future finishing (a message
+    or a timeout arriving in the same instant): the task then carries on with its cancel request
+    pending, and a loop around such an await runs forever, hanging the service's shutdown.
+    Every loop of a worker calls this at the top of each turn."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db import utcnow
 from shared.events.envelope import CONTENT_TYPE, CloudEvent
 from shared.messaging.models import OutboxMessage
-from shared.messaging.nats import STREAM_NAME, NatsLink
+from shared.messaging.nats import STREAM_NAME, NatsLink, raise_if_cancelled
 
 __all__ = ["OutboxRelay", "record_event"]
 
@@ -84,6 +84,7 @@ class OutboxRelay:
         self._loop = asyncio.get_running_loop()
         try:
             while True:
+                raise_if_cancelled()
                 # Cleared before reading the outbox, never after: a commit that lands while a
                 # batch is being published sets the flag again, and the wait below returns at once.
                 self._wake.clear()
