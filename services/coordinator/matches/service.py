@@ -300,20 +300,22 @@ def resolve_changed(session: Session, partitions: set[str], policy: MatchPolicy,
         session.info[RESOLVE_DUE] = True
 
 
-def resolve_dirty(session: Session, policy: MatchPolicy, cause: Cause) -> int:
+def resolve_dirty(session: Session, policy: MatchPolicy, cause: Cause) -> None:
     """At a re-solve point: solve the partitions waiting for one, oldest first, at most
-    ``policy.resolve_batch``; returns how many still wait (the projection asks for another
-    point if any do)."""
+    ``policy.resolve_batch``; if more wait, the projection asks for another point."""
     waiting = list(
-        session.scalars(select(DirtyPartition).order_by(DirtyPartition.since, DirtyPartition.partition))
+        session.scalars(
+            select(DirtyPartition)
+            .order_by(DirtyPartition.since, DirtyPartition.partition)
+            .limit(policy.resolve_batch + 1)  # one more: only to know whether any are left
+        )
     )
-    now, later = waiting[: policy.resolve_batch], waiting[policy.resolve_batch :]
+    now = waiting[: policy.resolve_batch]
     for dirty in now:
         session.delete(dirty)
     resolve_all(session, {d.partition for d in now}, policy, cause)
-    if later:
+    if len(waiting) > len(now):
         session.info[RESOLVE_DUE] = True
-    return len(later)
 
 
 def offer_categories(root: str) -> ColumnElement[bool]:
