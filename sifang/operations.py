@@ -177,23 +177,32 @@ async def _replay(settings: CoordinatorSettings, consumer: EventConsumer) -> tup
     if last:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
         subscription = await js.subscribe("sifang.>", ordered_consumer=True, config=config)
+        batch: list[Delivery] = []
         try:
             while True:
                 message = await subscription.next_msg(timeout=5)
                 sequence = message.metadata.sequence.stream
                 if any(subject_matches(f, message.subject) for f in consumer.filter_subjects):
-                    delivery = Delivery(
-                        message.subject, message.data, dict(message.headers or {}), sequence, 1
+                    batch.append(
+                        Delivery(message.subject, message.data, dict(message.headers or {}), sequence, 1)
                     )
-                    outcome = await asyncio.to_thread(consumer.process, delivery)
-                    applied += outcome is not Outcome.RETRY
-                    failed += outcome is Outcome.RETRY
+                if batch and (len(batch) >= consumer.batch_size or sequence >= last):
+                    outcomes = await asyncio.to_thread(_apply_batch, consumer, batch)
+                    applied += sum(outcome is not Outcome.RETRY for outcome in outcomes)
+                    failed += sum(outcome is Outcome.RETRY for outcome in outcomes)
+                    batch = []
                 if sequence >= last:
                     break
         finally:
             await subscription.unsubscribe()
     await link.close()
     return applied, failed
+
+
+def _apply_batch(consumer: EventConsumer, batch: list[Delivery]) -> list[Outcome]:
+    """The batch in one transaction as the live consumer applies it, or one event at a time."""
+    outcomes = consumer.process_batch(batch) if len(batch) > 1 else None
+    return outcomes if outcomes is not None else [consumer.process(delivery) for delivery in batch]
 
 
 def rebuild_coordinator(target_url: str) -> tuple[int, int]:

@@ -37,6 +37,9 @@ SETTINGS = CoordinatorSettings
 log = logging.getLogger(__name__)
 
 
+INGEST_BATCH = 64  # events fetched, applied in one transaction and committed at once
+
+
 def stakeholder_consumer(
     settings: CoordinatorSettings, runtime: Runtime, after_commit: Callable[[], None] | None = None
 ) -> EventConsumer:
@@ -72,6 +75,7 @@ def stakeholder_consumer(
         ack_wait=settings.ack_wait,
         after_commit=committed,
         check_duplicate=conflicting_copy,
+        batch_size=INGEST_BATCH,
     )
 
 

@@ -1,11 +1,21 @@
 """A durable JetStream pull consumer with an inbox, strict stream order and a dead-letter table.
 
-The consumer takes one message at a time (``max_ack_pending=1``), so the server never hands
-out a later message while an earlier one is unsettled: a consumer killed while holding a
-message gets that same message back first, and events are applied in stream order however
-often they are redelivered. For each message: check it against the contract; skip it if the
-inbox shows it applied already; otherwise apply it and record it in the inbox in one
-transaction, and ack only after that commit.
+The consumer holds at most one batch at a time (``max_ack_pending`` = ``batch_size``; one
+message unless configured otherwise), so the server never hands out a later message while an
+earlier one is unsettled: a consumer killed while holding messages gets those same messages
+back first, and events are applied in stream order however often they are redelivered. (A
+batching consumer that finds messages left unsettled by an earlier run takes them back one at
+a time before it fetches batches again, since free room in a batch would otherwise let later
+messages overtake them.) For each message: check it against the contract; skip it if the inbox
+shows it applied already; otherwise apply it and record it in the inbox in one transaction, and
+ack only after that commit.
+
+**Batches.** A fetched batch of new, well-formed events is applied in one transaction (each
+event by the handler in stream order, as it would be alone, each with its inbox row) and
+committed once; all its messages are acked after that commit. If anything in the batch is not
+plain (a malformed event, a duplicate, one at ``max_deliver``) or applying any of it fails, the
+whole transaction is rolled back and the batch is processed one message at a time as below, so
+a poison event is dead-lettered with its reason and the others still apply.
 
 How each kind of failure is settled:
 
@@ -29,9 +39,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -41,7 +53,7 @@ from shared.db import utcnow
 from shared.events.envelope import InvalidEvent
 from shared.events.validation import CheckedEvent, check_event
 from shared.messaging.models import DeadLetter, InboxEntry
-from shared.messaging.nats import NatsLink, ensure_pull_consumer, raise_if_cancelled
+from shared.messaging.nats import STREAM_NAME, NatsLink, ensure_pull_consumer, raise_if_cancelled
 
 __all__ = [
     "ConsumerState",
@@ -55,6 +67,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Fetcher(Protocol):
@@ -143,6 +156,7 @@ class EventConsumer:
         infrastructure_retry: float = 2.0,
         after_commit: Callable[[], None] | None = None,
         check_duplicate: DuplicateCheck | None = None,
+        batch_size: int = 1,
     ) -> None:
         self.name = name
         self.filter_subjects = list(filter_subjects)
@@ -154,85 +168,178 @@ class EventConsumer:
         self.infrastructure_retry = infrastructure_retry
         self._after_commit = after_commit
         self._check_duplicate = check_duplicate
+        self.batch_size = max(1, batch_size)
         self.state = ConsumerState()
+        self._runs = 0  # bumped when a run is cancelled: a batch still being applied then gives up
 
     async def run(self, link: NatsLink) -> None:
         """Consume until cancelled, re-binding after connection trouble."""
         while True:
             try:
                 js = await link.jetstream()
-                subscription = await ensure_pull_consumer(
-                    js,
-                    durable=self.name,
-                    filter_subjects=self.filter_subjects,
-                    max_deliver=self.max_deliver,
-                    ack_wait=self.ack_wait,
-                )
+                # Messages an earlier run left unsettled come back one at a time, before any later
+                # one: in a batch, later messages could take the room they left free.
+                size = 1 if self.batch_size > 1 and await self._unsettled(js) else self.batch_size
+                subscription = await self._bind(js, size)
                 self.state.running = True
-                await self.consume(subscription)
+                await self.consume(subscription, size, settle_first=js if size < self.batch_size else None)
+                await subscription.unsubscribe()  # all settled again: bind anew for whole batches
             except asyncio.CancelledError:
                 self.state.running = False
+                self._runs += 1
                 raise
             except Exception as exc:
                 log.warning("consumer %s: %s; resuming shortly", self.name, exc)
                 await asyncio.sleep(1.0)
 
-    async def consume(self, subscription: Fetcher) -> None:
-        """Fetch and handle one message at a time, until cancelled."""
+    async def consume(
+        self, subscription: Fetcher, size: int = 1, *, settle_first: JetStreamContext | None = None
+    ) -> None:
+        """Fetch and handle up to ``size`` messages at a time, until cancelled. With
+        ``settle_first``, return as soon as that server holds no unsettled message of this
+        consumer any more (the caller then binds again for whole batches)."""
         while True:
             raise_if_cancelled()
             try:
-                messages = await subscription.fetch(1, timeout=1.0)
+                messages = await subscription.fetch(size, timeout=1.0)
             except TimeoutError:
-                continue
-            for message in messages:
-                await self.handle(message)
+                messages = []
+            if messages:
+                await self.handle_batch(messages)
+            if settle_first is not None and not await self._unsettled(settle_first):
+                return
 
-    async def handle(self, message: Msg) -> Outcome:
-        """Process one message and settle it with the server; never gives it back unsettled."""
-        metadata = message.metadata
-        delivery = Delivery(
-            subject=message.subject,
-            payload=message.data,
-            headers=dict(message.headers or {}),
-            stream_sequence=metadata.sequence.stream,
-            deliveries=metadata.num_delivered,
+    async def _bind(self, js: JetStreamContext, size: int) -> JetStreamContext.PullSubscription:
+        return await ensure_pull_consumer(
+            js,
+            durable=self.name,
+            filter_subjects=self.filter_subjects,
+            max_deliver=self.max_deliver,
+            ack_wait=self.ack_wait,
+            max_ack_pending=size,
         )
+
+    async def _unsettled(self, js: JetStreamContext) -> bool:
+        """Whether the server holds messages of this consumer delivered but not yet acked."""
+        try:
+            info = await js.consumer_info(STREAM_NAME, self.name)
+        except NotFoundError:
+            return False
+        return bool(info.num_ack_pending)
+
+    async def handle_batch(self, messages: Sequence[Msg]) -> list[Outcome]:
+        """Apply a fetched batch in one transaction and ack it after the commit; if that cannot
+        be done (see the module docstring), process its messages one at a time instead."""
+        if len(messages) == 1:
+            return [await self.handle(messages[0])]
+        deliveries = [_delivery_of(message) for message in messages]
+        work = asyncio.ensure_future(asyncio.to_thread(self.process_batch, deliveries))
+        outcomes = await self._keep_alive_until_done(messages, work)
+        if outcomes is None:
+            return [await self.handle(m, waiting=messages[k + 1 :]) for k, m in enumerate(messages)]
+        for message in messages:
+            await message.ack()
+        self.state.last_applied_sequence = deliveries[-1].stream_sequence
+        return outcomes
+
+    async def handle(self, message: Msg, *, waiting: Sequence[Msg] = ()) -> Outcome:
+        """Process one message and settle it with the server; never gives it back unsettled.
+
+        ``waiting`` are later messages of the same batch, kept in progress meanwhile."""
+        delivery = _delivery_of(message)
+        held = [message, *waiting]
         attempt = 0
         while True:
             work = asyncio.ensure_future(asyncio.to_thread(self.process, delivery, attempt=attempt))
-            outcome = await self._keep_alive_until_done(message, work)
+            outcome = await self._keep_alive_until_done(held, work)
             if outcome is not Outcome.RETRY:
                 break
             if self.state.paused_since is not None:
-                await self._keep_alive_for(message, self.infrastructure_retry)
+                await self._keep_alive_for(held, self.infrastructure_retry)
             else:
-                await self._keep_alive_for(message, self._delay(attempt))
+                await self._keep_alive_for(held, self._delay(attempt))
                 attempt += 1
         await message.ack()
         self.state.last_applied_sequence = delivery.stream_sequence
         return outcome
 
-    async def _keep_alive_until_done(self, message: Msg, work: "asyncio.Future[Outcome]") -> Outcome:
-        """Wait for ``work``, telling the server now and then that the message is in hand."""
+    async def _keep_alive_until_done(self, messages: Sequence[Msg], work: "asyncio.Future[T]") -> T:
+        """Wait for ``work``, telling the server now and then that the messages are in hand."""
         interval = max(self.ack_wait / 3, 0.1)
         while True:
             done, _ = await asyncio.wait({work}, timeout=interval)
             if done:
                 return work.result()
-            await _in_progress(message)
+            for message in messages:
+                await _in_progress(message)
 
-    async def _keep_alive_for(self, message: Msg, seconds: float) -> None:
+    async def _keep_alive_for(self, messages: Sequence[Msg], seconds: float) -> None:
         deadline = time.monotonic() + seconds
         interval = max(self.ack_wait / 3, 0.1)
         while (left := deadline - time.monotonic()) > 0:
-            await _in_progress(message)
+            for message in messages:
+                await _in_progress(message)
             await asyncio.sleep(min(interval, left))
 
     def _delay(self, attempt: int) -> float:
         if not self.backoff:
             return 0.5
         return self.backoff[min(attempt, len(self.backoff) - 1)]
+
+    def process_batch(self, deliveries: Sequence[Delivery]) -> list[Outcome] | None:
+        """Apply a batch of new, well-formed events in one transaction (blocking); None, with
+        nothing changed, when the batch must be processed one message at a time instead."""
+        checked: list[CheckedEvent] = []
+        for delivery in deliveries:
+            if delivery.deliveries >= self.max_deliver:
+                return None
+            try:
+                checked.append(check_event(delivery.subject, delivery.payload))
+            except InvalidEvent:
+                return None
+        ids = [c.envelope.id for c in checked]
+        if len(set(ids)) < len(ids):
+            return None
+        run = self._runs
+        try:
+            with self._session_factory() as session:
+                seen = session.scalars(
+                    select(InboxEntry.event_id).where(
+                        InboxEntry.consumer == self.name, InboxEntry.event_id.in_(ids)
+                    )
+                ).first()
+                if seen is not None:
+                    return None
+                for event, delivery in zip(checked, deliveries, strict=True):
+                    if self._runs != run:  # stopped meanwhile: nothing will be acked, keep nothing
+                        raise asyncio.CancelledError("the consumer stopped")
+                    self._handler(session, event, delivery)
+                    session.add(
+                        InboxEntry(
+                            consumer=self.name,
+                            event_id=event.envelope.id,
+                            stream_sequence=delivery.stream_sequence,
+                        )
+                    )
+                session.commit()
+        except asyncio.CancelledError:
+            return None
+        except Exception as exc:  # rolled back: each message is settled on its own instead
+            log.info(
+                "consumer %s: batch of %s from seq %s applied one by one: %s: %s",
+                self.name,
+                len(deliveries),
+                deliveries[0].stream_sequence,
+                type(exc).__name__,
+                exc,
+            )
+            return None
+        if self._after_commit is not None:
+            self._after_commit()
+        for event, delivery in zip(checked, deliveries, strict=True):
+            extra = {"event_id": event.envelope.id, "correlation_id": event.envelope.correlationid}
+            log.info("applied %s (seq %s)", event.envelope.type, delivery.stream_sequence, extra=extra)
+        return [self._resumed(Outcome.APPLIED) for _ in deliveries]
 
     def process(self, delivery: Delivery, *, attempt: int = 0, keep_dead_letters: bool = True) -> Outcome:
         """Check and apply one delivery in its own transaction (blocking).
@@ -374,6 +481,17 @@ def dead_letter_of(consumer: str, delivery: Delivery, event_id: str | None, reas
         payload=delivery.payload,
         reason=reason[:4000],
         deliveries=delivery.deliveries,
+    )
+
+
+def _delivery_of(message: Msg) -> Delivery:
+    metadata = message.metadata
+    return Delivery(
+        subject=message.subject,
+        payload=message.data,
+        headers=dict(message.headers or {}),
+        stream_sequence=metadata.sequence.stream,
+        deliveries=metadata.num_delivered,
     )
 
 

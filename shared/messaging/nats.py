@@ -170,12 +170,15 @@ async def ensure_pull_consumer(
     filter_subjects: Sequence[str],
     max_deliver: int,
     ack_wait: float,
+    max_ack_pending: int = 1,
 ) -> JetStreamContext.PullSubscription:
     """Create or update a durable pull consumer with explicit ack, and bind to it.
 
-    Only one message is out at a time, so a message the consumer was holding when it died comes
-    back (after ``ack_wait``) before any later one; a live consumer keeps its message with
-    in-progress acks for as long as it works on it.
+    By default only one message is out at a time, so a message the consumer was holding when it
+    died comes back (after ``ack_wait``) before any later one; a live consumer keeps its message
+    with in-progress acks for as long as it works on it. A consumer that takes batches
+    (``max_ack_pending`` > 1) must itself take back what it left unsettled before anything new
+    (see ``EventConsumer.run``).
     """
     config = ConsumerConfig(
         durable_name=durable,
@@ -185,7 +188,7 @@ async def ensure_pull_consumer(
         ack_wait=ack_wait,
         max_deliver=max_deliver,
         filter_subjects=list(filter_subjects),
-        max_ack_pending=1,  # one message in hand at a time: stream order survives redelivery
+        max_ack_pending=max_ack_pending,  # one (or one batch) in hand: order survives redelivery
     )
     await js.add_consumer(STREAM_NAME, config=config)
     return await js.pull_subscribe_bind(durable=durable, stream=STREAM_NAME)
