@@ -3,6 +3,7 @@ events. Each event carries the listing's whole state and version, so a late copy
 state never overwrites a newer one; only the organisation that published a listing changes it."""
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -36,20 +37,31 @@ def _owned(row: BookListing, organisation_id: str) -> None:
         )
 
 
-def sync_offer_areas(session: Session, offer: BookOffer) -> None:
-    """Index the offer's service area by significant prefix, so coverage is an indexed lookup."""
-    session.execute(delete(BookOfferArea).where(BookOfferArea.offer_id == offer.id))
+def sync_offer_areas(session: Session, offer: BookOffer, *, new: bool = False) -> None:
+    """Index the offer's service area by significant prefix, so coverage is an indexed lookup
+    (``new``: the offer was just added, so it has no index rows yet)."""
+    if not new:
+        session.execute(delete(BookOfferArea).where(BookOfferArea.offer_id == offer.id))
     for prefix in sorted({significant_prefix(area) for area in offer.service_area}):
         session.add(BookOfferArea(offer_id=offer.id, prefix=prefix))
 
 
 def upsert_listing(
-    session: Session, data: NeedData | OfferData, *, publisher: str, publisher_kind: str, at: datetime
+    session: Session,
+    data: NeedData | OfferData,
+    *,
+    publisher: str,
+    publisher_kind: str,
+    at: datetime,
+    existing: BookListing | Literal["unread"] | None = "unread",
 ) -> BookListing | None:
-    """Bring the book's copy to the event's state; None for a late copy of an older state."""
+    """Bring the book's copy to the event's state; None for a late copy of an older state.
+
+    ``existing``: the book's copy (or None, when there is none) if the caller read it already."""
     model = listing_model(data)
     _, listing_id = listing_key(data)
-    row = session.get(model, listing_id)
+    row = session.get(model, listing_id) if isinstance(existing, str) else existing
+    new = row is None
     if row is None:
         row = model(
             id=listing_id,
@@ -79,7 +91,7 @@ def upsert_listing(
     if isinstance(row, BookOffer) and isinstance(data, OfferData):
         row.service_area = data.service_area
         session.flush()
-        sync_offer_areas(session, row)
+        sync_offer_areas(session, row, new=new)
     session.flush()
     return row
 

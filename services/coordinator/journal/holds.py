@@ -4,7 +4,7 @@ waits too long (it is dead-lettered, with the reason)."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.journal.models import HeldEvent
@@ -37,6 +37,7 @@ def hold(session: Session, checked: CheckedEvent, delivery: Delivery, wait: Wait
             held_at=envelope.time,
         )
     )
+    session.info.pop(_NONE_HELD, None)
     session.flush()
 
 
@@ -45,8 +46,19 @@ def delivery_of(held: HeldEvent) -> Delivery:
     return Delivery(held.subject, held.payload, dict(held.headers), held.stream_sequence, 1)
 
 
+# session.info: the transaction that found no held event and has held none since (a batch of
+# events in one transaction then asks once, not once per event)
+_NONE_HELD = "sifang.none_held"
+
+
 def ready_for(session: Session, completed: set[str]) -> list[HeldEvent]:
     """The held events waiting for one of ``completed``, in stream order."""
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(_NONE_HELD) is transaction:
+        return []
+    if not session.scalar(select(exists().select_from(HeldEvent))):
+        session.info[_NONE_HELD] = transaction
+        return []
     query = (
         select(HeldEvent)
         .where(HeldEvent.waits_for.in_(sorted(completed)))

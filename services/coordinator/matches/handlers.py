@@ -35,6 +35,7 @@ def need_changed(event: Applied[NeedData], uow: UnitOfWork, *, policy: MatchPoli
         publisher=event.publisher,
         publisher_kind=event.envelope.source_kind,
         at=event.envelope.time,
+        existing=before,
     )
     if row is None:
         return  # a late copy of an older state
@@ -52,6 +53,7 @@ def offer_changed(event: Applied[OfferData], uow: UnitOfWork, *, policy: MatchPo
         publisher=event.publisher,
         publisher_kind=event.envelope.source_kind,
         at=event.envelope.time,
+        existing=before,
     )
     if row is None:
         return

@@ -291,10 +291,10 @@ def resolve_changed(session: Session, partitions: set[str], policy: MatchPolicy,
         return
     if not partitions:
         return
-    any_waiting = session.scalar(select(DirtyPartition.partition).limit(1)) is not None
     marked = set(
         session.scalars(select(DirtyPartition.partition).where(DirtyPartition.partition.in_(partitions)))
     )
+    any_waiting = bool(marked) or session.scalar(select(DirtyPartition.partition).limit(1)) is not None
     session.add_all(DirtyPartition(partition=p, since=cause.time) for p in sorted(partitions - marked))
     if not any_waiting:  # else their point is on its way already: it solves these too
         session.info[RESOLVE_DUE] = True
