@@ -33,6 +33,7 @@ How each kind of failure is settled:
 """
 
 import asyncio
+import contextlib
 import enum
 import logging
 import time
@@ -43,6 +44,7 @@ from typing import Protocol, TypeVar
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
 from nats.js.errors import NotFoundError
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -74,6 +76,8 @@ class Fetcher(Protocol):
     """What the consumer needs of a pull subscription (nats-py's ``PullSubscription``)."""
 
     async def fetch(self, batch: int = 1, timeout: float | None = 5) -> list[Msg]: ...  # noqa: ASYNC109 (nats-py's signature)
+
+    async def consumer_info(self) -> ConsumerInfo: ...
 
 
 class EventRejected(Exception):
@@ -200,14 +204,25 @@ class EventConsumer:
         consumer any more (the caller then binds again for whole batches)."""
         while True:
             raise_if_cancelled()
-            try:
-                messages = await subscription.fetch(size, timeout=1.0)
-            except TimeoutError:
-                messages = []
+            messages = await self._fetch(subscription, size)
             if messages:
                 await self.handle_batch(messages)
             if settle_first is not None and not await self._unsettled(settle_first):
                 return
+
+    @staticmethod
+    async def _fetch(subscription: Fetcher, size: int) -> list[Msg]:
+        """Up to ``size`` messages: waits (a second at most) for the first, then takes only those
+        already waiting. (nats-py's ``fetch(n)`` waits out its whole timeout for the n-th
+        message when fewer are there, which would hold a lone event back for a second.)"""
+        try:
+            messages = await subscription.fetch(1, timeout=1.0)
+        except TimeoutError:
+            return []
+        if size > 1 and (waiting := (await subscription.consumer_info()).num_pending):
+            with contextlib.suppress(TimeoutError):
+                messages += await subscription.fetch(min(waiting, size - 1), timeout=1.0)
+        return messages
 
     async def _bind(self, js: JetStreamContext, size: int) -> JetStreamContext.PullSubscription:
         return await ensure_pull_consumer(
