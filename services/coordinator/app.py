@@ -76,6 +76,8 @@ def stakeholder_consumer(
         after_commit=committed,
         check_duplicate=conflicting_copy,
         batch_size=INGEST_BATCH,
+        # a tick may solve many partitions: the book events before it are committed first
+        apply_alone=[f"sifang.coordinator.{CLOCK_REGION}.clock.ticked"],
     )
 
 

@@ -15,7 +15,9 @@ event by the handler in stream order, as it would be alone, each with its inbox 
 committed once; all its messages are acked after that commit. If anything in the batch is not
 plain (a malformed event, a duplicate, one at ``max_deliver``) or applying any of it fails, the
 whole transaction is rolled back and the batch is processed one message at a time as below, so
-a poison event is dead-lettered with its reason and the others still apply.
+a poison event is dead-lettered with its reason and the others still apply. Events of the
+``apply_alone`` subjects (the coordinator's clock ticks, which may solve many partitions) get a
+transaction of their own: the batch is cut before and after each.
 
 How each kind of failure is settled:
 
@@ -55,7 +57,13 @@ from shared.db import utcnow
 from shared.events.envelope import InvalidEvent
 from shared.events.validation import CheckedEvent, check_event
 from shared.messaging.models import DeadLetter, InboxEntry
-from shared.messaging.nats import STREAM_NAME, NatsLink, ensure_pull_consumer, raise_if_cancelled
+from shared.messaging.nats import (
+    STREAM_NAME,
+    NatsLink,
+    ensure_pull_consumer,
+    raise_if_cancelled,
+    subject_matches,
+)
 
 __all__ = [
     "ConsumerState",
@@ -161,6 +169,7 @@ class EventConsumer:
         after_commit: Callable[[], None] | None = None,
         check_duplicate: DuplicateCheck | None = None,
         batch_size: int = 1,
+        apply_alone: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.filter_subjects = list(filter_subjects)
@@ -173,6 +182,9 @@ class EventConsumer:
         self._after_commit = after_commit
         self._check_duplicate = check_duplicate
         self.batch_size = max(1, batch_size)
+        # subjects (patterns) whose events get a transaction of their own: a batch is cut before
+        # and after each, so their (slow) work never holds back the commit of cheaper events
+        self.apply_alone = list(apply_alone)
         self.state = ConsumerState()
         self._runs = 0  # bumped when a run is cancelled: a batch still being applied then gives up
 
@@ -243,16 +255,33 @@ class EventConsumer:
         return bool(info.num_ack_pending)
 
     async def handle_batch(self, messages: Sequence[Msg]) -> list[Outcome]:
-        """Apply a fetched batch in one transaction and ack it after the commit; if that cannot
-        be done (see the module docstring), process its messages one at a time instead."""
-        if len(messages) == 1:
-            return [await self.handle(messages[0])]
-        deliveries = [_delivery_of(message) for message in messages]
+        """Apply a fetched batch, cut before and after each event to be applied alone, each part
+        in one transaction and acked after its commit; a part that cannot be applied so (see
+        the module docstring) is processed one message at a time instead."""
+        outcomes: list[Outcome] = []
+        start = 0
+        for end in self._cuts(messages):
+            outcomes += await self._handle_part(messages[start:end], later=messages[end:])
+            start = end
+        return outcomes
+
+    def _cuts(self, messages: Sequence[Msg]) -> list[int]:
+        """Where the batch's parts end: around every message to be applied alone, and at its end."""
+        cuts = {len(messages)}
+        for k, message in enumerate(messages):
+            if any(subject_matches(pattern, message.subject) for pattern in self.apply_alone):
+                cuts |= {k, k + 1}
+        return sorted(cuts - {0})
+
+    async def _handle_part(self, part: Sequence[Msg], *, later: Sequence[Msg]) -> list[Outcome]:
+        if len(part) == 1:
+            return [await self.handle(part[0], waiting=later)]
+        deliveries = [_delivery_of(message) for message in part]
         work = asyncio.ensure_future(asyncio.to_thread(self.process_batch, deliveries))
-        outcomes = await self._keep_alive_until_done(messages, work)
+        outcomes = await self._keep_alive_until_done([*part, *later], work)
         if outcomes is None:
-            return [await self.handle(m, waiting=messages[k + 1 :]) for k, m in enumerate(messages)]
-        for message in messages:
+            return [await self.handle(m, waiting=[*part[k + 1 :], *later]) for k, m in enumerate(part)]
+        for message in part:
             await message.ack()
         self.state.last_applied_sequence = deliveries[-1].stream_sequence
         return outcomes

@@ -5,8 +5,11 @@ import threading
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed
+from services.coordinator.clock import CLOCK_REGION
 from services.coordinator.journal.models import EventLogEntry
 from services.coordinator.projection import apply_event
+from shared.db import utcnow
+from shared.events.data import ClockTicked
 from shared.events.envelope import new_event_id
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery, Outcome
@@ -98,3 +101,36 @@ async def test_a_batch_left_unsettled_by_a_crash_comes_back_before_later_events(
     with harness.session() as session:
         logged = [e.event_id for e in session.query(EventLogEntry).order_by(EventLogEntry.position)]
     assert logged[1:] == [e.id for _, e in first + later]  # stream order, the crash notwithstanding
+
+
+async def test_a_tick_in_a_fetched_batch_is_applied_alone_after_the_events_before_it_commit(
+    harness: CoordinatorHarness,
+) -> None:
+    org = await harness.register()
+    before = [factories.need_published(org) for _ in range(3)]
+    tick_id = new_event_id()
+    tick = factories.event(
+        "coordinator",
+        "coordinator",
+        "clock",
+        "ticked",
+        ClockTicked(tick_id=tick_id, coordinator="coordinator", at=utcnow()),
+        region=CLOCK_REGION,
+    )
+    after = [factories.need_published(org) for _ in range(3)]
+    for subject, envelope in [*before, tick, *after]:
+        await harness.publish(subject, envelope, envelope.id)
+    committed_when_applied: dict[str, int] = {}
+
+    def watching(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
+        committed_when_applied[checked.envelope.id] = harness.count(InboxEntry)  # another session
+        apply_event(session, checked, delivery)
+
+    await harness.start(watching)  # all nine wait on the stream: one fetch takes them together
+    await harness.wait_until(lambda: harness.count(InboxEntry) == 8)
+    # the registration and the three needs before the tick were applied in one transaction,
+    # committed before the tick was applied; the tick was committed alone, before the needs
+    # after it (again one transaction)
+    assert {committed_when_applied[e.id] for _, e in before} == {0}
+    assert committed_when_applied[tick[1].id] == 1 + 3
+    assert {committed_when_applied[e.id] for _, e in after} == {1 + 3 + 1}
