@@ -231,6 +231,11 @@ CATALOGUE: dict[str, EventType] = _types(
         EventType("match", verb, 1, MatchData, "match_id", ("coordinator",), text)
         for verb, text in (
             ("proposed", "The coordinator proposed a match, with its explanation."),
+            (
+                "amended",
+                "A proposal nobody has answered yet gets a new quantity (the fair split of its offer "
+                "moved); same id, a new version and explanation, the same time to answer.",
+            ),
             ("withdrawn", "A proposal is no longer valid (a side changed, or a better allocation)."),
             ("confirmed", "Both parties accepted: the capacity is reserved."),
             ("declined", "A party declined: the quantity returns to the pool."),

@@ -245,6 +245,14 @@ class MatchResponse(EventData):
     match_id: str
     organisation_id: str
     reason: str = Field(default="", max_length=1000)
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "The version of the proposal the party answered. An acceptance of an older version "
+            "(the quantity was amended since) is not counted; without it, the current one is meant."
+        ),
+    )
 
 
 class MatchDelivery(EventData):

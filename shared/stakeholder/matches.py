@@ -36,6 +36,13 @@ class MatchView(MatchData):
 
     my_side: str = Field(description="need or offer: which side of the match the caller is on")
     my_answer: str | None = Field(description="accepted or declined, once the caller answered")
+    my_answer_outdated: bool = Field(
+        default=False,
+        description=(
+            "The caller accepted an earlier version of this proposal and the coordinator amended "
+            "its quantity before that acceptance arrived: it was not counted; answer again."
+        ),
+    )
 
 
 class Decline(BaseModel):
@@ -83,8 +90,23 @@ def _older(version: int | None, known: object) -> bool:
 
 def _view(copy: MatchCopy, org: Organisation, answer: MatchAnswer | None) -> MatchView:
     side = "need" if copy.need_organisation_id == org.id else "offer"
+    outdated = answer is not None and _outdated(answer, copy, org)
     return MatchView.model_validate(
-        copy.state | {"my_side": side, "my_answer": answer.answer if answer else None}
+        copy.state
+        | {"my_side": side, "my_answer": answer.answer if answer else None, "my_answer_outdated": outdated}
+    )
+
+
+def _outdated(answer: MatchAnswer, copy: MatchCopy, org: Organisation) -> bool:
+    """An acceptance of an earlier version of a proposal that the coordinator did not count."""
+    current = copy.state.get("version")
+    return (
+        answer.answer == "accepted"
+        and answer.version is not None
+        and isinstance(current, int)
+        and answer.version < current
+        and copy.status == "proposed"
+        and org.id not in copy.state.get("accepted_by", [])
     )
 
 
@@ -99,14 +121,24 @@ def _answer(uow: UnitOfWork, org: Organisation, match_id: str, answer: str, reas
     copy = _own(uow.session, org, match_id)
     if copy.status != "proposed":
         raise Conflict(f"this match is {copy.status}; only proposals can be answered", field="status")
-    if uow.session.get(MatchAnswer, (match_id, org.id)) is not None:
+    version = copy.state.get("version")
+    earlier = uow.session.get(MatchAnswer, (match_id, org.id))
+    if earlier is not None and not _outdated(earlier, copy, org):
         raise Conflict("this organisation has answered this proposal already", field="match_id")
+    if earlier is not None:  # it accepted a version since amended: this answer replaces that one
+        uow.session.delete(earlier)
+        uow.session.flush()
     record = MatchAnswer(
-        match_id=match_id, organisation_id=org.id, answer=answer, reason=reason, answered_at=utcnow()
+        match_id=match_id,
+        organisation_id=org.id,
+        answer=answer,
+        reason=reason,
+        answered_at=utcnow(),
+        version=version if isinstance(version, int) else None,
     )
     uow.session.add(record)
     verb = "accepted" if answer == "accepted" else "rejected"
-    event = MatchResponse(match_id=match_id, organisation_id=org.id, reason=reason)
+    event = MatchResponse(match_id=match_id, organisation_id=org.id, reason=reason, version=record.version)
     emit(uow.session, org, "match", verb, event, region=org.region)
     uow.commit()
     return _view(copy, org, record)

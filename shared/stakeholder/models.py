@@ -103,6 +103,8 @@ class MatchAnswer(Base):
     answer: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(Text)
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the version of the proposal answered (None: recorded before answers named one)
+    version: Mapped[int | None] = mapped_column(default=None)
 
 
 class CoordinatorNotice(Base):

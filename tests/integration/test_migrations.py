@@ -159,9 +159,9 @@ def test_a_new_database_is_stamped_with_the_newest_heads(make_database: Callable
     upgrade("community", url)
     engine = make_engine(url)
     with engine.connect() as connection:
-        assert current_heads(connection) == ("community_0004", "stakeholder_0003")
+        assert current_heads(connection) == ("community_0004", "stakeholder_0004")
     engine.dispose()
-    assert newest_heads("community") == ("community_0004", "stakeholder_0003")
+    assert newest_heads("community") == ("community_0004", "stakeholder_0004")
     assert newest_heads("coordinator") == ("coordinator_0011",)
 
 

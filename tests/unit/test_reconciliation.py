@@ -8,6 +8,7 @@ from services.coordinator.matching.reconciliation import (
     OFFER_GONE,
     REPLACED,
     TOLERANCE,
+    Amendment,
     StandingProposal,
     Withdrawal,
     reconcile,
@@ -74,12 +75,41 @@ def test_a_quantity_within_the_tolerance_counts_as_unchanged() -> None:
     assert outcome.proposed == ()
 
 
-def test_a_changed_quantity_is_withdrawn_and_the_new_one_proposed() -> None:
+def test_an_unanswered_proposal_whose_share_changed_is_amended_not_replaced() -> None:
     standing = [StandingProposal("m1", "n1", "o1", 10.0, accepted=False)]
     new = _allocation("n1", "o1", 10.0 + 10 * TOLERANCE)
     outcome = reconcile(standing, _book(new), OPEN_NEEDS, OPEN_OFFERS)
     assert outcome.kept == frozenset()
-    assert outcome.withdrawn == (Withdrawal("m1", REPLACED),)
+    assert outcome.withdrawn == ()
+    assert outcome.amended == (Amendment("m1", new),)
+    assert outcome.proposed == ()  # the pair has its proposal: nothing new for it
+
+
+def test_an_accepted_proposal_is_never_amended_and_an_extra_allocation_is_proposed_beside_it() -> None:
+    standing = [StandingProposal("m1", "n1", "o1", 10.0, accepted=True)]
+    extra = _allocation("n1", "o1", 4.0)
+    outcome = reconcile(standing, _book(extra), OPEN_NEEDS, OPEN_OFFERS)
+    assert outcome.kept == frozenset({"m1"}) and outcome.amended == ()
+    assert outcome.proposed == (extra,)
+
+
+def test_a_second_unanswered_proposal_of_the_same_pair_is_withdrawn_not_amended_too() -> None:
+    standing = [
+        StandingProposal("m1", "n1", "o1", 10.0, accepted=False),
+        StandingProposal("m2", "n1", "o1", 3.0, accepted=False),
+    ]
+    new = _allocation("n1", "o1", 8.0)
+    outcome = reconcile(standing, _book(new), OPEN_NEEDS, OPEN_OFFERS)
+    assert outcome.amended == (Amendment("m1", new),)
+    assert outcome.withdrawn == (Withdrawal("m2", REPLACED),)
+    assert outcome.proposed == ()
+
+
+def test_a_pair_the_allocation_drops_is_withdrawn_and_a_new_pair_proposed() -> None:
+    standing = [StandingProposal("m1", "n1", "o1", 10.0, accepted=False)]
+    new = _allocation("n1", "o2", 10.0)
+    outcome = reconcile(standing, _book(new), OPEN_NEEDS, OPEN_OFFERS)
+    assert outcome.withdrawn == (Withdrawal("m1", REPLACED),) and outcome.amended == ()
     assert outcome.proposed == (new,)
 
 
@@ -151,7 +181,7 @@ def test_an_accepted_proposals_pair_that_is_allocated_again_is_proposed_again() 
 def test_a_mixed_partition() -> None:
     standing = [
         StandingProposal("m4", "n1", "o1", 10.0, accepted=False),  # unchanged: kept
-        StandingProposal("m2", "n2", "o2", 10.0, accepted=False),  # quantity changed
+        StandingProposal("m2", "n2", "o2", 10.0, accepted=False),  # quantity changed: amended
         StandingProposal("m3", "n3", "o9", 10.0, accepted=False),  # offer left
         StandingProposal("m1", "n3", "o3", 10.0, accepted=True),  # accepted: kept
     ]
@@ -162,6 +192,6 @@ def test_a_mixed_partition() -> None:
     )
     outcome = reconcile(iter(standing), allocations, {"n1", "n2", "n3"}, {"o1", "o2", "o3"})
     assert outcome.kept == frozenset({"m1", "m4"})
-    assert outcome.withdrawn == (Withdrawal("m2", REPLACED), Withdrawal("m3", OFFER_GONE))
-    assert _pairs(outcome.proposed) == [("n2", "o2"), ("n3", "o1")]
-    assert outcome.proposed[0].quantity == 7.0
+    assert outcome.withdrawn == (Withdrawal("m3", OFFER_GONE),)
+    assert [(a.match_id, a.allocation.quantity) for a in outcome.amended] == [("m2", 7.0)]
+    assert _pairs(outcome.proposed) == [("n3", "o1")]

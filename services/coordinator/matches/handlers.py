@@ -80,6 +80,7 @@ def answered(event: Applied[MatchResponse], uow: UnitOfWork, *, policy: MatchPol
         event.publisher,
         accepted=event.verb != "rejected",
         reason=event.data.reason,
+        version=event.data.version,
         policy=policy,
         cause=event.cause,
     )

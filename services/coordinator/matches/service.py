@@ -36,7 +36,7 @@ from services.coordinator.matching.allocation import FairSplit
 from services.coordinator.matching.candidates import candidate_pairs
 from services.coordinator.matching.explanation import explain
 from services.coordinator.matching.filters import REGION_RULES
-from services.coordinator.matching.reconciliation import WINDOW_ENDED, StandingProposal, reconcile
+from services.coordinator.matching.reconciliation import REPLACED, WINDOW_ENDED, StandingProposal, reconcile
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.data import MatchData
@@ -262,14 +262,15 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
             if listing.window_end is not None and listing.window_end < cause.time.date()
         },
     )
-    if outcome.withdrawn:
-        ids = [w.match_id for w in outcome.withdrawn]
-        loaded = {m.id: m for m in session.scalars(select(Match).where(Match.id.in_(ids)))}
-        for withdrawal in outcome.withdrawn:
-            change_status(
-                session, loaded[withdrawal.match_id], MatchStatus.WITHDRAWN, withdrawal.reason, policy, cause
-            )
+    ids = [w.match_id for w in outcome.withdrawn] + [a.match_id for a in outcome.amended]
+    loaded = {m.id: m for m in session.scalars(select(Match).where(Match.id.in_(ids)))} if ids else {}
+    for withdrawal in outcome.withdrawn:
+        change_status(
+            session, loaded[withdrawal.match_id], MatchStatus.WITHDRAWN, withdrawal.reason, policy, cause
+        )
     books = {n.id: n for n in needs} | {o.id: o for o in offers}
+    for amendment in outcome.amended:
+        _amend(session, loaded[amendment.match_id], amendment.allocation, books, policy, cause)
     for allocation in outcome.proposed:
         _propose(session, partition, allocation, books, policy, cause)
 
@@ -425,14 +426,7 @@ def _propose(
         status=MatchStatus.PROPOSED,
         accepted_by=[],
         fulfilled_quantity=Decimal(0),
-        explanation=explain(
-            allocation,
-            quantity=format(quantity.normalize(), "f"),
-            unit=need.unit,
-            need_title=need.title,
-            offer_title=offer.title,
-            unit_factor=base_factor(need.unit)[0],
-        ),
+        explanation=_explanation(allocation, quantity, need, offer),
         reason="",
         proposed_at=cause.time,
         expires_at=cause.time + policy.response_time,
@@ -442,6 +436,45 @@ def _propose(
     session.add(match)
     created.add(match.id)
     publish_match(session, match, "proposed", cause)
+
+
+def _explanation(
+    allocation: Allocation, quantity: Decimal, need: BookNeed, offer: BookOffer
+) -> dict[str, Any]:
+    return explain(
+        allocation,
+        quantity=format(quantity.normalize(), "f"),
+        unit=need.unit,
+        need_title=need.title,
+        offer_title=offer.title,
+        unit_factor=base_factor(need.unit)[0],
+    )
+
+
+def _amend(
+    session: Session,
+    match: Match,
+    allocation: Allocation,
+    books: dict[str, Any],
+    policy: MatchPolicy,
+    cause: Cause,
+) -> None:
+    """Give an unanswered proposal its pair's new share (``match.amended``); its id, its time
+    to answer and its parties stay. A share that rounds to nothing in a unit withdraws it."""
+    need: BookNeed = books[allocation.candidate.need.id]
+    offer: BookOffer = books[allocation.candidate.offer.id]
+    quantity = in_unit(allocation.quantity, need.unit)
+    offer_quantity = in_unit(allocation.quantity, offer.unit)
+    if quantity <= 0 or offer_quantity <= 0:
+        change_status(session, match, MatchStatus.WITHDRAWN, REPLACED, policy, cause)
+        return
+    match.quantity = quantity
+    match.offer_quantity = offer_quantity
+    match.base_quantity = allocation.quantity
+    match.score = round(allocation.candidate.score, 6)
+    match.explanation = _explanation(allocation, quantity, need, offer)
+    match.updated_at = cause.time
+    publish_match(session, match, "amended", cause)
 
 
 def change_status(
@@ -489,7 +522,8 @@ def publish_match(session: Session, match: Match, verb: str, cause: Cause) -> No
         match_data(match),
         match.region,
         cause=cause,
-        id_parts=(match.id, verb),
+        # a proposal may be amended twice under one cause (two re-solves): the version tells them apart
+        id_parts=(match.id, verb, str(match.version)) if verb == "amended" else (match.id, verb),
     )
 
 
@@ -568,11 +602,16 @@ def record_answer(
     reason: str,
     policy: MatchPolicy,
     cause: Cause,
+    version: int | None = None,
 ) -> None:
     """A party accepts or declines a proposal. An answer that comes too late (the proposal
-    expired or was withdrawn) changes nothing; it stays in the log."""
+    expired or was withdrawn) changes nothing; it stays in the log. Nor does an acceptance of
+    an older ``version`` of it (its quantity was amended after the party saw it): the party's
+    service shows that its answer is outdated. A decline counts whatever the version."""
     match = _party_match(session, match_id, organisation_id)
     if match.status is not MatchStatus.PROPOSED:
+        return
+    if accepted and version is not None and version != match.version:
         return
     if not accepted:
         who = "the needing" if organisation_id == match.need_organisation_id else "the offering"

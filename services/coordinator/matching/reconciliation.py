@@ -5,11 +5,14 @@ After a re-solve, each standing proposal is
 - **kept** if one party accepted it already (it holds its capacity: only its parties, or the
   withdrawal of one of its sides, end it), or if the new allocation proposes the same pair with
   the same quantity (within 1e-6 base units);
+- **amended** if no party has answered it and the new allocation keeps its pair with another
+  quantity (a fair split moved when a need joined or left): the same proposal, a new quantity,
+  so the parties do not see it vanish and come back under another id;
 - otherwise **withdrawn**, with the reason: its need's or its offer's window ended, its need
   or its offer left the partition's open book, or a better allocation replaced it.
 
-Every allocated pair not kept unchanged is **proposed** anew, in (need, offer) order, so the
-same state gives the same proposals. That includes the pair of an accepted proposal: the
+Every allocated pair neither kept nor amended is **proposed** anew, in (need, offer) order, so
+the same state gives the same proposals. That includes the pair of an accepted proposal: the
 allocation only saw what the need still lacks beyond it, so a new allocation there is extra.
 """
 
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 
 from services.coordinator.matching.allocation import Allocation
 
-__all__ = ["Reconciliation", "StandingProposal", "Withdrawal", "reconcile"]
+__all__ = ["Amendment", "Reconciliation", "StandingProposal", "Withdrawal", "reconcile"]
 
 TOLERANCE = 1e-6
 
@@ -46,10 +49,19 @@ class Withdrawal:
 
 
 @dataclass(frozen=True)
+class Amendment:
+    """A standing, unanswered proposal that gets the new allocation's quantity."""
+
+    match_id: str
+    allocation: Allocation
+
+
+@dataclass(frozen=True)
 class Reconciliation:
     kept: frozenset[str]  # match ids
     withdrawn: tuple[Withdrawal, ...]
     proposed: tuple[Allocation, ...]
+    amended: tuple[Amendment, ...] = ()
 
 
 def reconcile(
@@ -59,23 +71,28 @@ def reconcile(
     open_offers: frozenset[str] | set[str],
     ended: frozenset[str] | set[str] = frozenset(),
 ) -> Reconciliation:
-    """Which proposals stay, which go (and why), and which allocations become new proposals."""
+    """Which proposals stay, which change quantity, which go (and why), and which allocations
+    become new proposals."""
     kept: set[str] = set()
-    kept_pairs: set[tuple[str, str]] = set()
+    taken_pairs: set[tuple[str, str]] = set()
     withdrawn: list[Withdrawal] = []
+    amended: list[Amendment] = []
     for proposal in sorted(standing, key=lambda p: p.match_id):
         pair = (proposal.need_id, proposal.offer_id)
         if proposal.accepted:
             kept.add(proposal.match_id)
             continue
         allocation = allocations.get(pair)
-        if allocation is not None and abs(allocation.quantity - proposal.quantity) < TOLERANCE:
-            kept.add(proposal.match_id)
-            kept_pairs.add(pair)
+        if allocation is not None and pair not in taken_pairs:
+            taken_pairs.add(pair)
+            if abs(allocation.quantity - proposal.quantity) < TOLERANCE:
+                kept.add(proposal.match_id)
+            else:
+                amended.append(Amendment(proposal.match_id, allocation))
             continue
         withdrawn.append(Withdrawal(proposal.match_id, _why(proposal, open_needs, open_offers, ended)))
-    proposed = tuple(allocations[pair] for pair in sorted(allocations) if pair not in kept_pairs)
-    return Reconciliation(frozenset(kept), tuple(withdrawn), proposed)
+    proposed = tuple(allocations[pair] for pair in sorted(allocations) if pair not in taken_pairs)
+    return Reconciliation(frozenset(kept), tuple(withdrawn), proposed, tuple(amended))
 
 
 def _why(
