@@ -17,11 +17,11 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
-from services.coordinator.book.queries import code_starts_with, in_category
+from services.coordinator.book.queries import code_starts_with, in_category, unindexed
 from services.coordinator.journal.service import Cause, publish
 from services.coordinator.matches.lifecycle import (
     ACTIVE,
@@ -330,18 +330,16 @@ def _offers_for(session: Session, root: str, county: str) -> list[BookOffer]:
     category = or_(*(in_category(BookOffer.category, b) for b in branches))
     # Offers of a broader category (``training``) serve narrower needs (``training.livestream``).
     covering = select(BookOfferArea.offer_id).where(
-        or_(BookOfferArea.prefix.in_(_area_prefixes(county)), BookOfferArea.prefix.startswith(county))
+        or_(BookOfferArea.prefix.in_(_area_prefixes(county)), code_starts_with(BookOfferArea.prefix, county))
     )
     where = (
-        code_starts_with(BookOffer.region, significant_prefix(county))
+        and_(BookOffer.status == "open", code_starts_with(BookOffer.region, significant_prefix(county)))
         if REGION_RULES.get(root) == "origin"
-        else BookOffer.id.in_(covering)
+        # the offers whose area covers the county, looked up by id: few, where "open" is most
+        else and_(unindexed(BookOffer.status) == "open", BookOffer.id.in_(covering))
     )
     query = (
-        select(BookOffer)
-        .where(BookOffer.status == "open", where)
-        .where(or_(category, BookOffer.category == root))
-        .order_by(BookOffer.id)
+        select(BookOffer).where(where).where(or_(category, BookOffer.category == root)).order_by(BookOffer.id)
     )
     return list(session.scalars(query))
 
