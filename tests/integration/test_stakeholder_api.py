@@ -472,6 +472,20 @@ def test_an_unreachable_database_gets_a_503_and_the_service_stays_up(nats_server
         assert client.get("/categories", headers=ADMIN).status_code == 200
 
 
+def test_a_running_service_keeps_its_startup_heap_out_of_full_collections(nats_server: LocalNats) -> None:
+    import gc
+
+    module = import_module("services.community.app")
+    settings = module.SETTINGS(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=1",
+        nats_url=nats_server.url,
+        admin_token="test-admin-token-0123456789",
+    )
+    with TestClient(module.create_app(settings)):
+        assert gc.get_freeze_count() > 0  # modules, models, schemas: frozen at start
+    assert gc.get_freeze_count() == 0  # and collectable again once it stopped
+
+
 def _match_event(
     org_id: str, version: int, verb: str, *, quantity: int = 10, accepted_by: tuple[str, ...] = ()
 ) -> tuple[str, bytes]:
