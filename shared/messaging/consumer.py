@@ -358,13 +358,7 @@ class EventConsumer:
                     if self._runs != run:  # stopped meanwhile: nothing will be acked, keep nothing
                         raise asyncio.CancelledError("the consumer stopped")
                     self._handler(session, event, delivery)
-                    session.add(
-                        InboxEntry(
-                            consumer=self.name,
-                            event_id=event.envelope.id,
-                            stream_sequence=delivery.stream_sequence,
-                        )
-                    )
+                    session.add(self._inbox_entry(event.envelope.id, delivery))
                 session.commit()
         except asyncio.CancelledError:
             return None
@@ -419,13 +413,7 @@ class EventConsumer:
                     return self._settle_dead(delivery, envelope.id, reason, keep_dead_letters)
                 try:
                     self._handler(session, checked, delivery)
-                    session.add(
-                        InboxEntry(
-                            consumer=self.name,
-                            event_id=envelope.id,
-                            stream_sequence=delivery.stream_sequence,
-                        )
-                    )
+                    session.add(self._inbox_entry(envelope.id, delivery))
                     session.commit()
                 except EventRejected as exc:
                     session.rollback()
@@ -445,6 +433,10 @@ class EventConsumer:
             self._after_commit()  # e.g. wake the outbox relay for events the handler wrote
         log.info("applied %s (seq %s)", envelope.type, delivery.stream_sequence, extra=extra)
         return self._resumed(Outcome.APPLIED)
+
+    def _inbox_entry(self, event_id: str, delivery: Delivery) -> InboxEntry:
+        """The row saying this consumer applied ``event_id``: added with its effects."""
+        return InboxEntry(consumer=self.name, event_id=event_id, stream_sequence=delivery.stream_sequence)
 
     def _resumed(self, outcome: Outcome) -> Outcome:
         if self.state.paused_since is not None:

@@ -396,10 +396,10 @@ def _propose(
 ) -> None:
     need: BookNeed = books[allocation.candidate.need.id]
     offer: BookOffer = books[allocation.candidate.offer.id]
-    quantity = in_unit(allocation.quantity, need.unit)
-    offer_quantity = in_unit(allocation.quantity, offer.unit)
-    if quantity <= 0 or offer_quantity <= 0:
+    quantities = _in_units(allocation, need, offer)
+    if quantities is None:
         return
+    quantity, offer_quantity = quantities
     created = session.info.setdefault(CREATED_MATCHES, set())
     match_id = str(uuid.uuid5(_NAMESPACE, f"{cause.event_id}/{need.id}/{offer.id}"))
     again = 1
@@ -436,6 +436,13 @@ def _propose(
     publish_match(session, match, "proposed", cause)
 
 
+def _in_units(allocation: Allocation, need: BookNeed, offer: BookOffer) -> tuple[Decimal, Decimal] | None:
+    """The allocated quantity in the need's unit and in the offer's; None if either is nothing."""
+    quantity = in_unit(allocation.quantity, need.unit)
+    offer_quantity = in_unit(allocation.quantity, offer.unit)
+    return (quantity, offer_quantity) if quantity > 0 and offer_quantity > 0 else None
+
+
 def _explanation(
     allocation: Allocation, quantity: Decimal, need: BookNeed, offer: BookOffer
 ) -> dict[str, Any]:
@@ -461,11 +468,11 @@ def _amend(
     to answer and its parties stay. A share that rounds to nothing in a unit withdraws it."""
     need: BookNeed = books[allocation.candidate.need.id]
     offer: BookOffer = books[allocation.candidate.offer.id]
-    quantity = in_unit(allocation.quantity, need.unit)
-    offer_quantity = in_unit(allocation.quantity, offer.unit)
-    if quantity <= 0 or offer_quantity <= 0:
+    quantities = _in_units(allocation, need, offer)
+    if quantities is None:
         change_status(session, match, MatchStatus.WITHDRAWN, REPLACED, policy, cause)
         return
+    quantity, offer_quantity = quantities
     match.quantity = quantity
     match.offer_quantity = offer_quantity
     match.base_quantity = allocation.quantity
