@@ -102,3 +102,46 @@ def tampered(envelope: CloudEvent, **changes: Any) -> bytes:
         else:
             body[key] = value
     return json.dumps(body).encode()
+
+
+def training_course(org: str, offer_id: str, seats: int, county: str = "610124") -> tuple[str, CloudEvent]:
+    """An NGO's live-stream selling course of ``seats`` places, held for ``county``."""
+    data = OfferData(
+        offer_id=offer_id,
+        organisation_id=org,
+        category="training.livestream",
+        title="直播带货培训班",
+        description="",
+        quantity=Decimal(seats),
+        unit="人",
+        region=f"{county}104201",
+        service_area=[county],
+        attributes={},
+        version=1,
+    )
+    return event("ngo", org, "offer", "published", data)
+
+
+def training_need(
+    org: str,
+    need_id: str,
+    persons: int,
+    *,
+    region: str = VILLAGE,
+    category: str = "training.livestream",
+    kind: str = "community",
+) -> tuple[str, CloudEvent]:
+    """A need for ``persons`` to be trained (or, in another category, that many tonnes)."""
+    data = NeedData(
+        need_id=need_id,
+        organisation_id=org,
+        category=category,
+        title="村民直播带货培训",
+        description="",
+        quantity=Decimal(persons),
+        unit="人" if category.startswith("training") else "t",
+        region=region,
+        attributes={},
+        version=1,
+    )
+    return event(kind, org, "need", "published", data)

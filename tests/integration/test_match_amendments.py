@@ -5,7 +5,6 @@ on each backend."""
 
 import json
 from collections.abc import Callable
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
@@ -13,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from services.coordinator.matches.models import Match
 from services.coordinator.projection import CoordinatorProjection
 from shared.db import make_engine
-from shared.events.data import EventData, MatchResponse, NeedData, OfferData
+from shared.events.data import EventData, MatchResponse
 from shared.events.envelope import CloudEvent
 from shared.events.validation import check_event
 from shared.messaging.consumer import Delivery
@@ -24,36 +23,11 @@ COUNTY = "610124"
 
 
 def _course(seats: int) -> tuple[str, CloudEvent]:
-    data = OfferData(
-        offer_id="course",
-        organisation_id="ngo",
-        category="training.livestream",
-        title="直播带货培训班",
-        description="",
-        quantity=Decimal(seats),
-        unit="人",
-        region="610124104201",
-        service_area=[COUNTY],
-        attributes={},
-        version=1,
-    )
-    return factories.event("ngo", "ngo", "offer", "published", data)
+    return factories.training_course("ngo", "course", seats)
 
 
 def _need(org: str, seats: int) -> tuple[str, CloudEvent]:
-    data = NeedData(
-        need_id=f"need-{org}",
-        organisation_id=org,
-        category="training.livestream",
-        title="村民直播带货培训",
-        description="",
-        quantity=Decimal(seats),
-        unit="人",
-        region=f"61012410420{org[-1]}",
-        attributes={},
-        version=1,
-    )
-    return factories.event("community", org, "need", "published", data)
+    return factories.training_need(org, f"need-{org}", seats, region=f"61012410420{org[-1]}")
 
 
 def _answer(org: str, match_id: str, version: int | None, verb: str = "accepted") -> tuple[str, CloudEvent]:

@@ -14,7 +14,7 @@ from services.coordinator.matches.models import DirtyPartition, Match
 from services.coordinator.matches.service import MatchPolicy
 from services.coordinator.projection import CoordinatorProjection
 from shared.db import make_engine
-from shared.events.data import ClockTicked, NeedData, OfferData
+from shared.events.data import ClockTicked
 from shared.events.validation import check_event
 from shared.messaging.consumer import Delivery
 from shared.messaging.models import InboxEntry, OutboxMessage
@@ -24,39 +24,11 @@ TICK = "sifang.clock.ticked.v1"
 CONSUMER = "coordinator"
 
 
-def _course(org: str, offer_id: str, seats: int) -> tuple[str, object]:
-    data = OfferData(
-        offer_id=offer_id,
-        organisation_id=org,
-        category="training.livestream",
-        title="直播带货培训班",
-        description="",
-        quantity=Decimal(seats),
-        unit="人",
-        region="610124104201",
-        service_area=["610124"],
-        attributes={},
-        version=1,
-    )
-    return factories.event("ngo", org, "offer", "published", data)
+_course = factories.training_course
 
 
-def _need(
-    org: str, need_id: str, persons: int, category: str = "training.livestream", kind: str = "community"
-) -> tuple[str, object]:
-    data = NeedData(
-        need_id=need_id,
-        organisation_id=org,
-        category=category,
-        title="村民直播带货培训",
-        description="",
-        quantity=Decimal(persons),
-        unit="人" if category.startswith("training") else "t",
-        region="610124104201",
-        attributes={},
-        version=1,
-    )
-    return factories.event(kind, org, "need", "published", data)
+def _need(org: str, need_id: str, persons: int, **kwargs: str) -> tuple[str, object]:
+    return factories.training_need(org, need_id, persons, **kwargs)
 
 
 def _history() -> list[tuple[str, object]]:

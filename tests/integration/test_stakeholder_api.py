@@ -452,14 +452,19 @@ def test_healthz_reports_database_and_nats(community: Service) -> None:
     assert body["database"] == "ok" and body["service"] == "community"
 
 
-def test_an_unreachable_database_gets_a_503_and_the_service_stays_up(nats_server: LocalNats) -> None:
+def _without_database(nats_server: LocalNats) -> Any:
+    """The community service's app, its database unreachable."""
     module = import_module("services.community.app")
     settings = module.SETTINGS(
         database_url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=1",
         nats_url=nats_server.url,
         admin_token="test-admin-token-0123456789",
     )
-    with TestClient(module.create_app(settings)) as client:
+    return module.create_app(settings)
+
+
+def test_an_unreachable_database_gets_a_503_and_the_service_stays_up(nats_server: LocalNats) -> None:
+    with TestClient(_without_database(nats_server)) as client:
         response = client.post(
             "/organisations", headers=ADMIN, json={"name": "甲村", "region": "610124104201"}
         )
@@ -475,13 +480,7 @@ def test_an_unreachable_database_gets_a_503_and_the_service_stays_up(nats_server
 def test_a_running_service_keeps_its_startup_heap_out_of_full_collections(nats_server: LocalNats) -> None:
     import gc
 
-    module = import_module("services.community.app")
-    settings = module.SETTINGS(
-        database_url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=1",
-        nats_url=nats_server.url,
-        admin_token="test-admin-token-0123456789",
-    )
-    with TestClient(module.create_app(settings)):
+    with TestClient(_without_database(nats_server)):
         assert gc.get_freeze_count() > 0  # modules, models, schemas: frozen at start
     assert gc.get_freeze_count() == 0  # and collectable again once it stopped
 
