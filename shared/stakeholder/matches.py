@@ -110,15 +110,17 @@ def _outdated(answer: MatchAnswer, copy: MatchCopy, org: Organisation) -> bool:
     )
 
 
-def _own(session: Session, org: Organisation, match_id: str) -> MatchCopy:
-    copy = session.get(MatchCopy, match_id)
+def _own(session: Session, org: Organisation, match_id: str, *, for_update: bool = False) -> MatchCopy:
+    """The organisation's copy of a match; ``for_update`` locks it (answers through two replicas
+    of the service are then taken one after the other: the second sees the first)."""
+    copy = session.get(MatchCopy, match_id, with_for_update=for_update)
     if copy is None or org.id not in (copy.need_organisation_id, copy.offer_organisation_id):
         raise NotFound(f"no match {match_id!r} concerning this organisation", field="match_id")
     return copy
 
 
 def _answer(uow: UnitOfWork, org: Organisation, match_id: str, answer: str, reason: str) -> MatchView:
-    copy = _own(uow.session, org, match_id)
+    copy = _own(uow.session, org, match_id, for_update=True)
     if copy.status != "proposed":
         raise Conflict(f"this match is {copy.status}; only proposals can be answered", field="status")
     version = copy.state.get("version")

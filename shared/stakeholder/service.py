@@ -179,9 +179,13 @@ def add_listing(session: Session, org: Organisation, side: Side[L], command: Lis
     return row
 
 
-def get_listing(session: Session, org: Organisation, side: Side[L], listing_id: str) -> L:
-    """One of ``org``'s own needs or offers; others' are not found."""
-    row = session.get(side.model, listing_id)
+def get_listing(
+    session: Session, org: Organisation, side: Side[L], listing_id: str, *, for_update: bool = False
+) -> L:
+    """One of ``org``'s own needs or offers; others' are not found. ``for_update`` locks its row
+    until the transaction ends (PostgreSQL; SQLite has one writer anyway): a change made through
+    another replica waits, so versions never repeat and events leave the outbox in change order."""
+    row = session.get(side.model, listing_id, with_for_update=for_update)
     if row is None or row.organisation_id != org.id:
         raise NotFound(f"no {side.name} {listing_id!r} of this organisation", field="id")
     return row
@@ -204,7 +208,7 @@ def update_listing(
     uow: UnitOfWork, org: Organisation, side: Side[L], listing_id: str, command: ListingUpdate
 ) -> Listing:
     """Change an open need or offer; publishes ``updated`` with its whole new state."""
-    row = get_listing(uow.session, org, side, listing_id)
+    row = get_listing(uow.session, org, side, listing_id, for_update=True)
     if row.status != "open":
         raise Conflict(f"this {side.name} is {row.status} and can no longer change", field="status")
     changes = command.model_dump(exclude_unset=True, exclude={"requirements", "qualities"})
@@ -240,7 +244,7 @@ def update_listing(
 
 def withdraw_listing(uow: UnitOfWork, org: Organisation, side: Side[L], listing_id: str, reason: str) -> L:
     """Withdraw an open need or offer; publishes ``withdrawn``."""
-    row = get_listing(uow.session, org, side, listing_id)
+    row = get_listing(uow.session, org, side, listing_id, for_update=True)
     if row.status != "open":
         raise Conflict(f"this {side.name} is already {row.status}", field="status")
     row.status = "withdrawn"
