@@ -12,9 +12,11 @@ import fastapi.routing
 from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import Counter as PromCounter
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +28,7 @@ from shared.logs import configure_logging
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.nats import NatsLink
 from shared.messaging.outbox import OutboxRelay
+from shared.metrics import RequestMetrics, ServiceCollector, service_registry
 from shared.settings import ServiceSettings
 from shared.text_guard import TextGuard
 from shared.write_limit import WriteLimit
@@ -227,16 +230,27 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
+    registry = service_registry()
+    registry.register(ServiceCollector(runtime.session_factory, runtime.relay, consumers))
     if limit_writes:
         settings = runtime.settings
         sqlite = runtime.engine.dialect.name == "sqlite"
+        refused = PromCounter(
+            "sifang_writes_refused", "Writes answered 503 because too many were in flight", registry=registry
+        )
         app.add_middleware(
             WriteLimit,
             limit=settings.max_inflight_writes,
             retry_after=settings.retry_after_seconds,
             workers=settings.concurrent_writes or (2 if sqlite else None),
+            on_refused=refused.inc,
         )
-    app.add_middleware(TextGuard)  # outermost: refused text never takes a write slot
+    app.add_middleware(TextGuard)  # refused text never takes a write slot
+    app.add_middleware(RequestMetrics, registry=registry)  # outermost: every answer is counted
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get(
         "/healthz",

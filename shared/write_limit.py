@@ -13,6 +13,7 @@ accepts, answers and relays late.
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -30,8 +31,17 @@ class WriteLimit:
     """ASGI middleware admitting at most ``limit`` write requests at a time (one event loop,
     so a plain counter); the next ones are answered 503 ``unavailable`` with ``Retry-After``."""
 
-    def __init__(self, app: ASGIApp, *, limit: int, retry_after: int, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        retry_after: int,
+        workers: int | None = None,
+        on_refused: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
+        self.on_refused = on_refused
         self.limit = limit
         self.retry_after = retry_after
         self.in_flight = 0
@@ -44,6 +54,8 @@ class WriteLimit:
             return
         if self.in_flight >= self.limit:
             self.refused += 1
+            if self.on_refused is not None:
+                self.on_refused()
             if self.refused % 100 == 1:
                 log.warning(
                     "overloaded: %d writes in flight, %d refused so far", self.in_flight, self.refused

@@ -123,6 +123,15 @@ class ConsumerState:
     paused_reason: str = ""
     last_applied_sequence: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    settled: int = 0  # messages acknowledged: applied, skipped as duplicates or dead-lettered
+    redelivered: int = 0  # of those, messages the server had delivered before
+    pending: int | None = None  # messages in the stream after the last one fetched (the lag)
+
+    def count(self, messages: Sequence[Msg]) -> None:
+        """Note messages settled, for the metrics."""
+        self.settled += len(messages)
+        self.redelivered += sum(1 for message in messages if message.metadata.num_delivered > 1)
+        self.pending = messages[-1].metadata.num_pending
 
     def as_dict(self) -> dict[str, object]:
         state = "running" if self.running else "not started"
@@ -284,6 +293,7 @@ class EventConsumer:
         for message in part:
             await message.ack()
         self.state.last_applied_sequence = deliveries[-1].stream_sequence
+        self.state.count(part)
         return outcomes
 
     async def handle(self, message: Msg, *, waiting: Sequence[Msg] = ()) -> Outcome:
@@ -305,6 +315,7 @@ class EventConsumer:
                 attempt += 1
         await message.ack()
         self.state.last_applied_sequence = delivery.stream_sequence
+        self.state.count([message])
         return outcome
 
     async def _keep_alive_until_done(self, messages: Sequence[Msg], work: "asyncio.Future[T]") -> T:
