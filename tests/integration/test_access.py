@@ -26,7 +26,7 @@ from tests.integration.test_meeting_steps import coordinator as steps_coordinato
 
 ADMIN_TOKEN = "access-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-PUBLIC = {"/healthz", "/asyncapi.json", "/schemas", "/schemas/{event_type}.json"}
+PUBLIC = {"/healthz", "/metrics", "/asyncapi.json", "/schemas", "/schemas/{event_type}.json"}
 STAKEHOLDER_SCOPES = {"organisation", "admin"}
 
 
