@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SIFANG_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export SIFANG_TEST_POSTGRES_URL
 
-.PHONY: install run test chaos lint format migrate bench clean contracts check-contracts screenshots
+.PHONY: install run test chaos cluster lint format migrate bench clean contracts check-contracts screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: install ## run the whole test suite (SQLite and PostgreSQL, real nats-serv
 
 chaos: install ## the fault suite: kill -9, nats-server restarts, poison, database outage (real processes)
 	$(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)
+
+cluster: install ## a three-node JetStream cluster (leader and follower killed, rolling restart) and two service replicas
+	$(BIN)/python -m pytest tests/cluster tests/integration/test_replicas.py $(PYTEST_ARGS)
 
 lint: install ## ruff (lint and format), mypy --strict and the import layering (lint-imports)
 	$(BIN)/ruff check .

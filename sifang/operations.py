@@ -16,7 +16,7 @@ from shared.db import make_engine, utcnow
 from shared.messaging.access import admin_credentials
 from shared.messaging.consumer import Delivery, EventConsumer, Outcome
 from shared.messaging.models import DeadLetter
-from shared.messaging.nats import STREAM_NAME, NatsLink, subject_matches
+from shared.messaging.nats import STREAM_NAME, NatsLink, servers, subject_matches
 
 __all__ = ["Check", "compare_coordinators", "doctor", "rebuild_coordinator", "redrive"]
 
@@ -34,7 +34,7 @@ async def _nats_checks(nats_url: str) -> list[Check]:
 
     try:
         client = await nats.connect(
-            nats_url,
+            servers(nats_url),
             connect_timeout=3,
             max_reconnect_attempts=0,
             allow_reconnect=False,

@@ -30,6 +30,7 @@ __all__ = [
     "ensure_stream",
     "provision_stream",
     "raise_if_cancelled",
+    "servers",
     "subject_matches",
 ]
 
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 STREAM_NAME = "SIFANG"
 STREAM_SUBJECTS = ["sifang.>"]
 _STREAM_EXISTS = 10058  # JetStream: stream name already in use with a different configuration
+
+
+def servers(url: str) -> list[str]:
+    """The servers of a NATS URL, which may list a cluster's nodes separated by commas
+    (``nats://a:4222,nats://b:4222``): the client connects to one and fails over to the others."""
+    return [part.strip() for part in url.split(",") if part.strip()]
 
 
 class NatsLink:
@@ -81,7 +88,7 @@ class NatsLink:
                     client: Client | None = None
                     try:
                         client = await nats.connect(
-                            servers=[self.url],
+                            servers=servers(self.url),
                             name=self.name,
                             user=self.user,
                             password=self._password,
@@ -155,7 +162,7 @@ async def provision_stream(
 ) -> None:
     """Create the event stream or bring it to this configuration, as the bootstrap user."""
     client = await nats.connect(
-        servers=[url], name="sifang-provision", user=user, password=password, connect_timeout=5
+        servers=servers(url), name="sifang-provision", user=user, password=password, connect_timeout=5
     )
     try:
         await ensure_stream(client.jetstream(timeout=10), replicas=replicas)

@@ -43,7 +43,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
 from services import SERVICES
-from shared.messaging.nats import STREAM_NAME
+from shared.messaging.nats import STREAM_NAME, servers
 from sifang.platform import Platform
 
 __all__ = [
@@ -179,7 +179,7 @@ async def _consumer_info(nats_url: str, credentials: dict[str, str]) -> tuple[in
     import nats
 
     client = await nats.connect(
-        nats_url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0, **credentials
+        servers(nats_url), connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0, **credentials
     )
     try:
         js = client.jetstream(timeout=5)
@@ -364,8 +364,10 @@ class Load:
         seed: int = 7,
         timeout: float = 10.0,
         ledger: Ledger | None = None,
+        retry_for: float = 0.0,
     ) -> None:
         self.platform = platform
+        self.retry_for = retry_for  # seconds a refused connection or a 503 is retried, as clients do
         self.groups = groups
         self.total = total
         self.interval = 1.0 / rate
@@ -542,30 +544,50 @@ class Load:
     def _send(
         self, client: httpx.Client, method: str, org: Org, path: str, body: dict[str, Any]
     ) -> tuple[str, Any]:
+        """One write; with ``retry_for``, a refused connection or a 503 is sent again after its
+        ``Retry-After`` (half a second for a refused connection) until that many seconds passed."""
+        give_up = time.monotonic() + self.retry_for
+        while True:
+            outcome, answer, wait = self._send_once(client, method, org, path, body)
+            if wait is None:
+                return outcome, answer
+            if time.monotonic() + wait > give_up:
+                self.ledger.count(outcome, f"{method} {path}: given up after retrying")
+                return outcome, answer
+            self.ledger.count("retried")
+            time.sleep(wait)
+
+    def _send_once(
+        self, client: httpx.Client, method: str, org: Org, path: str, body: dict[str, Any]
+    ) -> tuple[str, Any, float | None]:
         url = self.platform.url(org.kind) + path
         try:
             response = client.request(method, url, json=body, headers={"Authorization": f"Bearer {org.key}"})
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            self.ledger.count(_Outcome.NOT_SENT)
             del exc
+            if self.retry_for:
+                return _Outcome.NOT_SENT, None, 0.5  # counted by _send if it gives up
+            self.ledger.count(_Outcome.NOT_SENT)
             time.sleep(0.2)
-            return _Outcome.NOT_SENT, None
+            return _Outcome.NOT_SENT, None, None
         except httpx.HTTPError as exc:
             self.ledger.count(_Outcome.UNKNOWN, f"{method} {path}: {type(exc).__name__}: {exc}")
             time.sleep(0.2)
-            return _Outcome.UNKNOWN, None
+            return _Outcome.UNKNOWN, None, None
         if response.is_success:
             self.ledger.count(_Outcome.OK)
-            return _Outcome.OK, response.json()
+            return _Outcome.OK, response.json(), None
+        if response.status_code == 503 and self.retry_for and "retry-after" in response.headers:
+            return _Outcome.UNKNOWN, None, float(response.headers["retry-after"])
         if response.status_code >= 500:
             self.ledger.count(
                 _Outcome.UNKNOWN, f"{method} {path}: HTTP {response.status_code} {response.text[:200]}"
             )
-            return _Outcome.UNKNOWN, None
+            return _Outcome.UNKNOWN, None, None
         self.ledger.count(
             _Outcome.REJECTED, f"{method} {path}: HTTP {response.status_code} {response.text[:300]}"
         )
-        return _Outcome.REJECTED, None
+        return _Outcome.REJECTED, None, None
 
 
 # --------------------------------------------------------------------------- the final check
