@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The Compose Specification's JSON schema (in docker-compose 1.29.2's wheel), for the test of deploy/compose.yaml
+	$(BIN)/python -m pip download --quiet --no-deps --dest $(VENV)/compose-spec docker-compose==1.29.2
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install Sifang with its development tools
