@@ -10,6 +10,8 @@ sifang coordinators add      a coordinator account (dashboard sign-in, API token
 sifang tokens issue          a scoped, expiring API token for the coordinator's HTTP API
 sifang tokens list           API tokens, their scopes and state (never their secrets)
 sifang tokens revoke         refuse a token from now on
+sifang stream backup FILE    write every message of the event stream to a file
+sifang stream restore FILE   publish a backup into a new, empty stream
 """
 
 import contextlib
@@ -40,6 +42,8 @@ accounts_app = typer.Typer(help="Coordinator accounts for the dashboard.", no_ar
 app.add_typer(accounts_app, name="coordinators")
 tokens_app = typer.Typer(help="Scoped API tokens for the coordinator's HTTP API.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
+stream_app = typer.Typer(help="The event stream: backups and restores.", no_args_is_help=True)
+app.add_typer(stream_app, name="stream")
 console = Console()
 
 VarDir = Annotated[Path, typer.Option(envvar="SIFANG_VAR_DIR", help="where `make run` keeps its data")]
@@ -209,6 +213,43 @@ def replay(
         "That is a bug; please report it with this output.[/red]"
     )
     raise typer.Exit(0 if identical else 1)
+
+
+NatsUrl = Annotated[str, typer.Option(envvar="NATS_URL", help="the NATS server or cluster (comma-separated)")]
+
+
+@stream_app.command("backup")
+def stream_backup(file: Path, nats_url: NatsUrl = "nats://127.0.0.1:4233") -> None:
+    """Write every message of the stream, in order, to FILE (JSON lines), as the admin user."""
+    from sifang.stream_backup import back_up_stream
+
+    summary = back_up_stream(nats_url, file)
+    console.print(
+        f"Backed up {summary.messages} messages "
+        f"(sequences {summary.first_sequence}–{summary.last_sequence}) to {file}."
+    )
+
+
+@stream_app.command("restore")
+def stream_restore(
+    file: Path,
+    nats_url: NatsUrl = "nats://127.0.0.1:4233",
+    replicas: Annotated[
+        int, typer.Option(envvar="SIFANG_STREAM_REPLICAS", help="replicas of the stream")
+    ] = 1,
+) -> None:
+    """Publish a backup into the stream of a fresh server, each message at its old sequence."""
+    from sifang.stream_backup import BackupError, restore_stream
+
+    try:
+        summary = restore_stream(nats_url, file, replicas)
+    except BackupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"Restored {summary.messages} messages (sequences {summary.first_sequence}–{summary.last_sequence}); "
+        "now `sifang replay` rebuilds the coordinator from them."
+    )
 
 
 @app.command()
