@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client import Counter as PromCounter
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -208,6 +209,7 @@ def create_service_app(
     workers: Sequence[Worker] = (),
     consumers: Sequence[EventConsumer] = (),
     limit_writes: bool = False,
+    collectors: Sequence[Collector] = (),
 ) -> FastAPI:
     """A FastAPI app that relays its outbox and runs ``workers`` while it is up; ``/healthz``
     reports the state of ``consumers`` (a consumer paused for its database is degraded). With
@@ -232,6 +234,8 @@ def create_service_app(
     install_error_handlers(app)
     registry = service_registry()
     registry.register(ServiceCollector(runtime.session_factory, runtime.relay, consumers))
+    for collector in collectors:  # a service's own metrics
+        registry.register(collector)
     if limit_writes:
         settings = runtime.settings
         sqlite = runtime.engine.dialect.name == "sqlite"

@@ -25,9 +25,17 @@ from shared.messaging.consumer import EventConsumer
 from shared.messaging.models import DeadLetter, OutboxMessage
 from shared.messaging.outbox import OutboxRelay
 
-__all__ = ["RequestMetrics", "ServiceCollector", "service_registry"]
+__all__ = ["MATCH_SOLVE_SECONDS", "RequestMetrics", "ServiceCollector", "age_seconds", "service_registry"]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Time to re-solve one matching partition (load, allocate, reconcile, write). Process-wide: the
+# coordinator's app registers it into its own registry (``create_service_app(collectors=...)``).
+MATCH_SOLVE_SECONDS = Histogram(
+    "sifang_match_solve_seconds",
+    "Time to re-solve one matching partition: load it, allocate, reconcile and write the changes",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=None,
+)
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _DEAD: Table = DeadLetter.__table__  # type: ignore[assignment]
 
@@ -136,17 +144,22 @@ class ServiceCollector(Collector):
         except Exception:  # the database is down: /healthz says so; the other metrics still count
             return
         backlog.add_metric([], count)
-        age.add_metric([], (utcnow() - _aware(oldest)).total_seconds() if oldest is not None else 0.0)
+        age.add_metric([], age_seconds(oldest))
         for consumer, letters_count in letters:
             dead.add_metric([consumer], letters_count)
         yield from (backlog, age, dead)
 
 
-def _aware(moment: datetime | str) -> datetime:
-    """SQLite hands back naive UTC timestamps, or text, from aggregates (no column type applies)."""
+def age_seconds(moment: datetime | str | None) -> float:
+    """Seconds since ``moment``, 0 for None. SQLite hands back naive UTC timestamps, or text, from
+    aggregates (no column type applies to them)."""
+    if moment is None:
+        return 0.0
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (utcnow() - moment).total_seconds())
 
 
 def service_registry() -> CollectorRegistry:

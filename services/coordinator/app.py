@@ -23,12 +23,14 @@ from services.coordinator.integrations.webhooks import WebhookSender, retire_raw
 from services.coordinator.journal.views import router as journal_router
 from services.coordinator.matches.views import router as matches_router
 from services.coordinator.meetings.views import router as meeting_router
+from services.coordinator.metrics import CoordinatorCollector
 from services.coordinator.projection import CoordinatorProjection, conflicting_copy
 from services.coordinator.registry.views import router as registry_router
 from services.coordinator.settings import CoordinatorSettings, consumer_name
 from shared.app import Runtime, build_runtime, create_service_app
 from shared.events.subjects import STAKEHOLDER_KINDS
 from shared.messaging.consumer import EventConsumer
+from shared.metrics import MATCH_SOLVE_SECONDS
 
 __all__ = ["SETTINGS", "CoordinatorSettings", "consumer_name", "create_app", "stakeholder_consumer"]
 
@@ -132,6 +134,7 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
         ],
         workers=[consume, clock, enqueue_webhooks, send_webhooks, retire_webhook_consumer],
         consumers=[consumer],
+        collectors=[CoordinatorCollector(runtime.session_factory), MATCH_SOLVE_SECONDS],
     )
     app.state.feed_wakeup = feed_wakeup
     app.state.webhook_sender = sender

@@ -1,5 +1,6 @@
 """``/metrics`` on the services, scraped after a flow: the counters move with what happened."""
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,9 +13,13 @@ from services.community.app import SETTINGS as CommunitySettings
 from services.community.app import create_app as create_community
 from services.coordinator.app import CoordinatorSettings
 from services.coordinator.app import create_app as create_coordinator
-from sifang.platform import LocalNats
+from shared.events.envelope import CloudEvent, new_event_id
+from shared.messaging.nats import NatsLink
+from sifang.platform import LocalNats, free_port
+from tests import factories
 
 ADMIN = {"Authorization": "Bearer metrics-admin-token-0123456789"}
+HUB_ADMIN = {"Authorization": "Bearer coordinator-admin-token-0123"}
 NEED = {"category": "training.livestream", "title": "直播带货培训", "quantity": 30, "unit": "人"}
 
 
@@ -51,7 +56,9 @@ def platform(
     coordinator = CoordinatorSettings(
         database_url=service_database("coordinator"),
         nats_url=nats_server.url,
-        admin_token="coordinator-admin-token-0123",
+        admin_token=HUB_ADMIN["Authorization"].split()[1],
+        webhook_allowed_networks=["127.0.0.0/8"],  # the webhook below points at a closed local port
+        webhook_backoff=[600.0],
     )
     with (
         TestClient(create_community(community)) as village,
@@ -61,9 +68,12 @@ def platform(
 
 
 def test_requests_outbox_and_consumer_counters_move_with_a_flow(
-    platform: tuple[TestClient, TestClient],
+    platform: tuple[TestClient, TestClient], nats_server: LocalNats
 ) -> None:
     village, hub = platform
+    closed = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: its deliveries wait
+    webhook = hub.post("/webhooks", headers=HUB_ADMIN, json={"url": closed})
+    assert webhook.status_code == 201, webhook.text
     registered = village.post(
         "/organisations", headers=ADMIN, json={"name": "西村村委会", "region": "610124104201"}
     )
@@ -98,3 +108,24 @@ def test_requests_outbox_and_consumer_counters_move_with_a_flow(
     assert seen[("sifang_consumer_settled_total", consumer)] == 4
     assert seen[("sifang_consumer_redelivered_total", consumer)] == 0
     assert seen[("sifang_consumer_pending", consumer)] == 0
+    # Each need re-solved its partition, timed; nothing is held; the webhook's deliveries wait.
+    assert seen[("sifang_match_solve_seconds_count", ())] >= 3
+    assert seen[("sifang_held_events", ())] == 0
+    hook = webhook.json()["id"]
+    waiting = _eventually(
+        lambda: scrape(hub).get(("sifang_webhook_queue", (("url", closed), ("webhook", hook))))
+    )
+    assert waiting >= 1
+
+    # An event whose organisation was never registered is held, and counted.
+    subject, envelope = factories.need_published(new_event_id())
+    asyncio.run(_publish(nats_server.url, subject, envelope))
+    held = _eventually(lambda: scrape(hub)[("sifang_held_events", ())] == 1 and scrape(hub))
+    assert held[("sifang_held_events_oldest_age_seconds", ())] >= 0
+
+
+async def _publish(url: str, subject: str, envelope: CloudEvent) -> None:
+    link = NatsLink(url, "metrics-test")
+    js = await link.jetstream()
+    await js.publish(subject, envelope.to_json(), headers={"Nats-Msg-Id": envelope.id})
+    await link.close()
