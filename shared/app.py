@@ -32,6 +32,7 @@ from shared.messaging.outbox import OutboxRelay
 from shared.metrics import RequestMetrics, ServiceCollector, service_registry
 from shared.settings import ServiceSettings
 from shared.text_guard import TextGuard
+from shared.tracing import TraceRequests, configure_tracing
 from shared.write_limit import WriteLimit
 
 __all__ = [
@@ -250,7 +251,9 @@ def create_service_app(
             on_refused=refused.inc,
         )
     app.add_middleware(TextGuard)  # refused text never takes a write slot
-    app.add_middleware(RequestMetrics, registry=registry)  # outermost: every answer is counted
+    app.add_middleware(RequestMetrics, registry=registry)  # every answer is counted
+    configure_tracing(runtime.settings.service_name)
+    app.add_middleware(TraceRequests)  # outermost: the span covers all the rest (a no-op when off)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     def metrics() -> Response:

@@ -5,6 +5,7 @@ Event types are named ``sifang.<entity>.<verb>.v<N>``; an additive change to a d
 keeps N, a breaking one adds a new entry with N+1.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -71,6 +72,7 @@ class EventType:
         causation_id: str | None = None,
         event_id: str | None = None,
         time: datetime | None = None,
+        trace_context: Mapping[str, str] | None = None,
     ) -> tuple[str, CloudEvent]:
         """The NATS subject and the envelope of a new event of this type.
 
@@ -92,6 +94,7 @@ class EventType:
             correlationid=correlation_id or event_id,  # a new conversation: named by its first event
             causationid=causation_id,
             data=payload,
+            **dict(trace_context or {}),  # traceparent, tracestate
         )
         return subject_for(kind, region, self.entity, self.verb), event
 

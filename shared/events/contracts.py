@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.events.catalogue import CATALOGUE, EventType
-from shared.events.envelope import CONTENT_TYPE
+from shared.events.envelope import CONTENT_TYPE, TRACEPARENT
 from shared.events.subjects import KINDS
 
 __all__ = ["asyncapi_document", "event_schema", "write_contracts"]
@@ -53,6 +53,13 @@ def event_schema(event_type: EventType, ref_template: str = "#/$defs/{model}") -
             "region": {"type": "string", "pattern": r"^\d{6}$", "description": "GB/T 2260 county code"},
             "correlationid": {"type": "string"},
             "causationid": {"type": "string"},
+            "traceparent": {
+                "type": "string",
+                "pattern": TRACEPARENT,
+                "description": "CloudEvents distributed-tracing extension: the W3C trace context of "
+                "the span that recorded the event (only when the publisher traces)",
+            },
+            "tracestate": {"type": "string", "maxLength": 512},
             "data": data,
         },
         "$defs": defs,

@@ -43,6 +43,9 @@ def derived_event_id(at: datetime, *cause: str) -> str:
     return str(uuid.UUID(int=value))
 
 
+TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"  # W3C trace context
+
+
 class CloudEvent(BaseModel):
     """A CloudEvents 1.0 event as Sifang publishes it."""
 
@@ -59,6 +62,10 @@ class CloudEvent(BaseModel):
     region: str = Field(pattern=r"^\d{6}$")
     correlationid: str
     causationid: str | None = None
+    # The CloudEvents distributed-tracing extension: the W3C trace context of the span that
+    # recorded the event (only with tracing on; shared/tracing.py).
+    traceparent: str | None = Field(default=None, pattern=TRACEPARENT)
+    tracestate: str | None = Field(default=None, max_length=512)
     data: dict[str, Any]
 
     @field_validator("time")

@@ -64,6 +64,7 @@ from shared.messaging.nats import (
     raise_if_cancelled,
     subject_matches,
 )
+from shared.tracing import applying
 
 __all__ = [
     "ConsumerState",
@@ -368,7 +369,8 @@ class EventConsumer:
                 for event, delivery in zip(checked, deliveries, strict=True):
                     if self._runs != run:  # stopped meanwhile: nothing will be acked, keep nothing
                         raise asyncio.CancelledError("the consumer stopped")
-                    self._handler(session, event, delivery)
+                    with applying(self.name, event.envelope):
+                        self._handler(session, event, delivery)
                     session.add(self._inbox_entry(event.envelope.id, delivery))
                 session.commit()
         except asyncio.CancelledError:
@@ -423,7 +425,8 @@ class EventConsumer:
                     )
                     return self._settle_dead(delivery, envelope.id, reason, keep_dead_letters)
                 try:
-                    self._handler(session, checked, delivery)
+                    with applying(self.name, envelope):
+                        self._handler(session, checked, delivery)
                     session.add(self._inbox_entry(envelope.id, delivery))
                     session.commit()
                 except EventRejected as exc:

@@ -31,6 +31,7 @@ from shared.stakeholder.schemas import (
     OrganisationCreate,
 )
 from shared.taxonomy import VOCABULARIES
+from shared.tracing import current_trace_context
 
 __all__ = [
     "NEEDS",
@@ -72,7 +73,9 @@ def emit(
 ) -> None:
     """Record an event about ``org``'s doing in the session's transaction (the outbox)."""
     event_type = CATALOGUE[f"sifang.{entity}.{verb}.v1"]
-    subject, event = event_type.build(kind=org.kind, organisation_id=org.id, region=region, data=data)
+    subject, event = event_type.build(
+        kind=org.kind, organisation_id=org.id, region=region, data=data, trace_context=current_trace_context()
+    )
     record_event(session, subject, event)
 
 
