@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import cast
 
+from nats.js import JetStreamContext
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -184,22 +185,26 @@ class OutboxRelay:
         done = 0
         try:
             for row_id, event_id, subject, payload in rows:
-                await js.publish(
-                    subject,
-                    payload.encode(),
-                    stream=STREAM_NAME,
-                    headers={"Nats-Msg-Id": event_id, "Content-Type": CONTENT_TYPE},
-                )
-                self.published += 1
+                await self._publish(js, event_id, subject, payload)
                 if not self._unmarked:
                     self._unmarked_since = time.monotonic()
                 self._unmarked.append(row_id)
                 done += 1
-                log.debug("published %s to %s", event_id, subject)
         finally:
             if done < len(rows):
                 await self._mark(force=True)
         return done
+
+    async def _publish(self, js: JetStreamContext, event_id: str, subject: str, payload: str) -> None:
+        """One outbox row to JetStream, the event id as ``Nats-Msg-Id``; returns once acknowledged."""
+        await js.publish(
+            subject,
+            payload.encode(),
+            stream=STREAM_NAME,
+            headers={"Nats-Msg-Id": event_id, "Content-Type": CONTENT_TYPE},
+        )
+        self.published += 1
+        log.debug("published %s to %s", event_id, subject)
 
     async def _publish_claimed_batch(self) -> int:
         """PostgreSQL: claim, publish and mark one batch in one transaction (the module's doc)."""
@@ -213,13 +218,7 @@ class OutboxRelay:
             js = await self._link.jetstream()
             try:
                 for row_id, event_id, subject, payload in rows:
-                    await js.publish(
-                        subject,
-                        payload.encode(),
-                        stream=STREAM_NAME,
-                        headers={"Nats-Msg-Id": event_id, "Content-Type": CONTENT_TYPE},
-                    )
-                    self.published += 1
+                    await self._publish(js, event_id, subject, payload)
                     published.append(row_id)
             finally:
                 if published:  # what went out is marked, even when the rest of the batch failed
@@ -233,13 +232,7 @@ class OutboxRelay:
         """The oldest unpublished rows, or None when another relay's batch holds the lock."""
         if not session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK))):
             return None
-        query = (
-            select(_OUTBOX.c.id, _OUTBOX.c.event_id, _OUTBOX.c.subject, _OUTBOX.c.payload)
-            .where(_OUTBOX.c.published_at.is_(None))
-            .order_by(_OUTBOX.c.id)
-            .limit(self._batch_size)
-        )
-        return [(r[0], r[1], r[2], r[3]) for r in session.execute(query)]
+        return _unpublished(session, self._batch_size)
 
     @staticmethod
     def _mark_claimed(session: Session, ids: list[int]) -> None:
@@ -261,17 +254,22 @@ class OutboxRelay:
 
     def _pending(self) -> list[tuple[int, str, str, str]]:
         skip = set(self._unmarked)
-        query = (
-            select(_OUTBOX.c.id, _OUTBOX.c.event_id, _OUTBOX.c.subject, _OUTBOX.c.payload)
-            .where(_OUTBOX.c.published_at.is_(None))
-            .order_by(_OUTBOX.c.id)
-            .limit(self._batch_size + len(skip))
-        )
         with self._session_factory() as session:
-            rows = session.execute(query).all()
-        return [(r[0], r[1], r[2], r[3]) for r in rows if r[0] not in skip][: self._batch_size]
+            rows = _unpublished(session, self._batch_size + len(skip))
+        return [row for row in rows if row[0] not in skip][: self._batch_size]
 
     def _mark_published(self, ids: list[int]) -> None:
         with self._session_factory() as session:
             session.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(published_at=utcnow()))
             session.commit()
+
+
+def _unpublished(session: Session, limit: int) -> list[tuple[int, str, str, str]]:
+    """The oldest outbox rows not yet published: id, event id, subject, payload."""
+    query = (
+        select(_OUTBOX.c.id, _OUTBOX.c.event_id, _OUTBOX.c.subject, _OUTBOX.c.payload)
+        .where(_OUTBOX.c.published_at.is_(None))
+        .order_by(_OUTBOX.c.id)
+        .limit(limit)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(query)]

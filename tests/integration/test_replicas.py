@@ -130,6 +130,14 @@ class RoundRobin:
         raise AssertionError("no replica answered")
 
 
+def _village_behind(a: Replica, b: Replica) -> RoundRobin:
+    """A village registered through ``a``, writing through both replicas in turn."""
+    registered = httpx.post(
+        a.url + "/organisations", headers=ADMIN, json={"name": "西村", "region": "610124104201"}
+    )
+    return RoundRobin([a, b], {"Authorization": f"Bearer {registered.json()['api_key']}"})
+
+
 async def _load(
     client: RoundRobin, replicas: list[Replica], on_round: Callable[[int], None]
 ) -> dict[str, int]:
@@ -238,11 +246,7 @@ def test_two_replicas_publish_every_event_once_in_change_order(
 ) -> None:
     database_url = service_database("community")
     with replicas(database_url, nats_server.url, tmp_path) as (a, b):
-        registered = httpx.post(
-            a.url + "/organisations", headers=ADMIN, json={"name": "西村", "region": "610124104201"}
-        )
-        key = {"Authorization": f"Bearer {registered.json()['api_key']}"}
-        client = RoundRobin([a, b], key)
+        client = _village_behind(a, b)
         changes = asyncio.run(_load(client, [a, b], lambda _: None))
         assert client.statuses[201] == NEEDS and set(client.statuses) <= {200, 201, 409}
         events = _check_stream(nats_server.url, database_url, changes)
@@ -258,11 +262,7 @@ def test_a_replica_killed_mid_load_loses_nothing_and_doubles_nothing(
 ) -> None:
     database_url = service_database("community")
     with replicas(database_url, nats_server.url, tmp_path) as (a, b):
-        registered = httpx.post(
-            a.url + "/organisations", headers=ADMIN, json={"name": "西村", "region": "610124104201"}
-        )
-        key = {"Authorization": f"Bearer {registered.json()['api_key']}"}
-        client = RoundRobin([a, b], key)
+        client = _village_behind(a, b)
 
         def kill_a(round_: int) -> None:
             if round_ == 2:
