@@ -25,7 +25,9 @@ run: install ## run the whole platform (DEMO=never skips the demo county on firs
 
 test: install ## run the whole test suite (SQLite and PostgreSQL, real nats-server, Debian's chromium)
 	scripts/ensure-browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	# The fault and cluster suites alone (their timing is part of what they test), the rest on two workers.
+	$(BIN)/python -m pytest tests/chaos tests/cluster $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests --ignore=tests/chaos --ignore=tests/cluster $(PYTEST_ARGS)
 
 chaos: install ## the fault suite: kill -9, nats-server restarts, poison, database outage (real processes)
 	$(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)

@@ -266,14 +266,18 @@ def test_what_a_coordinators_token_does_carries_their_verified_name(
 def test_operators_issue_list_and_revoke_tokens_from_the_command_line(
     service_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from rich.console import Console
     from typer.testing import CliRunner
 
+    from sifang import cli
     from sifang.cli import app
 
     url = service_database("coordinator")
     add_account(url)
     monkeypatch.setenv("COORDINATOR_DATABASE_URL", url)
     monkeypatch.setenv("COLUMNS", "200")
+    # The CLI's console took its width when it was imported: in a pytest-xdist worker, 80 columns.
+    monkeypatch.setattr(cli, "console", Console(width=200))
     runner = CliRunner()
     issued = runner.invoke(
         app, ["tokens", "issue", "--name", "张主任", "--scope", "run:meetings", "--coordinator", "zhang"]
