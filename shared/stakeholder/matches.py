@@ -82,6 +82,7 @@ def apply_match_event(session: Session, checked: CheckedEvent, delivery: Deliver
     copy.status = data.status
     copy.state = data.model_dump(mode="json")
     copy.updated_at = checked.envelope.time
+    copy.region = checked.envelope.region
 
 
 def _older(version: int | None, known: object) -> bool:
@@ -141,7 +142,7 @@ def _answer(uow: UnitOfWork, org: Organisation, match_id: str, answer: str, reas
     uow.session.add(record)
     verb = "accepted" if answer == "accepted" else "rejected"
     event = MatchResponse(match_id=match_id, organisation_id=org.id, reason=reason, version=record.version)
-    emit(uow.session, org, "match", verb, event, region=org.region)
+    emit(uow.session, org, "match", verb, event, region=copy.region or org.region)
     uow.commit()
     return _view(copy, org, record)
 
@@ -222,7 +223,7 @@ def matches_router() -> APIRouter:
             note=body.note,
             evidence_url=body.evidence_url,
         )
-        emit(uow.session, org, "match", "delivered", event, region=org.region)
+        emit(uow.session, org, "match", "delivered", event, region=copy.region or org.region)
         uow.commit()
         return DeliveryAccepted(
             delivery_id=event.delivery_id,

@@ -46,6 +46,15 @@ def _notice(
     return notice
 
 
+def _series_region(session: Session, series_id: str) -> str | None:
+    """The county of a series' meetings, as their notices tell: a proposal for it goes there."""
+    notices = session.scalars(select(CoordinatorNotice).where(CoordinatorNotice.entity == "meeting"))
+    for notice in notices:
+        if notice.region and notice.state.get("meeting", {}).get("series_id") == series_id:
+            return notice.region
+    return None
+
+
 def apply_meeting_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
     """Keep the coordinator's meeting and action events that concern our organisations."""
     data, when = checked.data, checked.envelope.time
@@ -72,6 +81,7 @@ def apply_meeting_event(session: Session, checked: CheckedEvent, delivery: Deliv
     if notice is not None:
         notice.state = notice.state | part
         notice.updated_at = when
+        notice.region = checked.envelope.region
 
 
 class Reply(BaseModel):
@@ -178,7 +188,7 @@ def meetings_router() -> APIRouter:
         event = InvitationAnswered(
             meeting_id=meeting_id, organisation_id=org.id, reply=body.reply, delegate=body.delegate
         )
-        emit(uow.session, org, "invitation", "answered", event, region=org.region)
+        emit(uow.session, org, "invitation", "answered", event, region=notice.region or org.region)
         uow.commit()
         return event
 
@@ -199,7 +209,7 @@ def meetings_router() -> APIRouter:
         if record["record_hash"] != body.record_hash:
             raise Conflict("that is not the hash of these minutes", field="record_hash")
         event = MinutesApproved(meeting_id=meeting_id, organisation_id=org.id, record_hash=body.record_hash)
-        emit(uow.session, org, "minutes", "approved", event, region=org.region)
+        emit(uow.session, org, "minutes", "approved", event, region=notice.region or org.region)
         uow.commit()
         return event
 
@@ -217,7 +227,8 @@ def meetings_router() -> APIRouter:
             description=body.description,
             links=body.links,
         )
-        emit(uow.session, org, "agenda_item", "proposed", event, region=org.region)
+        region = _series_region(uow.session, body.series_id) if body.series_id else None
+        emit(uow.session, org, "agenda_item", "proposed", event, region=region or org.region)
         uow.commit()
         return event
 
@@ -244,7 +255,7 @@ def meetings_router() -> APIRouter:
             note=body.note,
             evidence_url=body.evidence_url,
         )
-        emit(uow.session, org, "action", "progressed", event, region=org.region)
+        emit(uow.session, org, "action", "progressed", event, region=notice.region or org.region)
         uow.commit()
         return event
 

@@ -91,6 +91,8 @@ class MatchCopy(Base):
     status: Mapped[str] = mapped_column(String(20))
     state: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+    # the county the coordinator made it in: answers go to its subjects (None: copied before)
+    region: Mapped[str | None] = mapped_column(String(6), default=None)
 
 
 class MatchAnswer(Base):
@@ -118,6 +120,8 @@ class CoordinatorNotice(Base):
     organisations: Mapped[list[str]]
     state: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+    # the county of the meeting (of the action's meeting): replies go to its subjects
+    region: Mapped[str | None] = mapped_column(String(6), default=None)
 
 
 STAKEHOLDER_TABLES = (

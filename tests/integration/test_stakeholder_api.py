@@ -579,3 +579,48 @@ def test_an_acceptance_the_coordinator_counted_is_not_outdated_by_a_later_versio
     )
     seen = community.client.get("/matches/m-1", headers=auth).json()
     assert seen["status"] == "confirmed" and seen["my_answer_outdated"] is False
+
+
+def test_answers_go_to_the_county_of_the_match_or_meeting_not_the_organisations_own(
+    community: Service,
+) -> None:
+    """With coordinators partitioned by county, a village registered in 户县 (610125) answering
+    a match made in 周至县 (610124), or replying to a meeting held there, must reach 周至县's
+    coordinator: the answer goes to that county's subjects."""
+    from datetime import UTC, datetime
+
+    from shared.events.catalogue import CATALOGUE
+    from shared.events.data import MeetingData
+
+    org, auth = community.register("甘亭镇东村村委会", "610125100201")
+    meeting = MeetingData(
+        meeting_id="meeting-1",
+        series_id="series-1",
+        series_name="周至县电商联席会议",
+        meeting_kind="joint",
+        region="610124",
+        title="第三次联席会议",
+        starts_at=datetime(2026, 12, 20, 9, tzinfo=UTC),
+        duration_minutes=90,
+        location="县政府三楼会议室",
+        invited=[org["id"]],
+        status="scheduled",
+    )
+    subject, event = CATALOGUE["sifang.meeting.scheduled.v1"].build(
+        kind="coordinator", organisation_id="coordinator", region="610124", data=meeting
+    )
+    _apply_coordinator_events(community, _match_event(org["id"], 1, "proposed"), (subject, event.to_json()))
+    assert community.client.post("/matches/m-1/accept", headers=auth).status_code == 200
+    reply = community.client.post("/meetings/meeting-1/reply", headers=auth, json={"reply": "attend"})
+    assert reply.status_code == 202, reply.text
+    body = {"title": "猕猴桃冷链", "series_id": "series-1"}
+    assert community.client.post("/agenda-items", headers=auth, json=body).status_code == 201
+    own = community.client.post("/agenda-items", headers=auth, json={"title": "村道硬化"})  # no series
+    assert own.status_code == 201
+    subjects = [subject for subject, _ in community.outbox()][1:]  # after the registration
+    assert subjects == [
+        "sifang.community.610124.match.accepted",
+        "sifang.community.610124.invitation.answered",
+        "sifang.community.610124.agenda_item.proposed",
+        "sifang.community.610125.agenda_item.proposed",  # the organisation's own county's meetings
+    ]
