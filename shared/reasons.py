@@ -140,6 +140,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{count} offers pass every filter but are allocated to other needs",
     ),
     "listing_closed": ("该条目已撤回（{status}）", "the listing is closed ({status})"),
+    "held_elsewhere": (
+        "该供给属于负责 {county} 的协调分区（{owner}），只由它分配，不与本分区的需求匹配；尚余 {remaining}",
+        "this offer belongs to the coordinator partition of {county} ({owner}), which alone allocates "
+        "it: it is not matched with this partition's needs; {remaining} left",
+    ),
     "listing_window_expired": (
         "时间窗已于 {window_end} 结束，不再匹配",
         "its window ended on {window_end}: it is no longer matched",

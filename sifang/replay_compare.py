@@ -41,6 +41,8 @@ COORDINATOR_TABLES: Mapping[str, frozenset[str]] = {
     "book_needs": frozenset(),
     "book_offers": frozenset(),
     "book_offer_areas": frozenset(),
+    "shared_offers": frozenset(),
+    "offers_elsewhere": frozenset(),
     "event_log": frozenset({"received_at"}),
     "matches": frozenset(),
     "dirty_partitions": frozenset(),
@@ -69,7 +71,7 @@ class ScratchDatabaseError(Exception):
 
 
 def coordinator_consumer(name: str) -> bool:
-    """The coordinator's stakeholder consumer (``coordinator`` or ``coordinator-<regions>``), which a
+    """The coordinator's stakeholder consumer (``coordinator`` or ``coordinator-<partition>``), which a
     replay re-runs; not the webhook sender, whose rows a replay does not make."""
     if name.startswith("coordinator-webhooks"):
         return False

@@ -1,5 +1,6 @@
 """The coordinator service (port 8100): consumes every stakeholder event into its own state."""
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -20,15 +21,16 @@ from services.coordinator.integrations.feed import Wakeup
 from services.coordinator.integrations.stream_views import router as stream_router
 from services.coordinator.integrations.webhook_views import router as webhook_router
 from services.coordinator.integrations.webhooks import WebhookSender, retire_raw_stream_consumer, run_enqueuer
+from services.coordinator.journal.service import PartitionMismatch, claim_partition
 from services.coordinator.journal.views import router as journal_router
 from services.coordinator.matches.views import router as matches_router
 from services.coordinator.meetings.views import router as meeting_router
 from services.coordinator.metrics import CoordinatorCollector
 from services.coordinator.projection import CoordinatorProjection, conflicting_copy
 from services.coordinator.registry.views import router as registry_router
-from services.coordinator.settings import CoordinatorSettings, consumer_name
+from services.coordinator.settings import CoordinatorSettings, consumer_filters, consumer_name
 from shared.app import Runtime, build_runtime, create_service_app
-from shared.events.subjects import STAKEHOLDER_KINDS
+from shared.db import utcnow
 from shared.messaging.consumer import EventConsumer
 from shared.metrics import MATCH_SOLVE_SECONDS
 
@@ -53,19 +55,10 @@ def stakeholder_consumer(
         if after_commit is not None:
             after_commit()
 
-    regions = settings.regions or [">"]
-    filters = [
-        f"sifang.{kind}.>" if region == ">" else f"sifang.{kind}.{region}.>"
-        for kind in STAKEHOLDER_KINDS
-        for region in regions
-    ]
-    # The coordinator's own decisions come back through the stream before they take effect.
-    filters += [f"sifang.coordinator.{CLOCK_REGION}.clock.ticked"]
-    filters += [f"sifang.coordinator.{'*' if r == '>' else r}.instruction.issued" for r in regions]
     name = consumer_name(settings)
     return EventConsumer(
         name=name,
-        filter_subjects=filters,
+        filter_subjects=consumer_filters(settings.regions),
         session_factory=runtime.session_factory,
         handler=CoordinatorProjection(
             settings.match_policy,
@@ -83,6 +76,12 @@ def stakeholder_consumer(
     )
 
 
+def _claim_partition(runtime: Runtime, consumer: str, regions: list[str]) -> None:
+    with runtime.unit_of_work() as uow:
+        claim_partition(uow.session, consumer, regions)
+        uow.commit()
+
+
 def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
     settings = settings or CoordinatorSettings()
     runtime = build_runtime(settings)
@@ -91,6 +90,12 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
     consumer = stakeholder_consumer(settings, runtime, after_commit=feed_wakeup.wake)
 
     async def consume(rt: Runtime) -> None:
+        try:
+            await asyncio.to_thread(_claim_partition, rt, consumer.name, settings.regions)
+        except PartitionMismatch as exc:  # consuming would leave a hole in the record
+            log.error("not consuming: %s", exc)
+            consumer.state.paused_since, consumer.state.paused_reason = utcnow(), str(exc)
+            return
         await consumer.run(rt.link)
 
     async def clock(rt: Runtime) -> None:

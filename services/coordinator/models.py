@@ -1,10 +1,10 @@
 """The tables of the coordinator's database, gathered from each domain's ``models``."""
 
 from services.coordinator.access.models import ApiToken, CoordinatorAccount
-from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
+from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea, OfferElsewhere, SharedOffer
 from services.coordinator.dashboard.models import DashboardSession, LoginAttempt
 from services.coordinator.integrations.models import WebhookDelivery, WebhookSubscription
-from services.coordinator.journal.models import EventLogEntry, HeldEvent
+from services.coordinator.journal.models import EventLogEntry, HeldEvent, PartitionRecord
 from services.coordinator.matches.models import DirtyPartition, Match
 from services.coordinator.meetings.models import (
     ActionItem,
@@ -45,4 +45,7 @@ TABLES = (
     DashboardSession.__table__,
     LoginAttempt.__table__,
     ApiToken.__table__,
+    PartitionRecord.__table__,
+    SharedOffer.__table__,
+    OfferElsewhere.__table__,
 )

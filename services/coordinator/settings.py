@@ -1,18 +1,23 @@
 """The coordinator's settings (environment variables ``COORDINATOR_*``)."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.coordinator.clock import CLOCK_REGION
 from services.coordinator.matches.service import MatchPolicy, ResolveAt
 from services.coordinator.matching.allocation import FairSplit
+from services.coordinator.matching.reach import notice_regions
 from shared.app import Runtime
+from shared.events.catalogue import CATALOGUE
+from shared.events.subjects import STAKEHOLDER_KINDS
 from shared.settings import ServiceSettings
 
-__all__ = ["CoordinatorSettings", "consumer_name", "settings_of"]
+__all__ = ["CoordinatorSettings", "consumer_filters", "consumer_name", "settings_of"]
 
 
 class CoordinatorSettings(ServiceSettings):
@@ -21,7 +26,13 @@ class CoordinatorSettings(ServiceSettings):
     port: int = 8100
     regions: list[str] = Field(
         default_factory=list,
-        description="six-digit region codes this coordinator handles; empty means all",
+        description="six-digit county codes this coordinator handles; empty means all",
+    )
+    partition: str = Field(
+        default="",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$|^$",
+        description="the name of this coordinator's partition (its durable consumer is "
+        "coordinator-<name>); keep it when counties move (empty: named after its counties)",
     )
     max_deliver: int = Field(
         default=10,
@@ -107,6 +118,13 @@ class CoordinatorSettings(ServiceSettings):
         default=15.0, gt=0, description="the window of the sign-in throttle, and how long a lock lasts"
     )
 
+    @field_validator("partition")
+    @classmethod
+    def _not_the_webhook_consumer(cls, value: str) -> str:
+        if value.startswith("webhooks"):
+            raise ValueError("coordinator-webhooks… names the webhook sender's consumer")
+        return value
+
     @property
     def hold_timeout(self) -> timedelta:
         return timedelta(seconds=self.hold_timeout_seconds)
@@ -119,11 +137,48 @@ class CoordinatorSettings(ServiceSettings):
             resolve_at=self.resolve_at,
             resolve_batch=self.resolve_batch,
             response_time=timedelta(hours=self.response_hours),
+            regions=tuple(self.regions),
+            owner=consumer_name(self),
         )
 
 
+def consumer_filters(regions: Sequence[str]) -> list[str]:
+    """The subjects a coordinator owning ``regions`` (empty: all) consumes.
+
+    Everything the stakeholders say in its counties; every organisation's registration, in
+    whichever county (each partition knows every organisation: a village's need in one county
+    may come from an enterprise registered in another); the re-solve points; and its counties'
+    instructions. NATS refuses overlapping filters, so a partition's own counties are listed per
+    entity, without ``organisation``.
+    """
+    if not regions:
+        filters = [f"sifang.{kind}.>" for kind in STAKEHOLDER_KINDS]
+    else:
+        filters = [f"sifang.{kind}.*.organisation.>" for kind in STAKEHOLDER_KINDS]
+        filters += [
+            f"sifang.{kind}.{region}.{entity}.>"
+            for kind in STAKEHOLDER_KINDS
+            for region in regions
+            for entity in _entities_of(kind)
+        ]
+    # The coordinator's own decisions come back through the stream before they take effect.
+    filters += [f"sifang.coordinator.{CLOCK_REGION}.clock.ticked"]
+    filters += [f"sifang.coordinator.{region}.instruction.issued" for region in regions or ["*"]]
+    # what other partitions' offers that serve these counties have left (none without partitions)
+    filters += [f"sifang.coordinator.{region}.offer.shared" for region in notice_regions(regions)]
+    return filters
+
+
+def _entities_of(kind: str) -> list[str]:
+    """The entities other than organisations that ``kind`` publishes events about."""
+    entities = {t.entity for t in CATALOGUE.values() if kind in t.publishers}
+    return sorted(entities - {"organisation"})
+
+
 def consumer_name(settings: CoordinatorSettings) -> str:
-    """The durable consumer (and clock) of this coordinator: one per set of regions."""
+    """The durable consumer (and clock) of this coordinator: one per partition."""
+    if settings.partition:
+        return f"coordinator-{settings.partition}"
     return "coordinator" if not settings.regions else "coordinator-" + "-".join(settings.regions)
 
 

@@ -31,6 +31,7 @@ from shared.events.data import (
     NeedData,
     NeedWithdrawn,
     OfferData,
+    OfferShared,
     OfferWithdrawn,
     OrganisationRegistered,
     ProcurementRequested,
@@ -324,6 +325,17 @@ CATALOGUE: dict[str, EventType] = _types(
             ("locked", "Every party approved the minutes: the record is fixed."),
             ("amended", "A correction was appended to a locked record, as an amendment."),
         )
+    ),
+    EventType(
+        "offer",
+        "shared",
+        1,
+        OfferShared,
+        "offer_id",
+        ("coordinator",),
+        "An offer whose service area reaches counties of other coordinator partitions, with what "
+        "remains of it: published by the partition that owns (and alone allocates) it to each such "
+        "county, on every change of the offer or of its remaining capacity.",
     ),
     EventType(
         "clock",

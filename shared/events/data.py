@@ -40,6 +40,7 @@ __all__ = [
     "NeedData",
     "NeedWithdrawn",
     "OfferData",
+    "OfferShared",
     "OfferWithdrawn",
     "OrganisationRegistered",
     "PlainDecimal",
@@ -369,6 +370,18 @@ class RecordData(EventData):
     approved_by: list[str]
     locked: bool
     content: dict[str, Any]
+
+
+class OfferShared(EventData):
+    """An offer that serves counties beyond its coordinator's partition, as its owner sees it:
+    only the owner allocates it; the coordinators of those counties learn what remains of it
+    (``remaining``, in the offer's unit) and show it to their needs that it could serve."""
+
+    offer_id: str
+    offer: OfferData = Field(description="the offer's state as its owner's book holds it")
+    status: Literal["open", "withdrawn"]
+    remaining: PlainDecimal = Field(ge=0, description="what no match holds yet, in the offer's unit")
+    owner: str = Field(description="the consumer (coordinator partition) that owns and allocates it")
 
 
 class ClockTicked(EventData):

@@ -6,7 +6,7 @@ Users with passwords and permissions in the server's ``authorization`` block (on
   only ``sifang.<kind>.>``, reads the stream's info, and runs only its own durable consumer
   ``<kind>-coordinator-events`` (create, info, fetch, ack);
 - ``coordinator``: publishes only ``sifang.coordinator.>`` and runs only its own durable consumers
-  (``coordinator``, or ``coordinator-<regions>`` per partition);
+  (``coordinator``, or ``coordinator-<partition>`` per partition);
 - ``sifang-admin`` (bootstrap and operators): no limits; the only user that may create, update or
   delete the stream (``python -m shared.messaging.provision`` and ``make run`` use it);
 - integrators: subscribe-only, each bound to its own durable consumer named like the user.
@@ -190,7 +190,7 @@ def main() -> None:
         "deploy/nats/permissions.conf\n"
         "# Each password is an environment variable of the nats-server process (unquoted $NAME is\n"
         "# expanded; see deploy/README.md). Add a coordinator partition's durable consumer\n"
-        "# (coordinator-<regions>) or an integrator by editing deploy_users() and regenerating,\n"
+        "# (coordinator-<partition>) or an integrator by editing deploy_users() and regenerating,\n"
         "# or by copying the integrator block below with its names replaced.\n"
         + render_authorization(deploy_users()),
         end="",

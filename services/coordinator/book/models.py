@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
 
-__all__ = ["BookListing", "BookNeed", "BookOffer", "BookOfferArea"]
+__all__ = ["BookListing", "BookNeed", "BookOffer", "BookOfferArea", "OfferElsewhere", "SharedOffer"]
 
 
 class BookListing(Base):
@@ -56,3 +56,29 @@ class BookOfferArea(Base):
 
     offer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     prefix: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
+
+
+class SharedOffer(Base):
+    """What this partition last told other partitions of one of its offers (``offer.shared``):
+    a notice goes out again only when this changes."""
+
+    __tablename__ = "shared_offers"
+
+    offer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20))
+    remaining: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+
+
+class OfferElsewhere(Base):
+    """An offer of another partition that serves this one's counties, as its owner last told
+    (``offer.shared``): shown to the needs it could serve, never allocated here."""
+
+    __tablename__ = "offers_elsewhere"
+
+    offer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    offer: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    remaining: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    updated_at: Mapped[datetime]

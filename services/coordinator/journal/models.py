@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
 
-__all__ = ["EventLogEntry", "HeldEvent"]
+__all__ = ["EventLogEntry", "HeldEvent", "PartitionRecord"]
 
 
 class EventLogEntry(Base):
@@ -53,3 +53,14 @@ class HeldEvent(Base):
     headers: Mapped[dict[str, Any]]
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     held_at: Mapped[datetime]
+
+
+class PartitionRecord(Base):
+    """The part of the stream this database's record is built from (one row): the durable
+    consumer that applied it and the counties it owns (empty: all). A coordinator started with
+    other counties does not consume into it; ``sifang partition move`` changes it."""
+
+    __tablename__ = "coordinator_partition"
+
+    consumer: Mapped[str] = mapped_column(String(200), primary_key=True)
+    regions: Mapped[list[str]]

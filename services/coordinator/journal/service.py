@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.coordinator.journal.models import EventLogEntry
+from services.coordinator.journal.models import EventLogEntry, PartitionRecord
 from shared.db import utcnow
 from shared.events.catalogue import CATALOGUE
 from shared.events.envelope import CloudEvent, derived_event_id, new_event_id
@@ -26,7 +26,9 @@ from shared.messaging.outbox import record_event
 __all__ = [
     "COORDINATOR_ORGANISATION",
     "Cause",
+    "PartitionMismatch",
     "begin_cause",
+    "claim_partition",
     "current_cause",
     "emit",
     "end_cause",
@@ -164,3 +166,27 @@ def publish(
     else:
         record_event(session, subject, event)
     return event
+
+
+class PartitionMismatch(Exception):
+    """The database holds the record of another part of the stream than the one configured."""
+
+
+def claim_partition(session: Session, consumer: str, regions: Sequence[str]) -> None:
+    """Record which part of the stream this database is built from, or check it is this one.
+
+    A database built for some counties must not simply start consuming others: their history
+    before the consumer's position would be missing. Moving a county is ``sifang partition move``.
+    """
+    recorded = session.scalars(select(PartitionRecord)).all()
+    if not recorded:
+        session.add(PartitionRecord(consumer=consumer, regions=sorted(regions)))
+        return
+    row = recorded[0]
+    if row.consumer != consumer or sorted(row.regions) != sorted(regions):
+        raise PartitionMismatch(
+            f"this database holds the record of consumer {row.consumer!r} for counties "
+            f"{', '.join(row.regions) or 'all'}, but the coordinator is configured as {consumer!r} for "
+            f"{', '.join(sorted(regions)) or 'all'}: set COORDINATOR_PARTITION and COORDINATOR_REGIONS "
+            "as recorded, or move counties with `sifang partition move`"
+        )

@@ -4,11 +4,15 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from services.coordinator.access.dependencies import require
 from services.coordinator.journal import queries
+from services.coordinator.journal.models import PartitionRecord
 from services.coordinator.journal.schemas import DeadLetterRead, EventRead
 from shared.app import UowDep
+from shared.errors import NotFound
 from shared.events.data import StakeholderKind
 from shared.paging import AfterSequence, Limit, Offset
 
@@ -57,3 +61,22 @@ def events(
 )
 def dead_letters(uow: UowDep, limit: Limit = 100, offset: Offset = 0) -> list[DeadLetterRead]:
     return queries.dead_letters(uow.session, limit=limit, offset=offset)
+
+
+class PartitionRead(BaseModel):
+    consumer: str = Field(description="the durable consumer whose record this coordinator holds")
+    regions: list[str] = Field(description="the counties it owns; empty: every county")
+
+
+@router.get(
+    "/partition",
+    response_model=PartitionRead,
+    tags=["events"],
+    summary="The counties this coordinator owns (COORDINATOR_REGIONS) and its consumer",
+    dependencies=[require("read:book")],
+)
+def partition(uow: UowDep) -> PartitionRead:
+    record = uow.session.scalars(select(PartitionRecord)).first()
+    if record is None:
+        raise NotFound("this coordinator has not started consuming yet", field="partition")
+    return PartitionRead(consumer=record.consumer, regions=record.regions)

@@ -6,7 +6,7 @@ from functools import partial
 
 from pydantic import BaseModel
 
-from services.coordinator.book.models import BookNeed, BookOffer
+from services.coordinator.book.models import BookNeed, BookOffer, OfferElsewhere
 from services.coordinator.book.service import upsert_listing, withdraw_listing
 from services.coordinator.bus import Applied, Command, CommandBody, CommandHandler, EventHandler, UnitOfWork
 from services.coordinator.journal.service import Cause, current_cause
@@ -19,6 +19,7 @@ from shared.events.data import (
     NeedData,
     NeedWithdrawn,
     OfferData,
+    OfferShared,
     OfferWithdrawn,
 )
 
@@ -59,6 +60,7 @@ def offer_changed(event: Applied[OfferData], uow: UnitOfWork, *, policy: MatchPo
         return
     assert isinstance(row, BookOffer)
     matches.resolve_changed(session, old | partitions_for_offer(session, row), policy, event.cause)
+    matches.share_offers(session, [row], policy, event.cause)  # also when no need of ours wants it
 
 
 def listing_withdrawn(
@@ -71,6 +73,24 @@ def listing_withdrawn(
     if isinstance(row, BookNeed):
         touched.add(partition_of(row.category, row.region))
     matches.resolve_changed(session, touched, policy, event.cause)
+    if isinstance(row, BookOffer):
+        matches.share_offers(session, [row], policy, event.cause)
+
+
+def offer_shared(event: Applied[OfferShared], uow: UnitOfWork) -> None:
+    """Another partition's offer that serves our counties: kept to show, never allocated here.
+    A partition hears its own notices on a city's or province's subject: those it ignores."""
+    data, session = event.data, uow.session
+    if session.get(BookOffer, data.offer_id) is not None:
+        return
+    row = session.get(OfferElsewhere, data.offer_id)
+    if row is None:
+        row = OfferElsewhere(offer_id=data.offer_id)
+        session.add(row)
+    elif row.offer.get("version", 0) > data.offer.version:
+        return  # an older state
+    row.owner, row.offer = data.owner, data.offer.model_dump(mode="json")
+    row.status, row.remaining, row.updated_at = data.status, data.remaining, event.envelope.time
 
 
 def answered(event: Applied[MatchResponse], uow: UnitOfWork, *, policy: MatchPolicy) -> None:
@@ -125,6 +145,7 @@ def event_handlers(policy: MatchPolicy) -> dict[type[BaseModel], EventHandler]:
         OfferWithdrawn: partial(listing_withdrawn, policy=policy),
         MatchResponse: partial(answered, policy=policy),
         MatchDelivery: delivered,
+        OfferShared: offer_shared,
     }
 
 

@@ -1,12 +1,13 @@
 """Reads of the matches: proposals, confirmations and fulfilments."""
 
+from dataclasses import replace
 from datetime import date
 from typing import Literal
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from services.coordinator.book.models import BookNeed, BookOffer
+from services.coordinator.book.models import BookNeed, BookOffer, OfferElsewhere
 from services.coordinator.book.queries import in_category, in_region
 from services.coordinator.matches.lifecycle import ACTIVE, REFUSED
 from services.coordinator.matches.models import Match
@@ -26,9 +27,11 @@ from services.coordinator.matches.service import (
     offer_item,
     parties_of,
 )
+from services.coordinator.matching import Party
 from services.coordinator.matching.diagnosis import Nearest, nearest_needs, nearest_offers
 from services.coordinator.matching.filters import Reason
 from services.coordinator.registry.models import RegisteredOrganisation
+from shared.events.data import OfferData
 from shared.reasons import LANGUAGES, Language, render, render_explanation
 from shared.taxonomy import CATEGORIES, can_serve, root_of
 
@@ -132,6 +135,55 @@ def _summary(
     return Reason("no_candidates" if side == "need" else "no_needs")
 
 
+def _elsewhere(
+    session: Session,
+    need: BookNeed,
+    party: Party,
+    remaining: float,
+    today: date,
+    refused: frozenset[tuple[str, str]],
+) -> list[tuple[BookOffer, Nearest]]:
+    """Other partitions' offers that serve this county (``offer.shared``), judged like ours; one
+    that passes every filter fails on where it is allocated (``held_elsewhere``)."""
+    rows = list(
+        session.scalars(
+            select(OfferElsewhere).where(OfferElsewhere.status == "open").order_by(OfferElsewhere.offer_id)
+        )
+    )
+    offers = {r.offer_id: (_transient_offer(r), r) for r in rows}
+    items = [
+        offer_item(offer, base_quantity(offer) * float(r.remaining / offer.quantity))
+        for offer, r in offers.values()
+    ]
+    found = nearest_offers(need_item(need, party, remaining), items, today=today, refused=refused)
+    judged = []
+    for near in found:
+        offer, row = offers[near.offer.id]
+        if near.failed is None:
+            params = {
+                "county": offer.region[:6],
+                "owner": row.owner.removeprefix("coordinator-"),
+                "remaining": f"{format(row.remaining.normalize(), 'f')} {offer.unit}",
+            }
+            near = replace(near, failed=Reason("held_elsewhere", params))
+        judged.append((offer, near))
+    return judged
+
+
+def _transient_offer(row: OfferElsewhere) -> BookOffer:
+    """The shared offer as a book row, never added to the session."""
+    data = OfferData.model_validate(row.offer)
+    fields = data.model_dump(exclude={"offer_id", "version", "window_start", "window_end"})
+    return BookOffer(
+        id=data.offer_id,
+        version=data.version,
+        window_start=data.window_start,
+        window_end=data.window_end,
+        status=row.status,
+        **fields,
+    )
+
+
 def diagnosis(
     session: Session, side: Literal["need", "offer"], listing_id: str, lang: Language, today: date
 ) -> Diagnosis | None:
@@ -167,6 +219,9 @@ def diagnosis(
         )
         counterparts: dict[str, BookNeed | BookOffer] = {o.id: o for o in offers}
         pairs = [(n.offer.id, n) for n in near]
+        elsewhere = _elsewhere(session, row, party, max(0.0, whole - proposed), today, refused)
+        counterparts |= {offer.id: offer for offer, _ in elsewhere}
+        pairs += [(offer.id, found) for offer, found in elsewhere]
     else:
         roots = sorted({root_of(n) for n in CATEGORIES if can_serve(row.category, n)})
         needs = list(

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
+from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea, SharedOffer
 from services.coordinator.book.queries import code_starts_with, in_category, unindexed
 from services.coordinator.journal.service import Cause, publish
 from services.coordinator.matches.lifecycle import (
@@ -36,10 +36,11 @@ from services.coordinator.matching.allocation import FairSplit
 from services.coordinator.matching.candidates import candidate_pairs
 from services.coordinator.matching.explanation import explain
 from services.coordinator.matching.filters import REGION_RULES
+from services.coordinator.matching.reach import regions_beyond
 from services.coordinator.matching.reconciliation import REPLACED, WINDOW_ENDED, StandingProposal, reconcile
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
-from shared.events.data import MatchData
+from shared.events.data import MatchData, OfferData, OfferShared
 from shared.metrics import MATCH_SOLVE_SECONDS
 from shared.regions import significant_prefix
 from shared.taxonomy import SERVES, is_within, root_of
@@ -90,6 +91,8 @@ class MatchPolicy:
     keep_best: int | None = 16  # each listing's best pairs kept for the allocation (None: all)
     resolve_at: ResolveAt = "event"  # re-solve a changed listing's partitions at once, or at a tick
     resolve_batch: int = 64  # partitions one re-solve point solves at most
+    regions: tuple[str, ...] = ()  # the counties this coordinator owns (empty: all)
+    owner: str = "coordinator"  # its consumer, named in what it tells other partitions
 
 
 def partition_of(category: str, region: str) -> str:
@@ -279,6 +282,72 @@ def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause
         _amend(session, loaded[amendment.match_id], amendment.allocation, books, policy, cause)
     for allocation in outcome.proposed:
         _propose(session, partition, allocation, books, policy, cause)
+    share_offers(session, offers, policy, cause)
+
+
+def share_offers(session: Session, offers: Iterable[BookOffer], policy: MatchPolicy, cause: Cause) -> None:
+    """Tell the counties of other partitions that ``offers`` serve what remains of each
+    (``offer.shared``), when that or the offer changed since last told. Only this partition
+    allocates them; the others show them to their needs (see ``matching/reach.py``)."""
+    for offer in offers:
+        beyond = regions_beyond(offer.service_area, policy.regions)
+        if not beyond:
+            continue
+        used = session.scalar(
+            select(func.coalesce(func.sum(Match.base_quantity), 0.0)).where(
+                Match.offer_id == offer.id, Match.status.in_(ACTIVE)
+            )
+        )
+        left = in_unit(max(0.0, base_quantity(offer) - float(used or 0)), offer.unit)
+        remaining = left if offer.status == "open" else Decimal(0)
+        told = session.get(SharedOffer, offer.id)
+        if told is not None and (told.version, told.status, told.remaining) == (
+            offer.version,
+            offer.status,
+            remaining,
+        ):
+            continue
+        if told is None:
+            told = SharedOffer(offer_id=offer.id)
+            session.add(told)
+        told.version, told.status, told.remaining = offer.version, offer.status, remaining
+        notice = OfferShared(
+            offer_id=offer.id,
+            offer=offer_data(offer),
+            status="open" if offer.status == "open" else "withdrawn",
+            remaining=remaining,
+            owner=policy.owner,
+        )
+        for region in beyond:
+            id_parts = ("offer", "shared", offer.id, region)
+            publish(
+                session,
+                "sifang.offer.shared.v1",
+                notice,
+                region,
+                cause=cause,
+                id_parts=id_parts,
+                logged=False,
+            )
+
+
+def offer_data(row: BookOffer) -> OfferData:
+    """The book's offer as event data."""
+    return OfferData(
+        offer_id=row.id,
+        organisation_id=row.organisation_id,
+        category=row.category,
+        title=row.title,
+        description=row.description,
+        quantity=row.quantity,
+        unit=row.unit,
+        region=row.region,
+        service_area=list(row.service_area),
+        attributes=row.attributes,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        version=row.version,
+    )
 
 
 def resolve_all(session: Session, partitions: set[str], policy: MatchPolicy, cause: Cause) -> None:
