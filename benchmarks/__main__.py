@@ -11,9 +11,11 @@ measured in the same run, and the machine and its load when it ran.
    20 needs/s through the whole platform, against a bare endpoint → its event.
 5. Memory (``bench_memory``): the coordinator's resident memory with 200k open items, while it
    matches needs posted through the platform, against a book of 1k.
+6. Partitions (``bench_partitions``): a province partition's consumer filter (≈ 3,500
+   subjects) against a single coordinator's four wide ones, over the same stream.
 
 Each prints its own table; ``--only`` runs some of them
-(``stakeholder,ingest,matching,latency,memory``).
+(``stakeholder,ingest,matching,latency,memory,partitions``).
 """
 
 import argparse
@@ -49,7 +51,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", default="stakeholder,ingest,matching,latency,memory")
+    parser.add_argument("--only", default="stakeholder,ingest,matching,latency,memory,partitions")
     args = parser.parse_args(argv)
     chosen = set(args.only.split(","))
     print(f"# Sifang benchmarks\n\nmachine: {machine()}\n", flush=True)
@@ -87,6 +89,11 @@ def main(argv: list[str] | None = None) -> None:
 
         print("\n## Coordinator memory at 200k open items\n", flush=True)
         bench_memory.main([])
+    if "partitions" in chosen:
+        from benchmarks import bench_partitions
+
+        print("\n## A partition's consumer filter\n", flush=True)
+        bench_partitions.main([])
     print(f"\nmachine after the run: {machine()}; {time.monotonic() - started:.0f} s in all")
 
 

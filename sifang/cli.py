@@ -44,6 +44,12 @@ tokens_app = typer.Typer(help="Scoped API tokens for the coordinator's HTTP API.
 app.add_typer(tokens_app, name="tokens")
 stream_app = typer.Typer(help="The event stream: backups and restores.", no_args_is_help=True)
 app.add_typer(stream_app, name="stream")
+partition_app = typer.Typer(help="Coordinators partitioned by county.", no_args_is_help=True)
+app.add_typer(partition_app, name="partition")
+province_app = typer.Typer(
+    help="The province's read router over partitioned coordinators.", no_args_is_help=True
+)
+app.add_typer(province_app, name="province")
 console = Console()
 
 VarDir = Annotated[Path, typer.Option(envvar="SIFANG_VAR_DIR", help="where `make run` keeps its data")]
@@ -314,6 +320,65 @@ def redrive_dead_letter(letter_id: int, service: Service = "coordinator") -> Non
         raise typer.Exit(1) from exc
     console.print(f"dead letter {letter_id}: {outcome}")
     raise typer.Exit(0 if outcome in ("applied", "duplicate") or outcome.startswith("already") else 1)
+
+
+@partition_app.command("move")
+def move_county(
+    county: Annotated[str, typer.Argument(help="the six-digit county code to move, e.g. 610124")],
+    from_database: Annotated[str, typer.Option(help="the database of the coordinator that owns it now")],
+    to_database: Annotated[str, typer.Option(help="the database of the coordinator that will own it")],
+    nats_url: NatsUrl = "nats://127.0.0.1:4233",
+    resume: Annotated[
+        bool, typer.Option(help="finish a move that stopped after the source dropped it")
+    ] = False,
+) -> None:
+    """Move a county to another coordinator: both (stopped) are rebuilt from the stream with
+    their new counties, which then go into their COORDINATOR_REGIONS."""
+    from sifang.partitions import MoveRefused
+    from sifang.partitions import move_county as move
+
+    try:
+        report = move(county, from_database, to_database, nats_url, resume=resume)
+    except MoveRefused as exc:
+        console.print(f"[red]Not moved: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table("partition", "events replayed", "matches before → after", "new events to publish")
+    for side in (report.source, report.target):
+        if side.name not in report.matches:
+            table.add_row(side.name, "(rebuilt before)", "", "")
+            continue
+        before, after = report.matches[side.name]
+        table.add_row(
+            side.name, str(report.events[side.name]), f"{before} → {after}", str(report.to_publish[side.name])
+        )
+    console.print(table)
+    regions = {report.source.name: report.plan.source_regions, report.target.name: report.plan.target_regions}
+    console.print(
+        f"[green]{county} moved from {report.source.name} to {report.target.name}.[/green] Start them with:"
+    )
+    for name, owned in regions.items():
+        console.print(f"  {name}: COORDINATOR_PARTITION={name} COORDINATOR_REGIONS='{json.dumps(owned)}'")
+
+
+@province_app.command("serve")
+def province_serve(host: str = "127.0.0.1", port: int | None = None) -> None:
+    """Run the read router over the coordinators in PROVINCE_PARTITIONS (see docs/scaling.md)."""
+    import uvicorn
+
+    from sifang.province import ProvinceSettings, create_app
+
+    settings = ProvinceSettings()
+    uvicorn.run(create_app(settings), host=host, port=port or settings.port, log_level="warning")
+
+
+@province_app.command("token")
+def province_token() -> None:
+    """Make a caller token for the read router; its digest goes into PROVINCE_TOKENS."""
+    from sifang.province import new_token
+
+    token, digest = new_token()
+    console.print(f"token (give it to the caller; shown once): {token}")
+    console.print(f"digest (add it to PROVINCE_TOKENS): {digest}")
 
 
 @accounts_app.command("add")

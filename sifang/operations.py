@@ -205,10 +205,11 @@ def _apply_batch(consumer: EventConsumer, batch: list[Delivery]) -> list[Outcome
     return outcomes if outcomes is not None else [consumer.process(delivery) for delivery in batch]
 
 
-def rebuild_coordinator(target_url: str) -> tuple[int, int]:
-    """Apply the whole stream, in order, to a fresh coordinator database at ``target_url``."""
+def rebuild_coordinator(target_url: str, **overrides: Any) -> tuple[int, int]:
+    """Apply the whole stream, in order, to a fresh coordinator database at ``target_url``, as
+    the coordinator configured by the environment (and ``overrides``: regions, partition) would."""
     upgrade("coordinator", target_url)
-    settings = CoordinatorSettings(database_url=target_url)
+    settings = CoordinatorSettings(database_url=target_url, **overrides)
     runtime = build_runtime(settings)
     try:
         return asyncio.run(_replay(settings, stakeholder_consumer(settings, runtime)))

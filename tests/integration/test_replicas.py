@@ -5,11 +5,6 @@ replica is killed with SIGKILL mid-load; on SQLite one relay works a database fi
 import asyncio
 import itertools
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,8 +22,9 @@ from shared.db import make_engine
 from shared.messaging.models import OutboxMessage
 from shared.messaging.nats import STREAM_NAME, NatsLink
 from shared.messaging.outbox import OutboxRelay
-from sifang.platform import LocalNats, free_port
+from sifang.platform import LocalNats
 from tests.integration.test_outbox import _record
+from tests.processes import ServiceProcess, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "replica-admin-token-0123456789"
@@ -37,33 +33,18 @@ NEEDS = 120  # each updated ROUNDS times through both replicas at once, a third 
 ROUNDS = 5
 
 
-class Replica:
+class Replica(ServiceProcess):
     """One community service process (uvicorn, one worker) on the shared database."""
 
     def __init__(self, name: str, database_url: str, nats_url: str, log: Path) -> None:
         self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = os.environ | {
+        env = {
             "NATS_URL": nats_url,
             "COMMUNITY_DATABASE_URL": database_url,
             "SIFANG_ADMIN_TOKEN": TOKEN,
             "SIFANG_VAR_DIR": str(log.parent),
         }
-        command = [sys.executable, "-m", "uvicorn", "--factory", "services.community.app:create_app"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        with open(log, "ab") as output:
-            self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output, cwd=ROOT)
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.process.poll() is None, f"{name} exited; see {log}"
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"{name} not healthy; see {log}"
-            time.sleep(0.1)
+        super().__init__("community", env, log)
 
     def published(self) -> float:
         text = httpx.get(self.url + "/metrics", timeout=10).text
@@ -72,19 +53,6 @@ class Replica:
                 if sample.name == "sifang_outbox_published_total":
                     return sample.value
         raise AssertionError("no sifang_outbox_published_total")
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @contextmanager
@@ -204,18 +172,10 @@ def _outbox(database_url: str) -> tuple[set[str], int]:
     return set(ids), unpublished
 
 
-def _eventually(probe: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := probe()):
-        assert time.monotonic() < deadline, "not seen in time"
-        time.sleep(0.2)
-    return result
-
-
 def _check_stream(nats_url: str, database_url: str, changes: dict[str, int]) -> list[dict[str, Any]]:
     """Every outbox row is on the stream exactly once; per need, the stream has its changes in
     order: published (version 1), each update with the next version, then the withdrawal."""
-    _eventually(lambda: _outbox(database_url)[1] == 0)
+    eventually(lambda: _outbox(database_url)[1] == 0)
     outbox, _ = _outbox(database_url)
     events = asyncio.run(_stream(nats_url))
     ids = [event["id"] for event in events]

@@ -1,0 +1,338 @@
+"""Coordinators partitioned by county, as real processes: each consumes only its counties (and
+every organisation's registration), answers reach the partition that made the match, the read
+router shows the whole province and names a partition that is down, and moving a county
+(``sifang partition move``, the real CLI) replays its history into the new owner, which then
+equals a replay of the stream under its new counties."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from services.coordinator.journal.service import PartitionMismatch, claim_partition
+from services.coordinator.settings import consumer_filters
+from services.migrate import upgrade
+from shared.db import make_engine
+from shared.messaging.nats import subject_matches
+from sifang.operations import compare_coordinators, rebuild_coordinator
+from sifang.partitions import read_partition
+from sifang.platform import LocalNats
+from sifang.province import MISSING_HEADER, Partition, ProvinceSettings, create_app, new_token
+from sifang.replay_compare import scratch_database
+from tests.processes import ROOT, ServiceProcess, eventually
+
+TOKEN = "partition-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+NORTH, SOUTH, EAST = "610124", "610125", "610126"  # 周至县, 户县 and 蓝田县 of Xi'an
+
+
+class Coordinator(ServiceProcess):
+    def __init__(
+        self, name: str, regions: list[str], url: str, nats_url: str, log_dir: Path, *, healthy: bool = True
+    ) -> None:
+        self.name, self.database_url = name, url
+        env = _env(nats_url, log_dir) | {
+            "COORDINATOR_DATABASE_URL": url,
+            "COORDINATOR_PARTITION": name,
+            "COORDINATOR_REGIONS": json.dumps(regions),
+        }
+        super().__init__("coordinator", env, log_dir / f"coordinator-{name}.log", healthy=healthy)
+
+    def get(self, path: str, **params: str) -> Any:
+        response = httpx.get(self.url + path, params=params, headers=ADMIN, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+class Party:
+    """An organisation using its stakeholder service over HTTP."""
+
+    def __init__(self, service: ServiceProcess, name: str, region: str) -> None:
+        response = httpx.post(
+            service.url + "/organisations", headers=ADMIN, json={"name": name, "region": region}
+        )
+        assert response.status_code == 201, response.text
+        self.id = response.json()["organisation"]["id"]
+        self.base = service.url
+        self.auth = {"Authorization": f"Bearer {response.json()['api_key']}"}
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = httpx.post(self.base + path, json=body, headers=self.auth, timeout=10)
+        assert response.status_code in (200, 201, 202), response.text
+        return response.json()
+
+    def has(self, path: str) -> bool:
+        return httpx.get(self.base + path, headers=self.auth, timeout=10).status_code == 200
+
+
+def _env(nats_url: str, log_dir: Path) -> dict[str, str]:
+    return {"NATS_URL": nats_url, "SIFANG_ADMIN_TOKEN": TOKEN, "SIFANG_VAR_DIR": str(log_dir)}
+
+
+def _database(tmp_path: Path, name: str, service: str) -> str:
+    url = f"sqlite:///{tmp_path / f'{name}.db'}"
+    upgrade(service, url)
+    return url
+
+
+def _training(title: str, quantity: int, region: str, **extra: Any) -> dict[str, Any]:
+    body = {"category": "training.livestream", "title": title, "quantity": quantity, "unit": "人"}
+    return body | {"region": region} | extra
+
+
+def _ids(rows: list[dict[str, Any]]) -> set[str]:
+    return {row["id"] for row in rows}
+
+
+def test_filters_give_a_partition_its_counties_and_every_registration() -> None:
+    filters = consumer_filters([NORTH])
+    ours = ["sifang.community.610124.need.published", "sifang.ngo.610124.match.accepted"]
+    theirs = ["sifang.community.610125.need.published", "sifang.ngo.610125.match.accepted"]
+    everywhere = [
+        "sifang.enterprise.610125.organisation.registered",
+        "sifang.ngo.650102.organisation.registered",
+    ]
+    for subject in ours + everywhere:
+        assert sum(subject_matches(f, subject) for f in filters) == 1, subject  # once: no overlap
+    for subject in theirs:
+        assert not any(subject_matches(f, subject) for f in filters), subject
+    assert any(subject_matches(f, "sifang.coordinator.610124.instruction.issued") for f in filters)
+    assert not any(subject_matches(f, "sifang.coordinator.610125.instruction.issued") for f in filters)
+    assert consumer_filters([])[:4] == [
+        f"sifang.{k}.>" for k in ("government", "enterprise", "ngo", "community")
+    ]
+
+
+def test_a_database_built_for_some_counties_refuses_other_counties(tmp_path: Path) -> None:
+    engine = make_engine(_database(tmp_path, "record", "coordinator"))
+    with Session(engine) as session:
+        claim_partition(session, "coordinator-north", [NORTH])
+        session.commit()
+        claim_partition(session, "coordinator-north", [NORTH])  # the same: fine
+        with pytest.raises(PartitionMismatch, match="sifang partition move"):
+            claim_partition(session, "coordinator-north", [NORTH, SOUTH])
+        with pytest.raises(PartitionMismatch, match="coordinator-north"):
+            claim_partition(session, "coordinator-south", [NORTH])
+    engine.dispose()
+
+
+@pytest.fixture
+def stakeholders(nats_server: LocalNats, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
+    started: dict[str, ServiceProcess] = {}
+    try:
+        for service in ("community", "ngo"):
+            env = _env(nats_server.url, tmp_path) | {
+                f"{service.upper()}_DATABASE_URL": _database(tmp_path, service, service)
+            }
+            started[service] = ServiceProcess(service, env, tmp_path / f"{service}.log")
+        yield started
+    finally:
+        for process in started.values():
+            process.stop()
+
+
+def test_partitions_route_answers_merge_reads_and_move_a_county(
+    nats_server: LocalNats,
+    stakeholders: dict[str, ServiceProcess],
+    service_database: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    community, ngo = stakeholders["community"], stakeholders["ngo"]
+    urls = {name: service_database("coordinator") for name in ("north", "south")}
+    north = Coordinator("north", [NORTH], urls["north"], nats_server.url, tmp_path)
+    south = Coordinator("south", [SOUTH, EAST], urls["south"], nats_server.url, tmp_path)
+    running = [north, south]
+    try:
+        # A social-work station registered in 户县 (south) runs a course in 周至县 (north).
+        station = Party(ngo, "户县社工站", "610125100000")
+        west = Party(community, "马召镇西村村委会", "610124104201")
+        huxian = Party(community, "甘亭镇东村村委会", "610125100201")
+        # Its course serves both counties: north owns and allocates it, south is told what is left.
+        area = {"service_area": [NORTH, SOUTH]}
+        course = station.post("/offers", _training("直播带货培训班", 30, "610124104000", **area))
+        north_need = west.post("/needs", _training("村民直播带货培训", 20, "610124104201"))
+        south_need = huxian.post("/needs", _training("电商培训", 12, "610125100201"))
+
+        # Each partition has its counties' book, and knows every organisation.
+        def books() -> tuple[set[str], set[str]] | None:
+            north_needs, south_needs = _ids(north.get("/needs")), _ids(south.get("/needs"))
+            return (north_needs, south_needs) if north_needs and south_needs else None
+
+        north_needs, south_needs = eventually(books, what="both books")
+        assert north_needs == {north_need["need_id"]} and south_needs == {south_need["need_id"]}
+        assert _ids(north.get("/offers")) == {course["offer_id"]} and not south.get("/offers")
+        for coordinator in running:
+            eventually(lambda c=coordinator: len(c.get("/organisations")) == 3, what="registry")
+
+        # The match is made in 周至县; the station's answer goes there, not to its home county.
+        match = eventually(lambda: north.get("/matches", status="proposed"), what="a proposal")[0]
+        assert match["offer_id"] == course["offer_id"] and match["need_id"] == north_need["need_id"]
+        for party in (station, west):
+            eventually(lambda p=party: p.has(f"/matches/{match['match_id']}"), what="the match copy")
+            party.post(f"/matches/{match['match_id']}/accept")
+        eventually(
+            lambda: north.get(f"/matches/{match['match_id']}")["status"] == "confirmed", what="confirmed"
+        )
+        assert not south.get("/events", type="sifang.match.accepted.v1")  # nothing strayed south
+        assert not south.get("/dead-letters")
+        assert not south.get("/matches")  # the course is never allocated in the south
+
+        # South shows its village the course, held elsewhere, with the 10 seats north has left.
+        def told() -> dict[str, Any] | None:
+            diagnosis = south.get(f"/needs/{south_need['need_id']}/diagnosis", lang="en")
+            return next((c for c in diagnosis["candidates"] if c["listing_id"] == course["offer_id"]), None)
+
+        candidate = eventually(told, what="the course in south's diagnosis")
+        assert candidate["failed"]["code"] == "held_elsewhere"
+        assert candidate["failed"]["params"] == {"county": NORTH, "owner": "north", "remaining": "10 人"}
+        assert "north" in candidate["failed"]["text"] and candidate["organisation_name"] == "户县社工站"
+        _assert_replays_identically(south, [SOUTH, EAST], nats_server.url)  # notices replay too
+
+        # The read router: the whole province, one partition's items, a partition down named.
+        token, digest = new_token()
+        settings = ProvinceSettings(
+            partitions={c.name: Partition(url=c.url, token=TOKEN) for c in running}, tokens=[digest]
+        )
+        router = _Router(create_app(settings), token)
+        assert _ids(router.get("/needs")) == {north_need["need_id"], south_need["need_id"]}
+        assert [n["id"] for n in router.get("/needs", limit="1", offset="1")] == [south_need["need_id"]]
+        assert router.get(f"/matches/{match['match_id']}")["status"] == "confirmed"
+        assert {p["name"]: p["regions"] for p in router.get("/partitions")} == {
+            "north": [NORTH],
+            "south": [SOUTH, EAST],
+        }
+        assert router.status("/needs", auth=False) == 401
+        move = ["partition", "move", SOUTH, "--from-database", urls["south"], "--to-database", urls["north"]]
+        refused = _sifang(nats_server.url, tmp_path, *move)
+        assert refused.returncode == 1 and "stop the coordinators first" in refused.stdout, refused.stdout
+        south.kill()  # SIGKILL
+        running.remove(south)
+        down = router.response("/needs")
+        assert down.status_code == 503 and down.json()["detail"]["partitions"] == ["south"]
+        partial = router.response("/needs", partial="true")
+        assert partial.status_code == 200 and partial.headers[MISSING_HEADER] == "south"
+        assert _ids(partial.json()) == {north_need["need_id"]}
+        router.loop.close()
+
+        # Move 户县 to north: both stopped, the CLI rebuilds both from the stream. It is killed
+        # (SIGKILL) halfway, once the source has dropped 户县: nobody owns it then, never two.
+        north.stop()
+        running.remove(north)
+        command = subprocess.Popen(_command(*move), env=_cli_env(nats_server.url, tmp_path), cwd=ROOT)
+        try:
+            eventually(lambda: read_partition(urls["south"]).regions == (EAST,), 120, "the source dropped it")
+        finally:
+            command.kill()
+            command.wait()
+        assert command.returncode == -signal.SIGKILL
+        assert read_partition(urls["north"]).regions == (NORTH,)  # halfway: owned by nobody
+        again = _sifang(nats_server.url, tmp_path, *move)
+        assert again.returncode == 1 and "--resume" in again.stdout, again.stdout
+        moved = _sifang(nats_server.url, tmp_path, *move, "--resume")
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+        assert f'COORDINATOR_REGIONS=\'["{NORTH}", "{SOUTH}"]\'' in moved.stdout, moved.stdout
+        north = Coordinator("north", [NORTH, SOUTH], urls["north"], nats_server.url, tmp_path)
+        south = Coordinator("south", [EAST], urls["south"], nats_server.url, tmp_path)
+        running += [north, south]
+        assert _ids(north.get("/needs")) == {
+            north_need["need_id"],
+            south_need["need_id"],
+        }  # the history came along
+        assert north.get(f"/matches/{match['match_id']}")["status"] == "confirmed"  # and what it had stays
+        assert not south.get("/needs") and not south.get("/matches")
+        # Now one partition holds the course and 户县's village: its 10 seats left are proposed.
+        proposed = north.get("/matches", need_id=south_need["need_id"])
+        assert [(m["offer_id"], m["quantity"], m["status"]) for m in proposed] == [
+            (course["offer_id"], "10", "proposed")
+        ]
+        eventually(lambda: huxian.has(f"/matches/{proposed[0]['match_id']}"), what="published on start")
+        later = huxian.post("/needs", _training("农产品直播", 8, "610125100201"))
+        eventually(lambda: later["need_id"] in _ids(north.get("/needs")), what="a new need of 户县 at north")
+        assert later["need_id"] not in _ids(south.get("/needs"))
+
+        # North's record is the replay of the stream under its new counties.
+        _assert_replays_identically(north, [NORTH, SOUTH], nats_server.url)
+
+        # A coordinator started with counties its database was not built for does not consume.
+        south.stop()
+        running.remove(south)
+        stale = Coordinator("south", [SOUTH, EAST], urls["south"], nats_server.url, tmp_path, healthy=False)
+        running.append(stale)
+        health = eventually(lambda: _paused(stale.url), what="refused")
+        assert "sifang partition move" in health
+    finally:
+        for coordinator in running:
+            coordinator.stop()
+
+
+def _assert_replays_identically(coordinator: Coordinator, regions: list[str], nats_url: str) -> None:
+    with scratch_database(coordinator.database_url) as scratch:
+        applied, failed = rebuild_coordinator(
+            scratch, regions=regions, partition=coordinator.name, nats_url=nats_url
+        )
+        assert failed == 0 and applied > 0
+        report = compare_coordinators(coordinator.database_url, scratch)
+    assert all(result["identical"] for result in report.values()), report
+
+
+def _paused(url: str) -> str | None:
+    body = httpx.get(url + "/healthz", timeout=5).json()
+    for consumer in (body.get("consumers") or {}).values():
+        if consumer.get("state") == "paused":
+            return str(consumer.get("reason"))
+    return None
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sifang.cli", *args]
+
+
+def _cli_env(nats_url: str, var_dir: Path) -> dict[str, str]:
+    return os.environ | _env(nats_url, var_dir) | {"COLUMNS": "200"}
+
+
+def _sifang(nats_url: str, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _command(*args),
+        env=_cli_env(nats_url, var_dir),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+class _Router:
+    """The read router in this process, called over ASGI with a caller token, on one event loop
+    (the router's own client to the coordinators lives on it)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self.token = app, token
+        self.loop = asyncio.Runner()
+
+    def response(self, path: str, *, auth: bool = True, **params: str) -> httpx.Response:
+        async def call() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
+            async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+                return await client.get(path, params=params, headers=headers)
+
+        return self.loop.run(call())
+
+    def status(self, path: str, *, auth: bool = True) -> int:
+        return self.response(path, auth=auth).status_code
+
+    def get(self, path: str, **params: str) -> Any:
+        response = self.response(path, **params)
+        assert response.status_code == 200, response.text
+        return response.json()
