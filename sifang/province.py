@@ -131,6 +131,10 @@ def create_app(settings: ProvinceSettings | None = None) -> FastAPI:
             },
         )
 
+    @app.get("/healthz", summary="The router is up (it does not ask the partitions: see /partitions)")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
     Partial = Annotated[bool, Query(description="answer from the partitions that answer, naming the rest")]
 
     def merged_list(path: str, key: Callable[[dict[str, Any]], Any]) -> None:

@@ -32,13 +32,25 @@ def eventually(probe: Callable[[], Any], timeout: float = 60.0, what: str = "") 
 class ServiceProcess:
     """``services.<service>.app`` under uvicorn (one worker) with ``env`` over the test's own."""
 
-    def __init__(self, service: str, env: Mapping[str, str], log: Path, *, healthy: bool = True) -> None:
+    def __init__(
+        self,
+        service: str,
+        env: Mapping[str, str],
+        log: Path,
+        *,
+        healthy: bool = True,
+        port: int | None = None,
+        command: list[str] | None = None,
+    ) -> None:
+        """``command`` (given the port as ``{port}``) runs something else that serves ``/healthz``."""
         self.service = service
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        command = [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.app:create_app"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        if command is None:
+            command = [sys.executable, "-m", "uvicorn", "--factory", f"services.{service}.app:create_app"]
+            command += ["--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
+        command = [part.replace("{port}", str(self.port)) for part in command]
         with open(log, "ab") as output:
             self.process = subprocess.Popen(
                 command, env=os.environ | dict(env), stdout=output, stderr=output, cwd=ROOT

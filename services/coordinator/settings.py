@@ -34,6 +34,12 @@ class CoordinatorSettings(ServiceSettings):
         description="the name of this coordinator's partition (its durable consumer is "
         "coordinator-<name>); keep it when counties move (empty: named after its counties)",
     )
+    province_url: str = Field(
+        default="",
+        description="the read router over every partition (sifang province serve), for the "
+        "dashboard's province page; empty: the page shows this coordinator's own partition",
+    )
+    province_token: str = Field(default="", description="a caller token of that read router")
     max_deliver: int = Field(
         default=10,
         ge=2,

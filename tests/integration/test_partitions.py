@@ -7,6 +7,7 @@ equals a replay of the stream under its new counties."""
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
+from services.coordinator.dashboard.accounts import create_account
 from services.coordinator.journal.service import PartitionMismatch, claim_partition
 from services.coordinator.settings import consumer_filters
 from services.migrate import upgrade
@@ -25,7 +27,7 @@ from shared.db import make_engine
 from shared.messaging.nats import subject_matches
 from sifang.operations import compare_coordinators, rebuild_coordinator
 from sifang.partitions import read_partition
-from sifang.platform import LocalNats
+from sifang.platform import LocalNats, free_port
 from sifang.province import MISSING_HEADER, Partition, ProvinceSettings, create_app, new_token
 from sifang.replay_compare import scratch_database
 from tests.processes import ROOT, ServiceProcess, eventually
@@ -37,15 +39,29 @@ NORTH, SOUTH, EAST = "610124", "610125", "610126"  # 周至县, 户县 and 蓝�
 
 class Coordinator(ServiceProcess):
     def __init__(
-        self, name: str, regions: list[str], url: str, nats_url: str, log_dir: Path, *, healthy: bool = True
+        self,
+        name: str,
+        regions: list[str],
+        url: str,
+        nats_url: str,
+        log_dir: Path,
+        *,
+        healthy: bool = True,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.name, self.database_url = name, url
-        env = _env(nats_url, log_dir) | {
-            "COORDINATOR_DATABASE_URL": url,
-            "COORDINATOR_PARTITION": name,
-            "COORDINATOR_REGIONS": json.dumps(regions),
-        }
-        super().__init__("coordinator", env, log_dir / f"coordinator-{name}.log", healthy=healthy)
+        env = (
+            _env(nats_url, log_dir)
+            | (env or {})
+            | {
+                "COORDINATOR_DATABASE_URL": url,
+                "COORDINATOR_PARTITION": name,
+                "COORDINATOR_REGIONS": json.dumps(regions),
+            }
+        )
+        log = log_dir / f"coordinator-{name}.log"
+        super().__init__("coordinator", env, log, healthy=healthy, port=port)
 
     def get(self, path: str, **params: str) -> Any:
         response = httpx.get(self.url + path, params=params, headers=ADMIN, timeout=10)
@@ -336,3 +352,67 @@ class _Router:
         response = self.response(path, **params)
         assert response.status_code == 200, response.text
         return response.json()
+
+
+def test_the_dashboard_shows_the_whole_province_and_names_a_partition_that_is_down(
+    nats_server: LocalNats, stakeholders: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    community = stakeholders["community"]
+    ports = {name: free_port() for name in ("north", "south", "router")}
+    token, digest = new_token()
+    partitions = {n: {"url": f"http://127.0.0.1:{ports[n]}", "token": TOKEN} for n in ("north", "south")}
+    router_env = {"PROVINCE_PARTITIONS": json.dumps(partitions), "PROVINCE_TOKENS": json.dumps([digest])}
+    command = _command("province", "serve", "--port", "{port}")
+    started = [
+        ServiceProcess("router", router_env, tmp_path / "router.log", port=ports["router"], command=command)
+    ]
+    try:
+        dashboard_env = {
+            "COORDINATOR_PROVINCE_URL": started[0].url,
+            "COORDINATOR_PROVINCE_TOKEN": token,
+        }
+        north_url = _database(tmp_path, "north", "coordinator")
+        north = Coordinator(
+            "north", [NORTH], north_url, nats_server.url, tmp_path, port=ports["north"], env=dashboard_env
+        )
+        started.append(north)
+        south_url = _database(tmp_path, "south", "coordinator")
+        south = Coordinator("south", [SOUTH], south_url, nats_server.url, tmp_path, port=ports["south"])
+        started.append(south)
+        west = Party(community, "马召镇西村村委会", "610124104201")
+        huxian = Party(community, "甘亭镇东村村委会", "610125100201")
+        west.post("/needs", _training("村民直播带货培训", 20, "610124104201"))
+        huxian.post("/needs", _training("<script>alert(1)</script>电商培训", 12, "610125100201"))
+        engine = make_engine(north_url)
+        with Session(engine) as session:
+            create_account(session, "li", "李主任", "a long enough password")
+            session.commit()
+        engine.dispose()
+        client = httpx.Client(base_url=north.url, timeout=10)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/dashboard/login").text)
+        assert csrf is not None
+        form = {
+            "username": "li",
+            "password": "a long enough password",
+            "csrf": csrf.group(1),
+            "next": "/dashboard",
+        }
+        assert client.post("/dashboard/login", data=form).status_code == 303
+
+        def page() -> str | None:
+            text = client.get("/dashboard/province").text
+            return text if "电商培训" in text and "村民直播带货培训" in text else None
+
+        shown = eventually(page, what="both counties' needs on north's page")
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;电商培训" in shown and "<script>alert" not in shown
+        assert "north (本分区)" in shown and SOUTH in shown and "在线" in shown
+        south.kill()  # SIGKILL
+        down = client.get("/dashboard/province").text
+        assert "以下分区未响应，其需求未列出：south" in down and "未响应" in down
+        assert "电商培训" not in down and "村民直播带货培训" in down
+        english = client.get("/dashboard/province", params={"lang": "en"}).text
+        assert "These partitions did not answer; their needs are not listed: south" in english
+        client.close()
+    finally:
+        for process in started:
+            process.stop()

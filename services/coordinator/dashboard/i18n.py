@@ -15,6 +15,28 @@ LABELS: dict[str, tuple[str, str]] = {
     "offers": ("供给", "Offers"),
     "meetings": ("会议", "Meetings"),
     "actions": ("行动事项", "Actions"),
+    "province": ("全省", "Province"),
+    "partition": ("协调分区", "Partition"),
+    "counties": ("所辖区县", "Counties"),
+    "answering": ("在线", "answering"),
+    "not_answering": ("未响应", "not answering"),
+    "this_partition": ("本分区", "this partition"),
+    "every_county": ("全部区县", "every county"),
+    "province_not_configured": (
+        "未配置全省读取路由（COORDINATOR_PROVINCE_URL）：仅显示本协调服务负责的区县。",
+        "No province read router is configured (COORDINATOR_PROVINCE_URL): only this "
+        "coordinator's own counties are shown.",
+    ),
+    "province_unreachable": ("无法读取全省路由：{error}", "The province read router cannot be read: {error}"),
+    "partitions_missing": (
+        "以下分区未响应，其需求未列出：{names}",
+        "These partitions did not answer; their needs are not listed: {names}",
+    ),
+    "longest_waiting": (
+        "全省未满足需求（等待最久的在前）",
+        "Open needs of the province (longest waiting first)",
+    ),
+    "county": ("区县", "County"),
     "sign_in": ("登录", "Sign in"),
     "sign_out": ("退出", "Sign out"),
     "username": ("用户名", "Username"),

@@ -30,9 +30,11 @@ from services.coordinator.dashboard import auth, queries, sessions
 from services.coordinator.dashboard.accounts import ThrottlePolicy
 from services.coordinator.dashboard.charts import bar_chart
 from services.coordinator.dashboard.i18n import Lang, t
+from services.coordinator.dashboard.province import read_province
 from services.coordinator.dashboard.stats import overview
 from services.coordinator.instructions import carry_out
 from services.coordinator.integrations.stream_views import sse_response, start_position
+from services.coordinator.journal import queries as journal_queries
 from services.coordinator.matches.commands import NudgeMatch, WithdrawMatch
 from services.coordinator.matches.lifecycle import MatchStatus
 from services.coordinator.meetings import queries as meeting_queries
@@ -646,6 +648,27 @@ def minutes_md(request: Request, meeting_id: str, uow: UowDep, user: User, lang:
     return Response(
         minutes_markdown(record.content, record.record_hash, _names(uow), lang, amendments),
         media_type="text/markdown; charset=utf-8",
+    )
+
+
+@router.get("/province")
+def province_page(request: Request, uow: UowDep, user: User, runtime: RuntimeDep) -> HTMLResponse:
+    """Every partition's counties and the open needs of the whole province, through the read
+    router; this coordinator's own partition when none is configured."""
+    settings = settings_of(runtime)
+    own = journal_queries.partition(uow.session)
+    view = read_province(settings.province_url, settings.province_token)
+    lang = _lang(request)
+    return render(
+        request,
+        "province.html",
+        user,
+        "province",
+        t("province", lang),
+        own=own,
+        view=view,
+        names=_names(uow),
+        category=lambda code: _category(code, lang),
     )
 
 

@@ -3,11 +3,11 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.coordinator.journal.models import EventLogEntry
+from services.coordinator.journal.models import EventLogEntry, PartitionRecord
 from services.coordinator.journal.schemas import DeadLetterRead, EventRead
 from shared.messaging.models import DeadLetter
 
-__all__ = ["dead_letters", "events"]
+__all__ = ["dead_letters", "events", "partition"]
 
 
 def events(
@@ -57,3 +57,8 @@ def dead_letters(session: Session, *, limit: int = 100, offset: int = 0) -> list
         )
         for row in session.scalars(query)
     ]
+
+
+def partition(session: Session) -> PartitionRecord | None:
+    """Which counties this coordinator's record is built from (None before its first start)."""
+    return session.scalars(select(PartitionRecord)).first()

@@ -5,11 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from services.coordinator.access.dependencies import require
 from services.coordinator.journal import queries
-from services.coordinator.journal.models import PartitionRecord
 from services.coordinator.journal.schemas import DeadLetterRead, EventRead
 from shared.app import UowDep
 from shared.errors import NotFound
@@ -76,7 +74,7 @@ class PartitionRead(BaseModel):
     dependencies=[require("read:book")],
 )
 def partition(uow: UowDep) -> PartitionRead:
-    record = uow.session.scalars(select(PartitionRecord)).first()
+    record = queries.partition(uow.session)
     if record is None:
         raise NotFound("this coordinator has not started consuming yet", field="partition")
     return PartitionRead(consumer=record.consumer, regions=record.regions)
