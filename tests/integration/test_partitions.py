@@ -17,13 +17,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.coordinator.access.models import CoordinatorAccount
 from services.coordinator.dashboard.accounts import create_account
+from services.coordinator.integrations.models import WebhookSubscription
+from services.coordinator.journal.models import EventLogEntry
 from services.coordinator.journal.service import PartitionMismatch, claim_partition
 from services.coordinator.settings import consumer_filters
 from services.migrate import upgrade
-from shared.db import make_engine
+from shared.db import make_engine, utcnow
 from shared.messaging.nats import subject_matches
 from sifang.operations import compare_coordinators, rebuild_coordinator
 from sifang.partitions import read_partition
@@ -243,6 +247,7 @@ def test_partitions_route_answers_merge_reads_and_move_a_county(
         # (SIGKILL) halfway, once the source has dropped 户县: nobody owns it then, never two.
         north.stop()
         running.remove(north)
+        _add_local_state(urls["north"])  # a coordinator's account and a webhook subscription
         command = subprocess.Popen(_command(*move), env=_cli_env(nats_server.url, tmp_path), cwd=ROOT)
         try:
             eventually(lambda: read_partition(urls["south"]).regions == (EAST,), 120, "the source dropped it")
@@ -256,6 +261,9 @@ def test_partitions_route_answers_merge_reads_and_move_a_county(
         moved = _sifang(nats_server.url, tmp_path, *move, "--resume")
         assert moved.returncode == 0, moved.stdout + moved.stderr
         assert f'COORDINATOR_REGIONS=\'["{NORTH}", "{SOUTH}"]\'' in moved.stdout, moved.stdout
+        # Its own tables stay; the webhook carries on after the rebuilt log, not from its start.
+        accounts, enqueued_through, last_position = _local_state(urls["north"])
+        assert accounts == ["li"] and enqueued_through == last_position > 0
         north = Coordinator("north", [NORTH, SOUTH], urls["north"], nats_server.url, tmp_path)
         south = Coordinator("south", [EAST], urls["south"], nats_server.url, tmp_path)
         running += [north, south]
@@ -288,6 +296,43 @@ def test_partitions_route_answers_merge_reads_and_move_a_county(
     finally:
         for coordinator in running:
             coordinator.stop()
+
+
+def _add_local_state(url: str) -> None:
+    engine = make_engine(url)
+    with Session(engine) as session:
+        create_account(session, "li", "李主任", "a long enough password")
+        session.add(
+            WebhookSubscription(
+                id="subscription-1",
+                url="https://reports.example.org/hook",
+                secret="s" * 32,
+                description="县商务局报表",
+                types=[],
+                kinds=[],
+                regions=[],
+                organisations=[],
+                active=True,
+                created_at=utcnow(),
+                enqueued_through=0,
+                failing_since=None,
+                disabled_at=None,
+                disabled_reason="",
+            )
+        )
+        session.commit()
+    engine.dispose()
+
+
+def _local_state(url: str) -> tuple[list[str], int, int]:
+    engine = make_engine(url)
+    with Session(engine) as session:
+        accounts = list(session.scalars(select(CoordinatorAccount.username)))
+        subscription = session.get(WebhookSubscription, "subscription-1")
+        last = session.scalar(select(func.max(EventLogEntry.position)))
+    engine.dispose()
+    assert subscription is not None and last is not None
+    return accounts, subscription.enqueued_through, last
 
 
 def _assert_replays_identically(coordinator: Coordinator, regions: list[str], nats_url: str) -> None:
