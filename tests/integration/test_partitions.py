@@ -5,6 +5,7 @@ router shows the whole province and names a partition that is down, and moving a
 equals a replay of the stream under its new counties."""
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -12,28 +13,35 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.access.models import CoordinatorAccount
 from services.coordinator.dashboard.accounts import create_account
 from services.coordinator.integrations.models import WebhookSubscription
 from services.coordinator.journal.models import EventLogEntry
 from services.coordinator.journal.service import PartitionMismatch, claim_partition
+from services.coordinator.matches.service import MatchPolicy
+from services.coordinator.projection import CoordinatorProjection
 from services.coordinator.settings import consumer_filters
 from services.migrate import upgrade
 from shared.db import make_engine, utcnow
+from shared.events.validation import check_event
+from shared.messaging.consumer import Delivery
+from shared.messaging.models import OutboxMessage
 from shared.messaging.nats import subject_matches
 from sifang.operations import compare_coordinators, rebuild_coordinator
 from sifang.partitions import read_partition
 from sifang.platform import LocalNats, free_port
 from sifang.province import MISSING_HEADER, Partition, ProvinceSettings, create_app, new_token
 from sifang.replay_compare import scratch_database
+from tests import factories
 from tests.processes import ROOT, ServiceProcess, eventually
 
 TOKEN = "partition-admin-token-0123456789"
@@ -461,3 +469,43 @@ def test_the_dashboard_shows_the_whole_province_and_names_a_partition_that_is_do
     finally:
         for process in started:
             process.stop()
+
+
+def test_an_offer_tells_other_partitions_each_change_once_and_a_region_it_leaves(tmp_path: Path) -> None:
+    """One event may solve an offer in two of its partition's counties, its remaining capacity
+    changing twice: each notice gets its own id (a collision failed the event). Narrowing the
+    service area tells the region it left that the offer is gone there."""
+    url = _database(tmp_path, "owner", "coordinator")
+    sessions = sessionmaker(make_engine(url), expire_on_commit=False)
+    owner = "coordinator-north"
+    projection = CoordinatorProjection(MatchPolicy(regions=(NORTH, EAST), owner=owner), consumer=owner)
+    sequence = itertools.count(1)
+
+    def apply(event: tuple[str, Any]) -> None:
+        subject, envelope = event
+        payload = envelope.to_json()
+        with sessions() as session:
+            projection(
+                session, check_event(subject, payload), Delivery(subject, payload, {}, next(sequence), 1)
+            )
+            session.commit()
+
+    for org, kind in (("station", "ngo"), ("west", "community"), ("lantian", "community")):
+        apply(factories.registered(org, kind=kind))
+    apply(factories.training_need("west", "need-west", 5, region="610124104201"))
+    apply(factories.training_need("lantian", "need-lantian", 5, region="610126100201"))
+    course = factories.offer_data("station", "course")
+    training = {"category": "training.livestream", "unit": "人", "attributes": {}, "quantity": Decimal(30)}
+    wide = course.model_copy(update=training | {"service_area": [NORTH, EAST, SOUTH]})
+    apply(factories.event("ngo", "station", "offer", "published", wide))
+    narrow = wide.model_copy(update={"service_area": [NORTH, EAST], "version": 2})
+    apply(factories.event("ngo", "station", "offer", "updated", narrow))
+    with sessions() as session:
+        rows = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.event_type == "sifang.offer.shared.v1")
+        )
+        notices = [(row.subject, json.loads(row.payload)["data"]) for row in rows]
+    told = [(subject.split(".")[2], data["status"], data["remaining"]) for subject, data in notices]
+    assert told[:2] == [(SOUTH, "open", "25"), (SOUTH, "open", "20")]  # both counties solved, 20 left
+    assert told[2:] == [(SOUTH, "withdrawn", "0")]  # the new area leaves 户县: told so, once
+    assert all(data["owner"] == owner for _, data in notices)

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("remaining", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("regions", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("offer_id", name=op.f("pk_shared_offers")),
     )
     op.create_table(

@@ -68,6 +68,7 @@ class SharedOffer(Base):
     version: Mapped[int]
     status: Mapped[str] = mapped_column(String(20))
     remaining: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    regions: Mapped[list[str]]  # the subject regions told: one the offer no longer reaches is told so
 
 
 class OfferElsewhere(Base):

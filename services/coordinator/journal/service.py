@@ -49,6 +49,7 @@ class Cause:
     correlation_id: str
     time: datetime
     made: int = field(default=0, compare=False)  # entities made so far (see ``new_id``)
+    notices: int = field(default=0, compare=False)  # offer.shared notices sent so far under it
 
 
 def begin_cause(session: Session, cause: Cause) -> None:

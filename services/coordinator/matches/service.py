@@ -287,11 +287,13 @@ def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause
 
 def share_offers(session: Session, offers: Iterable[BookOffer], policy: MatchPolicy, cause: Cause) -> None:
     """Tell the counties of other partitions that ``offers`` serve what remains of each
-    (``offer.shared``), when that or the offer changed since last told. Only this partition
-    allocates them; the others show them to their needs (see ``matching/reach.py``)."""
+    (``offer.shared``), when that, the offer or the regions it reaches changed since last told;
+    a region it no longer reaches is told it is gone. Only this partition allocates them; the
+    others show them to their needs (see ``matching/reach.py``)."""
     for offer in offers:
         beyond = regions_beyond(offer.service_area, policy.regions)
-        if not beyond:
+        told = session.get(SharedOffer, offer.id)
+        if not beyond and told is None:
             continue
         used = session.scalar(
             select(func.coalesce(func.sum(Match.base_quantity), 0.0)).where(
@@ -300,34 +302,36 @@ def share_offers(session: Session, offers: Iterable[BookOffer], policy: MatchPol
         )
         left = in_unit(max(0.0, base_quantity(offer) - float(used or 0)), offer.unit)
         remaining = left if offer.status == "open" else Decimal(0)
-        told = session.get(SharedOffer, offer.id)
-        if told is not None and (told.version, told.status, told.remaining) == (
-            offer.version,
-            offer.status,
-            remaining,
-        ):
+        state = (offer.version, offer.status, remaining, beyond)
+        if told is not None and (told.version, told.status, told.remaining, sorted(told.regions)) == state:
             continue
+        gone = sorted(set(told.regions) - set(beyond)) if told is not None else []
         if told is None:
             told = SharedOffer(offer_id=offer.id)
             session.add(told)
-        told.version, told.status, told.remaining = offer.version, offer.status, remaining
-        notice = OfferShared(
-            offer_id=offer.id,
-            offer=offer_data(offer),
-            status="open" if offer.status == "open" else "withdrawn",
-            remaining=remaining,
-            owner=policy.owner,
+        told.version, told.status, told.remaining, told.regions = (
+            offer.version,
+            offer.status,
+            remaining,
+            beyond,
         )
-        for region in beyond:
-            id_parts = ("offer", "shared", offer.id, region)
+        data = offer_data(offer)
+        for region in [*beyond, *gone]:
+            serving = offer.status == "open" and region in beyond
+            notice = OfferShared(
+                offer_id=offer.id,
+                offer=data,
+                status="open" if serving else "withdrawn",
+                remaining=remaining if serving else Decimal(0),
+                owner=policy.owner,
+            )
+            # One event may tell an offer's state several times (each partition it solves): the
+            # n-th notice under a cause has its own id, the same in a replay. Not logged here: a
+            # partition hears its own notices on a city's or province's subject.
+            cause.notices += 1
+            parts = ("offer", "shared", offer.id, region, str(cause.notices))
             publish(
-                session,
-                "sifang.offer.shared.v1",
-                notice,
-                region,
-                cause=cause,
-                id_parts=id_parts,
-                logged=False,
+                session, "sifang.offer.shared.v1", notice, region, cause=cause, id_parts=parts, logged=False
             )
 
 
