@@ -6,32 +6,41 @@ needs and offers oldest first, matches most recently changed first. Organisation
 every partition, so they come from the first that answers. One item (``/needs/{id}``,
 ``/matches/{id}``, a diagnosis) comes from the partition that has it.
 
-A partition that does not answer is never skipped silently: the request fails with 503 naming
-it, unless the caller asks for ``partial=true``, when the answer says in ``Sifang-Missing-
-Partitions`` whose items are missing. Callers present one of the router's own tokens
-(``PROVINCE_TOKENS`` holds their SHA-256 digests; ``sifang province token`` makes one).
+A partition that does not answer, or answers with anything but its data or the caller's own
+mistake (a 400 or 422, passed on), is never skipped silently: the request fails with 503
+naming it, unless the caller asks for ``partial=true``, when the answer says in
+``Sifang-Missing-Partitions`` whose items are missing. Callers present one of the router's own
+tokens (``PROVINCE_TOKENS`` holds their SHA-256 digests; ``sifang province token`` makes one).
+Errors are JSON naming the field and the problem, as everywhere in Sifang.
 """
 
 import asyncio
 import contextlib
 import hashlib
 import hmac
+import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel, Field, HttpUrl
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.errors import InvalidInput, NotFound, Unauthorized, Unavailable
+from shared.http_errors import install_error_handlers
 from shared.paging import MAX_LIMIT, Limit, Offset
 
-__all__ = ["Partition", "ProvinceSettings", "create_app", "new_token"]
+__all__ = ["MISSING_HEADER", "Partition", "ProvinceSettings", "create_app", "new_token"]
 
 MISSING_HEADER = "Sifang-Missing-Partitions"
+MAX_DEPTH = 10_000  # offset + limit: deeper pages would hold every partition's rows up to there
+ITEM_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+Params = Sequence[tuple[str, str]]
 
 
 class Partition(BaseModel):
@@ -57,10 +66,28 @@ def new_token() -> tuple[str, str]:
     return token, hashlib.sha256(token.encode()).hexdigest()
 
 
-class PartitionsDown(Exception):
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(", ".join(names))
-        self.names = names
+class PartitionsDown(Unavailable):
+    def __init__(self, names: Sequence[str]) -> None:
+        shown = ", ".join(names)
+        message = f"partitions not answering: {shown}; ask again, or with partial=true for the others'"
+        super().__init__(message, field="partitions", retry_after=5)
+
+
+@dataclass
+class _Answer:
+    """One partition's answer: its status (None: it did not answer) and, at 200, its data."""
+
+    status: int | None
+    data: Any = None
+    problem: dict[str, str] = field(default_factory=dict)  # the first error of a 4xx body
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    @property
+    def callers_mistake(self) -> bool:
+        return self.status in (400, 422)
 
 
 def create_app(settings: ProvinceSettings | None = None) -> FastAPI:
@@ -79,61 +106,45 @@ def create_app(settings: ProvinceSettings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    install_error_handlers(app)
 
     def caller(authorization: Annotated[str | None, Header()] = None) -> None:
         token = (authorization or "").removeprefix("Bearer ").strip()
         digest = hashlib.sha256(token.encode()).digest()
         if not token or not any(hmac.compare_digest(digest, known) for known in digests):
-            raise HTTPException(401, {"field": "authorization", "message": "a router token is required"})
+            raise Unauthorized("a token of this router is required", field="authorization")
 
-    async def ask(name: str, path: str, params: Mapping[str, Any]) -> httpx.Response | None:
+    async def ask(name: str, path: str, params: Params) -> _Answer:
         partition = settings.partitions[name]
         try:
-            return await client.get(
+            response = await client.get(
                 str(partition.url).rstrip("/") + path,
-                params={k: v for k, v in params.items() if v is not None},
+                params=list(params),
                 headers={"Authorization": f"Bearer {partition.token}"},
             )
-        except httpx.HTTPError:
-            return None
+            data = response.json()
+        except (httpx.HTTPError, ValueError):  # no answer, or not JSON: not answering
+            return _Answer(None)
+        errors = data.get("errors") if isinstance(data, dict) else None
+        problem = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+        return _Answer(response.status_code, data if response.status_code == 200 else None, problem)
 
-    async def ask_all(path: str, params: Mapping[str, Any]) -> dict[str, httpx.Response | None]:
-        names = list(settings.partitions)
-        answers = await asyncio.gather(*(ask(name, path, params) for name in names))
-        return dict(zip(names, answers, strict=True))
-
-    def usable(answers: Mapping[str, "_Rows | None"], partial: bool, response: Response) -> list[Any]:
-        """Each answering partition's rows; a partition's 4xx is the caller's (passed on), a
-        partition down fails the request unless ``partial``, which names it in a header."""
-        down = [n for n, a in answers.items() if a is None or a.status is None or a.status >= 500]
+    def passed_on(answers: Mapping[str, _Answer]) -> None:
+        """The caller's own mistake, as the first partition told it."""
         for answer in answers.values():
-            if answer is not None and answer.status is not None and 400 <= answer.status < 500:
-                raise HTTPException(answer.status, answer.detail())
+            if answer.callers_mistake:
+                raise InvalidInput(
+                    answer.problem.get("problem", "refused by a partition"), field=answer.problem.get("field")
+                )
+
+    def usable(answers: Mapping[str, _Answer], partial: bool, response: Response) -> list[Any]:
+        passed_on(answers)
+        down = [name for name, answer in answers.items() if not answer.ok]
         if down and not partial:
             raise PartitionsDown(down)
         if down:
             response.headers[MISSING_HEADER] = ", ".join(down)
-        return [a.rows for a in answers.values() if a is not None and a.status == 200]
-
-    @app.exception_handler(PartitionsDown)
-    async def partitions_down(_: Request, exc: PartitionsDown) -> Response:
-        from fastapi.responses import JSONResponse
-
-        return JSONResponse(
-            status_code=503,
-            headers={"Retry-After": "5"},
-            content={
-                "detail": {
-                    "field": "partitions",
-                    "message": f"partitions not answering: {exc}; ask again, or with partial=true",
-                    "partitions": exc.names,
-                }
-            },
-        )
-
-    @app.get("/healthz", summary="The router is up (it does not ask the partitions: see /partitions)")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return [answer.data for answer in answers.values() if answer.ok]
 
     Partial = Annotated[bool, Query(description="answer from the partitions that answer, naming the rest")]
 
@@ -146,30 +157,37 @@ def create_app(settings: ProvinceSettings | None = None) -> FastAPI:
             offset: Offset = 0,
             partial: Partial = False,
         ) -> list[dict[str, Any]]:
-            skipped = ("limit", "offset", "partial")
-            params = {k: v for k, v in request.query_params.items() if k not in skipped}
             wanted = offset + limit  # each partition's first offset+limit rows hold the page
-            pages = await asyncio.gather(*(first_rows(n, path, params, wanted) for n in settings.partitions))
+            if wanted > MAX_DEPTH:
+                raise InvalidInput(
+                    f"offset + limit reaches at most {MAX_DEPTH} across partitions", field="offset"
+                )
+            params = [
+                (k, v)
+                for k, v in request.query_params.multi_items()
+                if k not in ("limit", "offset", "partial")
+            ]
+            names = list(settings.partitions)
+            pages = await asyncio.gather(*(first_rows(name, path, params, wanted) for name in names))
             rows = [
                 row
-                for page in usable(dict(zip(settings.partitions, pages, strict=True)), partial, response)
+                for page in usable(dict(zip(names, pages, strict=True)), partial, response)
                 for row in page
             ]
             rows.sort(key=key)
             return rows[offset:wanted]
 
-    async def first_rows(name: str, path: str, params: dict[str, Any], wanted: int) -> "_Rows | None":
+    async def first_rows(name: str, path: str, params: Params, wanted: int) -> _Answer:
         rows: list[dict[str, Any]] = []
         while len(rows) < wanted:
             size = min(MAX_LIMIT, wanted - len(rows))
-            answer = await ask(name, path, params | {"limit": size, "offset": len(rows)})
-            if answer is None or answer.status_code >= 300:
-                return _Rows(answer.status_code if answer is not None else None, answer)
-            page = answer.json()
-            rows += page
-            if len(page) < size:
+            answer = await ask(name, path, [*params, ("limit", str(size)), ("offset", str(len(rows)))])
+            if not answer.ok or not isinstance(answer.data, list):
+                return answer if not answer.ok else _Answer(None)
+            rows += answer.data
+            if len(answer.data) < size:
                 break
-        return _Rows(200, None, rows)
+        return _Answer(200, rows)
 
     merged_list("/needs", lambda row: (datetime.fromisoformat(row["published_at"]), row["id"]))
     merged_list("/offers", lambda row: (datetime.fromisoformat(row["published_at"]), row["id"]))
@@ -177,16 +195,19 @@ def create_app(settings: ProvinceSettings | None = None) -> FastAPI:
         "/matches", lambda row: (-datetime.fromisoformat(row["updated_at"]).timestamp(), row["match_id"])
     )
 
+    @app.get("/healthz", summary="The router is up (it does not ask the partitions: see /partitions)")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
     @app.get(
         "/organisations", dependencies=[Depends(caller)], summary="Every organisation (from any partition)"
     )
     async def organisations(request: Request) -> Any:
         for name in settings.partitions:
-            answer = await ask(name, "/organisations", dict(request.query_params))
-            if answer is not None and answer.status_code < 500:
-                if answer.status_code >= 400:
-                    raise HTTPException(answer.status_code, answer.json().get("detail", answer.text))
-                return answer.json()
+            answer = await ask(name, "/organisations", request.query_params.multi_items())
+            passed_on({name: answer})
+            if answer.ok:
+                return answer.data
         raise PartitionsDown(list(settings.partitions))
 
     @app.get(
@@ -195,54 +216,50 @@ def create_app(settings: ProvinceSettings | None = None) -> FastAPI:
         summary="Each partition, its counties and whether it answers",
     )
     async def partitions() -> list[dict[str, Any]]:
-        answers = await ask_all("/partition", {})
+        names = list(settings.partitions)
+        answers = await asyncio.gather(*(ask(name, "/partition", []) for name in names))
         return [
-            {
-                "name": name,
-                "url": str(settings.partitions[name].url),
-                "answering": a is not None and a.status_code == 200,
-            }
-            | (a.json() if a is not None and a.status_code == 200 else {"consumer": None, "regions": None})
-            for name, a in answers.items()
+            {"name": name, "url": str(settings.partitions[name].url), "answering": answer.ok}
+            | (
+                answer.data
+                if answer.ok and isinstance(answer.data, dict)
+                else {"consumer": None, "regions": None}
+            )
+            for name, answer in zip(names, answers, strict=True)
         ]
 
-    for path in (
-        "/needs/{item}",
-        "/offers/{item}",
-        "/matches/{item}",
-        "/needs/{item}/diagnosis",
-        "/offers/{item}/diagnosis",
-    ):
-        _one(app, path, ask_all, caller)
+    async def one(path: str, item: str, params: Params) -> Any:
+        """The item from the partition that has it: 404 only when every partition says so."""
+        if not ITEM_ID.match(item):
+            raise InvalidInput("an id has letters, digits, - and _ only", field="id")
+        names = list(settings.partitions)
+        answers = dict(
+            zip(
+                names,
+                await asyncio.gather(*(ask(n, path.format(quote(item)), params) for n in names)),
+                strict=True,
+            )
+        )
+        for answer in answers.values():
+            if answer.ok:
+                return answer.data
+        passed_on(answers)
+        down = [name for name, answer in answers.items() if answer.status != 404]
+        if down:
+            raise PartitionsDown(down)
+        raise NotFound(f"no partition has {item!r}", field="id")
+
+    for path in ("/needs/{}", "/offers/{}", "/matches/{}", "/needs/{}/diagnosis", "/offers/{}/diagnosis"):
+        _route_one(app, path, one, caller)
 
     return app
 
 
-def _one(app: FastAPI, path: str, ask_all: Any, caller: Callable[..., None]) -> None:
-    @app.get(path, dependencies=[Depends(caller)], summary=f"{path} from the partition that has it")
-    async def one(item: str) -> Any:
-        answers = await ask_all(path.replace("{item}", item), {})
-        for answer in answers.values():
-            if answer is not None and answer.status_code == 200:
-                return answer.json()
-        down = [n for n, a in answers.items() if a is None or a.status_code >= 500]
-        if down:
-            raise PartitionsDown(down)
-        raise HTTPException(404, {"field": "id", "message": f"no partition has {item!r}"})
-
-
-@dataclass
-class _Rows:
-    """One partition's answer to a listing: its status (None: it did not answer) and rows."""
-
-    status: int | None
-    response: httpx.Response | None
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    def detail(self) -> Any:
-        if self.response is None:
-            return None
-        try:
-            return self.response.json().get("detail", self.response.text)
-        except ValueError:
-            return self.response.text
+def _route_one(app: FastAPI, path: str, one: Any, caller: Callable[..., None]) -> None:
+    @app.get(
+        path.format("{item}"),
+        dependencies=[Depends(caller)],
+        summary=f"{path.format('{id}')} from the partition that has it",
+    )
+    async def item(item: str, request: Request) -> Any:
+        return await one(path, item, request.query_params.multi_items())

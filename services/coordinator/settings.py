@@ -30,7 +30,7 @@ class CoordinatorSettings(ServiceSettings):
     )
     partition: str = Field(
         default="",
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$|^$",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,179}$|^$",
         description="the name of this coordinator's partition (its durable consumer is "
         "coordinator-<name>); keep it when counties move (empty: named after its counties)",
     )

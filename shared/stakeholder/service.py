@@ -228,6 +228,13 @@ def update_listing(
         changes.pop("service_area", None)
     if "category" in changes:
         _check_vocabulary(org, side, changes["category"])
+    if changes.get("region") and changes["region"][:6] != row.region[:6]:
+        # its events stay on its county's subjects, which one coordinator partition owns
+        raise InvalidInput(
+            f"a {side.name} stays in its county ({row.region[:6]}): withdraw it and publish a new one "
+            "in the other county",
+            field="region",
+        )
     start = changes.get("window_start", row.window_start)
     end = changes.get("window_end", row.window_end)
     if start and end and end < start:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.access.models import CoordinatorAccount
@@ -189,14 +189,18 @@ def test_partitions_route_answers_merge_reads_and_move_a_county(
         course = station.post("/offers", _training("直播带货培训班", 30, "610124104000", **area))
         north_need = west.post("/needs", _training("村民直播带货培训", 20, "610124104201"))
         south_need = huxian.post("/needs", _training("电商培训", 12, "610125100201"))
+        cold = {"category": "logistics.cold_chain", "title": "猕猴桃冷链", "quantity": 2, "unit": "t"}
+        later_north = west.post("/needs", cold | {"region": "610124104201"})  # after 户县's, in north
 
         # Each partition has its counties' book, and knows every organisation.
         def books() -> tuple[set[str], set[str]] | None:
             north_needs, south_needs = _ids(north.get("/needs")), _ids(south.get("/needs"))
             return (north_needs, south_needs) if north_needs and south_needs else None
 
-        north_needs, south_needs = eventually(books, what="both books")
-        assert north_needs == {north_need["need_id"]} and south_needs == {south_need["need_id"]}
+        _north_needs, south_needs = eventually(books, what="both books")
+        eventually(lambda: len(_ids(north.get("/needs"))) == 2, what="north's second need")
+        assert _ids(north.get("/needs")) == {north_need["need_id"], later_north["need_id"]}
+        assert south_needs == {south_need["need_id"]}
         assert _ids(north.get("/offers")) == {course["offer_id"]} and not south.get("/offers")
         for coordinator in running:
             eventually(lambda c=coordinator: len(c.get("/organisations")) == 3, what="registry")
@@ -231,30 +235,78 @@ def test_partitions_route_answers_merge_reads_and_move_a_county(
             partitions={c.name: Partition(url=c.url, token=TOKEN) for c in running}, tokens=[digest]
         )
         router = _Router(create_app(settings), token)
-        assert _ids(router.get("/needs")) == {north_need["need_id"], south_need["need_id"]}
+        everything = [north_need["need_id"], south_need["need_id"], later_north["need_id"]]  # as published
+        assert [n["id"] for n in router.get("/needs")] == everything  # merged in time, not by partition
         assert [n["id"] for n in router.get("/needs", limit="1", offset="1")] == [south_need["need_id"]]
+        assert [n["id"] for n in router.get("/needs", category="logistics")] == [later_north["need_id"]]
+        assert router.get(f"/needs/{south_need['need_id']}/diagnosis", lang="en")["lang"] == "en"
         assert router.get(f"/matches/{match['match_id']}")["status"] == "confirmed"
         assert {p["name"]: p["regions"] for p in router.get("/partitions")} == {
             "north": [NORTH],
             "south": [SOUTH, EAST],
         }
         assert router.status("/needs", auth=False) == 401
+        for hostile in ("x%3Fy", "%00", "x%20y", "x.y"):  # an id never reaches another path
+            refused_id = router.response(f"/needs/{hostile}/diagnosis")
+            assert refused_id.status_code == 422 and refused_id.json()["errors"][0]["field"] == "id"
+        assert router.status("/needs/..%2Fpartition/diagnosis") == 404  # no such route of the router
+        assert router.status("/needs/01234567-89ab-cdef-0123-456789abcdef") == 404  # in no partition
+        bad = router.response("/needs", region="61x")  # the partitions' own 422, passed on
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "region"
+        deep = router.response("/needs", offset="20000")
+        assert deep.status_code == 422 and deep.json()["errors"][0]["field"] == "offset"
         move = ["partition", "move", SOUTH, "--from-database", urls["south"], "--to-database", urls["north"]]
         refused = _sifang(nats_server.url, tmp_path, *move)
         assert refused.returncode == 1 and "stop the coordinators first" in refused.stdout, refused.stdout
         south.kill()  # SIGKILL
         running.remove(south)
         down = router.response("/needs")
-        assert down.status_code == 503 and down.json()["detail"]["partitions"] == ["south"]
+        problem = down.json()["errors"][0]
+        assert down.status_code == 503 and down.headers["retry-after"] == "5"
+        assert problem["field"] == "partitions" and "south" in problem["problem"]
         partial = router.response("/needs", partial="true")
         assert partial.status_code == 200 and partial.headers[MISSING_HEADER] == "south"
-        assert _ids(partial.json()) == {north_need["need_id"]}
+        assert [n["id"] for n in partial.json()] == [north_need["need_id"], later_north["need_id"]]
+        assert (
+            router.response(f"/needs/{south_need['need_id']}").status_code == 503
+        )  # not a 404: south is down
         router.loop.close()
+
+        # A pair the move would cut: 户县's volunteers proposed to a 蓝田县 village, both south's.
+        south = Coordinator("south", [SOUTH, EAST], urls["south"], nats_server.url, tmp_path)
+        running.append(south)
+        lantian = Party(community, "汤峪镇东村村委会", "610126100201")
+        volunteers = {"category": "volunteers", "unit": "人"}
+        station.post(
+            "/offers",
+            volunteers
+            | {"title": "电商志愿者", "quantity": 8, "region": "610125100000", "service_area": [SOUTH, EAST]},
+        )
+        lantian_need = lantian.post(
+            "/needs", volunteers | {"title": "直播志愿者", "quantity": 5, "region": "610126100201"}
+        )
+        cut = eventually(lambda: south.get("/matches", status="proposed"), what="the volunteers' proposal")[0]
+        for coordinator in (north, south):
+            coordinator.stop()
+            running.remove(coordinator)
+        refused = _sifang(nats_server.url, tmp_path, *move)
+        said = refused.stdout.replace("\n", "")
+        assert (
+            refused.returncode == 1 and "would belong to no partition" in said and cut["match_id"] in said
+        ), said
+        for url in urls.values():  # nothing changed, nothing left marked
+            assert read_partition(url).moving is None
+        assert read_partition(urls["south"]).regions == (SOUTH, EAST)
+        south = Coordinator("south", [SOUTH, EAST], urls["south"], nats_server.url, tmp_path)
+        running.append(south)
+        eventually(lambda: lantian.has(f"/matches/{cut['match_id']}"), what="the village's copy")
+        lantian.post(f"/matches/{cut['match_id']}/decline", {"reason": "已找到志愿者"})
+        eventually(lambda: south.get(f"/matches/{cut['match_id']}")["status"] == "declined", what="declined")
+        south.stop()
+        running.remove(south)
 
         # Move 户县 to north: both stopped, the CLI rebuilds both from the stream. It is killed
         # (SIGKILL) halfway, once the source has dropped 户县: nobody owns it then, never two.
-        north.stop()
-        running.remove(north)
         _add_local_state(urls["north"])  # a coordinator's account and a webhook subscription
         command = subprocess.Popen(_command(*move), env=_cli_env(nats_server.url, tmp_path), cwd=ROOT)
         try:
@@ -269,18 +321,21 @@ def test_partitions_route_answers_merge_reads_and_move_a_county(
         moved = _sifang(nats_server.url, tmp_path, *move, "--resume")
         assert moved.returncode == 0, moved.stdout + moved.stderr
         assert f'COORDINATOR_REGIONS=\'["{NORTH}", "{SOUTH}"]\'' in moved.stdout, moved.stdout
-        # Its own tables stay; the webhook carries on after the rebuilt log, not from its start.
-        accounts, enqueued_through, last_position = _local_state(urls["north"])
-        assert accounts == ["li"] and enqueued_through == last_position > 0
+        # Its own tables stay; the webhook carries on from the first decision made anew (the 10
+        # seats below), not from the start of the log nor past what the parties were not told.
+        accounts, next_entry = _local_state(urls["north"])
+        assert accounts == ["li"]
+        assert (
+            next_entry.type == "sifang.match.proposed.v1"
+            and next_entry.data["need_id"] == south_need["need_id"]
+        )
         north = Coordinator("north", [NORTH, SOUTH], urls["north"], nats_server.url, tmp_path)
         south = Coordinator("south", [EAST], urls["south"], nats_server.url, tmp_path)
         running += [north, south]
-        assert _ids(north.get("/needs")) == {
-            north_need["need_id"],
-            south_need["need_id"],
-        }  # the history came along
+        moved_in = {north_need["need_id"], later_north["need_id"], south_need["need_id"]}
+        assert _ids(north.get("/needs")) == moved_in  # the history came along
         assert north.get(f"/matches/{match['match_id']}")["status"] == "confirmed"  # and what it had stays
-        assert not south.get("/needs") and not south.get("/matches")
+        assert _ids(south.get("/needs")) == {lantian_need["need_id"]} and not south.get("/matches")
         # Now one partition holds the course and 户县's village: its 10 seats left are proposed.
         proposed = north.get("/matches", need_id=south_need["need_id"])
         assert [(m["offer_id"], m["quantity"], m["status"]) for m in proposed] == [
@@ -332,15 +387,17 @@ def _add_local_state(url: str) -> None:
     engine.dispose()
 
 
-def _local_state(url: str) -> tuple[list[str], int, int]:
+def _local_state(url: str) -> tuple[list[str], EventLogEntry]:
+    """The coordinator accounts, and the log entry the webhook subscription sends next."""
     engine = make_engine(url)
-    with Session(engine) as session:
+    with Session(engine, expire_on_commit=False) as session:
         accounts = list(session.scalars(select(CoordinatorAccount.username)))
         subscription = session.get(WebhookSubscription, "subscription-1")
-        last = session.scalar(select(func.max(EventLogEntry.position)))
+        assert subscription is not None
+        position = subscription.enqueued_through + 1
+        entry = session.scalars(select(EventLogEntry).where(EventLogEntry.position == position)).one()
     engine.dispose()
-    assert subscription is not None and last is not None
-    return accounts, subscription.enqueued_through, last
+    return accounts, entry
 
 
 def _assert_replays_identically(coordinator: Coordinator, regions: list[str], nats_url: str) -> None:

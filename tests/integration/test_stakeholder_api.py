@@ -624,3 +624,18 @@ def test_answers_go_to_the_county_of_the_match_or_meeting_not_the_organisations_
         "sifang.community.610124.agenda_item.proposed",
         "sifang.community.610125.agenda_item.proposed",  # the organisation's own county's meetings
     ]
+
+
+def test_a_listing_moves_within_its_county_but_not_to_another(community: Service) -> None:
+    """A need's events stay on its county's subjects (one coordinator partition owns them): a
+    change to a village of another county would strand it, so it is refused, naming the field."""
+    _, auth = community.register()
+    need_id = community.client.post("/needs", headers=auth, json=NEED).json()["need_id"]
+    nearby = community.client.patch(f"/needs/{need_id}", headers=auth, json={"region": "610124105201"})
+    assert nearby.status_code == 200 and nearby.json()["region"] == "610124105201"
+    away = community.client.patch(f"/needs/{need_id}", headers=auth, json={"region": "610125100201"})
+    assert away.status_code == 422
+    error = away.json()["errors"][0]
+    assert error["field"] == "region" and "610124" in error["problem"] and "withdraw" in error["problem"]
+    subjects = [subject for subject, _ in community.outbox()]
+    assert all(".610124." in subject for subject in subjects[1:])  # every event of it in its county

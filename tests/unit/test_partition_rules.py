@@ -18,10 +18,17 @@ def test_a_county_leaves_one_partition_and_joins_the_other() -> None:
 
 def test_a_move_that_stopped_halfway_is_finished_with_resume() -> None:
     dropped = Partition(SOUTH.url, SOUTH.consumer, ("610126",))  # the source was rebuilt, then it stopped
+    unfinished = {"county": "610125", "source": SOUTH.consumer, "target": NORTH.consumer}
+    waiting = Partition(NORTH.url, NORTH.consumer, NORTH.regions, unfinished)
     with pytest.raises(MoveRefused, match="--resume"):
-        plan_move("610125", dropped, NORTH)
-    plan = plan_move("610125", dropped, NORTH, resume=True)
+        plan_move("610125", dropped, waiting)
+    plan = plan_move("610125", dropped, waiting, resume=True)
     assert (plan.sides, plan.target_regions) == (("target",), ["610124", "610125"])
+    # only the move the target records: not another county, not from another partition
+    with pytest.raises(MoveRefused, match="records no unfinished move"):
+        plan_move("610127", dropped, waiting, resume=True)
+    with pytest.raises(MoveRefused, match="records no unfinished move"):
+        plan_move("610125", dropped, NORTH, resume=True)  # e.g. a third partition owns it
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ def upgrade() -> None:
         "coordinator_partition",
         sa.Column("consumer", sa.String(length=200), nullable=False),
         sa.Column("regions", sa.JSON(), nullable=False),
+        sa.Column("moving", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("consumer", name=op.f("pk_coordinator_partition")),
     )
     op.create_table(

@@ -64,3 +64,5 @@ class PartitionRecord(Base):
 
     consumer: Mapped[str] = mapped_column(String(200), primary_key=True)
     regions: Mapped[list[str]]
+    # while ``sifang partition move`` works on it: {"county", "source", "target"}; it must not consume
+    moving: Mapped[dict[str, Any] | None] = mapped_column(default=None)

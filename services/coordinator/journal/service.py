@@ -184,6 +184,12 @@ def claim_partition(session: Session, consumer: str, regions: Sequence[str]) -> 
         session.add(PartitionRecord(consumer=consumer, regions=sorted(regions)))
         return
     row = recorded[0]
+    if row.moving:
+        raise PartitionMismatch(
+            f"a move of county {row.moving.get('county')} from {row.moving.get('source')} to "
+            f"{row.moving.get('target')} is not finished: run `sifang partition move` again (with "
+            "--resume if its source has dropped the county) before starting this coordinator"
+        )
     if row.consumer != consumer or sorted(row.regions) != sorted(regions):
         raise PartitionMismatch(
             f"this database holds the record of consumer {row.consumer!r} for counties "
