@@ -32,8 +32,8 @@ test: install ## run the whole test suite (SQLite and PostgreSQL, real nats-serv
 chaos: install ## the fault suite: kill -9, nats-server restarts, poison, database outage (real processes)
 	$(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)
 
-cluster: install ## a three-node JetStream cluster (leader and follower killed, rolling restart) and two service replicas
-	$(BIN)/python -m pytest tests/cluster tests/integration/test_replicas.py $(PYTEST_ARGS)
+cluster: install ## a three-node JetStream cluster (leader and follower killed, rolling restart), two service replicas, partitioned coordinators
+	$(BIN)/python -m pytest tests/cluster tests/integration/test_replicas.py tests/integration/test_partitions.py $(PYTEST_ARGS)
 
 lint: install ## ruff (lint and format), mypy --strict and the import layering (lint-imports)
 	$(BIN)/ruff check .
