@@ -290,9 +290,16 @@ def share_offers(session: Session, offers: Iterable[BookOffer], policy: MatchPol
     (``offer.shared``), when that, the offer or the regions it reaches changed since last told;
     a region it no longer reaches is told it is gone. Only this partition allocates them; the
     others show them to their needs (see ``matching/reach.py``)."""
+    if not policy.regions:
+        return  # one coordinator owns every county: nobody to tell
+    offers = list(offers)
+    ids = [offer.id for offer in offers]
+    previously = {
+        row.offer_id: row for row in session.scalars(select(SharedOffer).where(SharedOffer.offer_id.in_(ids)))
+    }
     for offer in offers:
         beyond = regions_beyond(offer.service_area, policy.regions)
-        told = session.get(SharedOffer, offer.id)
+        told = previously.get(offer.id)
         if not beyond and told is None:
             continue
         used = session.scalar(
