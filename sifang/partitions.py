@@ -29,7 +29,7 @@ is delivered to them as usual (what they have already applied is skipped by the 
 import asyncio
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -301,19 +301,15 @@ def _check_decisions_stand(before: Sequence[str], after: Sequence[str], publishe
         raise MoveRefused("; ".join(problems) + ". Nothing was changed.")
 
 
-class _connection:
+@contextmanager
+def _connection(url: str) -> Iterator[Connection]:
     """A connection to ``url`` whose engine is disposed of afterwards."""
-
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
-
-    def __enter__(self) -> Connection:
-        self.connection = self.engine.connect()
-        return self.connection
-
-    def __exit__(self, *_: object) -> None:
-        self.connection.close()
-        self.engine.dispose()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def _outbox(connection: Connection) -> Iterator[tuple[str, str]]:
