@@ -85,6 +85,9 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unmarked: list[int] = []  # published, not yet marked so in the database
+        # SQLite: the last row this relay published. One writer at a time, so rows commit in id
+        # order and every unpublished row lies beyond it (none is read again while unmarked).
+        self._published_through = 0
         self._unmarked_since = 0.0
         bind = session_factory.kw.get("bind")
         self._claims = isinstance(bind, Engine) and bind.dialect.name == "postgresql"
@@ -189,6 +192,7 @@ class OutboxRelay:
                 if not self._unmarked:
                     self._unmarked_since = time.monotonic()
                 self._unmarked.append(row_id)
+                self._published_through = row_id
                 done += 1
         finally:
             if done < len(rows):
@@ -253,10 +257,8 @@ class OutboxRelay:
                 raise
 
     def _pending(self) -> list[tuple[int, str, str, str]]:
-        skip = set(self._unmarked)
         with self._session_factory() as session:
-            rows = _unpublished(session, self._batch_size + len(skip))
-        return [row for row in rows if row[0] not in skip][: self._batch_size]
+            return _unpublished(session, self._batch_size, after=self._published_through)
 
     def _mark_published(self, ids: list[int]) -> None:
         with self._session_factory() as session:
@@ -264,11 +266,11 @@ class OutboxRelay:
             session.commit()
 
 
-def _unpublished(session: Session, limit: int) -> list[tuple[int, str, str, str]]:
-    """The oldest outbox rows not yet published: id, event id, subject, payload."""
+def _unpublished(session: Session, limit: int, *, after: int = 0) -> list[tuple[int, str, str, str]]:
+    """The oldest outbox rows not yet published (beyond row ``after``): id, event id, subject, payload."""
     query = (
         select(_OUTBOX.c.id, _OUTBOX.c.event_id, _OUTBOX.c.subject, _OUTBOX.c.payload)
-        .where(_OUTBOX.c.published_at.is_(None))
+        .where(_OUTBOX.c.published_at.is_(None), _OUTBOX.c.id > after)
         .order_by(_OUTBOX.c.id)
         .limit(limit)
     )

@@ -1,10 +1,11 @@
 """Handlers of the stakeholder core. Each takes a unit of work and commits it itself;
 the ``add_*`` helpers work inside a caller's transaction so services can build on them."""
 
+import weakref
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from shared.auth import hash_api_key, new_api_key
@@ -112,10 +113,28 @@ def contact_of(org: Organisation) -> Contact:
     return Contact(person=org.contact_person, phone=org.contact_phone, email=org.contact_email)
 
 
+# The organisation behind each key seen, per database: an organisation and its key never change
+# once registered, so a key is looked up once per process (a write saves its SELECT). Detached
+# and read-only; bounded, emptied when full.
+_KNOWN_KEYS: "weakref.WeakKeyDictionary[Engine | Connection, dict[str, Organisation]]" = (
+    weakref.WeakKeyDictionary()
+)
+KNOWN_KEYS_MAX = 100_000
+
+
 def authenticate(session: Session, api_key: str) -> Organisation:
-    org = session.scalar(select(Organisation).where(Organisation.api_key_hash == hash_api_key(api_key)))
+    digest = hash_api_key(api_key)
+    known = _KNOWN_KEYS.setdefault(session.get_bind(), {})
+    org = known.get(digest)
+    if org is not None:
+        return org
+    org = session.scalar(select(Organisation).where(Organisation.api_key_hash == digest))
     if org is None:
         raise Unauthorized("unknown API key")
+    session.expunge(org)  # loaded, and kept out of this session's rollbacks and expiries
+    if len(known) >= KNOWN_KEYS_MAX:
+        known.clear()
+    known[digest] = org
     return org
 
 

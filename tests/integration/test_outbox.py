@@ -3,15 +3,19 @@
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from shared.db import make_engine
 from shared.events.envelope import new_event_id
+from shared.messaging import outbox
 from shared.messaging.models import OutboxMessage
 from shared.messaging.nats import STREAM_NAME, NatsLink
 from shared.messaging.outbox import OutboxRelay, record_event
+from shared.messaging.outbox import _unpublished as unpublished_rows
 from sifang.platform import LocalNats
 from tests import factories
 
@@ -59,12 +63,15 @@ async def test_relay_publishes_in_order_with_the_event_id_as_message_id(
     assert {subject for subject, _ in messages} == {"sifang.community.610124.need.published"}
     assert _unpublished(session_factory) == 0
 
-    # A relay that died before marking its batch publishes it again: JetStream keeps one copy.
+    # A relay that died before marking its batch: the next one publishes it again, and
+    # JetStream keeps one copy.
     with session_factory() as session:
         session.execute(update(OutboxMessage).values(published_at=None))
         session.commit()
+    relay = OutboxRelay(session_factory, link, batch_size=3)
     while await relay.publish_pending():
         pass
+    assert _unpublished(session_factory) == 0
     assert [msg_id for _, msg_id in await _stream_messages(link)] == ids
     await link.close()
     engine.dispose()
@@ -141,3 +148,35 @@ async def test_a_commit_landing_while_a_batch_is_published_is_not_left_for_the_n
         await link.close()
         engine.dispose()
     assert _unpublished(session_factory) == 0  # stopping marks what was published
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL's relays claim and mark at once
+async def test_a_relay_reads_only_rows_beyond_those_it_published(
+    service_database: Callable[[str], str], nats_server: LocalNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite rows commit in id order, so what a relay published and has not marked yet is
+    not read again (it was, on every batch, at a cost growing with the backlog)."""
+    engine = make_engine(service_database("community"))
+    session_factory = sessionmaker(engine)
+    link = NatsLink(nats_server.url, "relay-test")
+    relay = OutboxRelay(session_factory, link, batch_size=4)
+    first = _record(session_factory, 4)
+    assert await relay._publish_batch() == 4
+    assert _unpublished(session_factory) == 4  # published, not marked yet
+    later = _record(session_factory, 3)
+    read: list[int] = []  # rows the relay's query returns (the real query, counted)
+
+    def counted(session: Any, limit: int, *, after: int = 0) -> list[tuple[int, str, str, str]]:
+        rows = unpublished_rows(session, limit, after=after)
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(outbox, "_unpublished", counted)
+    assert [event_id for _, event_id, _, _ in relay._pending()] == later
+    assert read == [3]  # not the 4 unmarked ones again
+    while await relay.publish_pending():
+        pass
+    assert _unpublished(session_factory) == 0
+    assert [msg_id for _, msg_id in await _stream_messages(link)] == first + later  # each once
+    await link.close()
+    engine.dispose()

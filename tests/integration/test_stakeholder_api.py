@@ -4,6 +4,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -639,3 +640,35 @@ def test_a_listing_moves_within_its_county_but_not_to_another(community: Service
     assert error["field"] == "region" and "610124" in error["problem"] and "withdraw" in error["problem"]
     subjects = [subject for subject, _ in community.outbox()]
     assert all(".610124." in subject for subject in subjects[1:])  # every event of it in its county
+
+
+def test_a_key_is_looked_up_once_per_database_and_an_unknown_one_never_passes(
+    community: Service, tmp_path: Path
+) -> None:
+    """An organisation and its key never change once registered: after the first request, a
+    write does not read the organisation again. The cache is per database."""
+    from sqlalchemy import event
+
+    from services.migrate import upgrade
+    from shared.db import make_engine
+    from shared.errors import Unauthorized
+    from shared.stakeholder.service import authenticate
+
+    org, auth = community.register()
+    key = auth["Authorization"].removeprefix("Bearer ")
+    engine = make_engine(community.url)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with Session(engine) as session:
+        assert authenticate(session, key).id == org["id"]
+        assert authenticate(session, key).id == org["id"]
+    assert len([s for s in statements if "FROM organisations" in s]) == 1
+    with Session(engine) as session, pytest.raises(Unauthorized):
+        authenticate(session, "not-a-key-of-anyone-0123456789")
+    other_url = f"sqlite:///{tmp_path / 'other.db'}"
+    upgrade("community", other_url)
+    other = make_engine(other_url)
+    with Session(other) as session, pytest.raises(Unauthorized):  # known in one database only
+        authenticate(session, key)
+    engine.dispose()
+    other.dispose()
