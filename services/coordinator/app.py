@@ -31,7 +31,7 @@ from services.coordinator.registry.views import router as registry_router
 from services.coordinator.settings import CoordinatorSettings, consumer_filters, consumer_name
 from shared.app import Runtime, build_runtime, create_service_app
 from shared.db import utcnow
-from shared.messaging.consumer import EventConsumer
+from shared.messaging.consumer import EventConsumer, is_infrastructure_failure
 from shared.metrics import MATCH_SOLVE_SECONDS
 
 __all__ = ["SETTINGS", "CoordinatorSettings", "consumer_name", "create_app", "stakeholder_consumer"]
@@ -76,6 +76,33 @@ def stakeholder_consumer(
     )
 
 
+CLAIM_RETRY_SECONDS = 2.0
+
+
+async def _claimed(runtime: Runtime, consumer: EventConsumer, regions: list[str]) -> bool:
+    """Whether the database is the record of this partition (recording it on a first start), so
+    the consumer may run; while the database cannot be reached it is asked again, the consumer
+    reported paused with the reason, as when the database goes away later."""
+    while True:
+        try:
+            await asyncio.to_thread(_claim_partition, runtime, consumer.name, regions)
+        except PartitionMismatch as exc:  # consuming would leave a hole in the record
+            log.error("not consuming: %s", exc)
+            consumer.state.paused_since, consumer.state.paused_reason = utcnow(), str(exc)
+            return False
+        except Exception as exc:
+            if not is_infrastructure_failure(exc):
+                raise
+            if consumer.state.paused_since is None:
+                log.error("consumer %s: waiting for the database: %s", consumer.name, exc)
+                consumer.state.paused_since = utcnow()
+            consumer.state.paused_reason = f"database unavailable: {type(exc).__name__}: {exc}"[:300]
+            await asyncio.sleep(CLAIM_RETRY_SECONDS)
+            continue
+        consumer.state.paused_since, consumer.state.paused_reason = None, ""
+        return True
+
+
 def _claim_partition(runtime: Runtime, consumer: str, regions: list[str]) -> None:
     with runtime.unit_of_work() as uow:
         claim_partition(uow.session, consumer, regions)
@@ -90,13 +117,8 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
     consumer = stakeholder_consumer(settings, runtime, after_commit=feed_wakeup.wake)
 
     async def consume(rt: Runtime) -> None:
-        try:
-            await asyncio.to_thread(_claim_partition, rt, consumer.name, settings.regions)
-        except PartitionMismatch as exc:  # consuming would leave a hole in the record
-            log.error("not consuming: %s", exc)
-            consumer.state.paused_since, consumer.state.paused_reason = utcnow(), str(exc)
-            return
-        await consumer.run(rt.link)
+        if await _claimed(rt, consumer, settings.regions):
+            await consumer.run(rt.link)
 
     async def clock(rt: Runtime) -> None:
         hold_timeout = timedelta(seconds=settings.hold_timeout_seconds)

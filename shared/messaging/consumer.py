@@ -75,6 +75,7 @@ __all__ = [
     "EventRejected",
     "InfrastructureUnavailable",
     "Outcome",
+    "is_infrastructure_failure",
 ]
 
 log = logging.getLogger(__name__)

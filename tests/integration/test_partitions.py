@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.access.models import CoordinatorAccount
@@ -35,7 +36,7 @@ from shared.db import make_engine, utcnow
 from shared.events.validation import check_event
 from shared.messaging.consumer import Delivery
 from shared.messaging.models import OutboxMessage
-from shared.messaging.nats import subject_matches
+from shared.messaging.nats import STREAM_NAME, NatsLink, subject_matches
 from sifang.operations import compare_coordinators, rebuild_coordinator
 from sifang.partitions import read_partition
 from sifang.platform import LocalNats, free_port
@@ -566,3 +567,47 @@ def test_an_offer_tells_other_partitions_each_change_once_and_a_region_it_leaves
     assert told[:2] == [(SOUTH, "open", "25"), (SOUTH, "open", "20")]  # both counties solved, 20 left
     assert told[2:] == [(SOUTH, "withdrawn", "0")]  # the new area leaves 户县: told so, once
     assert all(data["owner"] == owner for _, data in notices)
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_coordinator_started_while_its_database_refuses_connections_consumes_once_it_is_back(
+    nats_server: LocalNats, service_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    """The partition check at start needs the database: while it is away the consumer waits,
+    reported paused with the reason, and starts consuming when it is back (it gave up before)."""
+    url = service_database("coordinator")
+    database = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+    def allow(connections: bool) -> None:
+        with admin.connect() as connection:
+            connection.execute(
+                text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(connections).lower()}')
+            )
+            if not connections:
+                query = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"
+                connection.execute(text(query), {"d": database})
+
+    allow(False)
+    coordinator = None
+    try:
+        coordinator = Coordinator("north", [NORTH], url, nats_server.url, tmp_path, healthy=False)
+        reason = eventually(lambda: _paused(coordinator.url), what="paused for its database")
+        assert "database unavailable" in reason
+        allow(True)
+        asyncio.run(_publish(nats_server.url, factories.registered("org-1", kind="community")))
+        eventually(lambda: coordinator.get("/organisations"), what="the registration applied")
+        assert _paused(coordinator.url) is None
+    finally:
+        allow(True)
+        admin.dispose()
+        if coordinator is not None:
+            coordinator.stop()
+
+
+async def _publish(nats_url: str, event: tuple[str, Any]) -> None:
+    subject, envelope = event
+    link = NatsLink(nats_url, "partition-test-publisher")
+    js = await link.jetstream()
+    await js.publish(subject, envelope.to_json(), stream=STREAM_NAME, headers={"Nats-Msg-Id": envelope.id})
+    await link.close()
