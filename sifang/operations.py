@@ -18,7 +18,7 @@ from shared.messaging.consumer import Delivery, EventConsumer, Outcome
 from shared.messaging.models import DeadLetter
 from shared.messaging.nats import STREAM_NAME, NatsLink, servers, subject_matches
 
-__all__ = ["Check", "compare_coordinators", "doctor", "rebuild_coordinator", "redrive"]
+__all__ = ["Check", "admin_link", "compare_coordinators", "doctor", "rebuild_coordinator", "redrive"]
 
 
 @dataclass
@@ -166,11 +166,15 @@ def doctor(nats_url: str) -> list[Check]:
     return asyncio.run(_nats_checks(nats_url)) + _database_checks() + _coordinator_checks()
 
 
+def admin_link(nats_url: str, name: str) -> NatsLink:
+    """A link as the operator's admin user: reading the whole stream with an ordered consumer,
+    or other consumers' state, needs more than a service's user may do."""
+    admin = admin_credentials()
+    return NatsLink(nats_url, name, user=admin.get("user"), password=admin.get("password"))
+
+
 async def _replay(settings: CoordinatorSettings, consumer: EventConsumer) -> tuple[int, int]:
-    admin = admin_credentials()  # an ordered consumer needs more than the coordinator's user may do
-    link = NatsLink(
-        settings.nats_url, "sifang-replay", user=admin.get("user"), password=admin.get("password")
-    )
+    link = admin_link(settings.nats_url, "sifang-replay")
     js = await link.jetstream()
     last = (await js.stream_info(STREAM_NAME)).state.last_seq
     applied = failed = 0

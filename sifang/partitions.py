@@ -40,10 +40,9 @@ from sqlalchemy.engine import make_url
 from services import service_tables
 from services.coordinator.matches.lifecycle import ACTIVE
 from shared.db import make_engine, metadata_of, utcnow
-from shared.messaging.access import admin_credentials
-from shared.messaging.nats import STREAM_NAME, NatsLink
+from shared.messaging.nats import STREAM_NAME
 from shared.regions import InvalidRegion, validate_region
-from sifang.operations import rebuild_coordinator
+from sifang.operations import admin_link, rebuild_coordinator
 from sifang.replay_compare import COORDINATOR_TABLES, normalize, scratch_database
 
 __all__ = ["MovePlan", "MoveRefused", "MoveReport", "Partition", "move_county", "plan_move", "read_partition"]
@@ -198,8 +197,7 @@ async def _quiet_consumers(
     it: nobody waiting to pull, nothing delivered and unacknowledged, and nothing delivered
     between two looks a second apart. A coordinator that has just stopped leaves a pull request
     that expires within a second or two: looked at again before refusing."""
-    admin = admin_credentials()
-    link = NatsLink(nats_url, "sifang-partition", user=admin.get("user"), password=admin.get("password"))
+    link = admin_link(nats_url, "sifang-partition")
     js = await link.jetstream()
     try:
         before = await _delivered(js, names)
@@ -234,8 +232,7 @@ async def _delivered(js: Any, names: Sequence[str]) -> dict[str, tuple[int, bool
 
 async def _published_coordinator_events(nats_url: str) -> dict[str, Any]:
     """Every event coordinators have put on the stream: its id and its data."""
-    admin = admin_credentials()
-    link = NatsLink(nats_url, "sifang-partition", user=admin.get("user"), password=admin.get("password"))
+    link = admin_link(nats_url, "sifang-partition")
     js = await link.jetstream()
     events: dict[str, Any] = {}
     try:

@@ -15,7 +15,7 @@ import httpx
 
 from sifang.platform import free_port
 
-__all__ = ["ServiceProcess", "eventually"]
+__all__ = ["ServiceProcess", "eventually", "stop_gently"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,10 +76,15 @@ class ServiceProcess:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gently(self.process, 15)
+
+
+def stop_gently(process: "subprocess.Popen[bytes]", timeout: float) -> None:
+    """SIGTERM, and SIGKILL if it has not ended within ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -23,6 +23,7 @@ from shared.messaging.access import ADMIN_USER, credentials_env, deploy_users, p
 from shared.messaging.nats import STREAM_NAME, servers
 from sifang.platform import _wait_for_port, free_ports, nats_server_binary
 from tests.chaos.harness import ChaosPlatform, log
+from tests.processes import stop_gently
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy/nats"
@@ -114,12 +115,7 @@ class NatsCluster:
     def stop(self) -> None:
         for node in self.nodes:
             if node.process is not None:
-                node.process.terminate()
-                try:
-                    node.process.wait(10)
-                except subprocess.TimeoutExpired:
-                    node.process.kill()
-                    node.process.wait()
+                stop_gently(node.process, 10)
                 node.process = None
 
     def admin(self) -> dict[str, str]:
