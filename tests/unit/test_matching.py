@@ -18,7 +18,7 @@ from services.coordinator.matching import (
     greedy_allocate,
     objective,
 )
-from services.coordinator.matching.allocation import FairSplit, fair_shares, group_limits
+from services.coordinator.matching.allocation import Allocation, FairSplit, fair_shares, group_limits
 from services.coordinator.matching.candidates import candidate_pairs
 from services.coordinator.matching.diagnosis import nearest_offers
 from services.coordinator.matching.filters import first_failure, region_rule
@@ -127,6 +127,49 @@ def instances(
                 fulfilment_rate=draw(st.sampled_from([0.25, 0.5, 0.9])),
             )
         )
+    return needs, offers
+
+
+@st.composite
+def contested_instances(draw: st.DrawFn) -> tuple[list[NeedItem], list[OfferItem]]:
+    """Training courses in one county, asked for by several organisations at once: most
+    courses are contested, and an organisation often has its needs covered by another course
+    too, so the fair phase leaves contested seats idle for the leftover phase."""
+    orgs = [Party(f"org{k}", "community", VILLAGES[k % 3]) for k in range(4)]
+    needs = [
+        NeedItem(
+            id=f"n{i}",
+            party=draw(st.sampled_from(orgs)),
+            category="training.livestream",
+            remaining=float(draw(st.integers(1, 25))),
+            unit="人",
+            region=draw(st.sampled_from(VILLAGES[:3])),
+            window_start=TODAY,
+            window_end=TODAY + timedelta(days=30),
+        )
+        for i in range(draw(st.integers(2, 7)))
+    ]
+    offers = [
+        OfferItem(
+            id=f"o{j}",
+            organisation_id="trainer",
+            category="training.livestream",
+            remaining=float(draw(st.integers(1, 30))),
+            unit="人",
+            region=draw(st.sampled_from(VILLAGES[:3])),
+            service_area=("610124",),
+            window_start=TODAY,
+            window_end=TODAY + timedelta(days=30),
+            attributes=draw(
+                st.one_of(
+                    st.just({}),
+                    st.integers(2, 12).map(lambda cap: {"eligibility": {"max_amount": cap}}),
+                )
+            ),
+            fulfilment_rate=draw(st.sampled_from([0.25, 0.5, 0.9])),
+        )
+        for j in range(draw(st.integers(1, 4)))
+    ]
     return needs, offers
 
 
@@ -247,6 +290,73 @@ def test_the_fair_phase_reaches_the_independent_optimum(
     assert abs(fair_phase - optimum) <= 1e-3 * max(1.0, optimum)
     assert objective(allocate(candidates)) >= fair_phase - 1e-6  # the leftovers only add
     assert objective(greedy_allocate(candidates, leftovers=False)) <= fair_phase + 1e-6
+
+
+def _leftover_optimum(candidates: list[Candidate], fair_phase: list[Allocation]) -> float:
+    """What the capacity the fair phase left can still add, as a min-cost flow (networkx)
+    over every pair, with what the fair phase gave taken off each need, offer and programme
+    cap — computed independently of the second phase's own reduced problem."""
+    need_used, offer_used, group_used = _used(fair_phase)
+    programme = {
+        key: limit.limit
+        for key, limit in group_limits(candidates, "max_min").items()
+        if limit.kind == "programme_max"
+    }
+    step, scale = 10**4, 10**6  # capacities in 1e-4 base units, costs in 1e-6 of a score
+    graph = nx.DiGraph()
+    for c in candidates:
+        offer, need = c.offer, c.need
+        key = (offer.id, need.party.organisation_id)
+        need_room = round((need.remaining - need_used[need.id]) * step)
+        offer_room = round((offer.remaining - offer_used[offer.id]) * step)
+        group_room = round((programme[key] - group_used[key]) * step) if key in programme else offer_room
+        graph.add_edge("source", ("offer", offer.id), capacity=max(0, offer_room), weight=0)
+        graph.add_edge(("offer", offer.id), ("group", *key), capacity=max(0, group_room), weight=0)
+        graph.add_edge(
+            ("group", *key),
+            ("need", need.id),
+            capacity=max(0, min(need_room, offer_room)),
+            weight=-round(c.score / need.remaining / step * scale * step),
+        )
+        graph.add_edge(("need", need.id), "sink", capacity=max(0, need_room), weight=0)
+    supply = sum(data["capacity"] for _, _, data in graph.out_edges("source", data=True))
+    graph.add_edge("source", "sink", capacity=supply, weight=0)
+    graph.nodes["source"]["demand"] = -supply
+    graph.nodes["sink"]["demand"] = supply
+    flow = nx.min_cost_flow(graph)
+    return -nx.cost_of_flow(graph, flow) / scale / step
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(instances(max_needs=5, max_offers=4), contested_instances()))
+def test_the_leftover_phase_adds_the_independent_optimum_of_what_the_fair_phase_left(
+    instance: tuple[list[NeedItem], list[OfferItem]],
+) -> None:
+    """The second phase solves only the pairs whose need still lacks and whose offer still has
+    something; what it adds must be the best that any use of the leftover capacity could add."""
+    needs, offers = instance
+    candidates = candidates_for(needs, offers, today=TODAY)
+    if not candidates:
+        return
+    fair_phase = allocate(candidates, leftovers=False)
+    added = objective(allocate(candidates)) - objective(fair_phase)
+    optimum = _leftover_optimum(candidates, fair_phase)
+    assert added <= optimum + 1e-3 * max(1.0, optimum)
+    # the second phase may only stop short where the fair phase left nothing contested idle
+    assert added >= optimum - 1e-3 * max(1.0, optimum) or not _contested_capacity_idle(candidates, fair_phase)
+
+
+def _contested_capacity_idle(candidates: list[Candidate], allocations: list[Allocation]) -> bool:
+    need_used, offer_used, _ = _used(allocations)
+    fair = {
+        key[0] for key, limit in group_limits(candidates, "max_min").items() if limit.kind == "fair_share"
+    }
+    return any(
+        c.offer.id in fair
+        and offer_used[c.offer.id] < c.offer.remaining - 1e-4
+        and need_used[c.need.id] < c.need.remaining - 1e-4
+        for c in candidates
+    )
 
 
 @settings(max_examples=60, deadline=None)

@@ -34,7 +34,6 @@ programmes with HiGHS (highspy): exact, fast and deterministic for the same inpu
 
 import heapq
 import math
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -42,9 +41,10 @@ from typing import Literal
 import highspy
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import coo_matrix, csc_matrix
+from scipy.sparse import csc_matrix
 
-from services.coordinator.matching.filters import Candidate
+from services.coordinator.matching.filters import Candidate, NeedItem, OfferItem
+from shared.collector import pausing_collection
 
 __all__ = [
     "FAIR_SPLITS",
@@ -117,104 +117,173 @@ def fair_shares(
     return shares
 
 
-def group_limits(
-    candidates: Sequence[Candidate], rule: FairSplit = "max_min"
-) -> dict[tuple[str, str], GroupLimit]:
-    """The most one organisation may take of one offer, where that is a real limit."""
-    demand: dict[tuple[str, str], float] = defaultdict(float)
-    for c in candidates:  # candidates are distinct (need, offer) pairs
-        demand[(c.offer.id, c.need.party.organisation_id)] += c.need.remaining
-    by_offer: dict[str, list[str]] = defaultdict(list)
-    for offer_id, org in demand:
-        by_offer[offer_id].append(org)
-    offers = {c.offer.id: c.offer for c in candidates}
-    limits: dict[tuple[str, str], GroupLimit] = {}
-    for offer_id, orgs in by_offer.items():
-        offer = offers[offer_id]
-        asked = {org: demand[(offer_id, org)] for org in orgs}
+STICKY_BONUS = 1e-4  # relative value of keeping a standing proposal's quantity
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    """The candidates as arrays: each one's need, offer and (offer, organisation) group as a
+    row number (needs, offers and groups in id order, so the linear programme does not depend
+    on the order the candidates came in), its need's size and its score."""
+
+    candidates: Sequence[Candidate]
+    needs: list[NeedItem]
+    offers: list[OfferItem]
+    groups: list[tuple[str, str]]
+    need_of: Ints
+    offer_of: Ints
+    group_of: Ints
+    group_offer: Ints  # each group's offer
+    size: Floats  # the candidate's need's remaining quantity
+    score: Floats
+
+    @classmethod
+    def of(cls, candidates: Sequence[Candidate]) -> "_Indexed":
+        need_by_id: dict[str, NeedItem] = {}
+        offer_by_id: dict[str, OfferItem] = {}
+        keys = [(c.need.id, c.offer.id, c.need.party.organisation_id) for c in candidates]
+        for c in candidates:
+            need_by_id[c.need.id] = c.need
+            offer_by_id[c.offer.id] = c.offer
+        need_row = {need_id: i for i, need_id in enumerate(sorted(need_by_id))}
+        offer_row = {offer_id: j for j, offer_id in enumerate(sorted(offer_by_id))}
+        groups = sorted({(offer_id, org) for _, offer_id, org in keys})
+        group_row = {key: k for k, key in enumerate(groups)}
+        count = len(candidates)
+        return cls(
+            candidates=candidates,
+            needs=[need_by_id[i] for i in need_row],
+            offers=[offer_by_id[j] for j in offer_row],
+            groups=groups,
+            need_of=np.fromiter((need_row[n] for n, _, _ in keys), dtype=np.int64, count=count),
+            offer_of=np.fromiter((offer_row[o] for _, o, _ in keys), dtype=np.int64, count=count),
+            group_of=np.fromiter((group_row[(o, g)] for _, o, g in keys), dtype=np.int64, count=count),
+            group_offer=np.fromiter((offer_row[o] for o, _ in groups), dtype=np.int64, count=len(groups)),
+            size=np.fromiter((c.need.remaining for c in candidates), dtype=np.float64, count=count),
+            score=np.fromiter((c.score for c in candidates), dtype=np.float64, count=count),
+        )
+
+    def used(self, quantities: Floats) -> tuple[Floats, Floats, Floats]:
+        """What ``quantities`` give each need, take from each offer and give each group."""
+        return (
+            _sums(self.need_of, quantities, len(self.needs)),
+            _sums(self.offer_of, quantities, len(self.offers)),
+            _sums(self.group_of, quantities, len(self.groups)),
+        )
+
+
+def _sums(rows: Ints, values: Floats, count: int) -> Floats:
+    """The sum of ``values`` per row, summed in their order."""
+    return np.asarray(np.bincount(rows, weights=values, minlength=count), dtype=np.float64)
+
+
+def _limits(ix: _Indexed, rule: FairSplit) -> dict[int, GroupLimit]:
+    """The most each group may take of its offer, where that is a real limit (by group row)."""
+    demand = _sums(ix.group_of, ix.size, len(ix.groups))
+    first = np.searchsorted(ix.group_offer, np.arange(len(ix.offers) + 1))  # groups are in offer order
+    asked_in_all = _sums(ix.group_offer, demand, len(ix.offers))
+    capacity = np.fromiter((o.remaining for o in ix.offers), dtype=np.float64, count=len(ix.offers))
+    contested_offers = (np.diff(first) >= 2) & (asked_in_all > capacity + EPSILON)
+    capped_offers = np.fromiter(
+        (o.max_per_organisation is not None for o in ix.offers), dtype=bool, count=len(ix.offers)
+    )
+    limits: dict[int, GroupLimit] = {}
+    # elsewhere every organisation may take all it asks for
+    for j in np.flatnonzero(contested_offers | capped_offers).tolist():
+        offer, rows = ix.offers[j], range(int(first[j]), int(first[j + 1]))
+        contested, cap = bool(contested_offers[j]), offer.max_per_organisation
+        asked = {ix.groups[g][1]: float(demand[g]) for g in rows}
         shares = (
             fair_shares(offer.remaining, asked, rule, whole=offer.dimension in COUNTED)
-            if len(orgs) >= 2
-            else dict(asked)
+            if contested
+            else asked
         )
-        for org in orgs:
+        for g in rows:
+            org = ix.groups[g][1]
             wanted = min(offer.remaining, asked[org])
-            cap = offer.max_per_organisation
             if cap is not None and cap < min(shares[org], wanted) - EPSILON:
-                limits[(offer_id, org)] = GroupLimit(
-                    cap, "programme_max", rule, offer.remaining, len(orgs), asked[org]
-                )
+                limits[g] = GroupLimit(cap, "programme_max", rule, offer.remaining, len(rows), asked[org])
             elif shares[org] < wanted - EPSILON:
-                limits[(offer_id, org)] = GroupLimit(
-                    shares[org], "fair_share", rule, offer.remaining, len(orgs), asked[org]
+                limits[g] = GroupLimit(
+                    shares[org], "fair_share", rule, offer.remaining, len(rows), asked[org]
                 )
     return limits
 
 
-STICKY_BONUS = 1e-4  # relative value of keeping a standing proposal's quantity
+def group_limits(
+    candidates: Sequence[Candidate], rule: FairSplit = "max_min"
+) -> dict[tuple[str, str], GroupLimit]:
+    """The most one organisation may take of one offer, where that is a real limit."""
+    ix = _Indexed.of(candidates)
+    return {ix.groups[g]: limit for g, limit in _limits(ix, rule).items()}
 
 
 def _solve(
-    candidates: Sequence[Candidate],
-    limits: Mapping[tuple[str, str], float],
-    lower: Sequence[float] | None = None,
+    ix: _Indexed,
+    columns: Ints,
+    limits: Mapping[int, float],
+    need_room: Floats,
+    offer_room: Floats,
     standing: Mapping[tuple[str, str], float] | None = None,
-) -> list[float]:
-    """The optimal quantities per candidate under ``limits`` per (offer, organisation).
+) -> Floats:
+    """The optimal quantities of the candidates ``columns`` when each need may still receive
+    ``need_room``, each offer still give ``offer_room`` and each group in ``limits`` no more
+    than its limit.
 
     The variables are the share of each need a pair fills (so the costs are the scores, of
     order 1, whatever the units). A pair with a ``standing`` proposal has a second variable
     worth ``STICKY_BONUS`` more, up to the standing quantity: among allocations of equal value
     the solver keeps what is already proposed instead of churning proposals.
     """
-    needs = sorted({c.need.id: c.need for c in candidates}.items())
-    offers = sorted({c.offer.id: c.offer for c in candidates}.items())
-    need_row = {need_id: i for i, (need_id, _) in enumerate(needs)}
-    offer_row = {offer_id: len(needs) + j for j, (offer_id, _) in enumerate(offers)}
-    group_row = {key: len(needs) + len(offers) + k for k, key in enumerate(sorted(limits))}
     held = standing or {}
-    sticky = [p for p, c in enumerate(candidates) if held.get((c.need.id, c.offer.id), 0.0) > 0]
-    column_of = np.array(list(range(len(candidates))) + sticky, dtype=np.int64)
+    sticky = [
+        k
+        for k, p in enumerate(columns.tolist() if held else ())
+        if held.get((ix.candidates[p].need.id, ix.candidates[p].offer.id), 0.0) > 0
+    ]
+    column_of = np.concatenate([columns, columns[sticky]])
+    group_rows = sorted(limits)
+    group_row = np.full(len(ix.groups), -1, dtype=np.int64)
+    group_row[group_rows] = len(ix.needs) + len(ix.offers) + np.arange(len(group_rows))
 
-    # per candidate: its need's row, its offer's row, its group's row (-1: none), its need's size
-    need_of = np.array([need_row[c.need.id] for c in candidates], dtype=np.int64)
-    offer_of = np.array([offer_row[c.offer.id] for c in candidates], dtype=np.int64)
-    group_of = np.array(
-        [group_row.get((c.offer.id, c.need.party.organisation_id), -1) for c in candidates], dtype=np.int64
+    size = ix.size[column_of]
+    grouped = group_row[ix.group_of[column_of]] >= 0
+    at = np.arange(len(column_of))
+    rows = np.concatenate(
+        [
+            ix.need_of[column_of],
+            len(ix.needs) + ix.offer_of[column_of],
+            group_row[ix.group_of[column_of]][grouped],
+        ]
     )
-    size = np.array([c.need.remaining for c in candidates])
-    columns = np.arange(len(column_of))
-    grouped = group_of[column_of] >= 0
-    rows = np.concatenate([need_of[column_of], offer_of[column_of], group_of[column_of][grouped]])
-    cols = np.concatenate([columns, columns, columns[grouped]])
-    values = np.concatenate([np.ones(len(column_of)), size[column_of], size[column_of][grouped]])
-    shape = (len(needs) + len(offers) + len(limits), len(column_of))
-    a_ub = coo_matrix((values, (rows, cols)), shape=shape)
-    b_ub = np.array(
-        [1.0] * len(needs) + [o.remaining for _, o in offers] + [limits[key] for key in sorted(limits)]
+    cols = np.concatenate([at, at, at[grouped]])
+    values = np.concatenate([np.ones(len(column_of)), size, size[grouped]])
+    shape = (len(ix.needs) + len(ix.offers) + len(group_rows), len(column_of))
+    matrix = csc_matrix((values, (rows, cols)), shape=shape)
+    need_share = need_room / np.fromiter(
+        (n.remaining for n in ix.needs), dtype=np.float64, count=len(ix.needs)
     )
-    score = np.array([c.score for c in candidates])
-    cost = -np.concatenate([score, score[sticky] * (1 + STICKY_BONUS)])
-    upper = np.minimum(size, np.array([c.offer.remaining for c in candidates])) / size
-    low = np.zeros(len(candidates)) if lower is None else np.minimum(np.array(lower) / size, upper)
-    sticky_upper = np.array(
-        [min(upper[p], held[(candidates[p].need.id, candidates[p].offer.id)] / size[p]) for p in sticky]
+    row_upper = np.concatenate(
+        [need_share, offer_room, np.array([limits[g] for g in group_rows], dtype=np.float64)]
     )
-    bounds = list(zip(low.tolist(), upper.tolist(), strict=True)) + [(0.0, u) for u in sticky_upper.tolist()]
-    shares = np.array(_maximise(cost, a_ub.tocsc(), b_ub, bounds))
-    quantities = shares[: len(candidates)] * size
-    if sticky:
-        np.add.at(quantities, np.array(sticky), shares[len(candidates) :] * size[sticky])
-    rounded: list[float] = np.maximum(0.0, np.floor(quantities / RESOLUTION + EPSILON) * RESOLUTION).tolist()
-    return rounded
+    upper = np.minimum(need_room[ix.need_of[column_of]], offer_room[ix.offer_of[column_of]]) / size
+    for k in range(len(columns), len(column_of)):
+        p = int(column_of[k])
+        upper[k] = min(upper[k], held[(ix.candidates[p].need.id, ix.candidates[p].offer.id)] / size[k])
+    score = ix.score[column_of]
+    score[len(columns) :] *= 1 + STICKY_BONUS
+    shares = _maximise(-score, matrix, row_upper, np.zeros(len(column_of)), upper)
+    quantities = np.zeros(len(ix.candidates))
+    np.add.at(quantities, column_of, shares * size)
+    return np.maximum(0.0, np.floor(quantities / RESOLUTION + EPSILON) * RESOLUTION)
 
 
 def _maximise(
-    cost: npt.NDArray[np.float64],
-    matrix: csc_matrix,
-    row_upper: npt.NDArray[np.float64],
-    bounds: Sequence[tuple[float, float]],
-) -> list[float]:
+    cost: Floats, matrix: csc_matrix, row_upper: Floats, col_lower: Floats, col_upper: Floats
+) -> Floats:
     """Minimise ``cost`` · x subject to ``matrix`` x ≤ ``row_upper`` and the column bounds,
     with HiGHS (highspy): the same solver scipy wraps, without the wrapper's per-call cost."""
     solver = highspy.Highs()  # type: ignore[no-untyped-call]
@@ -223,8 +292,8 @@ def _maximise(
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
     lp.col_cost_ = cost
-    lp.col_lower_ = np.array([low for low, _ in bounds], dtype=np.float64)
-    lp.col_upper_ = np.array([high for _, high in bounds], dtype=np.float64)
+    lp.col_lower_ = col_lower
+    lp.col_upper_ = col_upper
     lp.row_lower_ = np.full(matrix.shape[0], -highspy.kHighsInf)
     lp.row_upper_ = row_upper.astype(np.float64)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
@@ -236,27 +305,10 @@ def _maximise(
     status = solver.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"allocation failed: {solver.modelStatusToString(status)}")
-    return [float(x) for x in solver.getSolution().col_value]
+    return np.asarray(solver.getSolution().col_value, dtype=np.float64)
 
 
-def _idle_contested(
-    candidates: Sequence[Candidate], quantities: Sequence[float], limits: Mapping[tuple[str, str], GroupLimit]
-) -> bool:
-    """Whether a contested offer kept capacity that a need it could serve still lacks."""
-    fair_offers = {offer_id for (offer_id, _), limit in limits.items() if limit.kind == "fair_share"}
-    offer_used: dict[str, float] = defaultdict(float)
-    need_used: dict[str, float] = defaultdict(float)
-    for c, q in zip(candidates, quantities, strict=True):
-        offer_used[c.offer.id] += q
-        need_used[c.need.id] += q
-    return any(
-        c.offer.id in fair_offers
-        and offer_used[c.offer.id] < c.offer.remaining - RESOLUTION
-        and need_used[c.need.id] < c.need.remaining - RESOLUTION
-        for c in candidates
-    )
-
-
+@pausing_collection
 def allocate(
     candidates: Sequence[Candidate],
     *,
@@ -266,25 +318,55 @@ def allocate(
 ) -> list[Allocation]:
     """The optimal allocation with fair splits of contested offers (see the module's
     description); ``leftovers=False`` stops after the first phase. ``standing`` maps
-    (need id, offer id) to the quantity already proposed: kept where that costs nothing."""
+    (need id, offer id) to the quantity already proposed: kept where that costs nothing.
+
+    The second phase keeps what the first gave and allocates only what is left: the pairs
+    whose need still lacks and whose offer still has something, with what remains of each
+    (and of each programme's cap). Every other pair cannot change, so this is the same
+    optimum as re-solving every pair with the first phase's quantities as lower bounds."""
     if not candidates:
         return []
-    limits = group_limits(candidates, fair_split)
-    quantities = _solve(candidates, {key: limit.limit for key, limit in limits.items()}, standing=standing)
-    if leftovers and _idle_contested(candidates, quantities, limits):
-        programme = {key: limit.limit for key, limit in limits.items() if limit.kind == "programme_max"}
-        quantities = _solve(candidates, programme, lower=quantities)
-    return _with_limits(candidates, quantities, limits)
+    ix = _Indexed.of(candidates)
+    limits = _limits(ix, fair_split)
+    need_full = np.fromiter((n.remaining for n in ix.needs), dtype=np.float64, count=len(ix.needs))
+    offer_full = np.fromiter((o.remaining for o in ix.offers), dtype=np.float64, count=len(ix.offers))
+    everything = np.arange(len(candidates))
+    quantities = _solve(
+        ix, everything, {g: limit.limit for g, limit in limits.items()}, need_full, offer_full, standing
+    )
+    if leftovers:
+        need_used, offer_used, group_used = ix.used(quantities)
+        need_room = np.maximum(0.0, need_full - need_used)
+        offer_room = np.maximum(0.0, offer_full - offer_used)
+        fair_offers = np.zeros(len(ix.offers), dtype=bool)
+        fair_offers[[int(ix.group_offer[g]) for g, limit in limits.items() if limit.kind == "fair_share"]] = (
+            True
+        )
+        open_pair = (need_room[ix.need_of] > RESOLUTION) & (offer_room[ix.offer_of] > RESOLUTION)
+        programme = {
+            g: max(0.0, limit.limit - float(group_used[g]))
+            for g, limit in limits.items()
+            if limit.kind == "programme_max"
+        }
+        if (open_pair & fair_offers[ix.offer_of]).any():  # a contested offer kept capacity a need lacks
+            more = _solve(ix, everything[open_pair], programme, need_room, offer_room)
+            quantities = np.floor((quantities + more) / RESOLUTION + EPSILON) * RESOLUTION
+    return _with_limits(ix, quantities, limits)
 
 
+@pausing_collection
 def greedy_allocate(
     candidates: Sequence[Candidate], *, fair_split: FairSplit = "max_min", leftovers: bool = True
 ) -> list[Allocation]:
     """A baseline: best-scoring pairs first, each as much as the fair shares allow, then the
     capacity left over, best-scoring first, under the programmes' caps only."""
-    limits = group_limits(candidates, fair_split)
-    need_left = {c.need.id: c.need.remaining for c in candidates}
-    offer_left = {c.offer.id: c.offer.remaining for c in candidates}
+    if not candidates:
+        return []
+    ix = _Indexed.of(candidates)
+    limits = _limits(ix, fair_split)
+    need_left = [n.remaining for n in ix.needs]
+    offer_left = [o.remaining for o in ix.offers]
+    need_of, offer_of, group_of = ix.need_of.tolist(), ix.offer_of.tolist(), ix.group_of.tolist()
     quantities = [0.0] * len(candidates)
     order = sorted(
         range(len(candidates)),
@@ -292,53 +374,46 @@ def greedy_allocate(
     )
     for phase in ("fair", "leftover") if leftovers else ("fair",):
         group_left = {
-            key: limit.limit
-            for key, limit in limits.items()
-            if phase == "fair" or limit.kind == "programme_max"
+            g: limit.limit for g, limit in limits.items() if phase == "fair" or limit.kind == "programme_max"
         }
         if phase == "leftover":
-            for p, c in enumerate(candidates):
-                key = (c.offer.id, c.need.party.organisation_id)
-                if key in group_left:
-                    group_left[key] -= quantities[p]
+            for p, g in enumerate(group_of):
+                if g in group_left:
+                    group_left[g] -= quantities[p]
         for p in order:
-            c = candidates[p]
-            key = (c.offer.id, c.need.party.organisation_id)
-            take = min(need_left[c.need.id], offer_left[c.offer.id], group_left.get(key, float("inf")))
-            take = float(np.floor(take / RESOLUTION + EPSILON) * RESOLUTION)
+            g = group_of[p]
+            take = min(need_left[need_of[p]], offer_left[offer_of[p]], group_left.get(g, math.inf))
+            take = math.floor(take / RESOLUTION + EPSILON) * RESOLUTION
             if take <= 0:
                 continue
             quantities[p] += take
-            need_left[c.need.id] -= take
-            offer_left[c.offer.id] -= take
-            if key in group_left:
-                group_left[key] -= take
-    return _with_limits(candidates, quantities, limits)
+            need_left[need_of[p]] -= take
+            offer_left[offer_of[p]] -= take
+            if g in group_left:
+                group_left[g] -= take
+    return _with_limits(ix, np.array(quantities, dtype=np.float64), limits)
 
 
-def _with_limits(
-    candidates: Sequence[Candidate], quantities: Sequence[float], limits: Mapping[tuple[str, str], GroupLimit]
-) -> list[Allocation]:
+def _with_limits(ix: _Indexed, quantities: Floats, limits: Mapping[int, GroupLimit]) -> list[Allocation]:
     """Allocations with the constraint that stopped each from being larger."""
-    need_used: dict[str, float] = defaultdict(float)
-    offer_used: dict[str, float] = defaultdict(float)
-    group_used: dict[tuple[str, str], float] = defaultdict(float)
-    for c, q in zip(candidates, quantities, strict=True):
-        need_used[c.need.id] += q
-        offer_used[c.offer.id] += q
-        group_used[(c.offer.id, c.need.party.organisation_id)] += q
-    tight = 2 * RESOLUTION * max(1, len(candidates))
+    need_used, offer_used, group_used = ix.used(quantities)
+    tight = 2 * RESOLUTION * max(1, len(ix.candidates))
+    limit_of = np.full(len(ix.groups), np.nan)
+    for g, limit in limits.items():
+        limit_of[g] = limit.limit
+    offer_full = np.fromiter((o.remaining for o in ix.offers), dtype=np.float64, count=len(ix.offers))
+    need_tight = (need_used[ix.need_of] >= ix.size - tight).tolist()
+    group_tight = (np.abs(group_used[ix.group_of] - limit_of[ix.group_of]) <= tight).tolist()
+    offer_tight = (offer_used[ix.offer_of] >= offer_full[ix.offer_of] - tight).tolist()
     allocations: list[Allocation] = []
-    for c, q in zip(candidates, quantities, strict=True):
-        if q <= 0:
-            continue
-        key = (c.offer.id, c.need.party.organisation_id)
-        limit = limits.get(key)
-        if need_used[c.need.id] >= c.need.remaining - tight:
+    for p in np.flatnonzero(quantities > 0).tolist():
+        c, q = ix.candidates[p], float(quantities[p])
+        if need_tight[p]:
             allocations.append(Allocation(c, q, "need"))
-        elif limit is not None and abs(group_used[key] - limit.limit) <= tight:
+        elif group_tight[p]:
+            limit = limits[int(ix.group_of[p])]
             allocations.append(Allocation(c, q, limit.kind, limit if limit.kind == "fair_share" else None))
-        elif offer_used[c.offer.id] >= c.offer.remaining - tight:
+        elif offer_tight[p]:
             allocations.append(Allocation(c, q, "offer"))
         else:
             allocations.append(Allocation(c, q, "shared"))

@@ -32,6 +32,7 @@ from services.coordinator.matching.filters import (
     region_rule,
     urgency_of,
 )
+from shared.collector import pausing_collection
 from shared.regions import significant_prefix
 from shared.taxonomy import can_serve
 
@@ -147,6 +148,7 @@ def _top(scores: Floats, passing: Bools, keep: int, axis: int) -> Bools:
     return chosen.T if axis == 0 else chosen
 
 
+@pausing_collection
 def candidate_pairs(
     needs: Iterable[NeedItem],
     offers: Iterable[OfferItem],

@@ -155,8 +155,7 @@ class Candidate:
         """A candidate whose score the caller computed already, exactly as ``__post_init__``
         would (the matrix filter scores every pair at once)."""
         made = object.__new__(cls)
-        for name, value in (("need", need), ("offer", offer), ("terms", terms), ("score", score)):
-            object.__setattr__(made, name, value)
+        made.__dict__.update(need=need, offer=offer, terms=terms, score=score)  # frozen: not via setattr
         return made
 
     @cached_property
