@@ -155,6 +155,23 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{proposed} allocated, {remaining} left",
     ),
     "no_needs": ("没有任何需求与之通过全部筛选", "no need passes every filter with it"),
+    # -- market signals: why a county's category family is short, in glut or balanced ---------
+    "market_shortage": (
+        "需求明显多于供给：供需差 {balance}，高于历史水平 {baseline} 达 {shift}",
+        "demand well above supply: balance {balance}, {shift} above its usual {baseline}",
+    ),
+    "market_glut": (
+        "供给明显多于需求：供需差 {balance}，低于历史水平 {baseline} 达 {shift}",
+        "supply well above demand: balance {balance}, {shift} below its usual {baseline}",
+    ),
+    "market_balanced": (
+        "供需大致平衡：供需差 {balance}，历史水平 {baseline}",
+        "supply and demand roughly even: balance {balance}, usually {baseline}",
+    ),
+    "market_too_few_listings": (
+        "本月仅有 {listings} 条需求和供给，不足以判断",
+        "only {listings} needs and offers this month: too few to say",
+    ),
     # -- agenda items: why an item is on a meeting's agenda (``reason_code``) -------------------
     "agenda_dispute": ("社区提出的纠纷", "a dispute raised by a community"),
     "agenda_proposal": ("组织提议的议题", "proposed by an organisation"),

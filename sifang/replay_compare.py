@@ -46,6 +46,8 @@ COORDINATOR_TABLES: Mapping[str, frozenset[str]] = {
     "event_log": frozenset({"received_at"}),
     "matches": frozenset(),
     "dirty_partitions": frozenset(),
+    "market_cells": frozenset(),
+    "stale_market_cells": frozenset(),
     "held_events": frozenset({"held_at"}),
     "meeting_series": frozenset(),
     "meetings": frozenset(),

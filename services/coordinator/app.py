@@ -23,6 +23,7 @@ from services.coordinator.integrations.webhook_views import router as webhook_ro
 from services.coordinator.integrations.webhooks import WebhookSender, retire_raw_stream_consumer, run_enqueuer
 from services.coordinator.journal.service import PartitionMismatch, claim_partition
 from services.coordinator.journal.views import router as journal_router
+from services.coordinator.market.views import router as market_router
 from services.coordinator.matches.views import router as matches_router
 from services.coordinator.meetings.views import router as meeting_router
 from services.coordinator.metrics import CoordinatorCollector
@@ -151,6 +152,7 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
             registry_router,
             book_router,
             journal_router,
+            market_router,
             matches_router,
             meeting_router,
             contract_router,

@@ -23,6 +23,7 @@ from shared.events.data import (
     InstructionIssued,
     InvitationAnswered,
     LotOffered,
+    MarketSignal,
     MatchData,
     MatchDelivery,
     MatchResponse,
@@ -336,6 +337,16 @@ CATALOGUE: dict[str, EventType] = _types(
         "An offer whose service area reaches counties of other coordinator partitions, with what "
         "remains of it: published by the partition that owns (and alone allocates) it to each such "
         "county, on every change of the offer or of its remaining capacity.",
+    ),
+    EventType(
+        "market",
+        "signal",
+        1,
+        MarketSignal,
+        "signal_id",
+        ("coordinator",),
+        "A county's category family changed state for a month — short of supply, in glut, or "
+        "balanced again — judged against its own history; with the figures behind it.",
     ),
     EventType(
         "clock",

@@ -32,6 +32,7 @@ __all__ = [
     "InstructionIssued",
     "InvitationAnswered",
     "LotOffered",
+    "MarketSignal",
     "MatchData",
     "MatchDelivery",
     "MatchResponse",
@@ -382,6 +383,29 @@ class OfferShared(EventData):
     status: Literal["open", "withdrawn"]
     remaining: PlainDecimal = Field(ge=0, description="what no match holds yet, in the offer's unit")
     owner: str = Field(description="the consumer (coordinator partition) that owns and allocates it")
+
+
+class MarketSignal(EventData):
+    """A county's category family changed state for a month: short of supply, in glut, or
+    balanced again (see ``services/coordinator/market/rules.py`` for the rule)."""
+
+    signal_id: str
+    county: str = Field(pattern=r"^[0-9]{6}$", description="the county (six-digit GB/T 2260 code)")
+    family: str = Field(max_length=100, description="the category family: the first two levels")
+    dimension: str = Field(max_length=40, description="what the quantities measure, e.g. [mass]")
+    base_unit: str = Field(max_length=20, description="the unit demand and supply are summed in")
+    month: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="the month, China Standard Time")
+    state: Literal["shortage", "glut", "balanced"]
+    previous_state: Literal["shortage", "glut", "balanced"]
+    reason: dict[str, Any] = Field(description="a code and its parameters, rendered per language")
+    needs: int = Field(ge=0)
+    offers: int = Field(ge=0)
+    demand: float = Field(ge=0, description="needs' quantity in the base unit")
+    supply: float = Field(ge=0, description="offers' quantity in the base unit")
+    matched_share: float | None = Field(description="share of the demand confirmed matches cover")
+    balance: float | None = Field(description="(demand - supply) / (demand + supply)")
+    baseline: float = Field(description="the mean balance of the family's earlier months here")
+    at: datetime
 
 
 class ClockTicked(EventData):

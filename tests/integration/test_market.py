@@ -1,0 +1,248 @@
+"""Market information through the coordinator's projection on each backend: listings mark
+their county's category family stale, the next tick figures it again and publishes a
+``market.signal`` when its state changes; the open-data API serves the figures; a replay of
+the recorded stream reproduces them exactly."""
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from services.coordinator.app import CoordinatorSettings, create_app
+from services.coordinator.clock import tick_if_due
+from services.coordinator.market.models import MarketCell, StaleMarketCell
+from services.coordinator.matches.service import MatchPolicy
+from services.coordinator.projection import CoordinatorProjection
+from shared.db import make_engine
+from shared.events.data import MarketSignal
+from shared.events.envelope import CloudEvent
+from shared.events.validation import check_event
+from shared.messaging.consumer import Delivery
+from shared.messaging.models import InboxEntry, OutboxMessage
+from sifang.platform import LocalNats
+from sifang.replay_compare import COORDINATOR_TABLES, compare_databases
+from tests import factories
+
+CONSUMER = "coordinator"
+SIGNAL = "sifang.market.signal.v1"
+TICK = "sifang.clock.ticked.v1"
+NOW = datetime.now(UTC)
+
+
+class Stream:
+    """The coordinator's stream: stakeholder events and the ticks its clock records."""
+
+    def __init__(self, url: str) -> None:
+        self.sessions = sessionmaker(make_engine(url), expire_on_commit=False)
+        self.projection = CoordinatorProjection(MatchPolicy(), consumer=CONSUMER)
+        self.applied: list[tuple[str, bytes]] = []
+
+    def apply(self, subject: str, payload: bytes) -> None:
+        sequence = len(self.applied) + 1
+        with self.sessions() as session:
+            checked = check_event(subject, payload)
+            self.projection(session, checked, Delivery(subject, payload, {}, sequence, 1))
+            session.add(InboxEntry(consumer=CONSUMER, event_id=checked.envelope.id, stream_sequence=sequence))
+            session.commit()
+        self.applied.append((subject, payload))
+
+    def tick(self, at: datetime) -> None:
+        """What the clock worker does at ``at``: a tick if work is due, applied when it comes back."""
+        with self.sessions() as session:
+            tick_id = tick_if_due(session, CONSUMER, at, timedelta(hours=1))
+            session.commit()
+            if tick_id is None:
+                return
+            row = session.scalars(select(OutboxMessage).where(OutboxMessage.event_id == tick_id)).one()
+        self.apply(row.subject, row.payload.encode())
+
+    def signals(self) -> list[MarketSignal]:
+        with self.sessions() as session:
+            payloads = session.scalars(
+                select(OutboxMessage.payload)
+                .where(OutboxMessage.event_type == SIGNAL)
+                .order_by(OutboxMessage.id)
+            ).all()
+        found = [CloudEvent.model_validate_json(p).data for p in payloads]
+        return [MarketSignal.model_validate(data) for data in found]
+
+    def cells(self) -> list[MarketCell]:
+        with self.sessions() as session:
+            return list(session.scalars(select(MarketCell).order_by(MarketCell.month, MarketCell.family)))
+
+
+def _at(pair: tuple[str, CloudEvent], when: datetime) -> tuple[str, bytes]:
+    subject, envelope = pair
+    return subject, envelope.model_copy(update={"time": when}).to_json()
+
+
+def _orgs() -> list[tuple[str, bytes]]:
+    return [
+        _at(factories.registered("station", kind="ngo", name="社工站"), NOW - timedelta(days=400)),
+        *(
+            _at(factories.registered(v, name=f"{v}村委会"), NOW - timedelta(days=400))
+            for v in ("east", "west")
+        ),
+    ]
+
+
+def _needs(month_start: datetime, persons: list[int], prefix: str) -> list[tuple[str, bytes]]:
+    villages = ["east", "west"]
+    return [
+        _at(factories.training_need(villages[k % 2], f"{prefix}-{k}", n), month_start + timedelta(hours=k))
+        for k, n in enumerate(persons)
+    ]
+
+
+def test_a_county_short_of_courses_gets_a_shortage_signal_and_an_even_one_ends_it(
+    service_database: Callable[[str], str],
+) -> None:
+    stream = Stream(service_database("coordinator"))
+    for event in _orgs():
+        stream.apply(*event)
+    # four villages' needs of 60 people against one course of 10 seats, this month
+    for event in [
+        *_needs(NOW, [15, 15, 20, 10], "need"),
+        _at(factories.training_course("station", "c1", 10), NOW),
+    ]:
+        stream.apply(*event)
+    with stream.sessions() as session:
+        assert session.scalars(select(StaleMarketCell.family)).all() == ["training.livestream"]
+    stream.tick(NOW + timedelta(minutes=1))
+    (cell,) = stream.cells()
+    assert (cell.county, cell.family, cell.dimension, cell.base_unit) == (
+        "610124",
+        "training.livestream",
+        "[person]",
+        "人",
+    )
+    assert (cell.needs, cell.offers, cell.demand, cell.supply) == (4, 1, 60.0, 10.0)
+    assert cell.balance == round(50 / 70, 4) and cell.baseline == 0.0
+    assert cell.state == "shortage" and cell.reason["code"] == "market_shortage"
+    (signal,) = stream.signals()
+    assert (signal.state, signal.previous_state, signal.county, signal.month) == (
+        "shortage",
+        "balanced",
+        "610124",
+        cell.month,
+    )
+    with stream.sessions() as session:
+        assert session.scalars(select(StaleMarketCell)).all() == []
+
+    stream.tick(NOW + timedelta(minutes=2))  # nothing changed: no tick, no second signal
+    assert len(stream.signals()) == 1
+
+    stream.apply(*_at(factories.training_course("station", "c2", 60), NOW + timedelta(minutes=3)))
+    stream.tick(NOW + timedelta(minutes=4))
+    (cell,) = stream.cells()
+    assert (cell.supply, cell.state) == (70.0, "balanced")
+    assert [s.state for s in stream.signals()] == ["shortage", "balanced"]
+    assert stream.signals()[1].previous_state == "shortage"
+
+
+def test_the_signal_follows_the_familys_own_history_and_too_few_listings_say_nothing(
+    service_database: Callable[[str], str],
+) -> None:
+    stream = Stream(service_database("coordinator"))
+    for event in _orgs():
+        stream.apply(*event)
+    this_month = NOW.replace(day=1, hour=4, minute=0, second=0, microsecond=0)
+    earlier = (this_month - timedelta(days=40)).replace(day=2)
+    # last month: always more demand than courses (balance 0.6), judged then as a shortage
+    for event in [
+        *_needs(earlier, [20, 20], "old"),
+        _at(factories.training_course("station", "c-old", 10), earlier),
+    ]:
+        stream.apply(*event)
+    stream.tick(earlier + timedelta(hours=5))
+    # this month: the same tilt is this county's usual, not a shortage
+    for event in [
+        *_needs(this_month, [20, 20], "new"),
+        _at(factories.training_course("station", "c-new", 10), this_month),
+    ]:
+        stream.apply(*event)
+    stream.tick(this_month + timedelta(hours=5))
+    old, new = stream.cells()
+    assert old.state == "shortage" and old.baseline == 0.0
+    assert new.baseline == old.balance == 0.6 and new.state == "balanced"
+    assert new.reason["code"] == "market_balanced"
+    # a cell of two listings is too small to judge, whatever its balance
+    stream.apply(
+        *_at(factories.training_need("east", "logistics-1", 30, category="logistics.cold_chain"), this_month)
+    )
+    stream.apply(
+        *_at(factories.training_need("west", "logistics-2", 30, category="logistics.cold_chain"), this_month)
+    )
+    stream.tick(this_month + timedelta(hours=6))
+    logistics = [c for c in stream.cells() if c.family == "logistics.cold_chain"]
+    assert [(c.balance, c.state, c.reason["code"]) for c in logistics] == [
+        (1.0, "balanced", "market_too_few_listings")
+    ]
+
+
+def test_a_replay_of_the_stream_reproduces_the_figures_and_the_signals(
+    service_database: Callable[[str], str],
+) -> None:
+    live = Stream(service_database("coordinator"))
+    for event in [
+        *_orgs(),
+        *_needs(NOW, [15, 15, 20], "need"),
+        _at(factories.training_course("station", "c1", 10), NOW),
+    ]:
+        live.apply(*event)
+    live.tick(NOW + timedelta(minutes=1))
+    live.apply(*_at(factories.need_withdrawn("east", "need-0"), NOW + timedelta(minutes=2)))
+    live.tick(NOW + timedelta(minutes=3))
+    assert [s.state for s in live.signals()] == ["shortage"]
+    replayed = Stream(service_database("coordinator"))
+    for subject, payload in live.applied:
+        replayed.apply(subject, payload)
+    assert [s.model_dump() for s in replayed.signals()] == [s.model_dump() for s in live.signals()]
+    url = str(live.sessions.kw["bind"].url.render_as_string(hide_password=False))
+    other = str(replayed.sessions.kw["bind"].url.render_as_string(hide_password=False))
+    differences = compare_databases(
+        url, other, {t: COORDINATOR_TABLES[t] for t in ("market_cells", "stale_market_cells")}
+    )
+    assert differences["market_cells"]["rows"] == 1
+    assert all(table["identical"] for table in differences.values()), differences
+
+
+def test_the_open_data_api_serves_json_csv_and_its_schema_without_a_token(
+    service_database: Callable[[str], str], nats_server: LocalNats
+) -> None:
+    url = service_database("coordinator")
+    stream = Stream(url)
+    for event in [
+        *_orgs(),
+        *_needs(NOW, [15, 15, 20, 10], "need"),
+        _at(factories.training_course("station", "c1", 10), NOW),
+    ]:
+        stream.apply(*event)
+    stream.tick(NOW + timedelta(minutes=1))
+    settings = CoordinatorSettings(
+        database_url=url, nats_url=nats_server.url, admin_token="market-admin-token-0123456"
+    )
+    with TestClient(create_app(settings)) as client:
+        rows: list[dict[str, Any]] = client.get(
+            "/open-data/market", params={"region": "610124", "lang": "en"}
+        ).json()
+        assert [(r["family"], r["state"], r["demand"], r["supply"]) for r in rows] == [
+            ("training.livestream", "shortage", 60.0, 10.0)
+        ]
+        assert rows[0]["reason"].startswith("demand well above supply")
+        zh = client.get("/open-data/market", params={"state": "shortage"}).json()
+        assert zh[0]["reason"].startswith("需求明显多于供给")
+        assert client.get("/open-data/market", params={"region": "610125"}).json() == []
+        assert client.get("/open-data/market", params={"state": "glut"}).json() == []
+        text = client.get("/open-data/market.csv", params={"lang": "en"}).text
+        table = list(csv.DictReader(io.StringIO(text)))
+        schema = client.get("/open-data/market/schema").json()
+        assert list(table[0]) == list(schema["properties"])
+        assert table[0]["state"] == "shortage" and table[0]["median_offer_price"] == ""
+        bad = client.get("/open-data/market", params={"month_from": "2026-13"})
+        assert bad.status_code == 422 and "month_from" in bad.text
