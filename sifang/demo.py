@@ -136,6 +136,14 @@ def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
                 window_start=_d(7),
                 window_end=_d(60),
             )
+        api(state, "qinnong").post_need(  # more live-stream training wanted than seats: a shortage
+            category="training.livestream",
+            title="电商客服直播技能培训",
+            quantity=30,
+            unit="人",
+            window_start=_d(7),
+            window_end=_d(60),
+        )
         api(state, "mazhao").post_need(
             category="logistics.cold_chain",
             title="采摘季冷链运输",

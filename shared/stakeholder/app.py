@@ -15,6 +15,7 @@ from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery, EventConsumer
 from shared.settings import ServiceSettings
 from shared.stakeholder.diagnosis import diagnosis_router
+from shared.stakeholder.market import apply_market_event, market_router
 from shared.stakeholder.matches import apply_match_event, matches_router
 from shared.stakeholder.meetings import apply_meeting_event, meetings_router
 from shared.stakeholder.models import OwnedEntity
@@ -54,6 +55,7 @@ def create_stakeholder_app(
             diagnosis_router(),
             matches_router(),
             meetings_router(),
+            market_router,
             *routers,
         ],
         workers=[follow_coordinator],
@@ -63,9 +65,11 @@ def create_stakeholder_app(
 
 
 def apply_coordinator_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
-    """Keep what the coordinator says about matches, meetings and actions concerning our organisations."""
+    """Keep what the coordinator says about matches, meetings and actions concerning our organisations,
+    and its market signals."""
     apply_match_event(session, checked, delivery)
     apply_meeting_event(session, checked, delivery)
+    apply_market_event(session, checked, delivery)
 
 
 def owned_entity_routes(

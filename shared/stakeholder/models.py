@@ -14,6 +14,7 @@ __all__ = [
     "STAKEHOLDER_TABLES",
     "CoordinatorNotice",
     "Listing",
+    "MarketSignalCopy",
     "MatchAnswer",
     "MatchCopy",
     "Need",
@@ -124,6 +125,21 @@ class CoordinatorNotice(Base):
     region: Mapped[str | None] = mapped_column(String(6), default=None)
 
 
+class MarketSignalCopy(Base):
+    """A change of a county's category family's market state, as the coordinator published it."""
+
+    __tablename__ = "market_signals"
+
+    signal_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    county: Mapped[str] = mapped_column(String(6), index=True)
+    family: Mapped[str] = mapped_column(String(100))
+    dimension: Mapped[str] = mapped_column(String(40))
+    month: Mapped[str] = mapped_column(String(7))
+    state: Mapped[str] = mapped_column(String(10))
+    signal: Mapped[dict[str, Any]]  # the event's data, whole
+    at: Mapped[datetime]
+
+
 STAKEHOLDER_TABLES = (
     *MESSAGING_TABLES,
     Organisation.__table__,
@@ -132,4 +148,5 @@ STAKEHOLDER_TABLES = (
     MatchCopy.__table__,
     MatchAnswer.__table__,
     CoordinatorNotice.__table__,
+    MarketSignalCopy.__table__,
 )

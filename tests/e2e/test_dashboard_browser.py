@@ -152,3 +152,26 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     expect(page.locator("h1")).to_have_text("Actions")
     expect(page.locator("#nav-overview")).to_have_text("Overview")
     _shot(page, "actions-en")
+
+    # The county's market: the demo's villages and firm ask for 105 seats of live-stream
+    # training against one course of 40, a shortage once the coordinator's clock has ticked.
+    page.goto("/dashboard/market?lang=zh")
+    expect(page.locator("h1")).to_have_text("市场信息")
+    deadline = time.monotonic() + 60
+    while "短缺" not in page.locator("#market-signals").inner_text():
+        assert time.monotonic() < deadline, "the market was never figured"
+        page.wait_for_timeout(500)
+        page.reload()
+    row = page.locator("#market-signals tr.signal-shortage").first
+    expect(row).to_contain_text("直播")
+    expect(row).to_contain_text("105 人")
+    expect(row).to_contain_text("需求明显多于供给")
+    expect(page.locator("#trend-1 svg.trend rect.first").first).to_be_visible()
+    _shot(page, "market")
+    page.click("#lang-switch")
+    expect(page.locator("h1")).to_have_text("Market")
+    expect(page.locator("#market-signals tr.signal-shortage").first).to_contain_text(
+        "demand well above supply"
+    )
+    assert "需求" not in page.locator("#market-signals").inner_text()  # no Chinese left on the English page
+    _shot(page, "market-en")

@@ -16,6 +16,27 @@ LABELS: dict[str, tuple[str, str]] = {
     "meetings": ("会议", "Meetings"),
     "actions": ("行动事项", "Actions"),
     "province": ("全省", "Province"),
+    "market": ("市场信息", "Market"),
+    "market_signals": ("当前信号", "Current signals"),
+    "market_trends": ("各类别逐月供需", "Demand and supply by month"),
+    "market_note": (
+        "按区县、类别族和月份（北京时间，按条目首次发布）汇总未撤回的需求与供给；与该类别本地往月水平相比，"
+        "需求明显高出为“短缺”，供给明显高出为“过剩”。",
+        "Needs and offers not withdrawn, by county, category family and month (China Standard Time, "
+        "of first publication); compared with the family's own earlier months here, demand well above "
+        "is a shortage, supply well above a glut.",
+    ),
+    "no_signals": ("目前没有短缺或过剩信号", "No shortage or glut at the moment"),
+    "demand": ("需求量", "Demand"),
+    "supply": ("供给量", "Supply"),
+    "matched_share": ("已匹配比例", "Matched"),
+    "days_to_match": ("匹配用时（天，中位数）", "Days to match (median)"),
+    "month": ("月份", "Month"),
+    "signal": ("信号", "Signal"),
+    "shortage": ("短缺", "shortage"),
+    "glut": ("过剩", "glut"),
+    "balanced": ("平衡", "balanced"),
+    "open_data": ("开放数据", "Open data"),
     "partition": ("协调分区", "Partition"),
     "counties": ("所辖区县", "Counties"),
     "answering": ("在线", "answering"),

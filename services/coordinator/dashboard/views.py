@@ -11,6 +11,7 @@ import hashlib
 import math
 import re
 import secrets
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -28,13 +29,16 @@ from services.coordinator.access.models import CoordinatorAccount
 from services.coordinator.bus import CommandBody
 from services.coordinator.dashboard import auth, queries, sessions
 from services.coordinator.dashboard.accounts import ThrottlePolicy
-from services.coordinator.dashboard.charts import bar_chart
+from services.coordinator.dashboard.charts import bar_chart, paired_columns
 from services.coordinator.dashboard.i18n import Lang, t
 from services.coordinator.dashboard.province import read_province
 from services.coordinator.dashboard.stats import overview
 from services.coordinator.instructions import carry_out
 from services.coordinator.integrations.stream_views import sse_response, start_position
 from services.coordinator.journal import queries as journal_queries
+from services.coordinator.market import queries as market_queries
+from services.coordinator.market.models import MarketCell
+from services.coordinator.market.queries import MarketFilter
 from services.coordinator.matches.commands import NudgeMatch, WithdrawMatch
 from services.coordinator.matches.lifecycle import MatchStatus
 from services.coordinator.meetings import queries as meeting_queries
@@ -668,6 +672,57 @@ def province_page(request: Request, uow: UowDep, user: User, runtime: RuntimeDep
         own=own,
         view=view,
         names=_names(uow),
+        category=lambda code: _category(code, lang),
+    )
+
+
+MARKET_TRENDS = 8  # the families with most listings get a chart
+MARKET_MONTHS = 12
+
+
+@router.get("/market")
+def market_page(
+    request: Request,
+    uow: UowDep,
+    user: User,
+    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+    category: Annotated[str, Query(max_length=100)] = "",
+) -> HTMLResponse:
+    """The county's market: the shortages and gluts of the last two months with their reasons,
+    and demand against supply by month for the busiest category families."""
+    lang = _lang(request)
+    where = MarketFilter(region=region or None, family=category or None)
+    cells = market_queries.market_cells(uow.session, where, limit=5000, offset=0)
+    recent = set(sorted({cell.month for cell in cells}, reverse=True)[:2])
+    signals = [cell for cell in cells if cell.state != "balanced" and cell.month in recent]
+    groups: dict[tuple[str, str, str], list[MarketCell]] = defaultdict(list)
+    for cell in cells:
+        groups[(cell.county, cell.family, cell.dimension)].append(cell)
+    busiest = sorted(groups.items(), key=lambda kv: (-sum(c.needs + c.offers for c in kv[1]), kv[0]))
+    trends = [
+        (
+            key,
+            months[0].base_unit,
+            paired_columns(
+                [(c.month, c.demand, c.supply) for c in sorted(months, key=lambda c: c.month)][
+                    -MARKET_MONTHS:
+                ],
+                names=(t("demand", lang), t("supply", lang)),
+                unit=months[0].base_unit,
+            ),
+        )
+        for key, months in busiest[:MARKET_TRENDS]
+    ]
+    return render(
+        request,
+        "market.html",
+        user,
+        "market",
+        t("market", lang),
+        signals=signals,
+        trends=trends,
+        region=region,
+        category_filter=category,
         category=lambda code: _category(code, lang),
     )
 

@@ -161,7 +161,7 @@ def _store(
         "params": {
             "balance": _shown(figures.balance),
             "baseline": _shown(signal.baseline),
-            "shift": _shown(abs(signal.shift)),
+            "shift": f"{abs(signal.shift):.2f}",
             "listings": figures.needs + figures.offers,
         },
     }

@@ -1,0 +1,110 @@
+"""Market signals at a party's own service: the coordinator's ``market.signal`` events are
+kept as they arrive, and ``GET /market/signals`` tells an organisation what is short or in
+glut in its county — in the category families it lists needs or offers in, or in all of them."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shared.app import UowDep
+from shared.events.data import MarketSignal
+from shared.events.validation import CheckedEvent
+from shared.messaging.consumer import Delivery
+from shared.reasons import language, render_reason
+from shared.stakeholder.models import MarketSignalCopy, Need, Offer
+from shared.stakeholder.views import CurrentOrg
+
+__all__ = ["apply_market_event", "market_router"]
+
+
+def apply_market_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
+    """Keep every market signal (a redelivered one is already here)."""
+    data = checked.data
+    if not isinstance(data, MarketSignal) or session.get(MarketSignalCopy, data.signal_id) is not None:
+        return
+    session.add(
+        MarketSignalCopy(
+            signal_id=data.signal_id,
+            county=data.county,
+            family=data.family,
+            dimension=data.dimension,
+            month=data.month,
+            state=data.state,
+            signal=data.model_dump(mode="json"),
+            at=data.at,
+        )
+    )
+
+
+class MarketSignalRead(BaseModel):
+    county: str
+    family: str
+    dimension: str
+    base_unit: str
+    month: str
+    state: str = Field(description="shortage, glut or balanced (a signal that ended)")
+    previous_state: str
+    reason: str = Field(description="why, in the language asked for")
+    needs: int
+    offers: int
+    demand: float
+    supply: float
+    matched_share: float | None
+    balance: float | None
+    baseline: float
+    at: datetime
+    yours: bool = Field(description="the family is one your organisation lists needs or offers in")
+
+
+market_router = APIRouter(tags=["market"])
+
+
+@market_router.get("/market/signals", response_model=list[MarketSignalRead])
+def market_signals(
+    uow: UowDep,
+    org: CurrentOrg,
+    every_category: Annotated[bool, Query(description="all families of your county, not only yours")] = False,
+    lang: Annotated[str | None, Query(pattern="^(zh|en)$")] = None,
+) -> list[MarketSignalRead]:
+    """The latest signal of each category family in your county this month and last, newest
+    first: by default only the families you list needs or offers in."""
+    session = uow.session
+    families = {
+        _family(category)
+        for model in (Need, Offer)
+        for category in session.scalars(select(model.category).where(model.organisation_id == org.id))
+    }
+    query = select(MarketSignalCopy).where(MarketSignalCopy.county == org.region[:6])
+    if not every_category:
+        if not families:
+            return []
+        query = query.where(or_(*(MarketSignalCopy.family == family for family in sorted(families))))
+    latest: dict[tuple[str, str, str], MarketSignalCopy] = {}
+    for copy in session.scalars(query.order_by(MarketSignalCopy.at, MarketSignalCopy.signal_id)):
+        latest[(copy.family, copy.dimension, copy.month)] = copy  # a later one replaces it
+    months = sorted({month for _, _, month in latest}, reverse=True)[:2]
+    shown = sorted(
+        (copy for key, copy in latest.items() if key[2] in months),
+        key=lambda c: (c.at, c.signal_id),
+        reverse=True,
+    )
+    lang_ = language(lang)
+    return [
+        MarketSignalRead(
+            **{name: copy.signal[name] for name in _FIELDS},
+            reason=render_reason(copy.signal["reason"], lang_),
+            yours=copy.family in families,
+        )
+        for copy in shown
+    ]
+
+
+_FIELDS = tuple(name for name in MarketSignalRead.model_fields if name not in {"reason", "yours"})
+
+
+def _family(category: str) -> str:
+    return ".".join(category.split(".")[:2])
