@@ -47,7 +47,6 @@ COORDINATOR_TABLES: Mapping[str, frozenset[str]] = {
     "matches": frozenset(),
     "dirty_partitions": frozenset(),
     "market_cells": frozenset(),
-    "stale_market_cells": frozenset(),
     "held_events": frozenset({"held_at"}),
     "meeting_series": frozenset(),
     "meetings": frozenset(),

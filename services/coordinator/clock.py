@@ -20,9 +20,6 @@ from services.coordinator.bus import Applied, UnitOfWork
 from services.coordinator.journal.holds import expire_holds
 from services.coordinator.journal.models import HeldEvent
 from services.coordinator.journal.service import publish
-from services.coordinator.market.models import StaleMarketCell
-from services.coordinator.market.rules import SignalRule
-from services.coordinator.market.service import refigure_stale
 from services.coordinator.matches.models import DirtyPartition, Match
 from services.coordinator.matches.service import (
     MatchPolicy,
@@ -61,7 +58,6 @@ def due_work(session: Session, now: datetime, hold_timeout: timedelta) -> list[s
             Meeting.cutoff_at <= now,
             Meeting.id.not_in(select(AgendaVersion.meeting_id)),
         ),
-        "market figures to refigure": select(StaleMarketCell.county),
         "held events past their wait": select(HeldEvent.event_id).where(
             HeldEvent.held_at <= now - hold_timeout
         ),
@@ -134,14 +130,12 @@ def clock_ticked(
     policy: MatchPolicy,
     consumer: str,
     hold_timeout: timedelta,
-    market_rule: SignalRule = SignalRule(),  # noqa: B008 (frozen)
 ) -> None:
     """The clock-driven work, at the instant the tick records: partitions waiting for a
     re-solve point are solved (``resolve_at="tick"``), proposals nobody answered expire,
     proposals whose need's or offer's window ended are withdrawn,
     unfinished actions past their date become overdue, agendas past their cut-off are compiled,
-    market cells whose listings changed are figured again (``market.signal`` where a state
-    changes), and events held longer than ``hold_timeout`` are dead-lettered."""
+    and events held longer than ``hold_timeout`` are dead-lettered."""
     session, at = uow.session, event.data.at
     resolve_dirty(session, policy, event.cause)
     expire_due(session, policy, event.cause)
@@ -149,5 +143,4 @@ def clock_ticked(
     follow_up.mark_overdue(session, at.date())
     for meeting_id in agendas.meetings_due_for_agenda(session, at):
         agendas.compile_meeting_agenda(session, meeting_id, as_of=at, made_by="compiled at the cut-off")
-    refigure_stale(session, event.cause, market_rule)
     expire_holds(session, consumer, at, hold_timeout)

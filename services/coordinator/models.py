@@ -5,7 +5,7 @@ from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea,
 from services.coordinator.dashboard.models import DashboardSession, LoginAttempt
 from services.coordinator.integrations.models import WebhookDelivery, WebhookSubscription
 from services.coordinator.journal.models import EventLogEntry, HeldEvent, PartitionRecord
-from services.coordinator.market.models import MarketCell, StaleMarketCell
+from services.coordinator.market.models import MarketCell
 from services.coordinator.matches.models import DirtyPartition, Match
 from services.coordinator.meetings.models import (
     ActionItem,
@@ -33,7 +33,6 @@ TABLES = (
     Match.__table__,
     DirtyPartition.__table__,
     MarketCell.__table__,
-    StaleMarketCell.__table__,
     MeetingSeries.__table__,
     Meeting.__table__,
     AgendaVersion.__table__,

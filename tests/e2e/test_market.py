@@ -1,6 +1,6 @@
 """Market information end to end (the platform as separate processes, SQLite): villages ask
-for more live-stream training than the county's one course has seats; at the coordinator's
-next tick the county's training family is judged short, the open data says so, and each
+for more live-stream training than the county's one course has seats; the coordinator judges
+the county's training family short as the listings arrive, the open data says so, and each
 party reads the signal at its own service."""
 
 import time
@@ -43,7 +43,7 @@ def _eventually(read: Callable[[], Any], done: Callable[[Any], bool], seconds: f
 def test_villages_short_of_training_see_the_shortage_at_their_own_service(
     start_platform: Callable[..., Platform],
 ) -> None:
-    platform = start_platform(COORDINATOR_EXPIRY_CHECK_SECONDS="0.3")
+    platform = start_platform()
     village = _register(platform, "community", "马召镇西村村委会")
     station = _register(platform, "ngo", "周至县社工站")
     for persons in (20, 25, 15):

@@ -26,7 +26,17 @@ from tests.integration.test_meeting_steps import coordinator as steps_coordinato
 
 ADMIN_TOKEN = "access-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-PUBLIC = {"/healthz", "/metrics", "/asyncapi.json", "/schemas", "/schemas/{event_type}.json"}
+# and the open market data: county aggregates, never one organisation's listing
+PUBLIC = {
+    "/healthz",
+    "/metrics",
+    "/asyncapi.json",
+    "/schemas",
+    "/schemas/{event_type}.json",
+    "/open-data/market",
+    "/open-data/market.csv",
+    "/open-data/market/schema",
+}
 STAKEHOLDER_SCOPES = {"organisation", "admin"}
 
 

@@ -1,7 +1,7 @@
-"""Market information through the coordinator's projection on each backend: listings mark
-their county's category family stale, the next tick figures it again and publishes a
-``market.signal`` when its state changes; the open-data API serves the figures; a replay of
-the recorded stream reproduces them exactly."""
+"""Market information through the coordinator's projection on each backend: each listing event
+moves its contribution between its county's category-family cells and publishes a
+``market.signal`` when a cell's state changes; the open-data API serves the figures; a replay
+of the recorded stream reproduces them exactly."""
 
 import csv
 import io
@@ -14,8 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from services.coordinator.app import CoordinatorSettings, create_app
-from services.coordinator.clock import tick_if_due
-from services.coordinator.market.models import MarketCell, StaleMarketCell
+from services.coordinator.market.models import MarketCell
 from services.coordinator.matches.service import MatchPolicy
 from services.coordinator.projection import CoordinatorProjection
 from shared.db import make_engine
@@ -30,12 +29,11 @@ from tests import factories
 
 CONSUMER = "coordinator"
 SIGNAL = "sifang.market.signal.v1"
-TICK = "sifang.clock.ticked.v1"
 NOW = datetime.now(UTC)
 
 
 class Stream:
-    """The coordinator's stream: stakeholder events and the ticks its clock records."""
+    """The coordinator's stream, applied in order and recorded."""
 
     def __init__(self, url: str) -> None:
         self.sessions = sessionmaker(make_engine(url), expire_on_commit=False)
@@ -50,16 +48,6 @@ class Stream:
             session.add(InboxEntry(consumer=CONSUMER, event_id=checked.envelope.id, stream_sequence=sequence))
             session.commit()
         self.applied.append((subject, payload))
-
-    def tick(self, at: datetime) -> None:
-        """What the clock worker does at ``at``: a tick if work is due, applied when it comes back."""
-        with self.sessions() as session:
-            tick_id = tick_if_due(session, CONSUMER, at, timedelta(hours=1))
-            session.commit()
-            if tick_id is None:
-                return
-            row = session.scalars(select(OutboxMessage).where(OutboxMessage.event_id == tick_id)).one()
-        self.apply(row.subject, row.payload.encode())
 
     def signals(self) -> list[MarketSignal]:
         with self.sessions() as session:
@@ -106,14 +94,13 @@ def test_a_county_short_of_courses_gets_a_shortage_signal_and_an_even_one_ends_i
     for event in _orgs():
         stream.apply(*event)
     # four villages' needs of 60 people against one course of 10 seats, this month
-    for event in [
-        *_needs(NOW, [15, 15, 20, 10], "need"),
-        _at(factories.training_course("station", "c1", 10), NOW),
-    ]:
+    needs = _needs(NOW, [15, 15, 20, 10], "need")
+    for event in needs[:2]:
         stream.apply(*event)
-    with stream.sessions() as session:
-        assert session.scalars(select(StaleMarketCell.family)).all() == ["training.livestream"]
-    stream.tick(NOW + timedelta(minutes=1))
+    assert stream.signals() == []  # two listings are too few to judge
+    assert stream.cells()[0].reason["code"] == "market_too_few_listings"
+    for event in [*needs[2:], _at(factories.training_course("station", "c1", 10), NOW)]:
+        stream.apply(*event)
     (cell,) = stream.cells()
     assert (cell.county, cell.family, cell.dimension, cell.base_unit) == (
         "610124",
@@ -124,25 +111,24 @@ def test_a_county_short_of_courses_gets_a_shortage_signal_and_an_even_one_ends_i
     assert (cell.needs, cell.offers, cell.demand, cell.supply) == (4, 1, 60.0, 10.0)
     assert cell.balance == round(50 / 70, 4) and cell.baseline == 0.0
     assert cell.state == "shortage" and cell.reason["code"] == "market_shortage"
-    (signal,) = stream.signals()
+    (signal,) = stream.signals()  # judged short at the third need, and still short since
     assert (signal.state, signal.previous_state, signal.county, signal.month) == (
         "shortage",
         "balanced",
         "610124",
         cell.month,
     )
-    with stream.sessions() as session:
-        assert session.scalars(select(StaleMarketCell)).all() == []
-
-    stream.tick(NOW + timedelta(minutes=2))  # nothing changed: no tick, no second signal
-    assert len(stream.signals()) == 1
+    assert (signal.needs, signal.offers, signal.matched_share) == (3, 0, 0.0)
 
     stream.apply(*_at(factories.training_course("station", "c2", 60), NOW + timedelta(minutes=3)))
-    stream.tick(NOW + timedelta(minutes=4))
     (cell,) = stream.cells()
     assert (cell.supply, cell.state) == (70.0, "balanced")
     assert [s.state for s in stream.signals()] == ["shortage", "balanced"]
     assert stream.signals()[1].previous_state == "shortage"
+    # a title-only update changes no figure; a withdrawal takes its quantity out again
+    stream.apply(*_at(factories.need_withdrawn("east", "need-2"), NOW + timedelta(minutes=4)))
+    (cell,) = stream.cells()
+    assert (cell.needs, cell.demand, cell.state) == (3, 40.0, "balanced")
 
 
 def test_the_signal_follows_the_familys_own_history_and_too_few_listings_say_nothing(
@@ -153,20 +139,18 @@ def test_the_signal_follows_the_familys_own_history_and_too_few_listings_say_not
         stream.apply(*event)
     this_month = NOW.replace(day=1, hour=4, minute=0, second=0, microsecond=0)
     earlier = (this_month - timedelta(days=40)).replace(day=2)
-    # last month: always more demand than courses (balance 0.6), judged then as a shortage
+    # last month: more demand than courses (balance 0.6), judged then as a shortage
     for event in [
         *_needs(earlier, [20, 20], "old"),
         _at(factories.training_course("station", "c-old", 10), earlier),
     ]:
         stream.apply(*event)
-    stream.tick(earlier + timedelta(hours=5))
     # this month: the same tilt is this county's usual, not a shortage
     for event in [
         *_needs(this_month, [20, 20], "new"),
         _at(factories.training_course("station", "c-new", 10), this_month),
     ]:
         stream.apply(*event)
-    stream.tick(this_month + timedelta(hours=5))
     old, new = stream.cells()
     assert old.state == "shortage" and old.baseline == 0.0
     assert new.baseline == old.balance == 0.6 and new.state == "balanced"
@@ -178,7 +162,6 @@ def test_the_signal_follows_the_familys_own_history_and_too_few_listings_say_not
     stream.apply(
         *_at(factories.training_need("west", "logistics-2", 30, category="logistics.cold_chain"), this_month)
     )
-    stream.tick(this_month + timedelta(hours=6))
     logistics = [c for c in stream.cells() if c.family == "logistics.cold_chain"]
     assert [(c.balance, c.state, c.reason["code"]) for c in logistics] == [
         (1.0, "balanced", "market_too_few_listings")
@@ -195,19 +178,16 @@ def test_a_replay_of_the_stream_reproduces_the_figures_and_the_signals(
         _at(factories.training_course("station", "c1", 10), NOW),
     ]:
         live.apply(*event)
-    live.tick(NOW + timedelta(minutes=1))
     live.apply(*_at(factories.need_withdrawn("east", "need-0"), NOW + timedelta(minutes=2)))
-    live.tick(NOW + timedelta(minutes=3))
-    assert [s.state for s in live.signals()] == ["shortage"]
+    live.apply(*_at(factories.need_withdrawn("west", "need-1"), NOW + timedelta(minutes=3)))
+    assert [s.state for s in live.signals()] == ["shortage", "balanced"]
     replayed = Stream(service_database("coordinator"))
     for subject, payload in live.applied:
         replayed.apply(subject, payload)
     assert [s.model_dump() for s in replayed.signals()] == [s.model_dump() for s in live.signals()]
     url = str(live.sessions.kw["bind"].url.render_as_string(hide_password=False))
     other = str(replayed.sessions.kw["bind"].url.render_as_string(hide_password=False))
-    differences = compare_databases(
-        url, other, {t: COORDINATOR_TABLES[t] for t in ("market_cells", "stale_market_cells")}
-    )
+    differences = compare_databases(url, other, {"market_cells": COORDINATOR_TABLES["market_cells"]})
     assert differences["market_cells"]["rows"] == 1
     assert all(table["identical"] for table in differences.values()), differences
 
@@ -223,7 +203,6 @@ def test_the_open_data_api_serves_json_csv_and_its_schema_without_a_token(
         _at(factories.training_course("station", "c1", 10), NOW),
     ]:
         stream.apply(*event)
-    stream.tick(NOW + timedelta(minutes=1))
     settings = CoordinatorSettings(
         database_url=url, nats_url=nats_server.url, admin_token="market-admin-token-0123456"
     )
@@ -244,5 +223,6 @@ def test_the_open_data_api_serves_json_csv_and_its_schema_without_a_token(
         schema = client.get("/open-data/market/schema").json()
         assert list(table[0]) == list(schema["properties"])
         assert table[0]["state"] == "shortage" and table[0]["median_offer_price"] == ""
+        assert rows[0]["matched_share"] == 0.0 and rows[0]["median_days_to_match"] is None
         bad = client.get("/open-data/market", params={"month_from": "2026-13"})
         assert bad.status_code == 422 and "month_from" in bad.text

@@ -8,9 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.coordinator.market.rules import (
-    CellFigures,
     ListingFigure,
+    Signal,
     SignalRule,
+    balance_of,
     cell_figures,
     family_of,
     month_of,
@@ -60,41 +61,41 @@ def test_the_figures_of_a_cell() -> None:
     assert (empty.balance, empty.matched_share, empty.median_days_to_match) == (None, None, None)
 
 
-def _figures(demand: float, supply: float, listings: int = 4) -> CellFigures:
-    needs = [_need(demand / 2), _need(demand / 2)] if demand else []
-    offers = [_offer(supply / (listings - len(needs)))] * (listings - len(needs)) if supply else []
-    return cell_figures(needs + offers)
+def _signal(
+    demand: float, supply: float, history: list[float], rule: SignalRule = RULE, listings: int = 4
+) -> Signal:
+    needs = 2 if demand else 0
+    return signal_for(needs, listings - needs, demand, supply, history, rule)
 
 
 def test_a_shortage_or_a_glut_is_a_departure_from_the_familys_usual_balance() -> None:
-    assert signal_for(_figures(100, 20), [], RULE).state == "shortage"  # 0.67 above an even market
-    assert signal_for(_figures(20, 100), [], RULE).state == "glut"
-    assert signal_for(_figures(60, 40), [], RULE).state == "balanced"  # 0.2: within the threshold
+    assert _signal(100, 20, []).state == "shortage"  # 0.67 above an even market
+    assert _signal(20, 100, []).state == "glut"
+    assert _signal(60, 40, []).state == "balanced"  # 0.2: within the threshold
     # the same tilt is this county's usual: not a shortage
-    usual = signal_for(_figures(100, 20), [0.6, 0.7, 0.65], RULE)
+    usual = _signal(100, 20, [0.6, 0.7, 0.65])
     assert usual.state == "balanced" and usual.reason == "market_balanced"
     assert usual.baseline == pytest.approx(0.65)
     # only the last history_months count
-    assert signal_for(_figures(100, 20), [-0.9] * 5 + [0.6] * 6, RULE).state == "balanced"
+    assert _signal(100, 20, [-0.9] * 5 + [0.6] * 6).state == "balanced"
     # a big move of the balance that still leaves supply above demand is no shortage
-    assert signal_for(_figures(45, 55), [-0.9], RULE).state == "balanced"
+    assert _signal(45, 55, [-0.9]).state == "balanced"
 
 
 def test_exactly_at_the_threshold_counts_and_too_few_listings_say_nothing() -> None:
-    at_threshold = _figures(70, 30)  # balance 0.4
-    assert at_threshold.balance == pytest.approx(0.4)
-    assert signal_for(at_threshold, [], RULE).state == "shortage"
-    few = signal_for(_figures(100, 0, listings=2), [], RULE)
+    assert balance_of(70, 30) == pytest.approx(0.4)
+    assert _signal(70, 30, []).state == "shortage"
+    few = _signal(100, 0, [], listings=2)
     assert (few.state, few.reason) == ("balanced", "market_too_few_listings")
+    assert balance_of(0, 0) is None and _signal(0, 0, [], listings=0).state == "balanced"
 
 
 @given(st.floats(0, 1e6), st.floats(0, 1e6), st.lists(st.floats(-1, 1), max_size=10), st.floats(0.05, 1.5))
 def test_a_signal_never_contradicts_the_figures(
     demand: float, supply: float, history: list[float], threshold: float
 ) -> None:
-    figures = _figures(demand, supply)
-    signal = signal_for(figures, history, SignalRule(threshold=threshold))
+    signal = _signal(demand, supply, history, SignalRule(threshold=threshold))
     if signal.state == "shortage":
-        assert figures.demand > figures.supply and signal.shift >= threshold - 1e-9
+        assert demand > supply and signal.shift >= threshold - 1e-9
     if signal.state == "glut":
-        assert figures.supply > figures.demand and signal.shift <= -threshold + 1e-9
+        assert supply > demand and signal.shift <= -threshold + 1e-9

@@ -9,7 +9,7 @@ import pytest
 from services import SERVICES
 
 # Answers that are documents in a format of their own (an AsyncAPI document, a JSON Schema).
-FREE_FORM = {"/asyncapi.json", "/schemas/{event_type}.json"}
+FREE_FORM = {"/asyncapi.json", "/schemas/{event_type}.json", "/open-data/market/schema"}
 
 
 def _typed(schema: dict[str, Any]) -> bool:
@@ -59,6 +59,7 @@ def test_non_json_answers_are_documented_with_their_media_type() -> None:
     assert media["/meetings/{meeting_id}/minutes.md"].startswith("text/markdown")
     assert media["/meetings/{meeting_id}/minutes.html"].startswith("text/html")
     assert media["/actions.csv"].startswith("text/csv")
+    assert media["/open-data/market.csv"].startswith("text/csv")
     assert media["/meetings/{meeting_id}/calendar.ics"].startswith("text/calendar")
     assert media["/stream"] == "text/event-stream"
     assert media["/meetings/{meeting_id}"] == "application/json"

@@ -1,4 +1,4 @@
-"""market information: figures per county, category family, dimension and month; cells to refigure
+"""market information: figures per county, category family, dimension and month
 
 Revision ID: coordinator_0013
 Revises: coordinator_0012
@@ -28,11 +28,6 @@ def upgrade() -> None:
         sa.Column("offers", sa.Integer(), nullable=False),
         sa.Column("demand", sa.Double(), nullable=False),
         sa.Column("supply", sa.Double(), nullable=False),
-        sa.Column("matched", sa.Double(), nullable=False),
-        sa.Column("matched_share", sa.Double(), nullable=True),
-        sa.Column("median_days_to_match", sa.Double(), nullable=True),
-        sa.Column("median_offer_price", sa.Double(), nullable=True),
-        sa.Column("median_price_ceiling", sa.Double(), nullable=True),
         sa.Column("balance", sa.Double(), nullable=True),
         sa.Column("baseline", sa.Double(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
@@ -41,17 +36,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("county", "family", "dimension", "month", name=op.f("pk_market_cells")),
     )
     op.create_index(op.f("ix_market_cells_state"), "market_cells", ["state"])
-    op.create_table(
-        "stale_market_cells",
-        sa.Column("county", sa.String(length=6), nullable=False),
-        sa.Column("family", sa.String(length=100), nullable=False),
-        sa.Column("month", sa.String(length=7), nullable=False),
-        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("county", "family", "month", name=op.f("pk_stale_market_cells")),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("stale_market_cells")
     op.drop_index(op.f("ix_market_cells_state"), table_name="market_cells")
     op.drop_table("market_cells")

@@ -39,6 +39,7 @@ from services.coordinator.journal import queries as journal_queries
 from services.coordinator.market import queries as market_queries
 from services.coordinator.market.models import MarketCell
 from services.coordinator.market.queries import MarketFilter
+from services.coordinator.market.service import cell_details, key_of
 from services.coordinator.matches.commands import NudgeMatch, WithdrawMatch
 from services.coordinator.matches.lifecycle import MatchStatus
 from services.coordinator.meetings import queries as meeting_queries
@@ -695,6 +696,7 @@ def market_page(
     cells = market_queries.market_cells(uow.session, where, limit=5000, offset=0)
     recent = set(sorted({cell.month for cell in cells}, reverse=True)[:2])
     signals = [cell for cell in cells if cell.state != "balanced" and cell.month in recent]
+    details = cell_details(uow.session, signals)
     groups: dict[tuple[str, str, str], list[MarketCell]] = defaultdict(list)
     for cell in cells:
         groups[(cell.county, cell.family, cell.dimension)].append(cell)
@@ -719,7 +721,7 @@ def market_page(
         user,
         "market",
         t("market", lang),
-        signals=signals,
+        signals=[(cell, details[key_of(cell)]) for cell in signals],
         trends=trends,
         region=region,
         category_filter=category,

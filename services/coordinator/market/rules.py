@@ -14,12 +14,13 @@ it confirmed first, the median price offered and the median ceiling asked (yuan 
 unit, where stated), and the **balance** (demand − supply) ÷ (demand + supply): +1 only
 demand, −1 only supply, 0 even.
 
-**Its signal** compares the balance with the cell's own history (the balances of up to
-``history_months`` earlier months with listings; 0, an even market, when it has none): a
-*shortage* when the balance lies ``threshold`` or more above that baseline and demand exceeds
-supply, a *glut* when it lies ``threshold`` or more below and supply exceeds demand, otherwise
-*balanced*. A cell with fewer than ``min_listings`` listings is *balanced* whatever its
-figures (too little to say anything), and says so.
+**Its signal**, judged whenever one of its listings changes, compares the balance with the
+cell's own history (the balances of up to ``history_months`` earlier months with listings; 0,
+an even market, when it has none): a *shortage* when the balance lies ``threshold`` or more
+above that baseline and demand exceeds supply, a *glut* when it lies ``threshold`` or more
+below and supply exceeds demand, otherwise *balanced*. A cell with fewer than
+``min_listings`` listings is *balanced* whatever its figures (too little to say anything),
+and says so.
 """
 
 import statistics
@@ -35,6 +36,7 @@ __all__ = [
     "Signal",
     "SignalRule",
     "SignalState",
+    "balance_of",
     "cell_figures",
     "family_of",
     "month_of",
@@ -116,7 +118,7 @@ def cell_figures(listings: Iterable[ListingFigure]) -> CellFigures:
         median_days_to_match=statistics.median(waits) if waits else None,
         median_offer_price=statistics.median(offered) if offered else None,
         median_price_ceiling=statistics.median(ceilings) if ceilings else None,
-        balance=(demand - supply) / (demand + supply) if demand + supply > 0 else None,
+        balance=balance_of(demand, supply),
     )
 
 
@@ -135,16 +137,23 @@ class Signal:
     shift: float  # the balance minus the baseline
 
 
-def signal_for(figures: CellFigures, history: Sequence[float], rule: SignalRule) -> Signal:
+def balance_of(demand: float, supply: float) -> float | None:
+    """(demand − supply) ÷ (demand + supply); None when there is neither."""
+    return (demand - supply) / (demand + supply) if demand + supply > 0 else None
+
+
+def signal_for(
+    needs: int, offers: int, demand: float, supply: float, history: Sequence[float], rule: SignalRule
+) -> Signal:
     """The cell's signal given the balances of its earlier months, newest last."""
     recent = list(history)[-rule.history_months :] if rule.history_months > 0 else []
     baseline = statistics.fmean(recent) if recent else 0.0
-    balance = figures.balance if figures.balance is not None else 0.0
-    shift = balance - baseline
-    if figures.needs + figures.offers < rule.min_listings:
+    balance = balance_of(demand, supply)
+    shift = (balance if balance is not None else 0.0) - baseline
+    if needs + offers < rule.min_listings:
         return Signal("balanced", "market_too_few_listings", baseline, shift)
-    if shift >= rule.threshold - 1e-12 and figures.demand > figures.supply:
+    if shift >= rule.threshold - 1e-12 and demand > supply:
         return Signal("shortage", "market_shortage", baseline, shift)
-    if shift <= -rule.threshold + 1e-12 and figures.supply > figures.demand:
+    if shift <= -rule.threshold + 1e-12 and supply > demand:
         return Signal("glut", "market_glut", baseline, shift)
     return Signal("balanced", "market_balanced", baseline, shift)

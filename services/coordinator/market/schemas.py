@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel, Field
 
 from services.coordinator.market.models import MarketCell
+from services.coordinator.market.rules import CellFigures
 from shared.reasons import Language, render_reason
 
 __all__ = ["CSV_COLUMNS", "MarketCellRead", "cells_csv"]
@@ -38,7 +39,8 @@ class MarketCellRead(BaseModel):
     reason: str = Field(description="why, in the language asked for")
 
     @classmethod
-    def of(cls, cell: MarketCell, lang: Language) -> "MarketCellRead":
+    def of(cls, cell: MarketCell, details: CellFigures, lang: Language) -> "MarketCellRead":
+        """The row of ``cell``, with what :func:`service.cell_details` read from the book."""
         return cls(
             county=cell.county,
             family=cell.family,
@@ -49,17 +51,21 @@ class MarketCellRead(BaseModel):
             offers=cell.offers,
             demand=cell.demand,
             supply=cell.supply,
-            matched=cell.matched,
-            matched_share=cell.matched_share,
-            median_days_to_match=cell.median_days_to_match,
-            median_offer_price=cell.median_offer_price,
-            median_price_ceiling=cell.median_price_ceiling,
+            matched=round(details.matched, 4),
+            matched_share=_rounded(details.matched_share),
+            median_days_to_match=_rounded(details.median_days_to_match),
+            median_offer_price=_rounded(details.median_offer_price),
+            median_price_ceiling=_rounded(details.median_price_ceiling),
             balance=cell.balance,
             baseline=cell.baseline,
             state=cell.state,
             reason_code=str(cell.reason.get("code", "")),
             reason=render_reason(cell.reason, lang),
         )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 CSV_COLUMNS = tuple(MarketCellRead.model_fields)

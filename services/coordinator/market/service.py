@@ -1,9 +1,14 @@
-"""Keeping the market figures: a listing's change marks its cell stale; the next clock tick
-figures every stale cell again from the book and its matches, and publishes a
-``market.signal`` when a cell's state changes (``rules.py`` says how)."""
+"""Keeping the market figures: each listing event moves its contribution (a count and a
+quantity) out of the cell it was in and into the cell it is in now, in the same transaction,
+and a cell whose state changes publishes ``market.signal`` under that event's cause — so the
+figures are a function of the stream and a replay reproduces them. What depends on matches and
+prices is read from the book when asked for (:func:`cell_details`)."""
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,10 +16,12 @@ from sqlalchemy.orm import Session
 from services.coordinator.book.models import BookListing, BookNeed, BookOffer
 from services.coordinator.book.queries import code_starts_with, in_category
 from services.coordinator.journal.service import Cause, publish
-from services.coordinator.market.models import MarketCell, StaleMarketCell
+from services.coordinator.market.models import MarketCell
 from services.coordinator.market.rules import (
+    CellFigures,
     ListingFigure,
     SignalRule,
+    balance_of,
     cell_figures,
     family_of,
     month_of,
@@ -28,7 +35,15 @@ from shared.events.envelope import derived_event_id
 from shared.requirements import qualities_of, requirements_of
 from shared.units import base_factor
 
-__all__ = ["BASE_UNITS", "mark_stale", "refigure_stale"]
+__all__ = [
+    "BASE_UNITS",
+    "CellKey",
+    "Contribution",
+    "cell_details",
+    "contribution_of",
+    "follow_listing",
+    "key_of",
+]
 
 _SIGNAL = "sifang.market.signal.v1"
 BASE_UNITS = {
@@ -40,49 +55,167 @@ BASE_UNITS = {
     "[length]": "m",
 }
 _MATCHED = (MatchStatus.CONFIRMED, MatchStatus.FULFILLED)
+CellKey = tuple[str, str, str, str]  # county, family, dimension, month
+_PLACES = 6  # sums are rounded to this many decimals after each change, so they never drift
 
 
-def mark_stale(session: Session, listing: BookListing, at: datetime) -> None:
-    """The cell of ``listing`` (as it is now) is to be figured again at the next tick."""
-    key = (listing.region[:6], family_of(listing.category), month_of(listing.published_at))
-    if session.get(StaleMarketCell, key) is None:
-        session.add(StaleMarketCell(county=key[0], family=key[1], month=key[2], since=at))
-        session.flush()  # a second mark in this transaction finds it
+@dataclass(frozen=True)
+class Contribution:
+    """What one listing adds to its cell: one need or offer and its quantity in base units."""
+
+    key: CellKey
+    side: Literal["need", "offer"]
+    quantity: float
 
 
-def refigure_stale(session: Session, cause: Cause, rule: SignalRule) -> int:
-    """Figure every stale cell again (oldest month first, so a month's history is current
-    before the next is judged); returns how many were figured."""
-    stale = session.scalars(
-        select(StaleMarketCell).order_by(
-            StaleMarketCell.month, StaleMarketCell.county, StaleMarketCell.family
+def contribution_of(listing: BookListing | None) -> Contribution | None:
+    """What ``listing`` adds to the market now (nothing once withdrawn)."""
+    if listing is None or listing.status == "withdrawn":
+        return None
+    factor, dimension = base_factor(listing.unit)
+    key = (listing.region[:6], family_of(listing.category), dimension, month_of(listing.published_at))
+    side: Literal["need", "offer"] = "need" if isinstance(listing, BookNeed) else "offer"
+    return Contribution(key, side, round(float(listing.quantity) * factor, _PLACES))
+
+
+def follow_listing(
+    session: Session, before: Contribution | None, after: Contribution | None, cause: Cause, rule: SignalRule
+) -> None:
+    """Move a listing's contribution from ``before`` to ``after`` and judge the cells it touched."""
+    if before == after:
+        return  # a change that moves nothing (a title, a window)
+    touched: dict[CellKey, MarketCell] = {}
+    for contribution, sign in ((before, -1), (after, 1)):
+        if contribution is None:
+            continue
+        cell = touched.get(contribution.key) or _cell(session, contribution.key, cause.time)
+        touched[contribution.key] = cell
+        if contribution.side == "need":
+            cell.needs += sign
+            cell.demand = round(cell.demand + sign * contribution.quantity, _PLACES) if cell.needs else 0.0
+        else:
+            cell.offers += sign
+            cell.supply = round(cell.supply + sign * contribution.quantity, _PLACES) if cell.offers else 0.0
+    for key in sorted(touched):
+        _judge(session, touched[key], cause, rule)
+
+
+def _cell(session: Session, key: CellKey, at: datetime) -> MarketCell:
+    cell = session.get(MarketCell, key)
+    if cell is None:
+        county, family, dimension, month = key
+        cell = MarketCell(
+            county=county,
+            family=family,
+            dimension=dimension,
+            month=month,
+            base_unit=BASE_UNITS.get(dimension, dimension),
+            needs=0,
+            offers=0,
+            demand=0.0,
+            supply=0.0,
+            balance=None,
+            baseline=0.0,
+            state="balanced",
+            reason={},
+            updated_at=at,
         )
+        session.add(cell)
+    return cell
+
+
+def _judge(session: Session, cell: MarketCell, cause: Cause, rule: SignalRule) -> None:
+    history = session.scalars(
+        select(MarketCell.balance)
+        .where(
+            MarketCell.county == cell.county,
+            MarketCell.family == cell.family,
+            MarketCell.dimension == cell.dimension,
+            MarketCell.month < cell.month,
+            MarketCell.balance.is_not(None),
+        )
+        .order_by(MarketCell.month.desc())
+        .limit(max(rule.history_months, 0))
     ).all()
-    for cell in stale:
-        _refigure(session, cell.county, cell.family, cell.month, cause, rule)
-        session.delete(cell)
-    return len(stale)
+    signal = signal_for(
+        cell.needs,
+        cell.offers,
+        cell.demand,
+        cell.supply,
+        [b for b in reversed(history) if b is not None],
+        rule,
+    )
+    balance = balance_of(cell.demand, cell.supply)
+    previous = cell.state
+    cell.balance = None if balance is None else round(balance, 4)
+    cell.baseline = round(signal.baseline, 4)
+    cell.state, cell.updated_at = signal.state, cause.time
+    cell.reason = {
+        "code": signal.reason,
+        "params": {
+            "balance": _signed(cell.balance),
+            "baseline": _signed(cell.baseline),
+            "shift": f"{abs(signal.shift):.2f}",
+            "listings": cell.needs + cell.offers,
+        },
+    }
+    if signal.state == previous:
+        return
+    details = cell_details(session, [cell])[key_of(cell)]
+    data = MarketSignal(
+        signal_id=derived_event_id(cause.time, cause.event_id, "market", *key_of(cell)),
+        county=cell.county,
+        family=cell.family,
+        dimension=cell.dimension,
+        base_unit=cell.base_unit,
+        month=cell.month,
+        state=signal.state,
+        previous_state=previous,
+        reason=cell.reason,
+        needs=cell.needs,
+        offers=cell.offers,
+        demand=cell.demand,
+        supply=cell.supply,
+        matched_share=_rounded(details.matched_share),
+        balance=cell.balance,
+        baseline=cell.baseline,
+        at=cause.time,
+    )
+    session.flush()
+    publish(session, _SIGNAL, data, cell.county, cause=cause)
 
 
-def _listings(
-    session: Session, model: type[BookListing], county: str, family: str, month: str
-) -> list[BookListing]:
-    start, end = month_range(month)
+def key_of(cell: MarketCell) -> CellKey:
+    return cell.county, cell.family, cell.dimension, cell.month
+
+
+def cell_details(session: Session, cells: Sequence[MarketCell]) -> dict[CellKey, CellFigures]:
+    """The figures of each cell read from the book: with the matched quantity and share, the
+    median days to a confirmed match and the median prices (``rules.cell_figures``)."""
+    return {key_of(cell): _details(session, cell) for cell in cells}
+
+
+def _listings(session: Session, model: type[BookListing], cell: MarketCell) -> list[BookListing]:
+    start, end = month_range(cell.month)
     rows = session.scalars(
         select(model).where(
-            code_starts_with(model.region, county),
-            in_category(model.category, family),
+            code_starts_with(model.region, cell.county),
+            in_category(model.category, cell.family),
             model.published_at >= start,
             model.published_at < end,
             model.status != "withdrawn",
         )
     ).all()
-    return [row for row in rows if family_of(row.category) == family]
+    return [
+        row
+        for row in rows
+        if family_of(row.category) == cell.family and base_factor(row.unit)[1] == cell.dimension
+    ]
 
 
-def _refigure(session: Session, county: str, family: str, month: str, cause: Cause, rule: SignalRule) -> None:
-    needs = _listings(session, BookNeed, county, family, month)
-    offers = _listings(session, BookOffer, county, family, month)
+def _details(session: Session, cell: MarketCell) -> CellFigures:
+    needs = _listings(session, BookNeed, cell)
+    offers = _listings(session, BookOffer, cell)
     matched: dict[str, float] = defaultdict(float)
     first_matched: dict[str, datetime] = {}
     if needs:
@@ -93,11 +226,11 @@ def _refigure(session: Session, county: str, family: str, month: str, cause: Cau
             matched[need_id] += quantity
             if need_id not in first_matched or proposed_at < first_matched[need_id]:
                 first_matched[need_id] = proposed_at
-    by_dimension: dict[str, list[ListingFigure]] = defaultdict(list)
+    figures: list[ListingFigure] = []
     for need in needs:
-        factor, dimension = base_factor(need.unit)
+        factor = base_factor(need.unit)[0]
         ceiling = requirements_of(need.attributes).price_max
-        by_dimension[dimension].append(
+        figures.append(
             ListingFigure(
                 "need",
                 float(need.quantity) * factor,
@@ -108,9 +241,9 @@ def _refigure(session: Session, county: str, family: str, month: str, cause: Cau
             )
         )
     for offer in offers:
-        factor, dimension = base_factor(offer.unit)
+        factor = base_factor(offer.unit)[0]
         price = qualities_of(offer.attributes).price_per_unit
-        by_dimension[dimension].append(
+        figures.append(
             ListingFigure(
                 "offer",
                 float(offer.quantity) * factor,
@@ -118,98 +251,12 @@ def _refigure(session: Session, county: str, family: str, month: str, cause: Cau
                 price=float(price) / factor if price is not None else None,
             )
         )
-    known = session.scalars(
-        select(MarketCell).where(
-            MarketCell.county == county, MarketCell.family == family, MarketCell.month == month
-        )
-    ).all()
-    for dimension in sorted({*by_dimension, *(cell.dimension for cell in known)}):
-        _store(session, county, family, dimension, month, by_dimension.get(dimension, []), cause, rule)
+    return cell_figures(figures)
 
 
-def _store(
-    session: Session,
-    county: str,
-    family: str,
-    dimension: str,
-    month: str,
-    listings: list[ListingFigure],
-    cause: Cause,
-    rule: SignalRule,
-) -> None:
-    figures = cell_figures(listings)
-    history = session.scalars(
-        select(MarketCell.balance)
-        .where(
-            MarketCell.county == county,
-            MarketCell.family == family,
-            MarketCell.dimension == dimension,
-            MarketCell.month < month,
-            MarketCell.balance.is_not(None),
-        )
-        .order_by(MarketCell.month.desc())
-        .limit(max(rule.history_months, 0))
-    ).all()
-    signal = signal_for(figures, [b for b in reversed(history) if b is not None], rule)
-    cell = session.get(MarketCell, (county, family, dimension, month))
-    previous = cell.state if cell is not None else "balanced"
-    if cell is None:
-        cell = MarketCell(county=county, family=family, dimension=dimension, month=month)
-        session.add(cell)
-    reason = {
-        "code": signal.reason,
-        "params": {
-            "balance": _shown(figures.balance),
-            "baseline": _shown(signal.baseline),
-            "shift": f"{abs(signal.shift):.2f}",
-            "listings": figures.needs + figures.offers,
-        },
-    }
-    cell.base_unit = BASE_UNITS.get(dimension, dimension)
-    cell.needs, cell.offers = figures.needs, figures.offers
-    cell.demand, cell.supply, cell.matched = (
-        _round(figures.demand),
-        _round(figures.supply),
-        _round(figures.matched),
-    )
-    cell.matched_share = _round_or_none(figures.matched_share)
-    cell.median_days_to_match = _round_or_none(figures.median_days_to_match)
-    cell.median_offer_price = _round_or_none(figures.median_offer_price)
-    cell.median_price_ceiling = _round_or_none(figures.median_price_ceiling)
-    cell.balance = _round_or_none(figures.balance)
-    cell.baseline = _round(signal.baseline)
-    cell.state, cell.reason, cell.updated_at = signal.state, reason, cause.time
-    if signal.state != previous:
-        signal_id = derived_event_id(cause.time, cause.event_id, "market", county, family, dimension, month)
-        data = MarketSignal(
-            signal_id=signal_id,
-            county=county,
-            family=family,
-            dimension=dimension,
-            base_unit=cell.base_unit,
-            month=month,
-            state=signal.state,
-            previous_state=previous,
-            reason=reason,
-            needs=cell.needs,
-            offers=cell.offers,
-            demand=cell.demand,
-            supply=cell.supply,
-            matched_share=cell.matched_share,
-            balance=cell.balance,
-            baseline=cell.baseline,
-            at=cause.time,
-        )
-        publish(session, _SIGNAL, data, county, cause=cause)
-
-
-def _round(value: float) -> float:
-    return round(value, 4)
-
-
-def _round_or_none(value: float | None) -> float | None:
+def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def _shown(value: float | None) -> str:
+def _signed(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2f}"

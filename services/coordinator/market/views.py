@@ -12,6 +12,7 @@ from services.coordinator.book.views import Category, Region
 from services.coordinator.market import queries
 from services.coordinator.market.queries import MarketFilter
 from services.coordinator.market.schemas import MarketCellRead, cells_csv
+from services.coordinator.market.service import cell_details, key_of
 from shared.app import UowDep
 from shared.paging import Limit, Offset
 from shared.reasons import language
@@ -19,6 +20,11 @@ from shared.reasons import language
 __all__ = ["router"]
 
 router = APIRouter(tags=["market"])
+
+
+class CsvResponse(Response):
+    media_type = "text/csv; charset=utf-8"
+
 
 Month = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
 State = Annotated[str | None, Query(pattern="^(shortage|glut|balanced)$")]
@@ -38,7 +44,8 @@ def _rows(
 ) -> Sequence[MarketCellRead]:
     where = MarketFilter(region, category, month_from, month_to, state)
     cells = queries.market_cells(uow.session, where, limit, offset)
-    return [MarketCellRead.of(cell, language(lang)) for cell in cells]
+    details = cell_details(uow.session, cells)
+    return [MarketCellRead.of(cell, details[key_of(cell)], language(lang)) for cell in cells]
 
 
 @router.get("/open-data/market", response_model=list[MarketCellRead])
@@ -58,7 +65,7 @@ def market(
     return _rows(uow, region, category, month_from, month_to, state, lang, limit, offset)
 
 
-@router.get("/open-data/market.csv", response_class=Response)
+@router.get("/open-data/market.csv", response_class=CsvResponse)
 def market_csv(
     uow: UowDep,
     region: Region = None,
@@ -72,7 +79,7 @@ def market_csv(
 ) -> Response:
     """The same rows as CSV (UTF-8, a header of the field names, empty cells for nulls)."""
     rows = _rows(uow, region, category, month_from, month_to, state, lang, limit, offset)
-    return Response(cells_csv(rows), media_type="text/csv; charset=utf-8")
+    return CsvResponse(cells_csv(rows))
 
 
 @router.get("/open-data/market/schema")

@@ -2,19 +2,18 @@
 changes or is withdrawn (the book follows, the partitions it touches are re-solved), a party
 answers a proposal or reports a delivery, a coordinator withdraws or nudges a proposal."""
 
-from datetime import datetime
 from functools import partial
 
 from pydantic import BaseModel
 
 from services.coordinator.book.models import BookNeed, BookOffer, OfferElsewhere
-from services.coordinator.book.service import upsert_listing, withdraw_listing
+from services.coordinator.book.service import listing_key, listing_model, upsert_listing, withdraw_listing
 from services.coordinator.bus import Applied, Command, CommandBody, CommandHandler, EventHandler, UnitOfWork
 from services.coordinator.journal.service import Cause, current_cause
-from services.coordinator.market.service import mark_stale
+from services.coordinator.market.rules import SignalRule
+from services.coordinator.market.service import contribution_of, follow_listing
 from services.coordinator.matches import service as matches
 from services.coordinator.matches.commands import NudgeMatch, WithdrawMatch
-from services.coordinator.matches.models import Match
 from services.coordinator.matches.service import MatchPolicy, partition_of, partitions_for_offer
 from shared.events.data import (
     MatchDelivery,
@@ -26,15 +25,16 @@ from shared.events.data import (
     OfferWithdrawn,
 )
 
-__all__ = ["command_handlers", "event_handlers"]
+__all__ = ["MARKET_RULE", "command_handlers", "event_handlers"]
+
+MARKET_RULE = SignalRule()  # when a county's category family is short or in glut (market/rules.py)
 
 
 def need_changed(event: Applied[NeedData], uow: UnitOfWork, *, policy: MatchPolicy) -> None:
     data, session = event.data, uow.session
     before = session.get(BookNeed, data.need_id)
     old = partition_of(before.category, before.region) if before is not None else None
-    if before is not None and data.version > before.version:
-        mark_stale(session, before, event.envelope.time)  # its cell as it was: it may move out of it
+    was = contribution_of(before)  # to the market, before the change
     row = upsert_listing(
         session,
         data,
@@ -45,7 +45,7 @@ def need_changed(event: Applied[NeedData], uow: UnitOfWork, *, policy: MatchPoli
     )
     if row is None:
         return  # a late copy of an older state
-    mark_stale(session, row, event.envelope.time)
+    follow_listing(session, was, contribution_of(row), event.cause, MARKET_RULE)
     touched = {p for p in (old, partition_of(data.category, data.region)) if p}
     matches.resolve_changed(session, touched, policy, event.cause)
 
@@ -54,8 +54,7 @@ def offer_changed(event: Applied[OfferData], uow: UnitOfWork, *, policy: MatchPo
     data, session = event.data, uow.session
     before = session.get(BookOffer, data.offer_id)
     old = partitions_for_offer(session, before) if before is not None else set()
-    if before is not None and data.version > before.version:
-        mark_stale(session, before, event.envelope.time)
+    was = contribution_of(before)
     row = upsert_listing(
         session,
         data,
@@ -67,7 +66,7 @@ def offer_changed(event: Applied[OfferData], uow: UnitOfWork, *, policy: MatchPo
     if row is None:
         return
     assert isinstance(row, BookOffer)
-    mark_stale(session, row, event.envelope.time)
+    follow_listing(session, was, contribution_of(row), event.cause, MARKET_RULE)
     matches.resolve_changed(session, old | partitions_for_offer(session, row), policy, event.cause)
     matches.share_offers(session, [row], policy, event.cause)  # also when no need of ours wants it
 
@@ -76,8 +75,9 @@ def listing_withdrawn(
     event: Applied[NeedWithdrawn | OfferWithdrawn], uow: UnitOfWork, *, policy: MatchPolicy
 ) -> None:
     data, session = event.data, uow.session
+    was = contribution_of(session.get(listing_model(data), listing_key(data)[1]))
     row = withdraw_listing(session, data, publisher=event.publisher, at=event.envelope.time)
-    mark_stale(session, row, event.envelope.time)
+    follow_listing(session, was, contribution_of(row), event.cause, MARKET_RULE)
     side = "need" if isinstance(row, BookNeed) else "offer"
     touched = matches.withdraw_for_listing(session, side, row.id, data.reason, policy, event.cause)
     if isinstance(row, BookNeed):
@@ -114,22 +114,12 @@ def answered(event: Applied[MatchResponse], uow: UnitOfWork, *, policy: MatchPol
         policy=policy,
         cause=event.cause,
     )
-    _matched_need_stale(uow, event.data.match_id, event.envelope.time)
 
 
 def delivered(event: Applied[MatchDelivery], uow: UnitOfWork) -> None:
     matches.record_delivery(
         uow.session, event.data.match_id, event.publisher, event.data.quantity, event.cause
     )
-    _matched_need_stale(uow, event.data.match_id, event.envelope.time)
-
-
-def _matched_need_stale(uow: UnitOfWork, match_id: str, at: datetime) -> None:
-    """A confirmed or fulfilled match changes its need's market cell (matched share, time to match)."""
-    match = uow.session.get(Match, match_id)
-    need = uow.session.get(BookNeed, match.need_id) if match is not None else None
-    if need is not None:
-        mark_stale(uow.session, need, at)
 
 
 def withdraw(command: Command[WithdrawMatch], uow: UnitOfWork, *, policy: MatchPolicy) -> str:
