@@ -226,3 +226,38 @@ def test_the_open_data_api_serves_json_csv_and_its_schema_without_a_token(
         assert rows[0]["matched_share"] == 0.0 and rows[0]["median_days_to_match"] is None
         bad = client.get("/open-data/market", params={"month_from": "2026-13"})
         assert bad.status_code == 422 and "month_from" in bad.text
+
+
+def test_a_changed_need_moves_between_cells_and_a_late_older_copy_changes_nothing(
+    service_database: Callable[[str], str],
+) -> None:
+    stream = Stream(service_database("coordinator"))
+    for event in _orgs():
+        stream.apply(*event)
+    for event in _needs(NOW, [10, 10], "need"):
+        stream.apply(*event)
+    first = factories.need_data("east", "moving", quantity="30")
+    stream.apply(*_at(factories.event("community", "east", "need", "published", first), NOW))
+    (cell,) = stream.cells()
+    assert (cell.needs, cell.demand, cell.state) == (3, 50.0, "shortage")
+    # version 2 asks for cold-chain transport instead (another family, another dimension)
+    moved = first.model_copy(update={"version": 2, "category": "logistics.cold_chain", "unit": "t"})
+    stream.apply(
+        *_at(factories.event("community", "east", "need", "updated", moved), NOW + timedelta(minutes=1))
+    )
+    cells = {(c.family, c.dimension): c for c in stream.cells()}
+    training, logistics = (
+        cells[("training.livestream", "[person]")],
+        cells[("logistics.cold_chain", "[mass]")],
+    )
+    assert (training.needs, training.demand, training.state) == (2, 20.0, "balanced")
+    assert (logistics.needs, logistics.demand, logistics.base_unit) == (1, 30_000.0, "kg")
+    assert [s.state for s in stream.signals()] == ["shortage", "balanced"]
+    # a late copy of version 1, redelivered after version 2, is ignored by the book and the market
+    stream.apply(
+        *_at(factories.event("community", "east", "need", "updated", first), NOW + timedelta(minutes=2))
+    )
+    assert [(c.family, c.needs, c.demand) for c in stream.cells()] == [
+        ("logistics.cold_chain", 1, 30_000.0),
+        ("training.livestream", 2, 20.0),
+    ]
