@@ -12,6 +12,7 @@ from services.coordinator.market.rules import (
     Signal,
     SignalRule,
     balance_of,
+    baseline_of,
     cell_figures,
     family_of,
     month_of,
@@ -65,7 +66,7 @@ def _signal(
     demand: float, supply: float, history: list[float], rule: SignalRule = RULE, listings: int = 4
 ) -> Signal:
     needs = 2 if demand else 0
-    return signal_for(needs, listings - needs, demand, supply, history, rule)
+    return signal_for(needs, listings - needs, demand, supply, baseline_of(history, rule), rule)
 
 
 def test_a_shortage_or_a_glut_is_a_departure_from_the_familys_usual_balance() -> None:

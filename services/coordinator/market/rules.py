@@ -15,12 +15,12 @@ unit, where stated), and the **balance** (demand − supply) ÷ (demand + supply
 demand, −1 only supply, 0 even.
 
 **Its signal**, judged whenever one of its listings changes, compares the balance with the
-cell's own history (the balances of up to ``history_months`` earlier months with listings; 0,
-an even market, when it has none): a *shortage* when the balance lies ``threshold`` or more
-above that baseline and demand exceeds supply, a *glut* when it lies ``threshold`` or more
-below and supply exceeds demand, otherwise *balanced*. A cell with fewer than
-``min_listings`` listings is *balanced* whatever its figures (too little to say anything),
-and says so.
+cell's own history — the balances of up to ``history_months`` earlier months with listings,
+as they stood when the month's first listing arrived (0, an even market, without any): a
+*shortage* when the balance lies ``threshold`` or more above that baseline and demand exceeds
+supply, a *glut* when it lies ``threshold`` or more below and supply exceeds demand, otherwise
+*balanced*. A cell with fewer than ``min_listings`` listings is *balanced* whatever its
+figures (too little to say anything), and says so.
 """
 
 import statistics
@@ -37,6 +37,7 @@ __all__ = [
     "SignalRule",
     "SignalState",
     "balance_of",
+    "baseline_of",
     "cell_figures",
     "family_of",
     "month_of",
@@ -142,12 +143,17 @@ def balance_of(demand: float, supply: float) -> float | None:
     return (demand - supply) / (demand + supply) if demand + supply > 0 else None
 
 
-def signal_for(
-    needs: int, offers: int, demand: float, supply: float, history: Sequence[float], rule: SignalRule
-) -> Signal:
-    """The cell's signal given the balances of its earlier months, newest last."""
+def baseline_of(history: Sequence[float], rule: SignalRule) -> float:
+    """The usual balance of a family in a county: the mean of its last ``history_months``
+    earlier balances (oldest first), or 0 — an even market — without any."""
     recent = list(history)[-rule.history_months :] if rule.history_months > 0 else []
-    baseline = statistics.fmean(recent) if recent else 0.0
+    return statistics.fmean(recent) if recent else 0.0
+
+
+def signal_for(
+    needs: int, offers: int, demand: float, supply: float, baseline: float, rule: SignalRule
+) -> Signal:
+    """The cell's signal given its usual balance (:func:`baseline_of`)."""
     balance = balance_of(demand, supply)
     shift = (balance if balance is not None else 0.0) - baseline
     if needs + offers < rule.min_listings:

@@ -22,6 +22,7 @@ from services.coordinator.market.rules import (
     ListingFigure,
     SignalRule,
     balance_of,
+    baseline_of,
     cell_figures,
     family_of,
     month_of,
@@ -88,7 +89,7 @@ def follow_listing(
     for contribution, sign in ((before, -1), (after, 1)):
         if contribution is None:
             continue
-        cell = touched.get(contribution.key) or _cell(session, contribution.key, cause.time)
+        cell = touched.get(contribution.key) or _cell(session, contribution.key, cause.time, rule)
         touched[contribution.key] = cell
         if contribution.side == "need":
             cell.needs += sign
@@ -100,7 +101,7 @@ def follow_listing(
         _judge(session, touched[key], cause, rule)
 
 
-def _cell(session: Session, key: CellKey, at: datetime) -> MarketCell:
+def _cell(session: Session, key: CellKey, at: datetime, rule: SignalRule) -> MarketCell:
     cell = session.get(MarketCell, key)
     if cell is None:
         county, family, dimension, month = key
@@ -115,7 +116,7 @@ def _cell(session: Session, key: CellKey, at: datetime) -> MarketCell:
             demand=0.0,
             supply=0.0,
             balance=None,
-            baseline=0.0,
+            baseline=round(baseline_of(_history(session, key, rule), rule), 4),
             state="balanced",
             reason={},
             updated_at=at,
@@ -124,31 +125,29 @@ def _cell(session: Session, key: CellKey, at: datetime) -> MarketCell:
     return cell
 
 
-def _judge(session: Session, cell: MarketCell, cause: Cause, rule: SignalRule) -> None:
-    history = session.scalars(
+def _history(session: Session, key: CellKey, rule: SignalRule) -> list[float]:
+    """The balances of the family's earlier months in the county, oldest first."""
+    county, family, dimension, month = key
+    balances = session.scalars(
         select(MarketCell.balance)
         .where(
-            MarketCell.county == cell.county,
-            MarketCell.family == cell.family,
-            MarketCell.dimension == cell.dimension,
-            MarketCell.month < cell.month,
+            MarketCell.county == county,
+            MarketCell.family == family,
+            MarketCell.dimension == dimension,
+            MarketCell.month < month,
             MarketCell.balance.is_not(None),
         )
         .order_by(MarketCell.month.desc())
         .limit(max(rule.history_months, 0))
     ).all()
-    signal = signal_for(
-        cell.needs,
-        cell.offers,
-        cell.demand,
-        cell.supply,
-        [b for b in reversed(history) if b is not None],
-        rule,
-    )
+    return [balance for balance in reversed(balances) if balance is not None]
+
+
+def _judge(session: Session, cell: MarketCell, cause: Cause, rule: SignalRule) -> None:
+    signal = signal_for(cell.needs, cell.offers, cell.demand, cell.supply, cell.baseline, rule)
     balance = balance_of(cell.demand, cell.supply)
     previous = cell.state
     cell.balance = None if balance is None else round(balance, 4)
-    cell.baseline = round(signal.baseline, 4)
     cell.state, cell.updated_at = signal.state, cause.time
     cell.reason = {
         "code": signal.reason,
