@@ -2,15 +2,16 @@
 kept as they arrive, and ``GET /market/signals`` tells an organisation what is short or in
 glut in its county — in the category families it lists needs or offers in, or in all of them."""
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.app import UowDep
+from shared.db import utcnow
 from shared.events.data import MarketSignal
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery
@@ -19,6 +20,8 @@ from shared.stakeholder.models import MarketSignalCopy, Need, Offer
 from shared.stakeholder.views import CurrentOrg
 
 __all__ = ["apply_market_event", "market_router"]
+
+CHINA = timezone(timedelta(hours=8), "CST")  # the month of a signal is a month in China
 
 
 def apply_market_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
@@ -36,6 +39,7 @@ def apply_market_event(session: Session, checked: CheckedEvent, delivery: Delive
             state=data.state,
             signal=data.model_dump(mode="json"),
             at=data.at,
+            sequence=delivery.stream_sequence,
         )
     )
 
@@ -70,28 +74,29 @@ def market_signals(
     every_category: Annotated[bool, Query(description="all families of your county, not only yours")] = False,
     lang: Annotated[str | None, Query(pattern="^(zh|en)$")] = None,
 ) -> list[MarketSignalRead]:
-    """The latest signal of each category family in your county this month and last, newest
-    first: by default only the families you list needs or offers in."""
+    """The latest signal of each category family in your county this month and last (China
+    Standard Time), newest first: by default only the families you list needs or offers in."""
     session = uow.session
     families = {
         _family(category)
         for model in (Need, Offer)
-        for category in session.scalars(select(model.category).where(model.organisation_id == org.id))
+        for category in session.scalars(
+            select(model.category).where(model.organisation_id == org.id, model.status != "withdrawn")
+        )
     }
-    query = select(MarketSignalCopy).where(MarketSignalCopy.county == org.region[:6])
+    this_month = utcnow().astimezone(CHINA).replace(day=1)
+    months = [this_month.strftime("%Y-%m"), (this_month - timedelta(days=1)).strftime("%Y-%m")]
+    query = select(MarketSignalCopy).where(
+        MarketSignalCopy.county == org.region[:6], MarketSignalCopy.month.in_(months)
+    )
     if not every_category:
         if not families:
             return []
-        query = query.where(or_(*(MarketSignalCopy.family == family for family in sorted(families))))
+        query = query.where(MarketSignalCopy.family.in_(sorted(families)))
     latest: dict[tuple[str, str, str], MarketSignalCopy] = {}
-    for copy in session.scalars(query.order_by(MarketSignalCopy.at, MarketSignalCopy.signal_id)):
-        latest[(copy.family, copy.dimension, copy.month)] = copy  # a later one replaces it
-    months = sorted({month for _, _, month in latest}, reverse=True)[:2]
-    shown = sorted(
-        (copy for key, copy in latest.items() if key[2] in months),
-        key=lambda c: (c.at, c.signal_id),
-        reverse=True,
-    )
+    for copy in session.scalars(query.order_by(MarketSignalCopy.sequence)):
+        latest[(copy.family, copy.dimension, copy.month)] = copy  # a later one on the stream replaces it
+    shown = sorted(latest.values(), key=lambda c: c.sequence, reverse=True)
     lang_ = language(lang)
     return [
         MarketSignalRead(

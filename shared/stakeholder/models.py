@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Numeric, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, utcnow
@@ -138,6 +138,8 @@ class MarketSignalCopy(Base):
     state: Mapped[str] = mapped_column(String(10))
     signal: Mapped[dict[str, Any]]  # the event's data, whole
     at: Mapped[datetime]
+    # its place on the stream: the coordinator's order, whatever the publishers' clocks said
+    sequence: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 STAKEHOLDER_TABLES = (

@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -260,4 +261,90 @@ def test_a_changed_need_moves_between_cells_and_a_late_older_copy_changes_nothin
     assert [(c.family, c.needs, c.demand) for c in stream.cells()] == [
         ("logistics.cold_chain", 1, 30_000.0),
         ("training.livestream", 2, 20.0),
+    ]
+
+
+def test_an_upgraded_coordinator_counts_the_book_it_already_holds(
+    make_database: Callable[[str], str],
+) -> None:
+    from alembic import command
+
+    from services.coordinator.book.models import BookNeed, BookOffer
+    from services.migrate import alembic_config, upgrade
+
+    url = make_database("coordinator")
+    command.upgrade(alembic_config("coordinator", url), "coordinator_0012")  # before the market
+    earlier, now = datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC)
+    common = {
+        "description": "",
+        "attributes": {},
+        "version": 1,
+        "withdrawn_reason": None,
+        "kind": "community",
+    }
+    with sessionmaker(make_engine(url))() as session:
+        for k, (at, quantity, status) in enumerate(
+            [
+                (earlier, 20, "open"),
+                (earlier, 20, "open"),
+                (now, 30, "open"),
+                (now, 30, "open"),
+                (now, 90, "withdrawn"),
+            ]
+        ):
+            session.add(
+                BookNeed(
+                    id=f"n{k}",
+                    organisation_id="east",
+                    category="training.livestream",
+                    title="培训",
+                    quantity=Decimal(quantity),
+                    unit="人",
+                    region="610124104201",
+                    window_start=None,
+                    window_end=None,
+                    status=status,
+                    published_at=at,
+                    updated_at=at,
+                    **common,
+                )
+            )
+        for k, at in enumerate([earlier, now]):
+            session.add(
+                BookOffer(
+                    id=f"o{k}",
+                    organisation_id="station",
+                    category="training.livestream",
+                    title="课程",
+                    quantity=Decimal(10),
+                    unit="人",
+                    region="610124104201",
+                    window_start=None,
+                    window_end=None,
+                    status="open",
+                    published_at=at,
+                    updated_at=at,
+                    service_area=["610124"],
+                    **common,
+                )
+            )
+        session.commit()
+    upgrade("coordinator", url)
+    stream = Stream(url)
+    october, november = stream.cells()
+    assert (october.month, october.needs, october.offers, october.demand, october.state) == (
+        "2026-10",
+        2,
+        1,
+        40.0,
+        "shortage",
+    )
+    # November leans the same way as October did: its usual, not a shortage; the withdrawn need is not counted
+    assert (november.needs, november.demand, november.baseline, november.state) == (2, 60.0, 0.6, "balanced")
+    # the next event moves from the counted cell: a withdrawal takes 30 out, not from nothing
+    stream.apply(*_at(factories.registered("east"), now))
+    stream.apply(*_at(factories.need_withdrawn("east", "n2"), now))
+    assert [(c.month, c.needs, c.demand) for c in stream.cells()] == [
+        ("2026-10", 2, 40.0),
+        ("2026-11", 1, 30.0),
     ]

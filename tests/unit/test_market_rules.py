@@ -100,3 +100,10 @@ def test_a_signal_never_contradicts_the_figures(
         assert demand > supply and signal.shift >= threshold - 1e-9
     if signal.state == "glut":
         assert supply > demand and signal.shift <= -threshold + 1e-9
+
+
+def test_an_instant_no_month_holds_is_left_out_rather_than_raising() -> None:
+    assert month_of(datetime(9999, 12, 31, 17, 0, tzinfo=UTC)) is None  # year 10000 in Beijing
+    assert month_of(datetime(9999, 12, 1, tzinfo=UTC)) is None  # its month would end in year 10000
+    assert month_of(datetime(9998, 12, 1, tzinfo=UTC)) == "9998-12"
+    assert month_range("9998-12")[1] == datetime(9998, 12, 31, 16, tzinfo=UTC)

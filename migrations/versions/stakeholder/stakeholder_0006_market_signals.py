@@ -27,11 +27,14 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("signal", sa.JSON(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sequence", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("signal_id", name=op.f("pk_market_signals")),
     )
     op.create_index(op.f("ix_market_signals_county"), "market_signals", ["county"])
+    op.create_index(op.f("ix_market_signals_sequence"), "market_signals", ["sequence"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_market_signals_sequence"), table_name="market_signals")
     op.drop_index(op.f("ix_market_signals_county"), table_name="market_signals")
     op.drop_table("market_signals")

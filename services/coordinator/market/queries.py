@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.coordinator.book.queries import code_starts_with, in_category
+from services.coordinator.book.queries import in_category, in_region
 from services.coordinator.market.models import MarketCell
 
 __all__ = ["MarketFilter", "market_cells"]
@@ -26,7 +26,7 @@ class MarketFilter:
 def market_cells(session: Session, where: MarketFilter, limit: int, offset: int) -> Sequence[MarketCell]:
     query = select(MarketCell)
     if where.region:
-        query = query.where(code_starts_with(MarketCell.county, where.region[:6]))
+        query = query.where(in_region(MarketCell.county, where.region[:6]))
     if where.family:
         query = query.where(in_category(MarketCell.family, where.family))
     if where.month_from:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from services.coordinator.market.models import MarketCell
 from services.coordinator.market.rules import (
     CellFigures,
     ListingFigure,
+    Signal,
     SignalRule,
     balance_of,
     baseline_of,
@@ -70,11 +71,15 @@ class Contribution:
 
 
 def contribution_of(listing: BookListing | None) -> Contribution | None:
-    """What ``listing`` adds to the market now (nothing once withdrawn)."""
+    """What ``listing`` adds to the market now: nothing once withdrawn, nor in a dimension the
+    market does not compare (a compound unit such as 元/人), nor at a time no month holds."""
     if listing is None or listing.status == "withdrawn":
         return None
     factor, dimension = base_factor(listing.unit)
-    key = (listing.region[:6], family_of(listing.category), dimension, month_of(listing.published_at))
+    month = month_of(listing.published_at)
+    if dimension not in BASE_UNITS or month is None:
+        return None
+    key = (listing.region[:6], family_of(listing.category), dimension, month)
     side: Literal["need", "offer"] = "need" if isinstance(listing, BookNeed) else "offer"
     return Contribution(key, side, round(float(listing.quantity) * factor, _PLACES))
 
@@ -91,12 +96,17 @@ def follow_listing(
             continue
         cell = touched.get(contribution.key) or _cell(session, contribution.key, cause.time, rule)
         touched[contribution.key] = cell
+        # never below nothing (a cell built before a listing it loses, a sum rounded at 1e17 kg)
         if contribution.side == "need":
-            cell.needs += sign
-            cell.demand = round(cell.demand + sign * contribution.quantity, _PLACES) if cell.needs else 0.0
+            cell.needs = max(0, cell.needs + sign)
+            cell.demand = (
+                max(0.0, round(cell.demand + sign * contribution.quantity, _PLACES)) if cell.needs else 0.0
+            )
         else:
-            cell.offers += sign
-            cell.supply = round(cell.supply + sign * contribution.quantity, _PLACES) if cell.offers else 0.0
+            cell.offers = max(0, cell.offers + sign)
+            cell.supply = (
+                max(0.0, round(cell.supply + sign * contribution.quantity, _PLACES)) if cell.offers else 0.0
+            )
     for key in sorted(touched):
         _judge(session, touched[key], cause, rule)
 
@@ -110,7 +120,7 @@ def _cell(session: Session, key: CellKey, at: datetime, rule: SignalRule) -> Mar
             family=family,
             dimension=dimension,
             month=month,
-            base_unit=BASE_UNITS.get(dimension, dimension),
+            base_unit=BASE_UNITS[dimension],
             needs=0,
             offers=0,
             demand=0.0,
@@ -149,15 +159,7 @@ def _judge(session: Session, cell: MarketCell, cause: Cause, rule: SignalRule) -
     previous = cell.state
     cell.balance = None if balance is None else round(balance, 4)
     cell.state, cell.updated_at = signal.state, cause.time
-    cell.reason = {
-        "code": signal.reason,
-        "params": {
-            "balance": _signed(cell.balance),
-            "baseline": _signed(cell.baseline),
-            "shift": f"{abs(signal.shift):.2f}",
-            "listings": cell.needs + cell.offers,
-        },
-    }
+    cell.reason = reason_of(signal, cell.balance, cell.baseline, cell.needs + cell.offers)
     if signal.state == previous:
         return
     details = cell_details(session, [cell])[key_of(cell)]
@@ -182,6 +184,19 @@ def _judge(session: Session, cell: MarketCell, cause: Cause, rule: SignalRule) -
     )
     session.flush()
     publish(session, _SIGNAL, data, cell.county, cause=cause)
+
+
+def reason_of(signal: Signal, balance: float | None, baseline: float, listings: int) -> dict[str, Any]:
+    """Why a cell is in its state, as a code and parameters (``shared.reasons`` renders them)."""
+    return {
+        "code": signal.reason,
+        "params": {
+            "balance": _signed(balance),
+            "baseline": _signed(baseline),
+            "shift": f"{abs(signal.shift):.2f}",
+            "listings": listings,
+        },
+    }
 
 
 def key_of(cell: MarketCell) -> CellKey:
