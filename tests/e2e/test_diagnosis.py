@@ -9,29 +9,14 @@ import httpx
 import pytest
 
 from sifang.platform import Platform
+from tests.e2e.parties import post, register
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
 
-def _register(platform: Platform, service: str, name: str) -> dict[str, str]:
-    response = httpx.post(
-        platform.url(service) + "/organisations",
-        headers={"Authorization": f"Bearer {platform.token}"},
-        json={"name": name, "region": "610124"},
-    )
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['api_key']}"}
-
-
-def _post(platform: Platform, service: str, path: str, auth: dict[str, str], body: dict[str, Any]) -> Any:
-    response = httpx.post(platform.url(service) + path, headers=auth, json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def test_an_enterprise_learns_why_its_subsidy_need_is_not_matched(platform: Platform) -> None:
-    bureau = _register(platform, "government", "周至县商务局")
-    programme = _post(
+    bureau = register(platform, "government", "周至县商务局", region="610124")
+    programme = post(
         platform,
         "government",
         "/programmes",
@@ -44,8 +29,8 @@ def test_an_enterprise_learns_why_its_subsidy_need_is_not_matched(platform: Plat
             "eligibility": {"organisation_kinds": ["community"], "regions": ["610124"], "max_amount": 20000},
         },
     )
-    firm = _register(platform, "enterprise", "秦农电商有限公司")
-    need = _post(
+    firm = register(platform, "enterprise", "秦农电商有限公司", region="610124")
+    need = post(
         platform,
         "enterprise",
         "/needs",
@@ -66,7 +51,7 @@ def test_an_enterprise_learns_why_its_subsidy_need_is_not_matched(platform: Plat
     assert offered and offered[0]["failed"] is not None  # open to community organisations only
     zh = httpx.get(url, headers=firm, params={"lang": "zh"}).json()
     assert zh["lang"] == "zh" and zh["summary"]["code"] == diagnosis["summary"]["code"]
-    stranger = _register(platform, "enterprise", "别的公司")
+    stranger = register(platform, "enterprise", "别的公司", region="610124")
     assert httpx.get(url, headers=stranger).status_code == 404
 
 
@@ -92,8 +77,8 @@ def test_required_certifications_and_ended_windows_are_hard_rules_each_party_can
     platform: Platform,
 ) -> None:
     today = date.today()
-    firm = _register(platform, "enterprise", "秦农电商有限公司")
-    procurement = _post(
+    firm = register(platform, "enterprise", "秦农电商有限公司", region="610124")
+    procurement = post(
         platform,
         "enterprise",
         "/procurements",
@@ -115,8 +100,8 @@ def test_required_certifications_and_ended_windows_are_hard_rules_each_party_can
         ("东村合作社", "610124104201", ["organic"]),
         ("西村合作社", "610124104202", ["green-food"]),
     ):
-        coop = _register(platform, "community", name)
-        lot = _post(
+        coop = register(platform, "community", name, region="610124")
+        lot = post(
             platform,
             "community",
             "/lots",
@@ -155,8 +140,8 @@ def test_required_certifications_and_ended_windows_are_hard_rules_each_party_can
     assert why["failed"]["text"] == "lacks the required certifications: organic"
 
     # a village whose training window already ended is never matched, and is told so
-    village = _register(platform, "community", "南村村委会")
-    late = _post(
+    village = register(platform, "community", "南村村委会", region="610124")
+    late = post(
         platform,
         "community",
         "/needs",
@@ -170,8 +155,8 @@ def test_required_certifications_and_ended_windows_are_hard_rules_each_party_can
             "window_end": (today - timedelta(days=1)).isoformat(),
         },
     )
-    trainer = _register(platform, "ngo", "县社会工作服务站")
-    _post(
+    trainer = register(platform, "ngo", "县社会工作服务站", region="610124")
+    post(
         platform,
         "ngo",
         "/offers",

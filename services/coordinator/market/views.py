@@ -4,9 +4,10 @@ The figures are county aggregates of the book, never one organisation's listing,
 published without a token, for villages, researchers and the parties' own systems alike."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from services.coordinator.book.views import Category, Region
 from services.coordinator.market import queries
@@ -31,55 +32,49 @@ State = Annotated[str | None, Query(pattern="^(shortage|glut|balanced)$")]
 Lang = Annotated[str | None, Query(pattern="^(zh|en)$", description="the language of `reason`")]
 
 
-def _rows(
-    uow: UowDep,
-    region: str | None,
-    category: str | None,
-    month_from: str | None,
-    month_to: str | None,
-    state: str | None,
-    lang: str | None,
-    limit: int,
-    offset: int,
-) -> Sequence[MarketCellRead]:
-    where = MarketFilter(region, category, month_from, month_to, state)
-    cells = queries.market_cells(uow.session, where, limit, offset)
+@dataclass(frozen=True)
+class MarketQuery:
+    """What a read of the open data asks for: the cells, the language of their reasons, a page."""
+
+    where: MarketFilter
+    lang: str | None
+    limit: int
+    offset: int
+
+
+def market_query(
+    region: Region = None,
+    category: Category = None,
+    month_from: Month = None,
+    month_to: Month = None,
+    state: State = None,
+    lang: Lang = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> MarketQuery:
+    return MarketQuery(MarketFilter(region, category, month_from, month_to, state), lang, limit, offset)
+
+
+Asked = Annotated[MarketQuery, Depends(market_query)]
+
+
+def _rows(uow: UowDep, asked: MarketQuery) -> Sequence[MarketCellRead]:
+    cells = queries.market_cells(uow.session, asked.where, asked.limit, asked.offset)
     details = cell_details(uow.session, cells)
-    return [MarketCellRead.of(cell, details[key_of(cell)], language(lang)) for cell in cells]
+    return [MarketCellRead.of(cell, details[key_of(cell)], language(asked.lang)) for cell in cells]
 
 
 @router.get("/open-data/market", response_model=list[MarketCellRead])
-def market(
-    uow: UowDep,
-    region: Region = None,
-    category: Category = None,
-    month_from: Month = None,
-    month_to: Month = None,
-    state: State = None,
-    lang: Lang = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> Sequence[MarketCellRead]:
+def market(uow: UowDep, asked: Asked) -> Sequence[MarketCellRead]:
     """Demand, supply, matching and signals per county, category family and month, newest
     month first (``docs/open-data.md``)."""
-    return _rows(uow, region, category, month_from, month_to, state, lang, limit, offset)
+    return _rows(uow, asked)
 
 
 @router.get("/open-data/market.csv", response_class=CsvResponse)
-def market_csv(
-    uow: UowDep,
-    region: Region = None,
-    category: Category = None,
-    month_from: Month = None,
-    month_to: Month = None,
-    state: State = None,
-    lang: Lang = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> Response:
+def market_csv(uow: UowDep, asked: Asked) -> Response:
     """The same rows as CSV (UTF-8, a header of the field names, empty cells for nulls)."""
-    rows = _rows(uow, region, category, month_from, month_to, state, lang, limit, offset)
-    return CsvResponse(cells_csv(rows))
+    return CsvResponse(cells_csv(_rows(uow, asked)))
 
 
 @router.get("/open-data/market/schema")
