@@ -17,6 +17,7 @@ __all__ = [
     "Category",
     "Vocabulary",
     "can_serve",
+    "family_of",
     "is_within",
     "parent_of",
     "root_of",
@@ -106,6 +107,11 @@ VOCABULARIES: dict[str, Vocabulary] = {
     "ngo": Vocabulary(offers=("training", "social_service", "volunteers")),
     "community": Vocabulary(offers=("produce", "venue", "volunteers")),
 }
+
+
+def family_of(code: str) -> str:
+    """The category family the market groups a category in: its first two levels."""
+    return ".".join(code.split(".")[:2])
 
 
 def root_of(code: str) -> str:

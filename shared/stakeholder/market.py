@@ -2,7 +2,7 @@
 kept as they arrive, and ``GET /market/signals`` tells an organisation what is short or in
 glut in its county — in the category families it lists needs or offers in, or in all of them."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -15,13 +15,13 @@ from shared.db import utcnow
 from shared.events.data import MarketSignal
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery
+from shared.months import month_of, month_range
 from shared.reasons import language, render_reason
 from shared.stakeholder.models import MarketSignalCopy, Need, Offer
 from shared.stakeholder.views import CurrentOrg
+from shared.taxonomy import family_of
 
 __all__ = ["apply_market_event", "market_router"]
-
-CHINA = timezone(timedelta(hours=8), "CST")  # the month of a signal is a month in China
 
 
 def apply_market_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
@@ -78,14 +78,15 @@ def market_signals(
     Standard Time), newest first: by default only the families you list needs or offers in."""
     session = uow.session
     families = {
-        _family(category)
+        family_of(category)
         for model in (Need, Offer)
         for category in session.scalars(
             select(model.category).where(model.organisation_id == org.id, model.status != "withdrawn")
         )
     }
-    this_month = utcnow().astimezone(CHINA).replace(day=1)
-    months = [this_month.strftime("%Y-%m"), (this_month - timedelta(days=1)).strftime("%Y-%m")]
+    this_month = month_of(utcnow())
+    assert this_month is not None  # today lies in a calendar month
+    months = [this_month, month_of(month_range(this_month)[0] - timedelta(days=1))]
     query = select(MarketSignalCopy).where(
         MarketSignalCopy.county == org.region[:6], MarketSignalCopy.month.in_(months)
     )
@@ -109,7 +110,3 @@ def market_signals(
 
 
 _FIELDS = tuple(name for name in MarketSignalRead.model_fields if name not in {"reason", "yours"})
-
-
-def _family(category: str) -> str:
-    return ".".join(category.split(".")[:2])

@@ -26,8 +26,11 @@ figures (too little to say anything), and says so.
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Literal
+
+from shared.months import CHINA, month_of, month_range
+from shared.taxonomy import family_of
 
 __all__ = [
     "CHINA",
@@ -45,32 +48,8 @@ __all__ = [
     "signal_for",
 ]
 
-CHINA = timezone(timedelta(hours=8), "CST")
+
 SignalState = Literal["shortage", "glut", "balanced"]
-
-
-def family_of(category: str) -> str:
-    """The category family a cell groups: the first two levels of the category."""
-    return ".".join(category.split(".")[:2])
-
-
-def month_of(at: datetime) -> str | None:
-    """The calendar month (``YYYY-MM``) of ``at`` in China Standard Time; None for an instant
-    no calendar month of years 1–9998 holds (a publisher's clock far off)."""
-    try:
-        local = at.astimezone(CHINA)
-    except OverflowError:
-        return None
-    return local.strftime("%Y-%m") if 1 <= local.year <= 9998 else None
-
-
-def month_range(month: str) -> tuple[datetime, datetime]:
-    """The first instant of ``month`` (``YYYY-MM``, China Standard Time, a year up to 9998) and
-    of the next, in UTC."""
-    year, number = (int(part) for part in month.split("-"))
-    start = datetime(year, number, 1, tzinfo=CHINA)
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=CHINA)
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 @dataclass(frozen=True)
