@@ -15,6 +15,7 @@ from services.coordinator.clock import CLOCK_REGION, run_clock
 from services.coordinator.dashboard.sessions import DashboardSessions
 from services.coordinator.dashboard.views import LoginRequired, session_policy
 from services.coordinator.dashboard.views import router as dashboard_router
+from services.coordinator.funds.views import router as funds_router
 from services.coordinator.integrations.contract_views import router as contract_router
 from services.coordinator.integrations.destinations import DestinationPolicy
 from services.coordinator.integrations.feed import Wakeup
@@ -153,6 +154,7 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
             book_router,
             journal_router,
             market_router,
+            funds_router,
             matches_router,
             meeting_router,
             contract_router,

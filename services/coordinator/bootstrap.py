@@ -3,8 +3,9 @@
 Read the tables below to see where each event and each command goes: the registry takes
 registrations; the book and the matches take needs, offers and the parties' answers; the
 meetings take agenda proposals, disputes, replies, progress and approvals and every step of
-running a meeting; the clock's tick runs the work that falls due; an instruction carries a
-coordinator's command, handed to that command's handler.
+running a meeting; the funds take each entry of a fund's ledger; the clock's tick runs the
+work that falls due; an instruction carries a coordinator's command, handed to that command's
+handler.
 """
 
 from datetime import timedelta
@@ -22,6 +23,7 @@ from services.coordinator.bus import (
     UnitOfWork,
 )
 from services.coordinator.clock import clock_ticked
+from services.coordinator.funds import handlers as fund_handlers
 from services.coordinator.matches import handlers as match_handlers
 from services.coordinator.matches.service import MatchPolicy
 from services.coordinator.meetings import handlers as meeting_handlers
@@ -37,6 +39,7 @@ def build_bus(policy: MatchPolicy, consumer: str, hold_timeout: timedelta) -> Me
         **registry_handlers.EVENT_HANDLERS,
         **match_handlers.event_handlers(policy),
         **meeting_handlers.EVENT_HANDLERS,
+        **fund_handlers.EVENT_HANDLERS,
         ClockTicked: partial(clock_ticked, policy=policy, consumer=consumer, hold_timeout=hold_timeout),
     }
     commands: dict[type[CommandBody], CommandHandler] = {

@@ -3,6 +3,7 @@
 from services.coordinator.access.models import ApiToken, CoordinatorAccount
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea, OfferElsewhere, SharedOffer
 from services.coordinator.dashboard.models import DashboardSession, LoginAttempt
+from services.coordinator.funds.models import LedgerAllocation, LedgerFund, LedgerMovement, LedgerShare
 from services.coordinator.integrations.models import WebhookDelivery, WebhookSubscription
 from services.coordinator.journal.models import EventLogEntry, HeldEvent, PartitionRecord
 from services.coordinator.market.models import MarketCell
@@ -33,6 +34,10 @@ TABLES = (
     Match.__table__,
     DirtyPartition.__table__,
     MarketCell.__table__,
+    LedgerFund.__table__,
+    LedgerShare.__table__,
+    LedgerAllocation.__table__,
+    LedgerMovement.__table__,
     MeetingSeries.__table__,
     Meeting.__table__,
     AgendaVersion.__table__,

@@ -29,6 +29,7 @@ from services.coordinator.book.service import listing_key, listing_model
 from services.coordinator.bootstrap import build_bus
 from services.coordinator.bus import Applied, InTransaction, MessageBus
 from services.coordinator.clock import request_resolve
+from services.coordinator.funds.service import FundEntryData, ledger_version
 from services.coordinator.journal.holds import Wait, delivery_of, hold, ready_for
 from services.coordinator.journal.models import EventLogEntry, HeldEvent
 from services.coordinator.journal.service import Cause, begin_cause, end_cause, log_event
@@ -39,6 +40,11 @@ from shared.db import utcnow
 from shared.errors import SifangError
 from shared.events.data import (
     ClockTicked,
+    FundAllocated,
+    FundDisbursed,
+    FundOpened,
+    FundReturned,
+    FundTrancheReceived,
     InstructionIssued,
     MatchDelivery,
     MatchResponse,
@@ -93,8 +99,21 @@ def prerequisite(session: Session, checked: CheckedEvent) -> Wait | None:
         case MatchResponse() | MatchDelivery():
             if session.get(Match, data.match_id) is None:
                 return Wait(f"match:{data.match_id}", f"match {data.match_id} has not been proposed yet")
+        case FundTrancheReceived() | FundAllocated() | FundDisbursed() | FundReturned():
+            return _ledger_wait(session, data)
         case _:
             pass
+    return None
+
+
+def _ledger_wait(session: Session, data: FundEntryData) -> Wait | None:
+    """An entry of a fund's ledger waits for the entry before it."""
+    have = ledger_version(session, data.fund_id)
+    if data.version > have + 1:
+        return Wait(
+            f"fund:{data.fund_id}@{data.version - 1}",
+            f"entry {data.version} of fund {data.fund_id}'s ledger came before entry {data.version - 1}",
+        )
     return None
 
 
@@ -107,6 +126,8 @@ def _completes(checked: CheckedEvent) -> set[str]:
         case NeedData() | OfferData():
             side, listing_id = listing_key(data)
             return {f"{side}:{listing_id}@{data.version}"}
+        case FundOpened() | FundTrancheReceived() | FundAllocated() | FundDisbursed() | FundReturned():
+            return {f"fund:{data.fund_id}@{data.version}"}
         case _:
             return set()
 

@@ -1,13 +1,17 @@
-"""The government service's own table: programmes with eligibility rules."""
+"""The government service's own tables: programmes with eligibility rules, and the special-fund
+ledger (funds, their shares, allocations and every entry in order)."""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shared.db import Base, utcnow
+from shared.fund_tables import AllocationColumns, FundColumns, ShareColumns
 from shared.stakeholder.models import STAKEHOLDER_TABLES, Offer, OwnedEntity
 
-__all__ = ["TABLES", "Programme"]
+__all__ = ["TABLES", "Fund", "FundAllocation", "FundEntry", "FundShareAccount", "Programme"]
 
 
 class Programme(OwnedEntity):
@@ -23,4 +27,47 @@ class Programme(OwnedEntity):
     offer: Mapped[Offer] = relationship(lazy="joined")
 
 
-TABLES = (*STAKEHOLDER_TABLES, Programme.__table__)
+class Fund(FundColumns):
+    __tablename__ = "funds"
+
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    shares: Mapped[list["FundShareAccount"]] = relationship(
+        lazy="selectin", order_by="FundShareAccount.position"
+    )
+
+
+class FundShareAccount(ShareColumns):
+    __tablename__ = "fund_shares"
+
+    fund_id: Mapped[str] = mapped_column(ForeignKey("funds.id"), primary_key=True)
+
+
+class FundAllocation(AllocationColumns):
+    __tablename__ = "fund_allocations"
+
+    fund_id: Mapped[str] = mapped_column(ForeignKey("funds.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FundEntry(Base):
+    """One entry of a fund's ledger, in order: the event's data as published."""
+
+    __tablename__ = "fund_entries"
+
+    fund_id: Mapped[str] = mapped_column(ForeignKey("funds.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    entry_kind: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+TABLES = (
+    *STAKEHOLDER_TABLES,
+    Programme.__table__,
+    Fund.__table__,
+    FundShareAccount.__table__,
+    FundAllocation.__table__,
+    FundEntry.__table__,
+)

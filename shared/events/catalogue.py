@@ -20,6 +20,11 @@ from shared.events.data import (
     CourseOffered,
     DisputeRaised,
     EventData,
+    FundAllocated,
+    FundDisbursed,
+    FundOpened,
+    FundReturned,
+    FundTrancheReceived,
     InstructionIssued,
     InvitationAnswered,
     LotOffered,
@@ -347,6 +352,40 @@ CATALOGUE: dict[str, EventType] = _types(
         ("coordinator",),
         "A county's category family changed state for a month — short of supply, in glut, or "
         "balanced again — judged against its own history; with the figures behind it.",
+    ),
+    *(
+        EventType("fund", verb, 1, model, "fund_id", ("government",), text)
+        for verb, model, text in (
+            (
+                "opened",
+                FundOpened,
+                "A county bureau set up a special fund with earmarked shares (ledger entry 1).",
+            ),
+            (
+                "tranche_received",
+                FundTrancheReceived,
+                "Money arrived in a fund, split over its shares; a share never receives more "
+                "than it earmarks.",
+            ),
+            (
+                "allocated",
+                FundAllocated,
+                "Part of a share was committed to a project or a confirmed match; a share's "
+                "commitments never exceed its earmark.",
+            ),
+            (
+                "disbursed",
+                FundDisbursed,
+                "Money of an allocation was paid out against evidence; never more than the "
+                "allocation, nor than the share received.",
+            ),
+            (
+                "returned",
+                FundReturned,
+                "Money of an allocation went back to its share: repaid, or an undisbursed "
+                "commitment released.",
+            ),
+        )
     ),
     EventType(
         "clock",

@@ -28,6 +28,13 @@ __all__ = [
     "DisputeRaised",
     "EligibilityRules",
     "EventData",
+    "Evidence",
+    "FundAllocated",
+    "FundDisbursed",
+    "FundOpened",
+    "FundReturned",
+    "FundShare",
+    "FundTrancheReceived",
     "InstructionAction",
     "InstructionIssued",
     "InvitationAnswered",
@@ -38,6 +45,7 @@ __all__ = [
     "MatchResponse",
     "MeetingData",
     "MinutesApproved",
+    "Money",
     "NeedData",
     "NeedWithdrawn",
     "OfferData",
@@ -50,6 +58,7 @@ __all__ = [
     "ProgrammeOpened",
     "RecordData",
     "RegionCode",
+    "SharePurpose",
     "StakeholderKind",
 ]
 
@@ -71,6 +80,11 @@ CategoryCode = Annotated[str, AfterValidator(_known_category)]
 StakeholderKind = Literal["government", "enterprise", "ngo", "community"]
 PositiveQuantity = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4), AfterValidator(_plain)]
 PlainDecimal = Annotated[Decimal, AfterValidator(_plain)]
+Money = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=14, decimal_places=2, description="yuan, exact to the fen"),
+    AfterValidator(_plain),
+]
 
 
 class EventData(BaseModel):
@@ -406,6 +420,106 @@ class MarketSignal(EventData):
     balance: float | None = Field(description="(demand - supply) / (demand + supply)")
     baseline: float = Field(description="the mean balance of the family's earlier months here")
     at: datetime
+
+
+SharePurpose = Literal["ecommerce_infrastructure", "social_work", "other"]
+ShareKey = Annotated[
+    str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="the share's key within its fund")
+]
+
+
+class FundShare(EventData):
+    """An earmarked part of a special fund."""
+
+    share: ShareKey
+    name: str = Field(min_length=1, max_length=200)
+    purpose: SharePurpose = Field(
+        description="e-commerce infrastructure (network, logistics points, cold chain), "
+        "social-work service projects, or other"
+    )
+    amount: Money = Field(description="the amount earmarked for the share, in yuan")
+
+
+class _FundEntry(EventData):
+    """What every entry of a fund's ledger carries: the fund, its owner, its place in the ledger."""
+
+    fund_id: str
+    organisation_id: str
+    version: int = Field(
+        ge=1, description="the entry's place in the fund's ledger: 1 opens it, each entry adds one"
+    )
+
+
+class FundOpened(_FundEntry):
+    """A government organisation set up a special fund (专项资金) with earmarked shares."""
+
+    name: str = Field(min_length=1, max_length=200)
+    fiscal_year: int = Field(ge=2000, le=2100)
+    region: RegionCode
+    description: str = Field(default="", max_length=5000)
+    shares: list[FundShare] = Field(min_length=1, max_length=20)
+
+    @field_validator("shares")
+    @classmethod
+    def _shares_distinct(cls, shares: list[FundShare]) -> list[FundShare]:
+        keys = [s.share for s in shares]
+        if len(set(keys)) != len(keys):
+            raise ValueError("two shares have the same key")
+        return shares
+
+
+class FundTrancheReceived(_FundEntry):
+    """Money arrived in the fund (a transfer, a budget release), split over its shares."""
+
+    tranche_id: str
+    received_on: date
+    source: str = Field(default="", max_length=200, description="where the money came from")
+    amounts: dict[ShareKey, Money] = Field(min_length=1, description="yuan per share key")
+
+
+class FundAllocated(_FundEntry):
+    """Part of a share was committed to a project or to a confirmed match of a funding programme."""
+
+    allocation_id: str
+    share: ShareKey
+    amount: Money
+    allocated_on: date
+    township: RegionCode = Field(description="where the money is spent (a township, or the county)")
+    purpose: str = Field(min_length=1, max_length=500)
+    recipient_organisation_id: str | None = Field(default=None, description="a registered organisation")
+    recipient_name: str = Field(default="", max_length=200)
+    match_id: str | None = Field(default=None, description="the confirmed match it funds, if any")
+    project: str = Field(default="", max_length=200, description="the project it funds, if not a match")
+
+
+class Evidence(EventData):
+    """What a payment rests on: a document's kind, its reference and, optionally, its digest."""
+
+    kind: Literal["invoice", "contract", "acceptance", "receipt", "photo", "other"]
+    reference: str = Field(min_length=1, max_length=200)
+    sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
+
+
+class FundDisbursed(_FundEntry):
+    """Money of an allocation was paid out, against evidence."""
+
+    disbursement_id: str
+    allocation_id: str
+    amount: Money
+    paid_on: date
+    evidence: list[Evidence] = Field(min_length=1, max_length=20)
+
+
+class FundReturned(_FundEntry):
+    """Money of an allocation went back to its share: repaid after it was paid out, or an
+    undisbursed commitment released."""
+
+    return_id: str
+    allocation_id: str
+    return_kind: Literal["repaid", "released"]
+    amount: Money
+    returned_on: date
+    reason: str = Field(min_length=1, max_length=1000)
 
 
 class ClockTicked(EventData):

@@ -11,58 +11,18 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from services.coordinator.app import CoordinatorSettings, create_app
-from services.coordinator.market.models import MarketCell
-from services.coordinator.matches.service import MatchPolicy
-from services.coordinator.projection import CoordinatorProjection
 from shared.db import make_engine
-from shared.events.data import MarketSignal
 from shared.events.envelope import CloudEvent
-from shared.events.validation import check_event
-from shared.messaging.consumer import Delivery
-from shared.messaging.models import InboxEntry, OutboxMessage
 from sifang.platform import LocalNats
 from sifang.replay_compare import COORDINATOR_TABLES, compare_databases
 from tests import factories
+from tests.integration.streams import Stream
 
-CONSUMER = "coordinator"
 SIGNAL = "sifang.market.signal.v1"
 NOW = datetime.now(UTC)
-
-
-class Stream:
-    """The coordinator's stream, applied in order and recorded."""
-
-    def __init__(self, url: str) -> None:
-        self.sessions = sessionmaker(make_engine(url), expire_on_commit=False)
-        self.projection = CoordinatorProjection(MatchPolicy(), consumer=CONSUMER)
-        self.applied: list[tuple[str, bytes]] = []
-
-    def apply(self, subject: str, payload: bytes) -> None:
-        sequence = len(self.applied) + 1
-        with self.sessions() as session:
-            checked = check_event(subject, payload)
-            self.projection(session, checked, Delivery(subject, payload, {}, sequence, 1))
-            session.add(InboxEntry(consumer=CONSUMER, event_id=checked.envelope.id, stream_sequence=sequence))
-            session.commit()
-        self.applied.append((subject, payload))
-
-    def signals(self) -> list[MarketSignal]:
-        with self.sessions() as session:
-            payloads = session.scalars(
-                select(OutboxMessage.payload)
-                .where(OutboxMessage.event_type == SIGNAL)
-                .order_by(OutboxMessage.id)
-            ).all()
-        found = [CloudEvent.model_validate_json(p).data for p in payloads]
-        return [MarketSignal.model_validate(data) for data in found]
-
-    def cells(self) -> list[MarketCell]:
-        with self.sessions() as session:
-            return list(session.scalars(select(MarketCell).order_by(MarketCell.month, MarketCell.family)))
 
 
 def _at(pair: tuple[str, CloudEvent], when: datetime) -> tuple[str, bytes]:

@@ -1,16 +1,12 @@
 """The open-data shape of one market cell (JSON rows and CSV columns alike)."""
 
-import csv
-import io
-from collections.abc import Iterable
-
 from pydantic import BaseModel, Field
 
 from services.coordinator.market.models import MarketCell
 from services.coordinator.market.rules import CellFigures
 from shared.reasons import Language, render_reason
 
-__all__ = ["CSV_COLUMNS", "MarketCellRead", "cells_csv"]
+__all__ = ["MarketCellRead"]
 
 
 class MarketCellRead(BaseModel):
@@ -66,17 +62,3 @@ class MarketCellRead(BaseModel):
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
-
-
-CSV_COLUMNS = tuple(MarketCellRead.model_fields)
-
-
-def cells_csv(rows: Iterable[MarketCellRead]) -> str:
-    """The rows as CSV with a header of the field names (empty cells for nulls)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        values = row.model_dump()
-        writer.writerow(["" if values[name] is None else values[name] for name in CSV_COLUMNS])
-    return out.getvalue()

@@ -12,19 +12,16 @@ from fastapi import APIRouter, Depends, Query, Response
 from services.coordinator.book.views import Category, Region
 from services.coordinator.market import queries
 from services.coordinator.market.queries import MarketFilter
-from services.coordinator.market.schemas import MarketCellRead, cells_csv
+from services.coordinator.market.schemas import MarketCellRead
 from services.coordinator.market.service import cell_details, key_of
 from shared.app import UowDep
+from shared.csv_export import CsvResponse, rows_csv
 from shared.paging import Limit, Offset
 from shared.reasons import language
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["market"])
-
-
-class CsvResponse(Response):
-    media_type = "text/csv; charset=utf-8"
 
 
 Month = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
@@ -74,7 +71,7 @@ def market(uow: UowDep, asked: Asked) -> Sequence[MarketCellRead]:
 @router.get("/open-data/market.csv", response_class=CsvResponse)
 def market_csv(uow: UowDep, asked: Asked) -> Response:
     """The same rows as CSV (UTF-8, a header of the field names, empty cells for nulls)."""
-    return CsvResponse(cells_csv(_rows(uow, asked)))
+    return CsvResponse(rows_csv(MarketCellRead, _rows(uow, asked)))
 
 
 @router.get("/open-data/market/schema")

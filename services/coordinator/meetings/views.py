@@ -48,6 +48,7 @@ from services.coordinator.meetings.schemas import (
 )
 from services.coordinator.registry.queries import organisation_names
 from shared.app import RuntimeDep, UowDep
+from shared.csv_export import CsvResponse
 from shared.paging import VersionNumber
 
 __all__ = ["router"]
@@ -55,10 +56,6 @@ __all__ = ["router"]
 
 class MarkdownResponse(Response):
     media_type = "text/markdown; charset=utf-8"
-
-
-class CsvResponse(Response):
-    media_type = "text/csv; charset=utf-8"
 
 
 class CalendarResponse(Response):
@@ -297,7 +294,7 @@ def list_actions(
 def actions_export(uow: UowDep, lang: Lang = "zh", meeting_id: str | None = None) -> Response:
     rows = queries.action_rows(uow.session, meeting_id)
     text = actions_csv(rows, organisation_names(uow.session), lang)
-    return Response(text, media_type="text/csv; charset=utf-8")
+    return CsvResponse(text)
 
 
 @router.get(
