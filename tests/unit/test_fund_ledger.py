@@ -42,7 +42,11 @@ class Entries:
         """The invariants the accepted entries (plus ``extra``) break."""
         entries = Entries(self.planned, [*self.accepted, *([extra] if extra else [])])
         received, allocated = entries.total("receive"), entries.total("allocate")
-        disbursed, repaid, released = entries.total("disburse"), entries.total("repaid"), entries.total("released")
+        disbursed, repaid, released = (
+            entries.total("disburse"),
+            entries.total("repaid"),
+            entries.total("released"),
+        )
         broken = []
         if received > self.planned:
             broken.append("received beyond the earmark")
@@ -62,7 +66,9 @@ class Entries:
 
 amounts = st.integers(min_value=1, max_value=2_000_00).map(lambda fen: Decimal(fen) / 100)
 steps = st.lists(
-    st.tuples(st.sampled_from(["receive", "allocate", "disburse", "repaid", "released"]), st.integers(0, 5), amounts),
+    st.tuples(
+        st.sampled_from(["receive", "allocate", "disburse", "repaid", "released"]), st.integers(0, 5), amounts
+    ),
     max_size=40,
 )
 
