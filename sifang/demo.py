@@ -168,6 +168,96 @@ def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
             title="共建“周至猕猴桃”区域公用品牌", description="统一包装、分级标准与溯源"
         )
 
+    def special_fund(state: dict[str, Any]) -> None:
+        bureau = api(state, "bureau")
+        fund = bureau.create(
+            "/funds",
+            name=f"{TODAY.year}年电子商务与社会工作协同专项资金",
+            fiscal_year=TODAY.year,
+            description="电商基础设施与社会工作服务项目两部分，互为补充",
+            shares=[
+                {
+                    "share": "ecommerce",
+                    "name": "电商基础设施（冷链、物流点、网络）",
+                    "purpose": "ecommerce_infrastructure",
+                    "amount": "1200000",
+                },
+                {
+                    "share": "social_work",
+                    "name": "社会工作服务项目",
+                    "purpose": "social_work",
+                    "amount": "500000",
+                },
+            ],
+        )
+        path = f"/funds/{fund['id']}"
+        bureau.create(
+            path + "/tranches",
+            received_on=_d(-150),
+            source="省级财政转移支付（第一批）",
+            amounts={"ecommerce": "700000", "social_work": "300000"},
+        )
+        cold, points, station = (
+            bureau.create(
+                path + "/allocations",
+                share=share,
+                amount=amount,
+                allocated_on=_d(days),
+                township=township,
+                purpose=purpose,
+                project=project,
+                **recipient,
+            )
+            for share, amount, days, township, purpose, project, recipient in (
+                (
+                    "ecommerce",
+                    "450000",
+                    -120,
+                    "610124104",
+                    "马召镇猕猴桃冷链集配中心",
+                    "冷链集配中心建设",
+                    {"recipient_organisation_id": state["mazhao"]["id"]},
+                ),
+                (
+                    "ecommerce",
+                    "180000",
+                    -40,
+                    "610124105",
+                    "楼观镇村级电商物流服务点（6个）",
+                    "村级物流点",
+                    {"recipient_name": "县邮政分公司"},
+                ),
+                (
+                    "social_work",
+                    "160000",
+                    -100,
+                    "610124104",
+                    "留守妇女直播技能与心理支持项目",
+                    "社工站赋能项目",
+                    {"recipient_organisation_id": state["station"]["id"]},
+                ),
+            )
+        )
+        for allocation, amount, days, reference in (
+            (cold, "300000", -90, "周财验〔2026〕31号 验收单"),
+            (cold, "120000", -20, "冷库设备发票 FP-0417"),
+            (points, "60000", -10, "物流点建设合同 HT-2026-06"),
+            (station, "90000", -60, "项目中期评估报告"),
+        ):
+            bureau.create(
+                f"{path}/allocations/{allocation['id']}/disbursements",
+                amount=amount,
+                paid_on=_d(days),
+                evidence=[{"kind": "acceptance", "reference": reference}],
+            )
+        bureau.create(
+            f"{path}/allocations/{station['id']}/returns",
+            return_kind="repaid",
+            amount="8000",
+            returned_on=_d(-5),
+            reason="培训场地费结余退回",
+        )
+
     def meetings(state: dict[str, Any]) -> None:
         invited = [state[key]["id"] for key, *_ in ORGANISATIONS]
         series = sifang.coordinator.create_series(
@@ -193,6 +283,7 @@ def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
         ("procurement", procurement),
         ("courses, logistics and a subsidy", services),
         ("needs, a dispute, a proposal", needs),
+        ("a special fund and its ledger", special_fund),
         ("a joint-meeting series", meetings),
     ]
 

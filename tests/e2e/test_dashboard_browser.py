@@ -31,6 +31,15 @@ def _shot(page: Page, name: str) -> None:
     assert (folder / f"{name}.png").stat().st_size > 10_000  # a real page, not a blank one
 
 
+def _reload_until(page: Page, selector: str, text: str, failure: str, timeout: float = 30) -> None:
+    """Reload the page until ``selector`` shows ``text`` (what the stream brings takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while text not in page.locator(selector).inner_text():
+        assert time.monotonic() < deadline, failure
+        page.wait_for_timeout(500)
+        page.reload()
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     client = Sifang({s: platform.url(s) for s in SERVICES}, platform.token)
@@ -157,11 +166,7 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     # training against one course of 40: a shortage.
     page.goto("/dashboard/market?lang=zh")
     expect(page.locator("h1")).to_have_text("市场信息")
-    deadline = time.monotonic() + 30
-    while "短缺" not in page.locator("#market-signals").inner_text():
-        assert time.monotonic() < deadline, "the market was never figured"
-        page.wait_for_timeout(500)
-        page.reload()
+    _reload_until(page, "#market-signals", "短缺", "the market was never figured")
     row = page.locator("#market-signals tr.signal-shortage").first
     expect(row).to_contain_text("直播")
     expect(row).to_contain_text("105 人")
@@ -175,3 +180,25 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     )
     assert "需求" not in page.locator("#market-signals").inner_text()  # no Chinese left on the English page
     _shot(page, "market-en")
+
+    # The special fund the demo's commerce bureau keeps: its two shares, what they committed and
+    # paid, the charts by share, quarter and township, and the allocations with their recipients.
+    page.goto("/dashboard/funds?lang=zh")
+    expect(page.locator("h1")).to_have_text("专项资金")
+    _reload_until(page, "main", "社会工作服务项目", "the fund never reached the coordinator")
+    shares = page.locator("#fund-1 table.shares")
+    expect(shares).to_contain_text("1,200,000.00")  # the e-commerce share's earmark
+    expect(shares).to_contain_text("630,000.00")  # committed: 450,000 + 180,000
+    expect(shares).to_contain_text("152,000.00")  # social work: 160,000 committed less 8,000 repaid
+    expect(page.locator("#fund-1 svg.trend rect.second").first).to_be_visible()
+    _shot(page, "funds")
+    page.click("#fund-1 h2 a")
+    expect(page.locator("#fund-allocations")).to_contain_text("马召镇猕猴桃冷链集配中心")
+    expect(page.locator("#fund-allocations")).to_contain_text(state["mazhao"]["name"])
+    expect(page.locator("#chart-quarters svg rect.first").first).to_be_visible()
+    expect(page.locator("#chart-townships svg rect").first).to_be_visible()
+    _shot(page, "fund")
+    page.click("#lang-switch")
+    expect(page.locator("#fund-shares")).to_contain_text("Social-work services")
+    assert "份额" not in page.locator("#fund-shares tr").first.inner_text()  # English headers
+    _shot(page, "fund-en")

@@ -44,7 +44,32 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     client = Sifang({s: platform.url(s) for s in SERVICES}, platform.token)
     _, village_key = client.register("community", f"南村 {IMG}", "610124105201")
     _, buyer_key = client.register("enterprise", f"秦农 {SCRIPT}", "610124")
-    client.register("government", f"商务局 {SVG}", "610124")
+    _, bureau_key = client.register("government", f"商务局 {SVG}", "610124")
+    bureau = client.stakeholder("government", bureau_key)
+    fund = bureau.create(
+        "/funds",
+        name=f"专项资金 {SCRIPT}",
+        fiscal_year=2026,
+        description=IMG,
+        shares=[{"share": "s", "name": f"份额 {SVG}", "purpose": "other", "amount": "1000"}],
+    )
+    bureau.create(f"/funds/{fund['id']}/tranches", received_on="2026-02-01", amounts={"s": "1000"})
+    allocation = bureau.create(
+        f"/funds/{fund['id']}/allocations",
+        share="s",
+        amount="900",
+        allocated_on="2026-02-02",
+        township="610124105",
+        purpose=f"用途 {IMG}",
+        project=f"项目 {SCRIPT}",
+        recipient_name=f"收款 {SVG}",
+    )
+    bureau.create(
+        f"/funds/{fund['id']}/allocations/{allocation['id']}/disbursements",
+        amount="500",
+        paid_on="2026-02-03",
+        evidence=[{"kind": "other", "reference": SCRIPT}],
+    )
     village = client.stakeholder("community", village_key)
     buyer = client.stakeholder("enterprise", buyer_key)
     village.propose_agenda_item(title=f"议题 {SCRIPT}", description=IMG)
@@ -130,6 +155,9 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
         "/dashboard?lang=en",
         "/dashboard/matches?lang=en",
         "/dashboard/needs?lang=en&q=" + "%3Cscript%3Ewindow.__pwned%3D1%3C%2Fscript%3E",
+        "/dashboard/funds",
+        f"/dashboard/funds/{fund['id']}",
+        f"/dashboard/funds/{fund['id']}?lang=en",
     ):
         response = page.goto(path)
         assert response is not None and response.status == 200, path
@@ -144,6 +172,15 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     page.goto("/dashboard/meetings")
     expect(page.locator("body")).to_contain_text(f"联席会议 {SVG}")
     expect(page.locator("body")).to_contain_text(f"商务局 {SVG}")
+    page.goto(f"/dashboard/funds/{fund['id']}?lang=zh")
+    expect(page.locator("h1")).to_have_text(f"专项资金 {SCRIPT}")
+    expect(page.locator("#fund-description")).to_have_text(IMG)
+    expect(page.locator("#fund-shares")).to_contain_text(f"份额 {SVG}")
+    expect(page.locator("#chart-shares")).to_contain_text(f"份额 {SVG}")  # an SVG label, escaped
+    expect(page.locator("#fund-allocations")).to_contain_text(f"用途 {IMG}")
+    expect(page.locator("#fund-allocations")).to_contain_text(f"项目 {SCRIPT}")
+    expect(page.locator("#fund-allocations")).to_contain_text(f"收款 {SVG}")
+    _no_script_ran(page, dialogs)
 
     # The CSP itself: an inline script that something manages to insert does not run.
     page.goto("/dashboard/matches")

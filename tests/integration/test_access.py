@@ -26,7 +26,8 @@ from tests.integration.test_meeting_steps import coordinator as steps_coordinato
 
 ADMIN_TOKEN = "access-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-# and the open market data: county aggregates, never one organisation's listing
+# and the open data: market figures (county aggregates, never one organisation's listing) and
+# the special funds (public money, whose use is published)
 PUBLIC = {
     "/healthz",
     "/metrics",
@@ -36,6 +37,10 @@ PUBLIC = {
     "/open-data/market",
     "/open-data/market.csv",
     "/open-data/market/schema",
+    "/open-data/funds",
+    "/open-data/funds/{fund_id}",
+    "/open-data/funds/{fund_id}/utilisation",
+    "/open-data/funds/{fund_id}/utilisation.csv",
 }
 STAKEHOLDER_SCOPES = {"organisation", "admin"}
 

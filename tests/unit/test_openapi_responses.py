@@ -60,6 +60,7 @@ def test_non_json_answers_are_documented_with_their_media_type() -> None:
     assert media["/meetings/{meeting_id}/minutes.html"].startswith("text/html")
     assert media["/actions.csv"].startswith("text/csv")
     assert media["/open-data/market.csv"].startswith("text/csv")
+    assert media["/open-data/funds/{fund_id}/utilisation.csv"].startswith("text/csv")
     assert media["/meetings/{meeting_id}/calendar.ics"].startswith("text/calendar")
     assert media["/stream"] == "text/event-stream"
     assert media["/meetings/{meeting_id}"] == "application/json"

@@ -33,6 +33,11 @@ def bar_chart(rows: list[tuple[str, float]], *, width: int = 420, bar: int = 22,
     return Markup("".join(parts))  # every interpolated label is escaped above
 
 
+def _text_width(text: str, size: float = 12) -> int:
+    """Roughly how wide ``text`` runs at ``size`` px: CJK characters are square, others half."""
+    return int(sum(size if ord(c) >= 0x2E80 else size * 0.55 for c in text))
+
+
 def paired_columns(
     columns: list[tuple[str, float, float]], *, names: tuple[str, str], unit: str = "", height: int = 120
 ) -> Markup:
@@ -41,7 +46,8 @@ def paired_columns(
     if not columns:
         return Markup('<p class="muted">—</p>')
     top = max(max(first, second) for _, first, second in columns) or 1
-    step, column, base = 46, 16, height + 4
+    column, base = 16, height + 4
+    step = max(46, max(_text_width(label) for label, _, _ in columns) + 12)  # labels never overlap
     width = max(len(columns) * step + 10, 200)
     parts = [
         f'<svg class="chart trend" role="img" width="{width}" height="{height + 40}" '

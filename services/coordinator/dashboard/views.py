@@ -22,6 +22,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -33,6 +34,8 @@ from services.coordinator.dashboard.charts import bar_chart, paired_columns
 from services.coordinator.dashboard.i18n import Lang, t
 from services.coordinator.dashboard.province import read_province
 from services.coordinator.dashboard.stats import overview
+from services.coordinator.funds import queries as fund_queries
+from services.coordinator.funds.schemas import FundRead, UtilisationRow
 from services.coordinator.instructions import carry_out
 from services.coordinator.integrations.stream_views import sse_response, start_position
 from services.coordinator.journal import queries as journal_queries
@@ -726,6 +729,74 @@ def market_page(
         region=region,
         category_filter=category,
         category=lambda code: _category(code, lang),
+    )
+
+
+def _share_chart(fund: FundRead, lang: Lang) -> Markup:
+    """Committed against paid out, per share of ``fund``."""
+    return paired_columns(
+        [(share.name, float(share.committed), float(share.paid)) for share in fund.shares],
+        names=(t("committed", lang), t("paid", lang)),
+        unit=t("yuan", lang),
+    )
+
+
+@router.get("/funds")
+def funds_page(
+    request: Request,
+    uow: UowDep,
+    user: User,
+    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+) -> HTMLResponse:
+    """The special funds of the region: each share's earmark, receipts, commitments and payments."""
+    lang = _lang(request)
+    funds = [FundRead.of(fund) for fund in fund_queries.funds(uow.session, region or None, None)]
+    charts = {fund.id: _share_chart(fund, lang) for fund in funds}
+    return render(
+        request,
+        "funds.html",
+        user,
+        "funds",
+        t("funds", lang),
+        funds=funds,
+        charts=charts,
+        region=region,
+        names=_names(uow),
+    )
+
+
+@router.get("/funds/{fund_id}")
+def fund_page(request: Request, fund_id: str, uow: UowDep, user: User) -> HTMLResponse:
+    """One fund: its shares, its allocations and its utilisation by quarter and township."""
+    lang = _lang(request)
+    ledger = fund_queries.fund(uow.session, fund_id)
+    fund = FundRead.of(ledger)
+    rows = [UtilisationRow.of(ledger, cell) for cell in fund_queries.utilisation(uow.session, fund_id)]
+    quarters: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    townships: dict[str, float] = defaultdict(float)
+    for row in rows:
+        quarters[row.quarter][0] += float(row.allocated - row.released - row.repaid)
+        quarters[row.quarter][1] += float(row.paid)
+        if row.paid:
+            townships[row.township] += float(row.paid)
+    by_quarter = paired_columns(
+        [(quarter, quarters[quarter][0], quarters[quarter][1]) for quarter in sorted(quarters)],
+        names=(t("committed", lang), t("paid", lang)),
+        unit=t("yuan", lang),
+    )
+    by_township = bar_chart(sorted(townships.items()), unit=t("yuan", lang))
+    return render(
+        request,
+        "fund.html",
+        user,
+        "funds",
+        fund.name,
+        fund=fund,
+        allocations=fund_queries.allocations(uow.session, fund_id),
+        by_share=_share_chart(fund, lang),
+        by_quarter=by_quarter,
+        by_township=by_township,
+        names=_names(uow),
     )
 
 

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from services.coordinator.book.queries import in_region
 from services.coordinator.funds.models import LedgerAllocation, LedgerFund, LedgerMovement
 from shared.errors import NotFound
-from shared.fund_ledger import ZERO
 
 __all__ = ["MOVEMENTS", "UtilisationCell", "allocations", "fund", "funds", "utilisation"]
 
+CENTS = Decimal("0.00")
 MOVEMENTS = ("received", "allocated", "released", "disbursed", "repaid")
 
 
@@ -71,6 +71,6 @@ def utilisation(session: Session, fund_id: str) -> list[UtilisationCell]:
     ).all()
     cells: dict[tuple[str, str, str], dict[str, Decimal]] = {}
     for share, township, quarter, movement, total in rows:
-        totals = cells.setdefault((share, township, quarter), dict.fromkeys(MOVEMENTS, ZERO))
-        totals[movement] = Decimal(total).quantize(Decimal("0.01"))
+        totals = cells.setdefault((share, township, quarter), dict.fromkeys(MOVEMENTS, CENTS))
+        totals[movement] = Decimal(total).quantize(CENTS)
     return [UtilisationCell(*key, totals) for key, totals in sorted(cells.items())]
