@@ -10,8 +10,11 @@ Run it alone with ``make chaos``; ``make test`` runs it too. See tests/chaos/har
 import asyncio
 import json
 import os
+import random
+import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +30,14 @@ from tests.chaos.harness import (
     DeadLetterExpectation,
     Load,
     database_url,
+    dead_letters,
     engine_for,
     eventually,
     final_check,
     log,
     measure_catch_up,
     register_organisations,
+    replay,
     report_catch_up,
 )
 from tests.conftest import POSTGRES_URL
@@ -262,3 +267,148 @@ def test_coordinator_database_refuses_connections_for_over_two_minutes(
     assert any(status == 503 and "database" in body and "unavailable" in body for status, body in health), (
         f"/healthz never reported the database down: {health[:5]}"
     )
+
+
+class _FundWriter(threading.Thread):
+    """A bureau clerk writing a fund's ledger as fast as the service answers: allocations to a
+    share (more than the share holds, so some are refused) and payments against them. What the
+    service answered 201 is kept; a write lost with a killed service is only counted."""
+
+    def __init__(
+        self, platform: ChaosPlatform, auth: dict[str, str], fund_id: str, seed: int, writes: int
+    ) -> None:
+        super().__init__(daemon=True)
+        self.platform, self.auth, self.fund_id, self.writes = platform, auth, fund_id, writes
+        self.random = random.Random(seed)
+        self.allocated: dict[str, Decimal] = {}  # allocation id → amount, answered 201
+        self.counts = {"201": 0, "409": 0, "lost": 0}
+
+    def _post(self, client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            response = client.post(self.platform.url("government") + path, json=body, headers=self.auth)
+        except httpx.TransportError:
+            self.counts["lost"] += 1
+            time.sleep(0.3)
+            return None
+        if response.status_code in (201, 409):
+            self.counts[str(response.status_code)] += 1
+        else:
+            assert response.status_code >= 500, response.text  # only a dying service may fail
+            self.counts["lost"] += 1
+        return response.json() if response.status_code == 201 else None
+
+    def run(self) -> None:
+        path = f"/funds/{self.fund_id}"
+        with httpx.Client(timeout=30) as client:
+            for _ in range(self.writes):
+                time.sleep(0.05)  # a steady pace, so that the kills land among the writes
+                if self.allocated and self.random.random() < 0.4:
+                    allocation = self.random.choice(sorted(self.allocated))
+                    self._post(
+                        client,
+                        f"{path}/allocations/{allocation}/disbursements",
+                        {
+                            "amount": str(self.random.randint(1, 800)),
+                            "paid_on": "2026-06-01",
+                            "evidence": [{"kind": "invoice", "reference": "FP"}],
+                        },
+                    )
+                    continue
+                body = {
+                    "share": self.random.choice(["ecommerce", "social_work"]),
+                    "amount": f"{self.random.randint(100, 4000)}.{self.random.randint(0, 99):02d}",
+                    "allocated_on": "2026-05-01",
+                    "township": "610124104",
+                    "purpose": "物流点",
+                    "project": "村级物流点",
+                }
+                created = self._post(client, path + "/allocations", body)
+                if created is not None:
+                    self.allocated[created["id"]] = Decimal(created["amount"])
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_fund_ledger_written_concurrently_survives_kills_of_its_service_and_the_coordinator(
+    start_chaos: StartChaos, replay_url: str
+) -> None:
+    """Three clerks write one fund's ledger at once — allocations beyond what the shares hold,
+    payments beyond what allocations hold — while the government service and the coordinator are
+    each killed with SIGKILL and restarted. Every entry the service answered 201 is at the
+    coordinator, the coordinator's ledger equals the service's, no share is over-allocated or
+    over-disbursed, nothing is dead-lettered, and ``sifang replay`` is identical."""
+    platform = start_chaos()
+    registered = httpx.post(
+        platform.url("government") + "/organisations",
+        headers=platform.admin(),
+        json={"name": "周至县商务局", "region": "610124"},
+    )
+    auth = {"Authorization": f"Bearer {registered.json()['api_key']}"}
+    fund = httpx.post(
+        platform.url("government") + "/funds",
+        headers=auth,
+        json={
+            "name": "协同专项资金",
+            "fiscal_year": 2026,
+            "shares": [
+                {
+                    "share": "ecommerce",
+                    "name": "电商基础设施",
+                    "purpose": "ecommerce_infrastructure",
+                    "amount": "60000",
+                },
+                {"share": "social_work", "name": "社会工作服务", "purpose": "social_work", "amount": "30000"},
+            ],
+        },
+    ).json()
+    tranche = {"received_on": "2026-04-01", "amounts": {"ecommerce": "40000", "social_work": "30000"}}
+    assert (
+        httpx.post(
+            platform.url("government") + f"/funds/{fund['id']}/tranches", headers=auth, json=tranche
+        ).status_code
+        == 201
+    )
+    writers = [_FundWriter(platform, auth, fund["id"], seed, writes=100) for seed in range(3)]
+    for writer in writers:
+        writer.start()
+    time.sleep(1.5)
+    platform.kill("coordinator")
+    time.sleep(1.0)
+    platform.kill("government")
+    time.sleep(1.0)
+    platform.restart("government")
+    time.sleep(1.0)
+    platform.restart("coordinator")
+    for writer in writers:
+        writer.join(120)
+        assert not writer.is_alive()
+    counts = {k: sum(w.counts[k] for w in writers) for k in ("201", "409", "lost")}
+    log(f"fund ledger writes: {counts}")
+    assert counts["409"] > 0, "no write met a rule: the shares were never contested"
+    assert counts["lost"] > 0, "the kill of the government service hit no write"
+
+    def both() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        ours = httpx.get(platform.url("government") + f"/funds/{fund['id']}", headers=auth).json()
+        theirs = httpx.get(platform.url("coordinator") + f"/open-data/funds/{fund['id']}")
+        if theirs.status_code != 200 or theirs.json()["entries"] != ours["version"]:
+            return None
+        return ours, theirs.json()
+
+    ours, theirs = eventually(both, timeout=120, what="the coordinator holding every entry of the ledger")
+    answered = {a: amount for w in writers for a, amount in w.allocated.items()}
+    held = {a["id"]: Decimal(a["amount"]) for a in theirs["allocations"]}
+    assert answered.items() <= held.items(), "an allocation answered 201 is missing at the coordinator"
+    assert {a["id"]: (a["amount"], a["disbursed"]) for a in ours["allocations"]} == {
+        a["id"]: (a["amount"], a["disbursed"]) for a in theirs["allocations"]
+    }
+    for mine, seen in zip(ours["shares"], theirs["shares"], strict=True):
+        assert (mine["committed"], mine["paid"], mine["received"]) == (
+            seen["committed"],
+            seen["paid"],
+            seen["received"],
+        )
+        assert Decimal(seen["committed"]) <= Decimal(seen["planned"])
+        assert Decimal(seen["paid"]) <= Decimal(seen["received"])
+    assert dead_letters(platform) == []
+    identical, output = replay(platform, replay_url)
+    assert identical, output
