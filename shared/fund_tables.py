@@ -74,6 +74,8 @@ class AllocationColumns(Base):
     recipient_name: Mapped[str] = mapped_column(String(200))
     match_id: Mapped[str | None] = mapped_column(String(36), index=True)
     project: Mapped[str] = mapped_column(String(200))
+    project_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)
+    budget_line: Mapped[str | None] = mapped_column(String(40), default=None)
 
     def balance(self) -> AllocationBalance:
         return AllocationBalance(self.amount, self.released, self.disbursed, self.repaid)

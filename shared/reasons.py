@@ -156,6 +156,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "no_needs": ("没有任何需求与之通过全部筛选", "no need passes every filter with it"),
     # -- market signals: why a county's category family is short, in glut or balanced ---------
+    "project_active": ("成员已加入，项目进行中", "the members have joined: the project is under way"),
+    "project_waiting": (
+        "等待成员答复：{pending}",
+        "waiting for members to answer: {pending}",
+    ),
+    "project_one_kind": (
+        "已加入的成员只有一类（{kinds}），跨界项目至少需两类",
+        "the members who joined are of one kind only ({kinds}); a cross-sector project needs two",
+    ),
+    "project_completed": ("项目已完成并结项", "the project is completed and closed"),
+    "project_abandoned": ("项目已终止", "the project was abandoned"),
+    "line_fund_unknown": ("未找到专项资金 {fund_id}", "no special fund {fund_id} is known"),
+    "line_share_unknown": ("专项资金中没有份额 {share}", "the fund has no share {share}"),
+    "line_fund_ok": ("可由专项资金份额 {share} 资助", "may be funded from the fund's share {share}"),
     "market_shortage": (
         "需求明显多于供给：供需差 {balance}，高于历史水平 {baseline} 达 {shift}",
         "demand well above supply: balance {balance}, {shift} above its usual {baseline}",
@@ -178,6 +192,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "agenda_unmatched_need": ("需求已 {days} 天未获匹配", "unmatched for {days} days"),
     "agenda_stalled_match": ("已有 {count} 个匹配建议被拒绝或过期", "{count} proposals declined or expired"),
     "agenda_overdue_action": ("自 {due_date} 起逾期", "overdue since {due_date}"),
+    "agenda_overdue_milestone": (
+        "项目里程碑自 {due_date} 起逾期",
+        "project milestone overdue since {due_date}",
+    ),
     "agenda_new_programme": ("新的政府项目", "a new government programme"),
     "agenda_added_by_coordinator": ("由协调员添加", "added by a coordinator"),
     # -- agenda items: the priority rule that ranked it (``priority_rule_code``) -----------------
@@ -185,6 +203,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "priority_proposal": ("组织提议：{base}", "{base} for a proposal"),
     "priority_new_programme": ("新项目：{base}", "{base} for a new programme"),
     "priority_overdue_action": ("{base} + {bonus}（按逾期天数）", "{base} + {bonus} for days overdue"),
+    "priority_overdue_milestone": ("{base} + {bonus}（按逾期天数）", "{base} + {bonus} for days overdue"),
     "priority_stalled_match": ("{base} + {bonus}（按被拒次数）", "{base} + {bonus} for repeated refusals"),
     "priority_unmatched_need": ("{base} + {bonus}（按等待周数）", "{base} + {bonus} for weeks waiting"),
     "priority_placed_by_coordinator": ("由协调员排定", "placed by a coordinator"),

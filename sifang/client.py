@@ -127,6 +127,26 @@ class StakeholderAPI(Generic[R]):
         body = {"status": status, "note": note, "evidence_url": evidence_url}
         return self._call("POST", f"/actions/{action_id}/progress", {"json": body})
 
+    def projects(self) -> R:
+        """Cross-sector projects concerning the organisation (as the coordinator last stated them)."""
+        return self._call("GET", "/projects", {})
+
+    def answer_project(self, project_id: str, answer: str, reason: str = "") -> R:
+        """``join`` or ``decline`` a project the organisation is invited to."""
+        return self._call(
+            "POST", f"/projects/{project_id}/answer", {"json": {"answer": answer, "reason": reason}}
+        )
+
+    def report_milestone(
+        self, project_id: str, milestone_id: str, status: str, note: str = "", evidence_url: str = ""
+    ) -> R:
+        body = {"milestone_id": milestone_id, "status": status, "note": note, "evidence_url": evidence_url}
+        return self._call("POST", f"/projects/{project_id}/progress", {"json": body})
+
+    def close_project(self, project_id: str, outcome: str, report: str, evidence_url: str = "") -> R:
+        body = {"outcome": outcome, "report": report, "evidence_url": evidence_url}
+        return self._call("POST", f"/projects/{project_id}/close", {"json": body})
+
 
 class CoordinatorAPI(Generic[R]):
     """The coordinator's API, with the client's API token (or else the admin token)."""

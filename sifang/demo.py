@@ -2,11 +2,12 @@
 kiwifruit country — villages and cooperatives, the commerce bureau, buyers and a logistics
 company, social-work organisations, their needs and offers, and a joint-meeting series."""
 
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sifang.client import Sifang
+from sifang.client import Sifang, SifangAPIError
 
 __all__ = ["load_demo", "steps"]
 
@@ -35,6 +36,16 @@ ORGANISATIONS: list[tuple[str, str, str, str, dict[str, str]]] = [
     ("xicun", "community", "马召镇西村村民委员会", "610124104202", {"person": "张秀兰"}),
     ("louguan", "community", "楼观镇南村果业合作社", "610124105201", {"person": "杨帆"}),
 ]
+
+
+def _waited(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """``check()``'s first truthy value: what one service publishes reaches the others in a moment."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not arrive within {timeout:.0f} s")
+        time.sleep(0.3)
+    return found
 
 
 def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
@@ -257,6 +268,69 @@ def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
             returned_on=_d(-5),
             reason="培训场地费结余退回",
         )
+        state["fund"] = fund["id"]
+
+    def joint_project(state: dict[str, Any]) -> None:
+        # the coordinator knows the fund before the project's budget line names it
+        def fund_known() -> Any:
+            try:
+                return sifang.coordinator.get(f"/open-data/funds/{state['fund']}")
+            except SifangAPIError:
+                return None
+
+        _waited(fund_known, "the fund")
+        village = api(state, "louguan")
+        proposed = village.create(
+            "/projects",
+            title="楼观镇公益助农直播节",
+            description="社工站组织留守妇女参与，电商企业提供直播间与流量，合作社供货",
+            role="供货与组织农户",
+            members=[
+                {"organisation_id": state["station"]["id"], "role": "社工陪伴与培训"},
+                {"organisation_id": state["qinnong"]["id"], "role": "直播运营与推广"},
+            ],
+            milestones=[
+                {"title": "前期调研与农户动员", "due_date": _d(-3)},
+                {"title": "直播节举办", "due_date": _d(25)},
+                {"title": "复盘与结项", "due_date": _d(45)},
+            ],
+            budget_lines=[
+                {
+                    "line": "training",
+                    "title": "直播培训与社工服务",
+                    "amount": "60000",
+                    "fund_id": state["fund"],
+                    "share": "social_work",
+                },
+                {"line": "promotion", "title": "直播推广（企业自筹）", "amount": "30000"},
+            ],
+        )
+        project_id = proposed["project_id"]
+
+        def seen_by(key: str) -> Any:
+            party = api(state, key)
+
+            def holds_it() -> list[Any]:
+                return [p for p in party.projects() if p["project_id"] == project_id]
+
+            _waited(holds_it, f"the project at {key}")
+            return party
+
+        for key in ("station", "qinnong"):
+            seen_by(key).answer_project(project_id, "join")
+        bureau = seen_by("bureau")
+        bureau.create(
+            f"/funds/{state['fund']}/allocations",
+            share="social_work",
+            amount="40000",
+            allocated_on=_d(-2),
+            township="610124105",
+            purpose="公益助农直播节的培训与社工服务",
+            project_id=project_id,
+            budget_line="training",
+            recipient_organisation_id=state["station"]["id"],
+        )
+        state["project"] = project_id
 
     def meetings(state: dict[str, Any]) -> None:
         invited = [state[key]["id"] for key, *_ in ORGANISATIONS]
@@ -284,6 +358,7 @@ def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
         ("courses, logistics and a subsidy", services),
         ("needs, a dispute, a proposal", needs),
         ("a special fund and its ledger", special_fund),
+        ("a cross-sector project", joint_project),
         ("a joint-meeting series", meetings),
     ]
 

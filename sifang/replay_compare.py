@@ -51,6 +51,7 @@ COORDINATOR_TABLES: Mapping[str, frozenset[str]] = {
     "ledger_fund_shares": frozenset(),
     "ledger_fund_allocations": frozenset(),
     "ledger_fund_movements": frozenset(),
+    "projects": frozenset(),
     "held_events": frozenset({"held_at"}),
     "meeting_series": frozenset(),
     "meetings": frozenset(),

@@ -29,6 +29,7 @@ from services.coordinator.matches.views import router as matches_router
 from services.coordinator.meetings.views import router as meeting_router
 from services.coordinator.metrics import CoordinatorCollector
 from services.coordinator.projection import CoordinatorProjection, conflicting_copy
+from services.coordinator.projects.views import router as projects_router
 from services.coordinator.registry.views import router as registry_router
 from services.coordinator.settings import CoordinatorSettings, consumer_filters, consumer_name
 from shared.app import Runtime, build_runtime, create_service_app
@@ -155,6 +156,7 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
             journal_router,
             market_router,
             funds_router,
+            projects_router,
             matches_router,
             meeting_router,
             contract_router,

@@ -30,6 +30,7 @@ from services.coordinator.matches.service import (
 )
 from services.coordinator.meetings import agendas, follow_up
 from services.coordinator.meetings.models import ActionItem, AgendaVersion, Meeting
+from services.coordinator.projects import service as projects
 from shared.app import Runtime
 from shared.db import utcnow
 from shared.events.data import ClockTicked
@@ -141,6 +142,7 @@ def clock_ticked(
     expire_due(session, policy, event.cause)
     end_ended_windows(session, policy, event.cause)
     follow_up.mark_overdue(session, at.date())
+    projects.mark_overdue(session, at.date())
     for meeting_id in agendas.meetings_due_for_agenda(session, at):
         agendas.compile_meeting_agenda(session, meeting_id, as_of=at, made_by="compiled at the cut-off")
     expire_holds(session, consumer, at, hold_timeout)

@@ -18,6 +18,7 @@ from services.coordinator.meetings.models import (
     MeetingRecord,
     MeetingSeries,
 )
+from services.coordinator.projects.models import Project
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared.messaging.models import MESSAGING_TABLES
 
@@ -38,6 +39,7 @@ TABLES = (
     LedgerShare.__table__,
     LedgerAllocation.__table__,
     LedgerMovement.__table__,
+    Project.__table__,
     MeetingSeries.__table__,
     Meeting.__table__,
     AgendaVersion.__table__,

@@ -35,6 +35,7 @@ from services.coordinator.journal.models import EventLogEntry, HeldEvent
 from services.coordinator.journal.service import Cause, begin_cause, end_cause, log_event
 from services.coordinator.matches.models import Match
 from services.coordinator.matches.service import CREATED_MATCHES, RESOLVE_DUE, MatchPolicy
+from services.coordinator.projects.models import Project
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared.db import utcnow
 from shared.errors import SifangError
@@ -53,6 +54,10 @@ from shared.events.data import (
     OfferData,
     OfferWithdrawn,
     OrganisationRegistered,
+    ProjectAnswered,
+    ProjectClosed,
+    ProjectProgressed,
+    ProjectProposed,
 )
 from shared.events.validation import CheckedEvent, check_event
 from shared.messaging.consumer import Delivery, EventRejected, dead_letter_of
@@ -101,6 +106,11 @@ def prerequisite(session: Session, checked: CheckedEvent) -> Wait | None:
                 return Wait(f"match:{data.match_id}", f"match {data.match_id} has not been proposed yet")
         case FundTrancheReceived() | FundAllocated() | FundDisbursed() | FundReturned():
             return _ledger_wait(session, data)
+        case ProjectAnswered() | ProjectProgressed() | ProjectClosed():
+            if session.get(Project, data.project_id) is None:
+                return Wait(
+                    f"project:{data.project_id}", f"project {data.project_id} has not been proposed yet"
+                )
         case _:
             pass
     return None
@@ -128,6 +138,8 @@ def _completes(checked: CheckedEvent) -> set[str]:
             return {f"{side}:{listing_id}@{data.version}"}
         case FundOpened() | FundTrancheReceived() | FundAllocated() | FundDisbursed() | FundReturned():
             return {f"fund:{data.fund_id}@{data.version}"}
+        case ProjectProposed():
+            return {f"project:{data.project_id}"}
         case _:
             return set()
 

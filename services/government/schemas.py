@@ -118,13 +118,22 @@ class AllocationCreate(Schema):
     purpose: Annotated[str, Field(min_length=1, max_length=500)]
     match_id: str | None = None
     project: Annotated[str, Field(max_length=200)] = ""
+    project_id: str | None = Field(
+        default=None, description="a cross-sector project whose budget line draws on this share"
+    )
+    budget_line: str | None = Field(default=None, description="the project's budget line; with project_id")
     recipient_organisation_id: str | None = None
     recipient_name: Annotated[str, Field(max_length=200)] = ""
 
     @model_validator(mode="after")
     def _one_target(self) -> "AllocationCreate":
-        if bool(self.match_id) == bool(self.project):
-            raise ValueError("name either match_id (a confirmed match) or project, not both or neither")
+        if bool(self.match_id) == bool(self.project or self.project_id):
+            raise ValueError(
+                "name either match_id (a confirmed match) or a project (project, or project_id with "
+                "budget_line), not both or neither"
+            )
+        if bool(self.project_id) != bool(self.budget_line):
+            raise ValueError("project_id and budget_line go together")
         if self.match_id and self.recipient_organisation_id:
             raise ValueError(
                 "a match's recipient is its need's organisation: leave recipient_organisation_id out"
@@ -174,6 +183,8 @@ class AllocationRead(BaseModel):
     recipient_name: str
     match_id: str | None
     project: str
+    project_id: str | None
+    budget_line: str | None
 
 
 class FundRead(BaseModel):

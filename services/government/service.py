@@ -27,7 +27,7 @@ from shared.events.data import (
 )
 from shared.events.envelope import new_event_id
 from shared.regions import county_of, covers
-from shared.stakeholder.models import MatchCopy, Offer, Organisation
+from shared.stakeholder.models import CoordinatorNotice, MatchCopy, Offer, Organisation
 from shared.stakeholder.schemas import OfferCreate
 from shared.stakeholder.service import OFFERS, add_listing, emit
 
@@ -262,6 +262,44 @@ def _funded_match(session: Session, org: Organisation, match_id: str, amount: De
     return copy
 
 
+def _funded_line(session: Session, org: Organisation, fund: Fund, command: AllocationCreate) -> str:
+    """The title of the cross-sector project whose budget line ``command`` funds, as the
+    coordinator last published it; refuses a line that does not draw on this fund's share or
+    has not room for the amount."""
+    notice = session.get(CoordinatorNotice, ("project", command.project_id))
+    if notice is None or org.id not in notice.organisations:
+        raise NotFound(
+            f"no project {command.project_id!r} whose budget draws on this organisation's funds",
+            field="project_id",
+        )
+    state = notice.state
+    if state["status"] not in ("proposed", "active"):
+        raise Conflict(f"project {command.project_id} is {state['status']}", field="project_id")
+    lines = [line for line in state["budget_lines"] if line["line"] == command.budget_line]
+    if not lines or (lines[0]["fund_id"], lines[0]["share"]) != (fund.id, command.share):
+        raise InvalidInput(
+            f"project {command.project_id} has no budget line {command.budget_line!r} drawing on "
+            f"share {command.share!r} of this fund",
+            field="budget_line",
+        )
+    held = session.scalar(
+        select(
+            func.coalesce(
+                func.sum(FundAllocation.amount - FundAllocation.released - FundAllocation.repaid), 0
+            )
+        ).where(
+            FundAllocation.project_id == command.project_id, FundAllocation.budget_line == command.budget_line
+        )
+    )
+    room = Decimal(lines[0]["amount"]) - Decimal(held or 0)
+    if command.amount > room:
+        raise Conflict(
+            f"budget line {command.budget_line!r} can take {room:,.2f} yuan more, not {command.amount:,.2f}",
+            field="amount",
+        )
+    return str(state["title"])
+
+
 def allocate(uow: UnitOfWork, org: Organisation, fund_id: str, command: AllocationCreate) -> FundAllocation:
     """Commit part of a share to a project or a confirmed match; never beyond the earmark."""
     session = uow.session
@@ -271,9 +309,11 @@ def allocate(uow: UnitOfWork, org: Organisation, fund_id: str, command: Allocati
         raise InvalidInput(
             f"township {command.township} lies outside the fund's region {fund.region}", field="township"
         )
-    recipient = command.recipient_organisation_id
+    recipient, project = command.recipient_organisation_id, command.project
     if command.match_id:
         recipient = _funded_match(session, org, command.match_id, command.amount).need_organisation_id
+    if command.project_id and command.budget_line:
+        project = project or _funded_line(session, org, fund, command)
     try:
         share, balance = fund_ledger.allocate(account.balance(), command.amount, key=command.share)
     except fund_ledger.LedgerRefusal as refusal:
@@ -293,7 +333,9 @@ def allocate(uow: UnitOfWork, org: Organisation, fund_id: str, command: Allocati
         recipient_organisation_id=recipient,
         recipient_name=command.recipient_name,
         match_id=command.match_id,
-        project=command.project,
+        project=project,
+        project_id=command.project_id,
+        budget_line=command.budget_line,
     )
     session.add(allocation)
     event = FundAllocated(
@@ -310,6 +352,8 @@ def allocate(uow: UnitOfWork, org: Organisation, fund_id: str, command: Allocati
         recipient_name=allocation.recipient_name,
         match_id=allocation.match_id,
         project=allocation.project,
+        project_id=allocation.project_id,
+        budget_line=allocation.budget_line,
     )
     _commit(uow, org, fund, "allocated", event)
     return allocation

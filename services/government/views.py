@@ -87,6 +87,8 @@ def allocation_read(allocation: FundAllocation) -> AllocationRead:
         recipient_name=allocation.recipient_name,
         match_id=allocation.match_id,
         project=allocation.project,
+        project_id=allocation.project_id,
+        budget_line=allocation.budget_line,
     )
 
 

@@ -42,6 +42,11 @@ from shared.events.data import (
     OrganisationRegistered,
     ProcurementRequested,
     ProgrammeOpened,
+    ProjectAnswered,
+    ProjectClosed,
+    ProjectData,
+    ProjectProgressed,
+    ProjectProposed,
     RecordData,
 )
 from shared.events.envelope import CloudEvent, InvalidEvent, new_event_id
@@ -385,6 +390,52 @@ CATALOGUE: dict[str, EventType] = _types(
                 "Money of an allocation went back to its share: repaid, or an undisbursed "
                 "commitment released.",
             ),
+        )
+    ),
+    EventType(
+        "project",
+        "proposed",
+        1,
+        ProjectProposed,
+        "project_id",
+        STAKEHOLDER_KINDS,
+        "A party proposed a cross-sector project it leads: members and roles, milestones, budget lines.",
+    ),
+    EventType(
+        "project",
+        "answered",
+        1,
+        ProjectAnswered,
+        "project_id",
+        STAKEHOLDER_KINDS,
+        "A member invited to a project joined it or declined.",
+    ),
+    EventType(
+        "project",
+        "progressed",
+        1,
+        ProjectProgressed,
+        "project_id",
+        STAKEHOLDER_KINDS,
+        "A member reported on a milestone (status, note, evidence).",
+    ),
+    EventType(
+        "project",
+        "closed",
+        1,
+        ProjectClosed,
+        "project_id",
+        STAKEHOLDER_KINDS,
+        "The lead closed a project with its closing report.",
+    ),
+    *(
+        EventType("project", verb, 1, ProjectData, "project_id", ("coordinator",), text)
+        for verb, text in (
+            (
+                "updated",
+                "A cross-sector project's whole state, on every change (members, milestones, budget).",
+            ),
+            ("overdue", "A milestone of an active project passed its due date unfinished."),
         )
     ),
     EventType(

@@ -21,6 +21,7 @@ __all__ = [
     "ActionProgressed",
     "AgendaData",
     "AgendaItemProposed",
+    "BudgetLine",
     "CategoryCode",
     "ClockTicked",
     "Contact",
@@ -44,6 +45,7 @@ __all__ = [
     "MatchDelivery",
     "MatchResponse",
     "MeetingData",
+    "MilestonePlan",
     "MinutesApproved",
     "Money",
     "NeedData",
@@ -56,6 +58,13 @@ __all__ = [
     "PositiveQuantity",
     "ProcurementRequested",
     "ProgrammeOpened",
+    "ProjectAnswered",
+    "ProjectClosed",
+    "ProjectData",
+    "ProjectMember",
+    "ProjectPlan",
+    "ProjectProgressed",
+    "ProjectProposed",
     "RecordData",
     "RegionCode",
     "SharePurpose",
@@ -490,6 +499,8 @@ class FundAllocated(_FundEntry):
     recipient_name: str = Field(default="", max_length=200)
     match_id: str | None = Field(default=None, description="the confirmed match it funds, if any")
     project: str = Field(default="", max_length=200, description="the project it funds, if not a match")
+    project_id: str | None = Field(default=None, description="the cross-sector project it funds, if any")
+    budget_line: str | None = Field(default=None, description="the project's budget line it funds")
 
 
 class Evidence(EventData):
@@ -520,6 +531,129 @@ class FundReturned(_FundEntry):
     amount: Money
     returned_on: date
     reason: str = Field(min_length=1, max_length=1000)
+
+
+class ProjectMember(EventData):
+    organisation_id: str
+    role: str = Field(min_length=1, max_length=100, description="what the member does in the project")
+
+
+class MilestonePlan(EventData):
+    milestone_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    title: str = Field(min_length=1, max_length=200)
+    due_date: date
+
+
+class BudgetLine(EventData):
+    """A line of a project's budget; one that names a fund's share may be funded from it."""
+
+    line: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    title: str = Field(min_length=1, max_length=200)
+    amount: Money
+    fund_id: str | None = Field(default=None, description="the special fund it draws on, if any")
+    share: ShareKey | None = Field(default=None, description="the fund's share it draws on")
+
+    @field_validator("share")
+    @classmethod
+    def _share_with_fund(cls, share: str | None, info: ValidationInfo) -> str | None:
+        if (share is None) != (info.data.get("fund_id") is None):
+            raise ValueError("a line that draws on a fund names both the fund and its share")
+        return share
+
+
+class ProjectPlan(EventData):
+    """What a cross-sector project is to be: its members (two kinds of party at least), its
+    milestones and its budget."""
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    region: RegionCode
+    members: list[ProjectMember] = Field(min_length=2, max_length=20)
+    milestones: list[MilestonePlan] = Field(min_length=1, max_length=50)
+    budget_lines: list[BudgetLine] = Field(default_factory=list, max_length=50)
+
+    @field_validator("members")
+    @classmethod
+    def _members_once(cls, members: list[ProjectMember]) -> list[ProjectMember]:
+        ids = [m.organisation_id for m in members]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an organisation is named twice")
+        return members
+
+    @field_validator("milestones")
+    @classmethod
+    def _milestones_once(cls, milestones: list[MilestonePlan]) -> list[MilestonePlan]:
+        ids = [m.milestone_id for m in milestones]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two milestones have the same id")
+        return milestones
+
+    @field_validator("budget_lines")
+    @classmethod
+    def _lines_once(cls, lines: list[BudgetLine]) -> list[BudgetLine]:
+        keys = [line.line for line in lines]
+        if len(set(keys)) != len(keys):
+            raise ValueError("two budget lines have the same key")
+        return lines
+
+
+class ProjectProposed(ProjectPlan):
+    """A party proposes a cross-sector project it leads; the other members answer."""
+
+    project_id: str
+    organisation_id: str = Field(description="the lead, one of the members")
+
+
+class ProjectAnswered(EventData):
+    """A member invited to a project joins it or declines."""
+
+    project_id: str
+    organisation_id: str
+    answer: Literal["join", "decline"]
+    reason: str = Field(default="", max_length=1000)
+
+
+class ProjectProgressed(EventData):
+    """A member reports on a milestone of a project it belongs to."""
+
+    progress_id: str
+    project_id: str
+    organisation_id: str
+    milestone_id: str
+    status: Literal["in_progress", "done", "blocked"]
+    note: str = Field(default="", max_length=2000)
+    evidence_url: str = Field(default="", max_length=500)
+
+
+class ProjectClosed(EventData):
+    """The lead closes a project with its closing report."""
+
+    project_id: str
+    organisation_id: str
+    outcome: Literal["completed", "abandoned"]
+    report: str = Field(min_length=1, max_length=20000)
+    evidence_url: str = Field(default="", max_length=500)
+
+
+class ProjectData(EventData):
+    """The whole state of a cross-sector project as the coordinator keeps it; published on
+    every change, with the organisations it concerns (members, and the owners of the funds its
+    budget draws on)."""
+
+    project_id: str
+    title: str
+    description: str
+    region: str
+    lead_organisation_id: str
+    origin: dict[str, Any] = Field(description="who started it: a party, or a meeting's decision")
+    status: Literal["proposed", "active", "completed", "abandoned"]
+    status_reason: dict[str, Any] = Field(description="why it is in that status: a code and parameters")
+    members: list[dict[str, Any]]
+    milestones: list[dict[str, Any]]
+    budget_lines: list[dict[str, Any]]
+    closing: dict[str, Any] | None
+    concerns: list[str] = Field(description="the organisations it concerns")
+    version: int = Field(ge=1)
 
 
 class ClockTicked(EventData):

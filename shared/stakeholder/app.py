@@ -19,6 +19,7 @@ from shared.stakeholder.market import apply_market_event, market_router
 from shared.stakeholder.matches import apply_match_event, matches_router
 from shared.stakeholder.meetings import apply_meeting_event, meetings_router
 from shared.stakeholder.models import OwnedEntity
+from shared.stakeholder.projects import apply_project_event, projects_router
 from shared.stakeholder.views import CurrentOrg, stakeholder_router
 
 __all__ = ["create_stakeholder_app", "owned_entity_routes"]
@@ -56,6 +57,7 @@ def create_stakeholder_app(
             matches_router(),
             meetings_router(),
             market_router,
+            projects_router(),
             *routers,
         ],
         workers=[follow_coordinator],
@@ -65,11 +67,12 @@ def create_stakeholder_app(
 
 
 def apply_coordinator_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
-    """Keep what the coordinator says about matches, meetings and actions concerning our organisations,
-    and its market signals."""
+    """Keep what the coordinator says about matches, meetings, actions and projects concerning our
+    organisations, and its market signals."""
     apply_match_event(session, checked, delivery)
     apply_meeting_event(session, checked, delivery)
     apply_market_event(session, checked, delivery)
+    apply_project_event(session, checked, delivery)
 
 
 def owned_entity_routes(

@@ -162,8 +162,8 @@ def test_a_new_database_is_stamped_with_the_newest_heads(make_database: Callable
         assert current_heads(connection) == ("community_0004", "stakeholder_0006")
     engine.dispose()
     assert newest_heads("community") == ("community_0004", "stakeholder_0006")
-    assert newest_heads("coordinator") == ("coordinator_0014",)
-    assert newest_heads("government") == ("government_0005", "stakeholder_0006")
+    assert newest_heads("coordinator") == ("coordinator_0015",)
+    assert newest_heads("government") == ("government_0006", "stakeholder_0006")
 
 
 def test_every_revision_from_before_the_branches_has_its_place_in_the_graph() -> None:

@@ -16,7 +16,8 @@ SCOPES: dict[str, str] = {
     "read:events": "the event log (GET /events) and the server-sent event stream (GET /stream)",
     "manage:webhooks": "webhook subscriptions this token created: create, list, stop, enable, "
     "delivery log, replay",
-    "read:meetings": "series, meetings, agendas, quorum, records, minutes, action items, calendars",
+    "read:meetings": "series, meetings, agendas, quorum, records, minutes, action items, calendars, "
+    "cross-sector projects",
     "run:meetings": "what read:meetings allows, and acting as the token's coordinator: series, "
     "scheduling, agendas, attendance, decisions, closing and amending records",
     "admin": "every scope, and API tokens, dead letters, every webhook subscription",

@@ -37,6 +37,40 @@ LABELS: dict[str, tuple[str, str]] = {
     "glut": ("过剩", "glut"),
     "balanced": ("平衡", "balanced"),
     "open_data": ("开放数据", "Open data"),
+    "projects": ("跨界项目", "Projects"),
+    "projects_note": (
+        "两类及以上主体（政府、企业、社会组织、村社）共同开展的项目：成员与分工、里程碑、进展、预算（可由专项资金份额资助）与结项报告。"
+        "逾期的里程碑会自动列入下次联席会议议程。",
+        "Projects two or more kinds of party run together (government, enterprise, social "
+        "organisation, community): members and roles, milestones, progress, a budget that special "
+        "funds may draw on, and a closing report. Overdue milestones come back on the next joint "
+        "meeting's agenda by themselves.",
+    ),
+    "no_projects": ("暂无跨界项目", "No project yet"),
+    "lead": ("牵头方", "Lead"),
+    "members": ("成员", "Members"),
+    "role": ("分工", "Role"),
+    "answer": ("答复", "Answer"),
+    "joined": ("已加入", "joined"),
+    "answer_pending": ("待答复", "pending"),
+    "project_proposed": ("待成员答复", "proposed"),
+    "milestone_open": ("未开始", "open"),
+    "declined_answer": ("已谢绝", "declined"),
+    "unregistered": ("未注册", "unregistered"),
+    "milestones": ("里程碑", "Milestones"),
+    "due_date": ("截止日期", "Due"),
+    "progress": ("进展", "Progress"),
+    "budget": ("预算", "Budget"),
+    "budget_line": ("预算科目", "Budget line"),
+    "fund_source": ("资金来源", "Funded from"),
+    "allocated": ("已安排", "Allocated"),
+    "closing_report": ("结项报告", "Closing report"),
+    "origin": ("发起", "Started by"),
+    "origin_party": ("主体发起", "a party"),
+    "origin_decision": ("联席会议决定", "a joint meeting's decision"),
+    "active": ("进行中", "active"),
+    "completed": ("已完成", "completed"),
+    "abandoned": ("已终止", "abandoned"),
     "funds": ("专项资金", "Funds"),
     "funds_note": (
         "各局在自己的系统中记账（到账、分配、拨付、退回），此处按其事件重建并再次核对：任何份额的分配不超过其额度，"

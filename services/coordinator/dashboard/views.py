@@ -58,6 +58,8 @@ from services.coordinator.meetings.commands import (
     SeriesCreate,
 )
 from services.coordinator.meetings.exports import actions_csv, minutes_html, minutes_markdown
+from services.coordinator.projects import queries as project_queries
+from services.coordinator.projects.service import get_project, project_data
 from services.coordinator.registry.queries import organisation_names
 from services.coordinator.settings import CoordinatorSettings, settings_of
 from shared.app import Runtime, RuntimeDep, UowDep
@@ -796,6 +798,64 @@ def fund_page(request: Request, fund_id: str, uow: UowDep, user: User) -> HTMLRe
         by_share=_share_chart(fund, lang),
         by_quarter=by_quarter,
         by_township=by_township,
+        names=_names(uow),
+    )
+
+
+PROJECT_STATES = ("proposed", "active", "completed", "abandoned")
+
+
+def _project_labels(lang: Lang) -> dict[str, str]:
+    """The words for a project's, a member's answer's and a milestone's states."""
+    words = {key: t(key, lang) for key in ("active", "completed", "abandoned", "joined", "unregistered")}
+    words |= {key: t(key, lang) for key in ("in_progress", "blocked", "done", "overdue")}
+    return words | {
+        "proposed": t("project_proposed", lang),
+        "pending": t("answer_pending", lang),
+        "declined": t("declined_answer", lang),
+        "open": t("milestone_open", lang),
+    }
+
+
+@router.get("/projects")
+def projects_page(
+    request: Request,
+    uow: UowDep,
+    user: User,
+    status: Annotated[str, Query(pattern="^(proposed|active|completed|abandoned)?$")] = "",
+) -> HTMLResponse:
+    """The cross-sector projects: status and why, members, the next milestone, overdue ones."""
+    lang = _lang(request)
+    rows = [
+        project_data(uow.session, p) for p in project_queries.projects(uow.session, status=status or None)
+    ]
+    return render(
+        request,
+        "projects.html",
+        user,
+        "projects",
+        t("projects", lang),
+        projects=rows,
+        status=status,
+        states=PROJECT_STATES,
+        labels=_project_labels(lang),
+        names=_names(uow),
+    )
+
+
+@router.get("/projects/{project_id}")
+def project_page(request: Request, project_id: str, uow: UowDep, user: User) -> HTMLResponse:
+    """One project: members and their answers, milestones with progress, budget and funding."""
+    lang = _lang(request)
+    project = project_data(uow.session, get_project(uow.session, project_id))
+    return render(
+        request,
+        "project.html",
+        user,
+        "projects",
+        project.title,
+        project=project,
+        labels=_project_labels(lang),
         names=_names(uow),
     )
 

@@ -236,6 +236,8 @@ def _apply(session: Session, fund: LedgerFund, data: FundEntryData) -> list[Ledg
                     recipient_name=data.recipient_name,
                     match_id=data.match_id,
                     project=data.project,
+                    project_id=data.project_id,
+                    budget_line=data.budget_line,
                 )
             )
             return [

@@ -10,6 +10,8 @@ What qualifies for the agenda of a meeting of a series, as of its cut-off (``as_
 - **stalled_match**: a need in the region with at least two match proposals declined or expired
   at or before the cut-off;
 - **overdue_action**: an action decided at a meeting of this series, now overdue;
+- **overdue_milestone**: a milestone of an active cross-sector project of the region (or one a
+  meeting of this series decided), past its due date unfinished;
 - **new_programme**: an open government offer in the region published after the previous
   meeting of the series (or the series' creation) and at or before the cut-off.
 
@@ -20,6 +22,7 @@ source              priority                                                    
 ==================  ==========================================================  =========
 dispute             90                                                          20
 overdue_action      80 + days overdue (at most +10)                             10
+overdue_milestone   70 + days overdue (at most +10)                             10
 proposal            60                                                          15
 stalled_match       50 + 5 per decline or expiry beyond the second (at most +15)  10
 unmatched_need      40 + 3 per week waiting beyond the threshold (at most +15)  5
@@ -57,6 +60,7 @@ __all__ = [
     "AgendaReason",
     "AgendaScope",
     "LiveAction",
+    "LiveMilestone",
     "LiveNeed",
     "LiveOffer",
     "RaisedItem",
@@ -64,6 +68,7 @@ __all__ = [
     "compile_agenda",
     "new_programmes",
     "overdue_actions",
+    "overdue_milestones",
     "qualifying",
     "raised_items",
     "slot_items",
@@ -77,6 +82,7 @@ STALLED_AFTER = 2  # declined or expired proposals before a need comes up as sta
 RULES: dict[str, tuple[int, int]] = {
     "dispute": (90, 20),
     "overdue_action": (80, 10),
+    "overdue_milestone": (70, 10),
     "proposal": (60, 15),
     "stalled_match": (50, 10),
     "unmatched_need": (40, 5),
@@ -106,7 +112,7 @@ class AgendaCandidate:
     def priority(self) -> tuple[int, AgendaReason]:
         """The priority and the rule that gives it (``priority_<source>``, base and bonus)."""
         base, _ = RULES[self.source]
-        if self.source == "overdue_action":
+        if self.source in ("overdue_action", "overdue_milestone"):
             bonus = min(10, self.weight)
         elif self.source == "stalled_match":
             bonus = min(15, 5 * self.weight)
@@ -224,6 +230,21 @@ class LiveAction:
 
 
 @dataclass(frozen=True)
+class LiveMilestone:
+    """A milestone of a cross-sector project, with where the project belongs."""
+
+    project_id: str
+    milestone_id: str
+    project_title: str
+    title: str
+    lead_organisation_id: str
+    region: str
+    series_id: str | None  # the series of the meeting that decided the project, if one did
+    status: str
+    due_date: date
+
+
+@dataclass(frozen=True)
 class LiveOffer:
     id: str
     kind: str  # the kind of organisation offering it
@@ -331,6 +352,24 @@ def overdue_actions(actions: Iterable[LiveAction], scope: AgendaScope) -> list[A
     ]
 
 
+def overdue_milestones(milestones: Iterable[LiveMilestone], scope: AgendaScope) -> list[AgendaCandidate]:
+    """Overdue milestones of projects of the region or decided in this series."""
+    return [
+        AgendaCandidate(
+            f"milestone:{m.project_id}:{m.milestone_id}",
+            "overdue_milestone",
+            f"{m.project_title} · {m.title}",
+            AgendaReason("agenda_overdue_milestone", {"due_date": m.due_date.isoformat()}),
+            f"/projects/{m.project_id}",
+            datetime.combine(m.due_date, datetime.min.time(), UTC),
+            m.lead_organisation_id,
+            weight=(scope.as_of.date() - m.due_date).days,
+        )
+        for m in milestones
+        if m.status == "overdue" and (m.series_id == scope.series_id or covers(scope.region, m.region))
+    ]
+
+
 def new_programmes(offers: Iterable[LiveOffer], scope: AgendaScope) -> list[AgendaCandidate]:
     """Open government offers of the region published since the previous meeting."""
     return [
@@ -358,6 +397,7 @@ def qualifying(
     needs: Iterable[LiveNeed] = (),
     refusals: Iterable[Refusal] = (),
     actions: Iterable[LiveAction] = (),
+    milestones: Iterable[LiveMilestone] = (),
     offers: Iterable[LiveOffer] = (),
 ) -> list[AgendaCandidate]:
     """Everything in the live state that should come before the meeting ``scope`` describes."""
@@ -366,5 +406,6 @@ def qualifying(
         *unmatched_needs(needs, scope),
         *stalled_matches(refusals, scope),
         *overdue_actions(actions, scope),
+        *overdue_milestones(milestones, scope),
         *new_programmes(offers, scope),
     ]

@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.coordinator.bus import CommandBody
-from shared.events.data import InstructionAction, RegionCode, StakeholderKind
+from shared.events.data import InstructionAction, ProjectPlan, RegionCode, StakeholderKind
 
 __all__ = [
     "ActionCreate",
@@ -123,6 +123,10 @@ class DecisionCreate(CommandBody):
     positions: list[Position] = Field(default_factory=list)
     minutes: Annotated[str, Field(max_length=20000)] = ""
     actions: list[ActionCreate] = Field(default_factory=list)
+    projects: list[ProjectPlan] = Field(
+        default_factory=list,
+        description="cross-sector projects an approving decision starts; the first member leads",
+    )
 
 
 class Closing(CommandBody):

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from services.coordinator.bus import Applied, Command, CommandBody, CommandHandler, EventHandler, UnitOfWork
+from services.coordinator.journal.service import new_id
 from services.coordinator.meetings import agendas, follow_up, proceedings, record, series, sources
 from services.coordinator.meetings.commands import (
     AgendaEdit,
@@ -21,7 +22,8 @@ from services.coordinator.meetings.commands import (
     PublishAgenda,
     SeriesCreate,
 )
-from shared.errors import Forbidden
+from services.coordinator.projects import service as projects
+from shared.errors import Forbidden, InvalidInput
 from shared.events.data import (
     ActionProgressed,
     AgendaItemProposed,
@@ -105,7 +107,10 @@ def record_attendance(command: Command[AttendanceList], uow: UnitOfWork) -> str:
 
 
 def record_decision(command: Command[DecisionCreate], uow: UnitOfWork) -> str:
+    """The decision, its actions, and the cross-sector projects it starts."""
     body = command.body
+    if body.projects and body.outcome != "approved":
+        raise InvalidInput("only an approving decision starts projects", field="projects")
     decision = proceedings.record_decision(
         uow.session,
         command.target,
@@ -117,6 +122,15 @@ def record_decision(command: Command[DecisionCreate], uow: UnitOfWork) -> str:
         recorded_by=command.coordinator,
         now=command.at,
     )
+    series_id = series.get_meeting(uow.session, command.target)[1].id
+    origin = {
+        "kind": "decision",
+        "meeting_id": command.target,
+        "decision_id": decision.id,
+        "series_id": series_id,
+    }
+    for plan in body.projects:
+        projects.start_decided(uow.session, new_id(uow.session), plan, origin, command.at)
     return decision.id
 
 

@@ -2,7 +2,7 @@
 of the live state that the qualification rules of ``agenda.py`` read. The queries here only
 narrow by scope (series, region) and state; the rules decide what qualifies."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from services.coordinator.meetings.agenda import (
     AgendaCandidate,
     AgendaScope,
     LiveAction,
+    LiveMilestone,
     LiveNeed,
     LiveOffer,
     RaisedItem,
@@ -23,6 +24,7 @@ from services.coordinator.meetings.agenda import (
     qualifying,
 )
 from services.coordinator.meetings.models import ActionItem, AgendaProposal, Meeting, MeetingSeries
+from services.coordinator.projects.models import Project
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared.events.data import AgendaItemProposed, DisputeRaised
 
@@ -87,6 +89,7 @@ def gather_candidates(
         needs=_needs(session, scope),
         refusals=_refusals(session, scope),
         actions=_actions(session, scope),
+        milestones=_milestones(session, scope),
         offers=_offers(session, scope),
     )
 
@@ -145,6 +148,30 @@ def _actions(session: Session, scope: AgendaScope) -> list[LiveAction]:
     return [
         LiveAction(a.id, series_id, a.title, a.owner_organisation_id, a.status, a.due_date)
         for a, series_id in rows
+    ]
+
+
+def _milestones(session: Session, scope: AgendaScope) -> list[LiveMilestone]:
+    rows = session.scalars(
+        select(Project).where(
+            Project.status == "active",
+            or_(Project.series_id == scope.series_id, in_region(Project.region, scope.region)),
+        )
+    )
+    return [
+        LiveMilestone(
+            p.id,
+            str(m["milestone_id"]),
+            p.title,
+            str(m["title"]),
+            p.lead_organisation_id,
+            p.region,
+            p.series_id,
+            str(m["status"]),
+            date.fromisoformat(str(m["due_date"])),
+        )
+        for p in rows
+        for m in p.milestones
     ]
 
 
