@@ -23,6 +23,7 @@ __all__ = [
     "check_answer",
     "check_close",
     "check_progress",
+    "next_due",
     "overdue",
     "status_of",
 ]
@@ -121,3 +122,9 @@ def overdue(status: str, milestones: Sequence[Mapping[str, Any]], today: date) -
         for m in milestones
         if m["status"] in MILESTONE_OPEN and date.fromisoformat(str(m["due_date"])) < today
     ]
+
+
+def next_due(milestones: Sequence[Mapping[str, Any]]) -> date | None:
+    """The earliest due date of the milestones not done nor overdue yet."""
+    dates = [date.fromisoformat(str(m["due_date"])) for m in milestones if m["status"] in MILESTONE_OPEN]
+    return min(dates, default=None)

@@ -54,6 +54,7 @@ def due_work(session: Session, now: datetime, hold_timeout: timedelta) -> list[s
         "actions overdue": select(ActionItem.id).where(
             ActionItem.status.in_(("open", "in_progress", "blocked")), ActionItem.due_date < now.date()
         ),
+        "project milestones overdue": projects.overdue_milestones_query(now.date()),
         "agendas to compile": select(Meeting.id).where(
             Meeting.status == "scheduled",
             Meeting.cutoff_at <= now,

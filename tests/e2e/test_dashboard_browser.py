@@ -189,7 +189,9 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     shares = page.locator("#fund-1 table.shares")
     expect(shares).to_contain_text("1,200,000.00")  # the e-commerce share's earmark
     expect(shares).to_contain_text("630,000.00")  # committed: 450,000 + 180,000
-    expect(shares).to_contain_text("152,000.00")  # social work: 160,000 committed less 8,000 repaid
+    expect(shares).to_contain_text(
+        "192,000.00"
+    )  # social work: 160,000 less 8,000 repaid, 40,000 to the project
     expect(page.locator("#fund-1 svg.trend rect.second").first).to_be_visible()
     _shot(page, "funds")
     page.click("#fund-1 h2 a")
@@ -202,3 +204,23 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     expect(page.locator("#fund-shares")).to_contain_text("Social-work services")
     assert "份额" not in page.locator("#fund-shares tr").first.inner_text()  # English headers
     _shot(page, "fund-en")
+
+    # The cross-sector project the demo's village runs with the social-work station and the
+    # company: active, its training line funded from the fund's social-work share, and its first
+    # milestone — due three days ago — overdue once the clock ticks.
+    page.goto("/dashboard/projects?lang=zh")
+    expect(page.locator("h1")).to_have_text("跨界项目")
+    _reload_until(page, "#projects", "楼观镇公益助农直播节", "the project never reached the coordinator")
+    row = page.locator("#projects tr.project").first
+    expect(row).to_contain_text("进行中")
+    expect(row).to_contain_text(state["station"]["name"])
+    row.locator("a").first.click()
+    expect(page.locator("h1")).to_have_text("楼观镇公益助农直播节")
+    expect(page.locator("#project-members")).to_contain_text("社工陪伴与培训")
+    expect(page.locator("#project-budget")).to_contain_text("40,000.00")  # allocated to the line
+    _reload_until(page, "#project-milestones", "已逾期", "the overdue milestone was never marked", timeout=75)
+    _shot(page, "project")
+    page.click("#lang-switch")
+    expect(page.locator("#project-milestones")).to_contain_text("overdue")
+    expect(page.locator("#project-status")).to_contain_text("the members have joined")
+    _shot(page, "project-en")

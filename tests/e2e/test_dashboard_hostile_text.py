@@ -43,7 +43,7 @@ def _no_script_ran(page: Page, dialogs: list[Dialog]) -> None:
 def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser) -> None:
     client = Sifang({s: platform.url(s) for s in SERVICES}, platform.token)
     _, village_key = client.register("community", f"南村 {IMG}", "610124105201")
-    _, buyer_key = client.register("enterprise", f"秦农 {SCRIPT}", "610124")
+    buyer_org, buyer_key = client.register("enterprise", f"秦农 {SCRIPT}", "610124")
     _, bureau_key = client.register("government", f"商务局 {SVG}", "610124")
     bureau = client.stakeholder("government", bureau_key)
     fund = bureau.create(
@@ -73,6 +73,15 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     village = client.stakeholder("community", village_key)
     buyer = client.stakeholder("enterprise", buyer_key)
     village.propose_agenda_item(title=f"议题 {SCRIPT}", description=IMG)
+    project = village.create(
+        "/projects",
+        title=f"项目 {IMG}",
+        description=SCRIPT,
+        role=f"分工 {SVG}",
+        members=[{"organisation_id": buyer_org["id"], "role": f"运营 {SCRIPT}"}],
+        milestones=[{"title": f"里程碑 {IMG}", "due_date": "2027-01-01"}],
+        budget_lines=[{"line": "x", "title": f"科目 {SVG}", "amount": "100"}],
+    )
     add_coordinator(platform, "zhang", "张主任", PASSWORD)
 
     page = browser.new_page(base_url=platform.url("coordinator"), viewport={"width": 1280, "height": 900})
@@ -142,7 +151,8 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     assert any(SCRIPT in title for title in titles), titles
     _no_script_ran(page, dialogs)
 
-    # Every page, in both languages.
+    # Every page, in both languages (the project has reached the coordinator).
+    _eventually(lambda: page.request.get(f"/dashboard/projects/{project['project_id']}").status == 200)
     for path in (
         "/dashboard",
         "/dashboard/matches",
@@ -158,6 +168,9 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
         "/dashboard/funds",
         f"/dashboard/funds/{fund['id']}",
         f"/dashboard/funds/{fund['id']}?lang=en",
+        "/dashboard/projects",
+        f"/dashboard/projects/{project['project_id']}",
+        f"/dashboard/projects/{project['project_id']}?lang=en",
     ):
         response = page.goto(path)
         assert response is not None and response.status == 200, path
@@ -180,6 +193,14 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     expect(page.locator("#fund-allocations")).to_contain_text(f"用途 {IMG}")
     expect(page.locator("#fund-allocations")).to_contain_text(f"项目 {SCRIPT}")
     expect(page.locator("#fund-allocations")).to_contain_text(f"收款 {SVG}")
+    _no_script_ran(page, dialogs)
+    page.goto(f"/dashboard/projects/{project['project_id']}?lang=zh")
+    expect(page.locator("h1")).to_have_text(f"项目 {IMG}")
+    expect(page.locator("#project-description")).to_have_text(SCRIPT)
+    expect(page.locator("#project-members")).to_contain_text(f"运营 {SCRIPT}")
+    expect(page.locator("#project-members")).to_contain_text(f"分工 {SVG}")
+    expect(page.locator("#project-milestones")).to_contain_text(f"里程碑 {IMG}")
+    expect(page.locator("#project-budget")).to_contain_text(f"科目 {SVG}")
     _no_script_ran(page, dialogs)
 
     # The CSP itself: an inline script that something manages to insert does not run.

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.bus import Command, InTransaction
+from services.coordinator.clock import due_work
 from services.coordinator.journal.service import Cause, begin_cause, end_cause
 from services.coordinator.meetings.agendas import compile_meeting_agenda
 from services.coordinator.meetings.commands import DecisionCreate
@@ -261,6 +262,13 @@ def test_a_decided_project_starts_active_and_its_overdue_milestones_come_to_the_
             "series-1",
         )
         assert project.origin["kind"] == "decision"
+        # the clock ticks for it once a milestone is past its date
+        assert "project milestones overdue" not in due_work(
+            session, datetime(2026, 12, 10, 23, tzinfo=UTC), timedelta(hours=1)
+        )
+        assert "project milestones overdue" in due_work(
+            session, datetime(2026, 12, 11, tzinfo=UTC), timedelta(hours=1)
+        )
         tick = new_event_id()
         begin_cause(session, Cause(tick, tick, datetime(2026, 12, 11, tzinfo=UTC)))
         assert mark_overdue(session, date(2026, 12, 10)) == []
@@ -268,6 +276,7 @@ def test_a_decided_project_starts_active_and_its_overdue_milestones_come_to_the_
         assert mark_overdue(session, date(2026, 12, 12)) == []  # overdue once
         end_cause(session)
         assert [m["status"] for m in project.milestones] == ["overdue", "open"]
+        assert project.next_due == date(2027, 2, 1)  # the clock need not tick for it again
         series = session.get(MeetingSeries, "series-1")
         assert series is not None
         meeting = schedule_meeting(

@@ -12,6 +12,7 @@ from shared.project_rules import (
     check_answer,
     check_close,
     check_progress,
+    next_due,
     overdue,
     status_of,
 )
@@ -86,6 +87,8 @@ def test_a_milestone_falls_overdue_once_and_stays_so_until_done() -> None:
     assert overdue("active", milestones, date(2026, 12, 1)) == ["c"]
     assert overdue("active", milestones, date(2026, 12, 2)) == ["a", "c"]
     assert overdue("proposed", milestones, date(2027, 1, 1)) == []
+    assert next_due(milestones) == date(2026, 11, 30)  # the blocked one; done and overdue ones wait no more
+    assert next_due([milestones[1], milestones[3]]) is None
     late = after_progress(milestones[3], {"status": "in_progress"})
     assert late["status"] == "overdue" and len(late["progress"]) == 1
     assert after_progress(milestones[3], {"status": "done"})["status"] == "done"

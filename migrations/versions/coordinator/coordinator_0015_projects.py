@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.Column('milestones', sa.JSON(), nullable=False),
     sa.Column('budget_lines', sa.JSON(), nullable=False),
     sa.Column('closing', sa.JSON(), nullable=True),
+    sa.Column('next_due', sa.Date(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -40,6 +41,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_projects_lead_organisation_id'), ['lead_organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_projects_next_due'), ['next_due'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_region'), ['region'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_series_id'), ['series_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_status'), ['status'], unique=False)
@@ -63,6 +65,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_projects_status'))
         batch_op.drop_index(batch_op.f('ix_projects_series_id'))
         batch_op.drop_index(batch_op.f('ix_projects_region'))
+        batch_op.drop_index(batch_op.f('ix_projects_next_due'))
         batch_op.drop_index(batch_op.f('ix_projects_lead_organisation_id'))
 
     op.drop_table('projects')

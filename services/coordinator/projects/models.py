@@ -1,7 +1,7 @@
 """The cross-sector projects the coordinator keeps: one row each, its members, milestones and
 budget lines as the JSON lists published in ``project.*`` events."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, String, Text
@@ -34,6 +34,8 @@ class Project(Base):
         JSON
     )  # line, title, amount, fund_id, share, fund_*
     closing: Mapped[dict[str, Any] | None]
+    # the earliest due date of its unfinished milestones: the clock's query for overdue ones
+    next_due: Mapped[date | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int]  # how many states of it have been published

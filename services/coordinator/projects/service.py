@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.funds.models import LedgerAllocation, LedgerFund
@@ -34,6 +34,7 @@ __all__ = [
     "funding_room",
     "get_project",
     "mark_overdue",
+    "overdue_milestones_query",
     "project_data",
     "propose",
     "publish_project",
@@ -42,6 +43,11 @@ __all__ = [
 ]
 
 CENTS = Decimal("0.01")
+
+
+def overdue_milestones_query(today: date) -> Select[str]:
+    """Active projects with a milestone past its date unfinished (the clock ticks for them)."""
+    return select(Project.id).where(Project.status == "active", Project.next_due < today)
 
 
 def get_project(session: Session, project_id: str) -> Project:
@@ -106,6 +112,7 @@ def publish_project(session: Session, project: Project, verb: str = "updated") -
     """Publish the project's new state as its next version."""
     state = rules.status_of(project.members, project.closing)
     project.status, project.status_reason = state.status, dict(state.reason)
+    project.next_due = rules.next_due(project.milestones)
     project.version += 1
     session.flush()
     publish(
@@ -275,7 +282,8 @@ def close(session: Session, data: ProjectClosed, at: datetime) -> Project:
 def mark_overdue(session: Session, today: date) -> list[Project]:
     """Milestones of active projects past their due date fall overdue (at the clock's tick)."""
     changed = []
-    for project in session.scalars(select(Project).where(Project.status == "active").order_by(Project.id)):
+    due_projects = select(Project).where(Project.id.in_(overdue_milestones_query(today))).order_by(Project.id)
+    for project in session.scalars(due_projects):
         due = set(rules.overdue(project.status, project.milestones, today))
         if not due:
             continue
