@@ -52,6 +52,8 @@ COORDINATOR_TABLES: Mapping[str, frozenset[str]] = {
     "ledger_fund_allocations": frozenset(),
     "ledger_fund_movements": frozenset(),
     "projects": frozenset(),
+    "disputes": frozenset(),
+    "mediation_records": frozenset(),
     "held_events": frozenset({"held_at"}),
     "meeting_series": frozenset(),
     "meetings": frozenset(),

@@ -26,6 +26,7 @@ from services.coordinator.journal.service import PartitionMismatch, claim_partit
 from services.coordinator.journal.views import router as journal_router
 from services.coordinator.market.views import router as market_router
 from services.coordinator.matches.views import router as matches_router
+from services.coordinator.mediation.views import router as mediation_router
 from services.coordinator.meetings.views import router as meeting_router
 from services.coordinator.metrics import CoordinatorCollector
 from services.coordinator.projection import CoordinatorProjection, conflicting_copy
@@ -157,6 +158,7 @@ def create_app(settings: CoordinatorSettings | None = None) -> FastAPI:
             market_router,
             funds_router,
             projects_router,
+            mediation_router,
             matches_router,
             meeting_router,
             contract_router,

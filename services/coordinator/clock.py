@@ -28,6 +28,7 @@ from services.coordinator.matches.service import (
     expire_due,
     resolve_dirty,
 )
+from services.coordinator.mediation import service as mediation
 from services.coordinator.meetings import agendas, follow_up
 from services.coordinator.meetings.models import ActionItem, AgendaVersion, Meeting
 from services.coordinator.projects import service as projects
@@ -55,6 +56,7 @@ def due_work(session: Session, now: datetime, hold_timeout: timedelta) -> list[s
             ActionItem.status.in_(("open", "in_progress", "blocked")), ActionItem.due_date < now.date()
         ),
         "project milestones overdue": projects.overdue_milestones_query(now.date()),
+        "disputes past a time limit": mediation.disputes_due(now),
         "agendas to compile": select(Meeting.id).where(
             Meeting.status == "scheduled",
             Meeting.cutoff_at <= now,
@@ -144,6 +146,7 @@ def clock_ticked(
     end_ended_windows(session, policy, event.cause)
     follow_up.mark_overdue(session, at.date())
     projects.mark_overdue(session, at.date())
+    mediation.follow_time_limits(session, at)
     for meeting_id in agendas.meetings_due_for_agenda(session, at):
         agendas.compile_meeting_agenda(session, meeting_id, as_of=at, made_by="compiled at the cut-off")
     expire_holds(session, consumer, at, hold_timeout)

@@ -19,6 +19,7 @@ from services.coordinator.bootstrap import build_bus
 from services.coordinator.bus import Command, CommandBody
 from services.coordinator.journal.service import Cause, begin_cause, end_cause, publish
 from services.coordinator.matches.models import Match
+from services.coordinator.mediation.service import get_dispute
 from services.coordinator.meetings.handlers import region_of
 from services.coordinator.settings import consumer_name, settings_of
 from shared.app import Runtime
@@ -38,6 +39,8 @@ def _region(session: Session, command: Command[Any]) -> str:
         if match is None:
             raise NotFound(f"no match {command.target!r}", field="match_id")
         return match.region
+    if command.body.action == "assign_mediator":
+        return get_dispute(session, command.target).region
     return region_of(session, command)
 
 

@@ -8,6 +8,7 @@ from services.coordinator.integrations.models import WebhookDelivery, WebhookSub
 from services.coordinator.journal.models import EventLogEntry, HeldEvent, PartitionRecord
 from services.coordinator.market.models import MarketCell
 from services.coordinator.matches.models import DirtyPartition, Match
+from services.coordinator.mediation.models import Dispute, MediationRecord
 from services.coordinator.meetings.models import (
     ActionItem,
     AgendaProposal,
@@ -40,6 +41,8 @@ TABLES = (
     LedgerAllocation.__table__,
     LedgerMovement.__table__,
     Project.__table__,
+    Dispute.__table__,
+    MediationRecord.__table__,
     MeetingSeries.__table__,
     Meeting.__table__,
     AgendaVersion.__table__,

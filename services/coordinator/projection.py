@@ -41,6 +41,7 @@ from shared.db import utcnow
 from shared.errors import SifangError
 from shared.events.data import (
     ClockTicked,
+    DisputeRaised,
     FundAllocated,
     FundDisbursed,
     FundOpened,
@@ -140,6 +141,8 @@ def _completes(checked: CheckedEvent) -> set[str]:
             return {f"fund:{data.fund_id}@{data.version}"}
         case ProjectProposed():
             return {f"project:{data.project_id}"}
+        case DisputeRaised():
+            return {f"dispute:{data.dispute_id}"}
         case _:
             return set()
 

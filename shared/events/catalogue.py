@@ -18,6 +18,7 @@ from shared.events.data import (
     AgendaItemProposed,
     ClockTicked,
     CourseOffered,
+    DisputeData,
     DisputeRaised,
     EventData,
     FundAllocated,
@@ -32,6 +33,8 @@ from shared.events.data import (
     MatchData,
     MatchDelivery,
     MatchResponse,
+    MediationEnded,
+    MediationRecordData,
     MeetingData,
     MinutesApproved,
     NeedData,
@@ -48,6 +51,9 @@ from shared.events.data import (
     ProjectProgressed,
     ProjectProposed,
     RecordData,
+    SettlementAnswered,
+    SettlementProposed,
+    StatementGiven,
 )
 from shared.events.envelope import CloudEvent, InvalidEvent, new_event_id
 from shared.events.subjects import STAKEHOLDER_KINDS, subject_for
@@ -275,6 +281,60 @@ CATALOGUE: dict[str, EventType] = _types(
         "dispute_id",
         ("community",),
         "A village or cooperative raised a dispute for the joint meeting.",
+    ),
+    EventType(
+        "dispute",
+        "statement_given",
+        1,
+        StatementGiven,
+        "dispute_id",
+        STAKEHOLDER_KINDS,
+        "A party to a dispute stated its case to the mediator.",
+    ),
+    EventType(
+        "dispute",
+        "settlement_proposed",
+        1,
+        SettlementProposed,
+        "dispute_id",
+        ("ngo",),
+        "The mediator (a social-work organisation) proposed a settlement.",
+    ),
+    EventType(
+        "dispute",
+        "settlement_answered",
+        1,
+        SettlementAnswered,
+        "dispute_id",
+        STAKEHOLDER_KINDS,
+        "A party accepted or rejected the settlement awaiting its answer.",
+    ),
+    EventType(
+        "dispute",
+        "mediation_ended",
+        1,
+        MediationEnded,
+        "dispute_id",
+        ("ngo",),
+        "The mediator declared the mediation failed: the dispute goes to the joint meeting.",
+    ),
+    *(
+        EventType("dispute", verb, 1, DisputeData, "dispute_id", ("coordinator",), text)
+        for verb, text in (
+            ("updated", "A dispute's whole state in mediation: step, who must act, deadline, history."),
+            ("reminder", "A step's time limit passed: those who must act are reminded."),
+            ("settled", "Every party accepted the mediator's settlement."),
+            ("escalated", "Mediation failed or ran out of time: the dispute goes to the next joint meeting."),
+        )
+    ),
+    EventType(
+        "mediation",
+        "recorded",
+        1,
+        MediationRecordData,
+        "record_id",
+        ("coordinator",),
+        "A mediation's outcome entered its county's hash chain.",
     ),
     EventType(
         "invitation",

@@ -26,6 +26,7 @@ __all__ = [
     "ClockTicked",
     "Contact",
     "CourseOffered",
+    "DisputeData",
     "DisputeRaised",
     "EligibilityRules",
     "EventData",
@@ -44,6 +45,8 @@ __all__ = [
     "MatchData",
     "MatchDelivery",
     "MatchResponse",
+    "MediationEnded",
+    "MediationRecordData",
     "MeetingData",
     "MilestonePlan",
     "MinutesApproved",
@@ -67,8 +70,11 @@ __all__ = [
     "ProjectProposed",
     "RecordData",
     "RegionCode",
+    "SettlementAnswered",
+    "SettlementProposed",
     "SharePurpose",
     "StakeholderKind",
+    "StatementGiven",
 ]
 
 
@@ -311,6 +317,82 @@ class DisputeRaised(EventData):
     description: str = Field(default="", max_length=5000)
     other_parties: list[str] = Field(default_factory=list)
     region: RegionCode
+
+
+class StatementGiven(EventData):
+    """A party to a dispute states its case to the mediator."""
+
+    statement_id: str
+    dispute_id: str
+    organisation_id: str
+    statement: str = Field(min_length=1, max_length=5000)
+    evidence_url: str = Field(default="", max_length=500)
+
+
+class SettlementProposed(EventData):
+    """The mediator proposes a settlement the parties accept or reject."""
+
+    settlement_id: str
+    dispute_id: str
+    organisation_id: str = Field(description="the mediator")
+    terms: str = Field(min_length=1, max_length=10000)
+
+
+class SettlementAnswered(EventData):
+    """A party accepts or rejects the settlement awaiting its answer."""
+
+    dispute_id: str
+    settlement_id: str
+    organisation_id: str
+    answer: Literal["accept", "reject"]
+    reason: str = Field(default="", max_length=1000)
+
+
+class MediationEnded(EventData):
+    """The mediator declares the mediation failed: the dispute goes to the joint meeting."""
+
+    dispute_id: str
+    organisation_id: str = Field(description="the mediator")
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class DisputeData(EventData):
+    """The whole state of a dispute in mediation, published on every change; ``step``,
+    ``awaiting`` and ``deadline`` say what it waits for, from whom, until when."""
+
+    dispute_id: str
+    title: str
+    description: str
+    region: str
+    raised_by: str
+    parties: list[str]
+    mediator_organisation_id: str | None
+    status: Literal["awaiting_mediator", "in_mediation", "settled", "escalated"]
+    step: Literal["assign_mediator", "statements", "settlement", "answers"] | None
+    awaiting: list[str]
+    deadline: datetime | None
+    statements: list[dict[str, Any]]
+    settlements: list[dict[str, Any]]
+    reminders: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    escalation: dict[str, Any] | None
+    record_id: str | None = Field(description="its outcome's record in the county's chain")
+    concerns: list[str] = Field(description="the parties and the mediator")
+    version: int = Field(ge=1)
+
+
+class MediationRecordData(EventData):
+    """A mediation's outcome in its county's hash chain (SHA-256 over the previous record's
+    hash and the content as canonical JSON, like meeting records)."""
+
+    record_id: str
+    dispute_id: str
+    county: str
+    sequence: int = Field(ge=1)
+    outcome: Literal["settled", "escalated"]
+    record_hash: str
+    previous_hash: str
+    content: dict[str, Any]
 
 
 class InvitationAnswered(EventData):
@@ -665,6 +747,7 @@ class ClockTicked(EventData):
 
 
 InstructionAction = Literal[
+    "assign_mediator",
     "withdraw_match",
     "nudge_match",
     "create_series",

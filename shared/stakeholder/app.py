@@ -15,6 +15,7 @@ from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery, EventConsumer
 from shared.settings import ServiceSettings
 from shared.stakeholder.diagnosis import diagnosis_router
+from shared.stakeholder.disputes import apply_dispute_event, disputes_router
 from shared.stakeholder.market import apply_market_event, market_router
 from shared.stakeholder.matches import apply_match_event, matches_router
 from shared.stakeholder.meetings import apply_meeting_event, meetings_router
@@ -58,6 +59,7 @@ def create_stakeholder_app(
             meetings_router(),
             market_router,
             projects_router(),
+            disputes_router(),
             *routers,
         ],
         workers=[follow_coordinator],
@@ -67,12 +69,13 @@ def create_stakeholder_app(
 
 
 def apply_coordinator_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
-    """Keep what the coordinator says about matches, meetings, actions and projects concerning our
-    organisations, and its market signals."""
+    """Keep what the coordinator says about matches, meetings, actions, projects and disputes
+    concerning our organisations, and its market signals."""
     apply_match_event(session, checked, delivery)
     apply_meeting_event(session, checked, delivery)
     apply_market_event(session, checked, delivery)
     apply_project_event(session, checked, delivery)
+    apply_dispute_event(session, checked, delivery)
 
 
 def owned_entity_routes(

@@ -233,7 +233,7 @@ def test_the_coordinator_handles_the_clock_and_instructions(bus: MessageBus) -> 
 
 def test_the_coordinator_has_a_command_handler_for_every_instruction_action(bus: MessageBus) -> None:
     actions = set(typing.get_args(InstructionAction))
-    assert len(actions) == 11
+    assert len(actions) == 12
     assert set(bus.bodies) == actions
     for action in actions:
         body = bus.bodies[action]

@@ -4,7 +4,10 @@ time-boxed. Pure; no I/O (``sources.py`` fetches the rows these rules read).
 What qualifies for the agenda of a meeting of a series, as of its cut-off (``as_of``):
 
 - **proposal / dispute**: pending, raised at or before the cut-off, for this series, or for no
-  series and raised in the series' region (a dispute never names a series);
+  series and raised in the series' region (a dispute never names a series). A dispute goes to
+  mediation first (``shared/mediation_rules.py``): it is pending once escalated (the mediation
+  failed or ran out of time); one nobody took up as mediator qualifies once the time to assign
+  one (3 days) has passed; one in mediation or settled does not;
 - **unmatched_need**: an open need in the region, without an active match (proposed, confirmed
   or fulfilled), published at least ``unmatched_days`` (14) days before the cut-off;
 - **stalled_match**: a need in the region with at least two match proposals declined or expired
@@ -50,6 +53,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.coordinator.matches.lifecycle import REFUSED
+from shared.mediation_rules import LIMITS
 from shared.regions import covers
 
 __all__ = [
@@ -77,6 +81,7 @@ __all__ = [
 ]
 
 DEFAULT_UNMATCHED_DAYS = 14
+MEDIATOR_WITHIN = LIMITS["assign_mediator"]  # a dispute nobody mediates by then comes to the meeting
 STALLED_AFTER = 2  # declined or expired proposals before a need comes up as stalled
 
 RULES: dict[str, tuple[int, int]] = {
@@ -192,7 +197,7 @@ class RaisedItem:
     series_id: str | None
     region: str
     title: str
-    status: str  # pending or decided
+    status: str  # pending, decided; a dispute: awaiting_mediator, in_mediation, settled
     raised_at: datetime
 
 
@@ -262,7 +267,8 @@ def raised_items(items: Iterable[RaisedItem], scope: AgendaScope) -> list[Agenda
         ours = item.series_id == scope.series_id or (
             item.series_id is None and covers(scope.region, item.region)
         )
-        if item.status != "pending" or item.raised_at > scope.as_of or not ours:
+        unmediated = item.status == "awaiting_mediator" and item.raised_at + MEDIATOR_WITHIN <= scope.as_of
+        if not (item.status == "pending" or unmediated) or item.raised_at > scope.as_of or not ours:
             continue
         source = "dispute" if item.source == "dispute" else "proposal"
         found.append(

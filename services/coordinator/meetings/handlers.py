@@ -27,7 +27,6 @@ from shared.errors import Forbidden, InvalidInput
 from shared.events.data import (
     ActionProgressed,
     AgendaItemProposed,
-    DisputeRaised,
     InvitationAnswered,
     MinutesApproved,
 )
@@ -156,8 +155,9 @@ def amend_record(command: Command[Amendment], uow: UnitOfWork) -> str:
 # -- the parties' events ----------------------------------------------------------------------
 
 
-def agenda_item_raised(event: Applied[AgendaItemProposed | DisputeRaised], uow: UnitOfWork) -> None:
-    """An item an organisation proposes for the agenda, or a dispute a community raises."""
+def agenda_item_raised(event: Applied[AgendaItemProposed], uow: UnitOfWork) -> None:
+    """An item an organisation proposes for the agenda (a community's dispute goes to mediation
+    first: ``mediation/handlers.py``)."""
     sources.raise_agenda_item(
         uow.session, event.data, fallback_region=event.envelope.region, at=event.envelope.time
     )
@@ -211,7 +211,6 @@ COMMAND_HANDLERS: dict[type[CommandBody], CommandHandler] = {
 }
 EVENT_HANDLERS: dict[type[BaseModel], EventHandler] = {
     AgendaItemProposed: agenda_item_raised,
-    DisputeRaised: agenda_item_raised,
     InvitationAnswered: invitation_answered,
     ActionProgressed: action_progressed,
     MinutesApproved: minutes_approved,

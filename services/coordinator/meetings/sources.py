@@ -51,7 +51,9 @@ def raise_agenda_item(
         title=data.title,
         description=data.description,
         details=details,
-        status="pending",
+        # a dispute goes to mediation first; the agenda takes it if nobody mediates it in time
+        # or the mediation fails (``mediation/``)
+        status="awaiting_mediator" if source == "dispute" else "pending",
         raised_at=at,
     )
     session.add(proposal)
@@ -97,7 +99,7 @@ def gather_candidates(
 def _raised(session: Session, scope: AgendaScope) -> list[RaisedItem]:
     rows = session.scalars(
         select(AgendaProposal).where(
-            AgendaProposal.status == "pending",
+            AgendaProposal.status.in_(("pending", "awaiting_mediator")),
             or_(
                 AgendaProposal.series_id == scope.series_id,
                 AgendaProposal.series_id.is_(None) & in_region(AgendaProposal.region, scope.region),
