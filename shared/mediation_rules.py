@@ -141,7 +141,7 @@ def check_mediator(
         raise RuleBroken(f"{candidate} is not a registered organisation", "mediator_organisation_id")
     if candidate_kind != "ngo":
         raise RuleBroken(
-            f"a mediator is a social-work organisation (ngo), not a {candidate_kind} organisation",
+            f"a mediator is a social-work organisation (ngo); {candidate} is registered as {candidate_kind}",
             "mediator_organisation_id",
         )
     if candidate in parties:
