@@ -147,6 +147,29 @@ class StakeholderAPI(Generic[R]):
         body = {"outcome": outcome, "report": report, "evidence_url": evidence_url}
         return self._call("POST", f"/projects/{project_id}/close", {"json": body})
 
+    def disputes(self) -> R:
+        """Disputes the organisation is party to or mediates."""
+        return self._call("GET", "/disputes", {})
+
+    def state_case(self, dispute_id: str, statement: str, evidence_url: str = "") -> R:
+        body = {"statement": statement, "evidence_url": evidence_url}
+        return self._call("POST", f"/disputes/{dispute_id}/statements", {"json": body})
+
+    def propose_settlement(self, dispute_id: str, terms: str) -> R:
+        """As the dispute's mediator."""
+        return self._call("POST", f"/disputes/{dispute_id}/settlements", {"json": {"terms": terms}})
+
+    def answer_settlement(self, dispute_id: str, settlement_id: str, answer: str, reason: str = "") -> R:
+        """``accept`` or ``reject``."""
+        body = {"answer": answer, "reason": reason}
+        return self._call(
+            "POST", f"/disputes/{dispute_id}/settlements/{settlement_id}/answer", {"json": body}
+        )
+
+    def end_mediation(self, dispute_id: str, note: str) -> R:
+        """As the dispute's mediator: the mediation failed, the dispute goes to the joint meeting."""
+        return self._call("POST", f"/disputes/{dispute_id}/fail", {"json": {"note": note}})
+
 
 class CoordinatorAPI(Generic[R]):
     """The coordinator's API, with the client's API token (or else the admin token)."""

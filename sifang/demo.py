@@ -169,14 +169,17 @@ def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
         api(state, "xicun").post_need(
             category="brand.design", title="村级品牌包装设计", quantity=40, unit="hour"
         )
-        api(state, "xicun").create(
+        state["dispute"] = api(state, "xicun").create(
             "/disputes",
             title="收购价格与合同纠纷",
             description="部分农户反映收购价低于约定",
             other_parties=[state["qinnong"]["id"]],
-        )
+        )["dispute_id"]
         api(state, "qinnong").propose_agenda_item(
             title="共建“周至猕猴桃”区域公用品牌", description="统一包装、分级标准与溯源"
+        )
+        api(state, "station").propose_agenda_item(
+            title="社工站与村级电商服务站共建", description="留守妇女与老人参与电商服务的支持"
         )
 
     def special_fund(state: dict[str, Any]) -> None:
@@ -332,6 +335,44 @@ def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
         )
         state["project"] = project_id
 
+    def mediation(state: dict[str, Any]) -> None:
+        dispute_id = state["dispute"]
+
+        def raised() -> Any:
+            try:
+                return sifang.coordinator.get(f"/disputes/{dispute_id}")
+            except SifangAPIError:
+                return None
+
+        _waited(raised, "the dispute at the coordinator")
+        sifang.coordinator.post(
+            f"/disputes/{dispute_id}/mediator", {"mediator_organisation_id": state["station"]["id"]}
+        )
+
+        def party(key: str, **expect: Any) -> Any:
+            client = api(state, key)
+
+            def sees_it() -> bool:
+                found = [d for d in client.disputes() if d["dispute_id"] == dispute_id]
+                return bool(found) and all(found[0].get(k) == v for k, v in expect.items())
+
+            _waited(sees_it, f"the dispute at {key}")
+            return client
+
+        party("xicun", status="in_mediation").state_case(
+            dispute_id,
+            "合同约定一级果 8 元/斤，实际按 6.5 元/斤结算，涉及 23 户",
+            "https://example.invalid/contract.pdf",
+        )
+        party("qinnong", status="in_mediation").state_case(
+            dispute_id, "约三成果品糖度未达一级标准，按二级收购"
+        )
+        proposed = party("station", step="settlement").propose_settlement(
+            dispute_id,
+            "第三方复检糖度：达标部分补足 8 元/斤差价，其余按 6.5 元/斤；今后收购当场抽检并签字确认",
+        )
+        party("xicun", step="answers").answer_settlement(dispute_id, proposed["settlement_id"], "accept")
+
     def meetings(state: dict[str, Any]) -> None:
         invited = [state[key]["id"] for key, *_ in ORGANISATIONS]
         series = sifang.coordinator.create_series(
@@ -359,6 +400,7 @@ def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
         ("needs, a dispute, a proposal", needs),
         ("a special fund and its ledger", special_fund),
         ("a cross-sector project", joint_project),
+        ("mediating the dispute", mediation),
         ("a joint-meeting series", meetings),
     ]
 

@@ -224,3 +224,34 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     expect(page.locator("#project-milestones")).to_contain_text("overdue")
     expect(page.locator("#project-status")).to_contain_text("the members have joined")
     _shot(page, "project-en")
+
+    # The demo's dispute in mediation: the social-work station mediates, both parties have stated
+    # their case, the village accepted the settlement and the company's answer is awaited. A
+    # coordinator who opens a new dispute names its mediator from the page.
+    page.goto("/dashboard/disputes?lang=zh")
+    expect(page.locator("h1")).to_have_text("纠纷调解")
+    _reload_until(page, "#disputes", "各方答复方案", "the dispute never reached the answers step")
+    page.locator("#disputes tr.dispute a").first.click()
+    expect(page.locator("#dispute-mediator")).to_contain_text(state["station"]["name"])
+    expect(page.locator("#dispute-status")).to_contain_text(state["qinnong"]["name"])  # whom it waits for
+    expect(page.locator("#dispute-settlements")).to_contain_text("接受")
+    expect(page.locator("#dispute-history")).to_contain_text("提出调解方案")
+    _shot(page, "dispute")
+    village = client.stakeholder("community", state["louguan"]["api_key"])
+    fresh = village.create("/disputes", title="物流点选址争议", other_parties=[state["coldchain"]["id"]])
+    page.goto("/dashboard/disputes?lang=zh")
+    _reload_until(page, "#disputes", "物流点选址争议", "the new dispute never reached the coordinator")
+    page.locator("#disputes tr.dispute", has_text="物流点选址争议").locator("a").click()
+    page.select_option("#assign-mediator select", label=state["youth"]["name"])
+    page.click("#assign-mediator button")
+    expect(page.locator("#flash")).to_contain_text("指定调解人 ✓")
+    expect(page.locator("#dispute-mediator")).to_contain_text(state["youth"]["name"])
+    expect(page.locator("#dispute-history")).to_contain_text("张主任")  # who named the mediator
+    mediator = client.stakeholder("ngo", state["youth"]["api_key"])
+    assert [d["my_part"] for d in mediator.disputes() if d["dispute_id"] == fresh["dispute_id"]] in (
+        [],
+        ["mediator"],
+    )
+    page.click("#lang-switch")
+    expect(page.locator("#dispute-status")).to_contain_text("the parties' statements")
+    _shot(page, "dispute-en")

@@ -73,6 +73,9 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     village = client.stakeholder("community", village_key)
     buyer = client.stakeholder("enterprise", buyer_key)
     village.propose_agenda_item(title=f"议题 {SCRIPT}", description=IMG)
+    dispute = village.create(
+        "/disputes", title=f"纠纷 {SCRIPT}", description=IMG, other_parties=[buyer_org["id"]]
+    )
     project = village.create(
         "/projects",
         title=f"项目 {IMG}",
@@ -153,6 +156,7 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
 
     # Every page, in both languages (the project has reached the coordinator).
     _eventually(lambda: page.request.get(f"/dashboard/projects/{project['project_id']}").status == 200)
+    _eventually(lambda: page.request.get(f"/dashboard/disputes/{dispute['dispute_id']}").status == 200)
     for path in (
         "/dashboard",
         "/dashboard/matches",
@@ -171,6 +175,9 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
         "/dashboard/projects",
         f"/dashboard/projects/{project['project_id']}",
         f"/dashboard/projects/{project['project_id']}?lang=en",
+        "/dashboard/disputes",
+        f"/dashboard/disputes/{dispute['dispute_id']}",
+        f"/dashboard/disputes/{dispute['dispute_id']}?lang=en",
     ):
         response = page.goto(path)
         assert response is not None and response.status == 200, path
@@ -201,6 +208,11 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     expect(page.locator("#project-members")).to_contain_text(f"分工 {SVG}")
     expect(page.locator("#project-milestones")).to_contain_text(f"里程碑 {IMG}")
     expect(page.locator("#project-budget")).to_contain_text(f"科目 {SVG}")
+    _no_script_ran(page, dialogs)
+    page.goto(f"/dashboard/disputes/{dispute['dispute_id']}?lang=zh")
+    expect(page.locator("h1")).to_have_text(f"纠纷 {SCRIPT}")
+    expect(page.locator("#dispute-description")).to_have_text(IMG)
+    expect(page.locator("#assign-mediator")).to_be_visible()
     _no_script_ran(page, dialogs)
 
     # The CSP itself: an inline script that something manages to insert does not run.

@@ -37,6 +37,49 @@ LABELS: dict[str, tuple[str, str]] = {
     "glut": ("过剩", "glut"),
     "balanced": ("平衡", "balanced"),
     "open_data": ("开放数据", "Open data"),
+    "disputes": ("纠纷调解", "Mediation"),
+    "disputes_note": (
+        "村社提出的纠纷先由中立的社会工作组织调解：指定调解人（3 天内）、各方陈述（7 天）、"
+        "提出调解方案（14 天）、各方接受或拒绝（7 天）。超时先提醒，超过两倍时限或调解失败"
+        "即提交下次联席会议；结果记入本县的哈希链。",
+        "A community's dispute goes to a neutral social-work organisation first: a mediator is named "
+        "(within 3 days), the parties state their case (7 days), the mediator proposes a settlement "
+        "(14 days), each party accepts or rejects it (7 days). Past a limit those who must act are "
+        "reminded; at twice the limit, or when mediation fails, the dispute goes to the next joint "
+        "meeting. Outcomes enter the county's hash chain.",
+    ),
+    "no_disputes": ("暂无纠纷", "No dispute"),
+    "awaiting_mediator": ("待指定调解人", "awaiting a mediator"),
+    "in_mediation": ("调解中", "in mediation"),
+    "settled": ("已调解成功", "settled"),
+    "escalated": ("已提交联席会议", "escalated to the joint meeting"),
+    "mediator": ("调解人", "Mediator"),
+    "assign_mediator": ("指定调解人", "Name the mediator"),
+    "parties": ("当事方", "Parties"),
+    "step": ("当前环节", "Step"),
+    "step_assign_mediator": ("指定调解人", "naming a mediator"),
+    "step_statements": ("各方陈述", "the parties' statements"),
+    "step_settlement": ("提出调解方案", "a settlement proposal"),
+    "step_answers": ("各方答复方案", "the parties' answers"),
+    "deadline": ("期限", "Deadline"),
+    "waiting_for": ("等待", "Waiting for"),
+    "mediation_history": ("经过", "History"),
+    "history_raised": ("提出纠纷", "raised"),
+    "history_mediator_assigned": ("指定调解人", "mediator named"),
+    "history_statement": ("陈述", "statement"),
+    "history_settlement_proposed": ("提出调解方案", "settlement proposed"),
+    "history_settlement_accepted": ("接受方案", "settlement accepted"),
+    "history_settlement_rejected": ("拒绝方案", "settlement rejected"),
+    "history_reminder": ("超时提醒", "reminder"),
+    "history_time_limit_exceeded": ("超过时限", "time limit exceeded"),
+    "history_mediation_failed": ("调解失败", "mediation failed"),
+    "chain_record": ("哈希链记录", "Record in the chain"),
+    "coordinators": ("协调员", "the coordinators"),
+    "statements": ("各方陈述", "Statements"),
+    "settlements": ("调解方案", "Settlements"),
+    "reminders": ("提醒", "Reminders"),
+    "accept": ("接受", "accepted"),
+    "reject": ("拒绝", "rejected"),
     "projects": ("跨界项目", "Projects"),
     "projects_note": (
         "两类及以上主体（政府、企业、社会组织、村社）共同开展的项目：成员与分工、里程碑、进展、预算（可由专项资金份额资助）与结项报告。"

@@ -45,6 +45,9 @@ from services.coordinator.market.queries import MarketFilter
 from services.coordinator.market.service import cell_details, key_of
 from services.coordinator.matches.commands import NudgeMatch, WithdrawMatch
 from services.coordinator.matches.lifecycle import MatchStatus
+from services.coordinator.mediation import queries as mediation_queries
+from services.coordinator.mediation.commands import AssignMediator
+from services.coordinator.mediation.service import dispute_data, get_dispute
 from services.coordinator.meetings import queries as meeting_queries
 from services.coordinator.meetings.commands import (
     AgendaEdit,
@@ -60,6 +63,7 @@ from services.coordinator.meetings.commands import (
 from services.coordinator.meetings.exports import actions_csv, minutes_html, minutes_markdown
 from services.coordinator.projects import queries as project_queries
 from services.coordinator.projects.service import get_project, project_data
+from services.coordinator.registry import queries as registry_queries
 from services.coordinator.registry.queries import organisation_names
 from services.coordinator.settings import CoordinatorSettings, settings_of
 from shared.app import Runtime, RuntimeDep, UowDep
@@ -858,6 +862,75 @@ def project_page(request: Request, project_id: str, uow: UowDep, user: User) -> 
         labels=_project_labels(lang),
         names=_names(uow),
     )
+
+
+DISPUTE_STATES = ("awaiting_mediator", "in_mediation", "settled", "escalated")
+
+
+@router.get("/disputes")
+def disputes_page(
+    request: Request,
+    uow: UowDep,
+    user: User,
+    status: Annotated[str, Query(pattern="^(awaiting_mediator|in_mediation|settled|escalated)?$")] = "",
+) -> HTMLResponse:
+    """Disputes in mediation: whom each waits for and until when, open ones first."""
+    lang = _lang(request)
+    rows = [dispute_data(d) for d in mediation_queries.disputes(uow.session, status=status or None)]
+    return render(
+        request,
+        "disputes.html",
+        user,
+        "disputes",
+        t("disputes", lang),
+        disputes=rows,
+        status=status,
+        states=DISPUTE_STATES,
+        names=_names(uow),
+    )
+
+
+@router.get("/disputes/{dispute_id}")
+def dispute_page(request: Request, dispute_id: str, uow: UowDep, user: User) -> HTMLResponse:
+    """One dispute: its step and deadline, the mediator (or the form naming one), statements,
+    settlements with each party's answer, reminders, history and its record in the chain."""
+    dispute = get_dispute(uow.session, dispute_id)
+    names = _names(uow)
+    social_work = registry_queries.organisations(uow.session, kind="ngo", limit=1000)
+    mediators = sorted((o.id, o.name) for o in social_work if o.id not in dispute.parties)
+    return render(
+        request,
+        "dispute.html",
+        user,
+        "disputes",
+        dispute.title,
+        dispute=dispute_data(dispute),
+        mediators=mediators,
+        names=names,
+    )
+
+
+@router.post("/disputes/{dispute_id}/mediator")
+async def assign_mediator(
+    request: Request,
+    dispute_id: str,
+    uow: UowDep,
+    user: User,
+    mediator_organisation_id: Annotated[str, Form(max_length=36)],
+    csrf: Annotated[str, Form()],
+    runtime: RuntimeDep,
+) -> Response:
+    _check_csrf(request, csrf)
+    page = f"/dashboard/disputes/{quote(dispute_id, safe='')}"
+    label = t("assign_mediator", _lang(request))
+    try:
+        command = AssignMediator(mediator_organisation_id=mediator_organisation_id)
+        await run_in_threadpool(
+            carry_out, uow, runtime, command, target=dispute_id, coordinator=user.display_name
+        )
+    except (SifangError, ValueError) as exc:
+        return _back(request, page, f"{label}: {_problem(exc)}", True)
+    return _back(request, page, f"{label} ✓")
 
 
 @router.get("/actions")
