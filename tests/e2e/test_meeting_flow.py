@@ -39,6 +39,16 @@ def test_a_joint_meeting_from_invitation_to_locked_minutes_and_done_actions(plat
             len(coordinator.call("GET", "/events", params={"type": "sifang.organisation.registered.v1"})) == 4
         )
     )
+    # the dispute goes to mediation first; the station mediates, fails, and it comes to the meeting
+    (dispute,) = eventually(lambda: coordinator.call("GET", "/disputes"))
+    coordinator.call(
+        "POST", f"/disputes/{dispute['dispute_id']}/mediator", json={"mediator_organisation_id": station.id}
+    )
+    eventually(
+        lambda: station.matches_or_meetings(f"/disputes/{dispute['dispute_id']}").get("my_part") == "mediator"
+    )
+    station.post(f"/disputes/{dispute['dispute_id']}/fail", {"note": "分歧较大，提交联席会议"}, expect=202)
+    eventually(lambda: coordinator.call("GET", f"/disputes/{dispute['dispute_id']}")["status"] == "escalated")
 
     series = coordinator.call(
         "POST",
