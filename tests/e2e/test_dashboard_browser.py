@@ -123,6 +123,14 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     form.locator("input[name=action_title]").fill("提交实施方案")
     form.locator("select[name=action_owner]").select_option(state["bureau"]["id"])
     form.locator("input[name=action_due]").fill((datetime.now(UTC) + timedelta(days=14)).date().isoformat())
+    # the decision also starts a cross-sector project: the company leads, the cooperative joins
+    form.locator("details.project-form summary").click()
+    form.locator("input[name=project_title]").fill("县域公用品牌共建")
+    for key, role in (("qinnong", "品牌设计与推广"), ("mazhao", "分级供货")):
+        form.locator(f"input[name=project_member][value='{state[key]['id']}']").check()
+        form.locator(f"input[name='project_role:{state[key]['id']}']").fill(role)
+    form.locator("input[name=project_milestone]").fill("品牌方案")
+    form.locator("input[name=project_due]").fill((datetime.now(UTC) + timedelta(days=30)).date().isoformat())
     form.locator("button.record-decision").click()
     expect(page.locator("#decisions")).to_contain_text(decided_title)
     expect(page.locator("#decisions")).to_contain_text("张主任")
@@ -211,7 +219,10 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     page.goto("/dashboard/projects?lang=zh")
     expect(page.locator("h1")).to_have_text("跨界项目")
     _reload_until(page, "#projects", "楼观镇公益助农直播节", "the project never reached the coordinator")
-    row = page.locator("#projects tr.project").first
+    decided = page.locator("#projects tr.project", has_text="县域公用品牌共建")
+    expect(decided).to_contain_text("进行中")  # decided at the meeting: its members have joined
+    expect(decided).to_contain_text(state["qinnong"]["name"])
+    row = page.locator("#projects tr.project", has_text="楼观镇公益助农直播节")
     expect(row).to_contain_text("进行中")
     expect(row).to_contain_text(state["station"]["name"])
     row.locator("a").first.click()

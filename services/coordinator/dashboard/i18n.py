@@ -90,6 +90,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "meeting's agenda by themselves.",
     ),
     "no_projects": ("暂无跨界项目", "No project yet"),
+    "start_project": ("同时启动跨界项目", "Also start a cross-sector project"),
     "lead": ("牵头方", "Lead"),
     "members": ("成员", "Members"),
     "role": ("分工", "Role"),

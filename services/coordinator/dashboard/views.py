@@ -590,6 +590,30 @@ async def attendance(
     )
 
 
+def _decided_project(uow: UnitOfWork, meeting_id: str, form: Any) -> list[dict[str, Any]]:
+    """The cross-sector project the decision form starts, if it names one: the members ticked
+    (the first leads), each with its role, and a first milestone."""
+    title = str(form.get("project_title") or "").strip()
+    if not title:
+        return []
+    _, series = meeting_queries.meeting_and_series(uow.session, meeting_id)
+    members = [
+        {"organisation_id": str(org), "role": str(form.get(f"project_role:{org}") or "").strip() or "成员"}
+        for org in form.getlist("project_member")
+    ]
+    milestone = str(form.get("project_milestone") or "").strip() or title
+    return [
+        {
+            "title": title,
+            "region": series.region,
+            "members": members,
+            "milestones": [
+                {"milestone_id": "m1", "title": milestone, "due_date": str(form.get("project_due") or "")}
+            ],
+        }
+    ]
+
+
 @router.post("/meetings/{meeting_id}/decisions")
 async def decide(request: Request, meeting_id: str, uow: UowDep, user: User, runtime: RuntimeDep) -> Response:
     form = await request.form()
@@ -614,6 +638,7 @@ async def decide(request: Request, meeting_id: str, uow: UowDep, user: User, run
         "positions": positions,
         "minutes": str(form.get("minutes") or ""),
         "actions": actions,
+        "projects": _decided_project(uow, meeting_id, form),
     }
     return await _meeting_action(
         request,
