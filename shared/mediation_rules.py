@@ -19,7 +19,8 @@ answers             each party accepts or rejects it               7 days  the p
 - When a step's limit passes, those who must act are **reminded** (once per step); when
   twice the limit has passed, or the mediator declares it failed, the dispute is
   **escalated** to the next joint meeting's agenda with its history.
-- Settled and escalated are final; each is recorded in the county's hash chain.
+- Settled and escalated are final; each is recorded in the county's hash chain. A joint
+  meeting's decision on the dispute closes it too (``decided``), whatever its step.
 """
 
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,8 @@ from typing import Any, Literal
 __all__ = [
     "FINAL",
     "LIMITS",
+    "SETTLEMENTS",
+    "STATEMENTS_PER_PARTY",
     "Due",
     "RuleBroken",
     "Step",
@@ -50,7 +53,10 @@ LIMITS: dict[str, timedelta] = {
     "settlement": timedelta(days=14),
     "answers": timedelta(days=7),
 }
-FINAL = ("settled", "escalated")
+FINAL = ("settled", "escalated", "decided")
+# what one dispute holds at most, so that its whole state stays a small event
+STATEMENTS_PER_PARTY = 3
+SETTLEMENTS = 5
 
 
 class RuleBroken(Exception):
@@ -153,11 +159,19 @@ def _party(parties: Sequence[str], organisation_id: str) -> None:
         raise RuleBroken(f"organisation {organisation_id} is not a party to the dispute", "organisation_id")
 
 
-def check_statement(status: str, mediator: str | None, parties: Sequence[str], organisation_id: str) -> None:
+def check_statement(
+    status: str,
+    mediator: str | None,
+    parties: Sequence[str],
+    organisation_id: str,
+    statements: Sequence[Mapping[str, Any]] = (),
+) -> None:
     _open(status)
     _party(parties, organisation_id)
     if mediator is None:
         raise RuleBroken("the dispute has no mediator yet: statements go to the mediator", "dispute_id")
+    if sum(1 for s in statements if s["organisation_id"] == organisation_id) >= STATEMENTS_PER_PARTY:
+        raise RuleBroken(f"a party makes at most {STATEMENTS_PER_PARTY} statements", "statement")
 
 
 def check_settlement(
@@ -168,6 +182,10 @@ def check_settlement(
         raise RuleBroken("only the dispute's mediator proposes a settlement", "organisation_id")
     if pending_settlement(settlements) is not None:
         raise RuleBroken("a settlement is awaiting the parties' answers", "dispute_id")
+    if len(settlements) >= SETTLEMENTS:
+        raise RuleBroken(
+            f"{SETTLEMENTS} settlements were proposed: declare the mediation failed instead", "dispute_id"
+        )
 
 
 def check_answer(

@@ -56,7 +56,9 @@ class DisputeCreate(BaseModel):
 
     title: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=5000)] = ""
-    other_parties: list[str] = Field(default_factory=list, description="organisations involved")
+    other_parties: list[str] = Field(
+        default_factory=list, max_length=10, description="organisations involved"
+    )
 
 
 @router.post(

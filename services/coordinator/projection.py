@@ -35,6 +35,7 @@ from services.coordinator.journal.models import EventLogEntry, HeldEvent
 from services.coordinator.journal.service import Cause, begin_cause, end_cause, log_event
 from services.coordinator.matches.models import Match
 from services.coordinator.matches.service import CREATED_MATCHES, RESOLVE_DUE, MatchPolicy
+from services.coordinator.mediation.models import Dispute
 from services.coordinator.projects.models import Project
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared.db import utcnow
@@ -50,6 +51,7 @@ from shared.events.data import (
     InstructionIssued,
     MatchDelivery,
     MatchResponse,
+    MediationEnded,
     NeedData,
     NeedWithdrawn,
     OfferData,
@@ -59,6 +61,9 @@ from shared.events.data import (
     ProjectClosed,
     ProjectProgressed,
     ProjectProposed,
+    SettlementAnswered,
+    SettlementProposed,
+    StatementGiven,
 )
 from shared.events.validation import CheckedEvent, check_event
 from shared.messaging.consumer import Delivery, EventRejected, dead_letter_of
@@ -111,6 +116,11 @@ def prerequisite(session: Session, checked: CheckedEvent) -> Wait | None:
             if session.get(Project, data.project_id) is None:
                 return Wait(
                     f"project:{data.project_id}", f"project {data.project_id} has not been proposed yet"
+                )
+        case StatementGiven() | SettlementProposed() | SettlementAnswered() | MediationEnded():
+            if session.get(Dispute, data.dispute_id) is None:
+                return Wait(
+                    f"dispute:{data.dispute_id}", f"dispute {data.dispute_id} has not been raised yet"
                 )
         case _:
             pass

@@ -125,6 +125,11 @@ class AllocationCreate(Schema):
     recipient_organisation_id: str | None = None
     recipient_name: Annotated[str, Field(max_length=200)] = ""
 
+    @field_validator("match_id", "project_id", "budget_line", "recipient_organisation_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _one_target(self) -> "AllocationCreate":
         if bool(self.match_id) == bool(self.project or self.project_id):

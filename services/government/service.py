@@ -313,7 +313,8 @@ def allocate(uow: UnitOfWork, org: Organisation, fund_id: str, command: Allocati
     if command.match_id:
         recipient = _funded_match(session, org, command.match_id, command.amount).need_organisation_id
     if command.project_id and command.budget_line:
-        project = project or _funded_line(session, org, fund, command)
+        title = _funded_line(session, org, fund, command)  # checked even when the name is given
+        project = project or title
     try:
         share, balance = fund_ledger.allocate(account.balance(), command.amount, key=command.share)
     except fund_ledger.LedgerRefusal as refusal:

@@ -11,6 +11,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from shared.regions import validate_region
@@ -325,7 +326,7 @@ class StatementGiven(EventData):
     statement_id: str
     dispute_id: str
     organisation_id: str
-    statement: str = Field(min_length=1, max_length=5000)
+    statement: str = Field(min_length=1, max_length=3000)
     evidence_url: str = Field(default="", max_length=500)
 
 
@@ -335,7 +336,7 @@ class SettlementProposed(EventData):
     settlement_id: str
     dispute_id: str
     organisation_id: str = Field(description="the mediator")
-    terms: str = Field(min_length=1, max_length=10000)
+    terms: str = Field(min_length=1, max_length=5000)
 
 
 class SettlementAnswered(EventData):
@@ -367,7 +368,7 @@ class DisputeData(EventData):
     raised_by: str
     parties: list[str]
     mediator_organisation_id: str | None
-    status: Literal["awaiting_mediator", "in_mediation", "settled", "escalated"]
+    status: Literal["awaiting_mediator", "in_mediation", "settled", "escalated", "decided"]
     step: Literal["assign_mediator", "statements", "settlement", "answers"] | None
     awaiting: list[str]
     deadline: datetime | None
@@ -635,12 +636,11 @@ class BudgetLine(EventData):
     fund_id: str | None = Field(default=None, description="the special fund it draws on, if any")
     share: ShareKey | None = Field(default=None, description="the fund's share it draws on")
 
-    @field_validator("share")
-    @classmethod
-    def _share_with_fund(cls, share: str | None, info: ValidationInfo) -> str | None:
-        if (share is None) != (info.data.get("fund_id") is None):
+    @model_validator(mode="after")
+    def _share_with_fund(self) -> "BudgetLine":
+        if (self.share is None) != (self.fund_id is None):
             raise ValueError("a line that draws on a fund names both the fund and its share")
-        return share
+        return self
 
 
 class ProjectPlan(EventData):
@@ -651,8 +651,8 @@ class ProjectPlan(EventData):
     description: str = Field(default="", max_length=5000)
     region: RegionCode
     members: list[ProjectMember] = Field(min_length=2, max_length=20)
-    milestones: list[MilestonePlan] = Field(min_length=1, max_length=50)
-    budget_lines: list[BudgetLine] = Field(default_factory=list, max_length=50)
+    milestones: list[MilestonePlan] = Field(min_length=1, max_length=20)
+    budget_lines: list[BudgetLine] = Field(default_factory=list, max_length=30)
 
     @field_validator("members")
     @classmethod

@@ -57,14 +57,14 @@ def apply_dispute_event(session: Session, checked: CheckedEvent, delivery: Deliv
 class Statement(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    statement: Annotated[str, Field(min_length=1, max_length=5000)]
+    statement: Annotated[str, Field(min_length=1, max_length=3000)]
     evidence_url: Annotated[str, Field(max_length=500)] = ""
 
 
 class Settlement(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    terms: Annotated[str, Field(min_length=1, max_length=10000)]
+    terms: Annotated[str, Field(min_length=1, max_length=5000)]
 
 
 class SettlementAnswer(BaseModel):
@@ -140,7 +140,11 @@ def disputes_router() -> APIRouter:
         state = notice.state
         _checked(
             lambda: rules.check_statement(
-                state["status"], state["mediator_organisation_id"], state["parties"], org.id
+                state["status"],
+                state["mediator_organisation_id"],
+                state["parties"],
+                org.id,
+                state["statements"],
             )
         )
         event = StatementGiven(

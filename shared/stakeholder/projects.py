@@ -9,13 +9,13 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared import project_rules as rules
 from shared.app import UowDep
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.data import (
     BudgetLine,
     MilestonePlan,
@@ -75,8 +75,8 @@ class ProjectCreate(BaseModel):
     region: RegionCode | None = Field(default=None, description="default: the organisation's region")
     role: Annotated[str, Field(min_length=1, max_length=100)] = Field(description="the lead's own role")
     members: list[ProjectMember] = Field(min_length=1, max_length=19, description="the other members")
-    milestones: list[MilestoneCreate] = Field(min_length=1, max_length=50)
-    budget_lines: list[BudgetLine] = Field(default_factory=list, max_length=50)
+    milestones: list[MilestoneCreate] = Field(min_length=1, max_length=20)
+    budget_lines: list[BudgetLine] = Field(default_factory=list, max_length=30)
 
 
 class Answer(BaseModel):
@@ -142,6 +142,17 @@ def _checked(action: Any) -> Any:
         raise error(broken.message, field=broken.field) from None
 
 
+def _proposal(**fields: Any) -> ProjectProposed:
+    """The proposal event; a rule of the plan it breaks (a member named twice, two budget lines
+    with one key) is a 422 naming the field."""
+    try:
+        return ProjectProposed(**fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        raise InvalidInput(f"{field}: {error['msg']}", field=field) from None
+
+
 def projects_router() -> APIRouter:
     router = APIRouter(tags=["projects"])
 
@@ -151,8 +162,12 @@ def projects_router() -> APIRouter:
         summary="Propose a cross-sector project this organisation leads",
     )
     def propose(body: ProjectCreate, uow: UowDep, org: CurrentOrg) -> ProjectProposed:
+        if org.id in {m.organisation_id for m in body.members}:
+            raise InvalidInput(
+                "name the other members: the caller leads and is a member already", field="members"
+            )
         members = [ProjectMember(organisation_id=org.id, role=body.role), *body.members]
-        event = ProjectProposed(
+        event = _proposal(
             project_id=new_event_id(),
             organisation_id=org.id,
             title=body.title,

@@ -142,6 +142,9 @@ def test_a_joint_meeting_from_invitation_to_locked_minutes_and_done_actions(plat
         },
     )
     action_id = decision["actions"][0]["action_id"]
+    assert (
+        coordinator.call("GET", f"/disputes/{dispute['dispute_id']}")["status"] == "decided"
+    )  # mediation ends
     assert decision["recorded_by"] == "张主任"
     eventually(lambda: [a for a in firm.matches_or_meetings("/actions") if a["action_id"] == action_id])
 

@@ -100,6 +100,16 @@ def test_parties_run_a_funded_project_each_through_its_own_service(
     )
     assert accepted.status_code == 202, accepted.text
     project_id = accepted.json()["project_id"]
+    proposal = {"title": "x", "role": "lead", "milestones": [{"title": "m", "due_date": "2027-01-10"}]}
+    for members, problem in (
+        ([{"organisation_id": _me(platform, "community", village), "role": "x"}], "the caller leads"),
+        ([{"organisation_id": "same", "role": "a"}, {"organisation_id": "same", "role": "b"}], "named twice"),
+    ):
+        bad = httpx.post(
+            platform.url("community") + "/projects", headers=village, json=proposal | {"members": members}
+        )
+        assert bad.status_code == 422 and problem in bad.json()["message"], bad.text
+        assert bad.json()["errors"][0]["field"] == "members"
 
     invited = _project(platform, "ngo", station, project_id, status="proposed")
     assert (invited["my_answer"], invited["my_role"]) == ("pending", "社工陪伴与培训")
@@ -140,6 +150,12 @@ def test_parties_run_a_funded_project_each_through_its_own_service(
         json=grant | {"amount": "60000.01"},
     )
     assert too_much.status_code == 409 and "can take 60,000.00 yuan more" in too_much.json()["message"]
+    named = httpx.post(  # naming the project in words does not skip the line's check
+        platform.url("government") + f"/funds/{fund['id']}/allocations",
+        headers=bureau,
+        json=grant | {"amount": "60000.01", "project": "公益助农直播节"},
+    )
+    assert named.status_code == 409 and "can take 60,000.00 yuan more" in named.json()["message"]
     allocation = post(
         platform, "government", f"/funds/{fund['id']}/allocations", bureau, grant | {"amount": "45000"}
     )

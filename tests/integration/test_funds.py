@@ -245,6 +245,17 @@ def test_bad_fund_input_gets_a_clear_error(bureau: Bureau) -> None:
         expect=404,
     )
     assert no_match["errors"][0]["field"] == "match_id"
+    blank = bureau.post(  # empty ids are no ids: a project named in words, no line to check
+        f"/funds/{fund_id}/allocations",
+        {
+            **_allocation("ecommerce", "1"),
+            "project": "道路",
+            "project_id": "",
+            "budget_line": "",
+            "match_id": "",
+        },
+    )
+    assert (blank["project_id"], blank["budget_line"], blank["match_id"]) == (None, None, None)
     other = bureau.client.get("/funds/not-a-fund", headers=bureau.auth)
     assert other.status_code == 404
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from services.coordinator.clock import CLOCK_REGION
-from services.coordinator.mediation.models import MediationRecord
+from services.coordinator.mediation.models import Dispute, MediationRecord
 from services.coordinator.mediation.queries import verify_county
 from services.coordinator.meetings.models import AgendaProposal
 from shared.events.catalogue import CATALOGUE
@@ -31,7 +31,7 @@ from shared.events.data import (
 )
 from shared.events.envelope import CloudEvent, new_event_id
 from shared.messaging.consumer import EventRejected
-from shared.messaging.models import OutboxMessage
+from shared.messaging.models import DeadLetter, OutboxMessage
 from sifang.replay_compare import COORDINATOR_TABLES, compare_databases
 from tests import factories
 from tests.integration.streams import Stream
@@ -335,3 +335,102 @@ def test_a_dispute_past_its_time_limits_is_reminded_then_escalated_to_the_agenda
     }
     differences = compare_databases(stream.url, replayed.url, tables)
     assert all(table["identical"] for table in differences.values()), differences
+
+
+def test_a_dispute_id_taken_and_a_dispute_outside_the_communitys_county_are_refused_and_early_steps_wait(
+    service_database: Callable[[str], str],
+) -> None:
+    stream = Stream(service_database("coordinator"))
+    _registered(stream)
+    # a statement that overtakes its dispute waits for it (then meets the rule: no mediator yet)
+    early = StatementGiven(
+        statement_id=new_event_id(), dispute_id="d1", organisation_id="village", statement="先到"
+    )
+    stream.apply(*_event("village", "dispute", "statement_given", early, T0 - timedelta(minutes=1)))
+    with stream.sessions() as session:
+        assert session.get(Dispute, "d1") is None
+    _raised(stream, "d1", T0)
+    with stream.sessions() as session:
+        letters = session.scalars(select(DeadLetter.reason)).all()
+    assert any("no mediator yet" in reason for reason in letters), letters
+    again = DisputeRaised(
+        dispute_id="d1", organisation_id="village", title="再次", other_parties=[], region=COUNTY
+    )
+    _refused(
+        stream,
+        _event("village", "dispute", "raised", again, T0 + timedelta(hours=1)),
+        "dispute d1 exists already",
+    )
+    elsewhere = again.model_copy(update={"dispute_id": "d2", "region": "610125"})
+    _refused(
+        stream, _event("village", "dispute", "raised", elsewhere, T0 + timedelta(hours=1)), "not in 610125"
+    )
+
+
+def test_a_meeting_decision_on_a_dispute_ends_its_mediation(service_database: Callable[[str], str]) -> None:
+    from services.coordinator.journal.service import Cause, begin_cause, end_cause
+    from services.coordinator.mediation.service import decided_at_meeting
+
+    stream = Stream(service_database("coordinator"))
+    _registered(stream)
+    _raised(stream, "d1", T0)
+    with stream.sessions() as session:
+        cause = new_event_id()
+        begin_cause(session, Cause(cause, cause, T0 + timedelta(days=4)))
+        decided_at_meeting(
+            session, "d1", meeting_id="m", decision_id="x", outcome="approved", at=T0 + timedelta(days=4)
+        )
+        end_cause(session)
+        session.commit()
+        dispute = session.get(Dispute, "d1")
+        assert dispute is not None and (dispute.status, dispute.next_check) == ("decided", None)
+        assert dispute.history[-1]["what"] == "decided_at_meeting"
+    stream.apply(*_tick(T0 + timedelta(days=7)))  # past twice the limit: nothing more happens to it
+    verb, last = _states(stream, "d1")[-1]
+    assert (verb, last.status) == ("updated", "decided")
+    with stream.sessions() as session:
+        assert session.scalars(select(MediationRecord)).all() == []
+
+
+def test_an_upgraded_coordinator_carries_its_disputes_into_mediation(
+    make_database: Callable[[str], str],
+) -> None:
+    from alembic import command
+    from sqlalchemy import insert
+    from sqlalchemy.orm import sessionmaker
+
+    from services.migrate import alembic_config, upgrade
+    from shared.db import make_engine
+
+    url = make_database("coordinator")
+    command.upgrade(alembic_config("coordinator", url), "coordinator_0015")  # before mediation
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for ident, status in (("open-one", "pending"), ("decided-one", "decided")):
+            connection.execute(
+                insert(AgendaProposal.__table__).values(
+                    id=ident,
+                    source="dispute",
+                    organisation_id="village",
+                    series_id=None,
+                    region="610124104201",
+                    title="收购价格纠纷",
+                    description="",
+                    details={"other_parties": ["firm", "village"]},
+                    status=status,
+                    raised_at=T0,
+                )
+            )
+    upgrade("coordinator", url)
+    with sessionmaker(engine)() as session:
+        waiting, decided = session.get(Dispute, "open-one"), session.get(Dispute, "decided-one")
+        assert waiting is not None and decided is not None
+        assert (waiting.status, waiting.parties, waiting.next_check) == (
+            "awaiting_mediator",
+            ["village", "firm"],
+            T0 + timedelta(days=3),
+        )
+        assert (decided.status, decided.next_check) == ("decided", None)
+        item = session.get(AgendaProposal, "open-one")
+        assert item is not None and item.status == "awaiting_mediator"
+    engine.dispose()

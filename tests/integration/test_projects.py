@@ -431,3 +431,32 @@ def test_a_budget_line_draws_on_a_fund_share_never_beyond_its_amount(
     tables = {name: COORDINATOR_TABLES[name] for name in ("projects", "ledger_fund_allocations")}
     differences = compare_databases(stream.url, replayed.url, tables)
     assert all(table["identical"] for table in differences.values()), differences
+
+
+def test_a_budget_line_naming_a_fund_not_yet_known_learns_its_owner_when_the_fund_opens(
+    service_database: Callable[[str], str],
+) -> None:
+    stream = Stream(service_database("coordinator"))
+    for event in _registered():
+        stream.apply(*event)
+    lines = [
+        {"line": "training", "title": "培训", "amount": "60000", "fund_id": "f1", "share": "social_work"}
+    ]
+    stream.apply(*_event("east", "project", "proposed", _proposal(lines=lines)))
+    assert _states(stream)[-1].budget_lines[0]["fund_status"]["code"] == "line_fund_unknown"
+    fund = FundOpened(
+        fund_id="f1",
+        organisation_id="bureau",
+        version=1,
+        name="专项资金",
+        fiscal_year=2026,
+        region=COUNTY,
+        shares=[
+            FundShare(share="social_work", name="社会工作", purpose="social_work", amount=Decimal(500000))
+        ],
+    )
+    stream.apply(*_event("bureau", "fund", "opened", fund))
+    latest = _states(stream)[-1]
+    assert latest.budget_lines[0]["fund_organisation_id"] == "bureau"
+    assert latest.budget_lines[0]["fund_status"]["code"] == "line_fund_ok"
+    assert "bureau" in latest.concerns  # the fund's owner now receives the project

@@ -10,6 +10,8 @@ import pytest
 from services.coordinator.meetings.agenda import AgendaScope, RaisedItem, raised_items
 from shared.mediation_rules import (
     LIMITS,
+    SETTLEMENTS,
+    STATEMENTS_PER_PARTY,
     RuleBroken,
     check_answer,
     check_end,
@@ -165,3 +167,15 @@ def test_a_dispute_comes_to_the_agenda_when_escalated_or_when_nobody_mediates_it
         scope,
     )
     assert [c.key for c in found] == ["dispute:escalated", "dispute:unmediated"]
+
+
+def test_a_dispute_holds_few_statements_and_settlements_so_its_state_stays_a_small_event() -> None:
+    said = [{"organisation_id": "village"}] * STATEMENTS_PER_PARTY
+    check_statement("in_mediation", "station", PARTIES, "firm", said)
+    with pytest.raises(RuleBroken, match=f"at most {STATEMENTS_PER_PARTY} statements"):
+        check_statement("in_mediation", "station", PARTIES, "village", said)
+    rejected = [settlement("rejected")] * SETTLEMENTS
+    with pytest.raises(RuleBroken, match="declare the mediation failed instead"):
+        check_settlement("in_mediation", "station", rejected, "station")
+    with pytest.raises(RuleBroken, match="the dispute is decided"):
+        check_statement("decided", "station", PARTIES, "village")

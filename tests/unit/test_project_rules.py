@@ -2,10 +2,13 @@
 the agenda rule that brings overdue milestones back to the joint meeting."""
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from services.coordinator.meetings.agenda import AgendaScope, LiveMilestone, overdue_milestones
+from shared.events.data import BudgetLine
 from shared.project_rules import (
     RuleBroken,
     after_progress,
@@ -115,3 +118,11 @@ def test_overdue_milestones_of_the_region_or_the_series_come_to_the_agenda() -> 
     )
     assert [c.key for c in found] == ["milestone:here:m1", "milestone:decided-here:m1"]
     assert found[0].priority()[0] == 76  # 70 + 6 days overdue
+
+
+def test_a_budget_line_names_both_a_fund_and_its_share_or_neither() -> None:
+    assert BudgetLine(line="a", title="t", amount=Decimal(1)).fund_id is None
+    assert BudgetLine(line="a", title="t", amount=Decimal(1), fund_id="f", share="s").share == "s"
+    for half in ({"fund_id": "f"}, {"share": "s"}):
+        with pytest.raises(ValidationError, match="names both the fund and its share"):
+            BudgetLine.model_validate({"line": "a", "title": "t", "amount": "1", **half})

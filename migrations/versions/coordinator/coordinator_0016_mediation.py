@@ -6,8 +6,7 @@ Create Date: 2026-12-05 16:00:00
 
 Disputes raised before mediation existed become disputes in mediation: one still pending
 awaits a mediator (its agenda item with it: it qualifies for an agenda once the time to name a
-mediator has passed, as before it qualified at once); one a meeting decided is taken as
-escalated before mediation.
+mediator has passed, as before it qualified at once); one a meeting decided is decided.
 """
 
 from collections.abc import Sequence
@@ -117,10 +116,10 @@ def _disputes_from_the_agenda() -> None:
             disputes.insert().values(
                 id=ident, title=title, description=description, region=region, raised_by=org,
                 parties=[org, *dict.fromkeys(others)], mediator=None, mediator_since=None,
-                status="awaiting_mediator" if waiting else "escalated",
+                status="awaiting_mediator" if waiting else "decided",
                 raised_at=raised_at, statements=[], settlements=[], reminders=[],
                 history=[{"at": raised_at.isoformat(), "what": "raised", "by": org}],
-                escalation=None if waiting else {"reason": "before_mediation", "at": raised_at.isoformat()},
+                escalation=None,
                 record_id=None,
                 next_check=raised_at + timedelta(days=3) if waiting else None,
                 updated_at=raised_at, version=1,

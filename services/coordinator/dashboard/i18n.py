@@ -73,6 +73,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "history_reminder": ("超时提醒", "reminder"),
     "history_time_limit_exceeded": ("超过时限", "time limit exceeded"),
     "history_mediation_failed": ("调解失败", "mediation failed"),
+    "history_decided_at_meeting": ("联席会议已作出决定", "decided at a joint meeting"),
     "chain_record": ("哈希链记录", "Record in the chain"),
     "coordinators": ("协调员", "the coordinators"),
     "statements": ("各方陈述", "Statements"),

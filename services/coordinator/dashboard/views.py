@@ -889,7 +889,7 @@ def project_page(request: Request, project_id: str, uow: UowDep, user: User) -> 
     )
 
 
-DISPUTE_STATES = ("awaiting_mediator", "in_mediation", "settled", "escalated")
+DISPUTE_STATES = ("awaiting_mediator", "in_mediation", "settled", "escalated", "decided")
 
 
 @router.get("/disputes")
@@ -897,7 +897,9 @@ def disputes_page(
     request: Request,
     uow: UowDep,
     user: User,
-    status: Annotated[str, Query(pattern="^(awaiting_mediator|in_mediation|settled|escalated)?$")] = "",
+    status: Annotated[
+        str, Query(pattern="^(awaiting_mediator|in_mediation|settled|escalated|decided)?$")
+    ] = "",
 ) -> HTMLResponse:
     """Disputes in mediation: whom each waits for and until when, open ones first."""
     lang = _lang(request)

@@ -16,18 +16,22 @@ __all__ = ["EVENT_HANDLERS"]
 
 
 def fund_opened(event: Applied[FundOpened], uow: UnitOfWork) -> None:
+    """The fund's ledger opens; projects whose budget named it before are told who owns it."""
     service.open_fund(uow.session, event.data, event.envelope.time)
+    uow.session.flush()
+    for project in projects.projects_naming_fund(uow.session, event.data.fund_id):
+        projects.publish_project(uow.session, project)
 
 
 def _project_of(event: Applied[service.FundEntryData], uow: UnitOfWork) -> str | None:
     """The project whose budget line the entry moves money of, checked first for an allocation."""
     data = event.data
     if isinstance(data, FundAllocated):
-        if data.project_id is None:
-            if data.budget_line is not None:
+        if not data.project_id:
+            if data.budget_line:
                 raise InvalidInput("a budget line belongs to a project: name project_id", field="project_id")
             return None
-        if data.budget_line is None:
+        if not data.budget_line:
             raise InvalidInput("name the project's budget line the allocation funds", field="budget_line")
         room = projects.funding_room(uow.session, data.project_id, data.budget_line, data.fund_id, data.share)
         if data.amount > room:

@@ -21,7 +21,7 @@ from shared import fund_ledger
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.events.data import FundAllocated, FundDisbursed, FundOpened, FundReturned, FundTrancheReceived
 from shared.fund_ledger import ZERO
-from shared.regions import covers
+from shared.regions import county_of, covers
 
 __all__ = ["FundEntryData", "follow_entry", "ledger_version", "open_fund", "quarter_of"]
 
@@ -44,6 +44,12 @@ def open_fund(session: Session, data: FundOpened, at: datetime) -> LedgerFund:
         raise InvalidInput("a fund's ledger opens with entry 1", field="version")
     if session.get(LedgerFund, data.fund_id) is not None:
         raise Conflict(f"fund {data.fund_id} is open already", field="fund_id")
+    owner = session.get(RegisteredOrganisation, data.organisation_id)
+    if owner is not None and not covers(county_of(owner.region), data.region):
+        raise InvalidInput(
+            f"a fund lies within its bureau's county ({county_of(owner.region)}), not {data.region}",
+            field="region",
+        )
     fund = LedgerFund(
         id=data.fund_id,
         organisation_id=data.organisation_id,
@@ -211,13 +217,8 @@ def _apply(session: Session, fund: LedgerFund, data: FundEntryData) -> list[Ledg
                 raise Conflict(f"allocation {data.allocation_id} exists already", field="allocation_id")
             if data.match_id:
                 _checked_match(session, fund, data)
-            elif data.recipient_organisation_id and (
-                session.get(RegisteredOrganisation, data.recipient_organisation_id) is None
-            ):
-                raise InvalidInput(
-                    f"recipient {data.recipient_organisation_id} is not a registered organisation",
-                    field="recipient_organisation_id",
-                )
+            # a recipient named beside a match is the bureau's statement: its registration may
+            # not have reached this coordinator yet, and it is not a rule of the ledger
             committed, allocated = fund_ledger.allocate(share.balance(), data.amount, key=share.share)
             share.set_balance(committed)
             session.add(

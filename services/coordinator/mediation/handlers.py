@@ -20,6 +20,8 @@ __all__ = ["COMMAND_HANDLERS", "EVENT_HANDLERS"]
 
 
 def dispute_raised(event: Applied[DisputeRaised], uow: UnitOfWork) -> None:
+    """Open the dispute for mediation and keep its agenda item; checked before either is made."""
+    service.check_new_dispute(uow.session, event.data)
     sources.raise_agenda_item(
         uow.session, event.data, fallback_region=event.envelope.region, at=event.envelope.time
     )

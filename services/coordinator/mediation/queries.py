@@ -28,7 +28,7 @@ def disputes(
     rows = session.scalars(query.order_by(Dispute.raised_at.desc(), Dispute.id)).all()
     if organisation_id:
         rows = [d for d in rows if organisation_id in d.parties or d.mediator == organisation_id]
-    return sorted(rows, key=lambda d: d.status in ("settled", "escalated"))
+    return sorted(rows, key=lambda d: d.status in ("settled", "escalated", "decided"))
 
 
 def records(session: Session, county: str) -> Sequence[MediationRecord]:

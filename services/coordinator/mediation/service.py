@@ -18,7 +18,7 @@ from services.coordinator.meetings.chain import GENESIS, hash_record
 from services.coordinator.meetings.models import AgendaProposal
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared import mediation_rules as rules
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.data import (
     DisputeData,
     DisputeRaised,
@@ -33,6 +33,8 @@ from shared.regions import county_of
 __all__ = [
     "answer_settlement",
     "assign_mediator",
+    "check_new_dispute",
+    "decided_at_meeting",
     "dispute_data",
     "disputes_due",
     "end_mediation",
@@ -45,6 +47,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+MAX_PARTIES = 10
 
 
 def get_dispute(session: Session, dispute_id: str) -> Dispute:
@@ -140,10 +143,26 @@ def _agenda_item(session: Session, dispute: Dispute) -> AgendaProposal | None:
     return session.get(AgendaProposal, dispute.id)
 
 
-def open_dispute(session: Session, data: DisputeRaised, at: datetime) -> Dispute:
-    """A dispute a community raised awaits a mediator (its agenda item waits with it)."""
-    if session.get(Dispute, data.dispute_id) is not None:
+def check_new_dispute(session: Session, data: DisputeRaised) -> None:
+    """Refuse a dispute whose id is taken (by a dispute or an agenda item), or that lies outside
+    the county of the community raising it."""
+    taken = session.get(Dispute, data.dispute_id) or session.get(AgendaProposal, data.dispute_id)
+    if taken is not None:
         raise Conflict(f"dispute {data.dispute_id} exists already", field="dispute_id")
+    org = session.get(RegisteredOrganisation, data.organisation_id)
+    if org is not None and county_of(org.region) != county_of(data.region):
+        raise InvalidInput(
+            f"a dispute lies in the county of the community raising it ({county_of(org.region)}), "
+            f"not in {data.region}",
+            field="region",
+        )
+    if len(data.other_parties) > MAX_PARTIES:
+        raise InvalidInput(f"a dispute names at most {MAX_PARTIES} other parties", field="other_parties")
+
+
+def open_dispute(session: Session, data: DisputeRaised, at: datetime) -> Dispute:
+    """A dispute a community raised awaits a mediator (its agenda item waits with it);
+    :func:`check_new_dispute` first."""
     parties = [data.organisation_id, *(p for p in data.other_parties if p != data.organisation_id)]
     dispute = Dispute(
         id=data.dispute_id,
@@ -184,7 +203,7 @@ def assign_mediator(
     dispute.mediator, dispute.mediator_since, dispute.status = mediator, at, "in_mediation"
     _noted(dispute, at, "mediator_assigned", coordinator, mediator=mediator)
     item = _agenda_item(session, dispute)
-    if item is not None:
+    if item is not None and item.status in ("awaiting_mediator", "pending"):
         item.status = "in_mediation"  # off the agendas while the mediation runs
     _publish(session, dispute, "updated", at)
     return dispute
@@ -193,7 +212,9 @@ def assign_mediator(
 def give_statement(session: Session, data: StatementGiven, at: datetime) -> Dispute:
     dispute = get_dispute(session, data.dispute_id)
     _checked(
-        lambda: rules.check_statement(dispute.status, dispute.mediator, dispute.parties, data.organisation_id)
+        lambda: rules.check_statement(
+            dispute.status, dispute.mediator, dispute.parties, data.organisation_id, dispute.statements
+        )
     )
     statement = {
         "statement_id": data.statement_id,
@@ -271,6 +292,8 @@ def _finish(session: Session, dispute: Dispute, outcome: str, at: datetime, deta
     the next joint meeting with its history), and the outcome enters the county's chain."""
     dispute.status = outcome
     item = _agenda_item(session, dispute)
+    if item is not None and item.status == "decided":
+        item = None  # a meeting decided it already: its decision stands
     if outcome == "escalated":
         dispute.escalation = details | {"at": at.isoformat()}
         if item is not None:
@@ -334,6 +357,27 @@ def record_data(record: MediationRecord) -> MediationRecordData:
         previous_hash=record.previous_hash,
         content=record.content,
     )
+
+
+def decided_at_meeting(
+    session: Session, dispute_id: str, *, meeting_id: str, decision_id: str, outcome: str, at: datetime
+) -> None:
+    """A joint meeting decided the dispute (it came to the agenda unmediated or escalated): the
+    mediation ends there, whatever its step; a settled dispute is not on an agenda."""
+    dispute = session.get(Dispute, dispute_id)
+    if dispute is None or dispute.status in ("settled", "decided"):
+        return
+    dispute.status = "decided"
+    _noted(
+        dispute,
+        at,
+        "decided_at_meeting",
+        None,
+        meeting_id=meeting_id,
+        decision_id=decision_id,
+        outcome=outcome,
+    )
+    _publish(session, dispute, "updated", at)
 
 
 def disputes_due(now: datetime) -> Select[str]:

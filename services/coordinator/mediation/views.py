@@ -22,7 +22,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["mediation"])
 READ = require("read:meetings")
 
-Status = Annotated[str | None, Query(pattern="^(awaiting_mediator|in_mediation|settled|escalated)$")]
+Status = Annotated[str | None, Query(pattern="^(awaiting_mediator|in_mediation|settled|escalated|decided)$")]
 County = Annotated[str, Query(pattern="^[0-9]{6}$", description="a county code")]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.coordinator.bus import Applied, Command, CommandBody, CommandHandler, EventHandler, UnitOfWork
 from services.coordinator.journal.service import new_id
+from services.coordinator.mediation import service as mediation
 from services.coordinator.meetings import agendas, follow_up, proceedings, record, series, sources
 from services.coordinator.meetings.commands import (
     AgendaEdit,
@@ -121,6 +122,16 @@ def record_decision(command: Command[DecisionCreate], uow: UnitOfWork) -> str:
         recorded_by=command.coordinator,
         now=command.at,
     )
+    source, _, ident = body.item_key.partition(":")
+    if source == "dispute":
+        mediation.decided_at_meeting(
+            uow.session,
+            ident,
+            meeting_id=command.target,
+            decision_id=decision.id,
+            outcome=body.outcome,
+            at=command.at,
+        )
     series_id = series.get_meeting(uow.session, command.target)[1].id
     origin = {
         "kind": "decision",

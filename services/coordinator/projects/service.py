@@ -36,6 +36,7 @@ __all__ = [
     "mark_overdue",
     "overdue_milestones_query",
     "project_data",
+    "projects_naming_fund",
     "propose",
     "publish_project",
     "report_progress",
@@ -43,6 +44,10 @@ __all__ = [
 ]
 
 CENTS = Decimal("0.01")
+PUBLISHED_REPORTS = 3
+BUDGET_LINE_FIELDS = tuple(
+    BudgetLine.model_fields
+)  # a milestone's latest progress reports published with the project
 
 
 def overdue_milestones_query(today: date) -> Select[str]:
@@ -100,7 +105,10 @@ def project_data(session: Session, project: Project) -> ProjectData:
         status=project.status,
         status_reason=project.status_reason,
         members=project.members,
-        milestones=project.milestones,
+        milestones=[  # the latest reports: the event stays small however long a project runs
+            m | {"progress": m["progress"][-PUBLISHED_REPORTS:], "progress_count": len(m["progress"])}
+            for m in project.milestones
+        ],
         budget_lines=lines,
         closing=project.closing,
         concerns=sorted(concerns),
@@ -112,6 +120,12 @@ def publish_project(session: Session, project: Project, verb: str = "updated") -
     """Publish the project's new state as its next version."""
     state = rules.status_of(project.members, project.closing)
     project.status, project.status_reason = state.status, dict(state.reason)
+    if any(line.get("fund_id") and not line.get("fund_organisation_id") for line in project.budget_lines):
+        # a fund named before it reached this coordinator: known by now, perhaps
+        project.budget_lines = [
+            _budget_line(session, BudgetLine.model_validate({k: line[k] for k in BUDGET_LINE_FIELDS}))
+            for line in project.budget_lines
+        ]
     project.next_due = rules.next_due(project.milestones)
     project.version += 1
     session.flush()
@@ -295,12 +309,26 @@ def mark_overdue(session: Session, today: date) -> list[Project]:
     return changed
 
 
+def projects_naming_fund(session: Session, fund_id: str) -> list[Project]:
+    """Projects with a budget line naming ``fund_id`` whose owner they do not know yet."""
+    candidates = session.scalars(
+        select(Project).where(Project.status.in_(("proposed", "active"))).order_by(Project.id)
+    )
+    return [
+        p
+        for p in candidates
+        if any(
+            line.get("fund_id") == fund_id and not line.get("fund_organisation_id") for line in p.budget_lines
+        )
+    ]
+
+
 def funding_room(session: Session, project_id: str, line_key: str, fund_id: str, share: str) -> Decimal:
     """What an allocation from ``fund_id``'s ``share`` may still give the project's budget line;
-    refuses a project or line that does not draw on that share."""
-    project = get_project(session, project_id)
-    if project.status not in ("proposed", "active"):
-        raise Conflict(f"project {project_id} is {project.status}", field="project_id")
+    refuses a line that does not draw on that share. Only what cannot change is checked (the
+    line, its fund and share, what allocations hold of it): the bureau checked the project's
+    status against the copy it had, and a later close must not split the two ledgers."""
+    project = get_project(session, project_id)  # its status may have moved on since the bureau looked
     lines: Sequence[dict[str, Any]] = [line for line in project.budget_lines if line["line"] == line_key]
     if not lines:
         raise InvalidInput(f"project {project_id} has no budget line {line_key!r}", field="budget_line")
