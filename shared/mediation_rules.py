@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from shared.rule_errors import RuleBroken
+
 __all__ = [
     "FINAL",
     "LIMITS",
@@ -57,15 +59,6 @@ FINAL = ("settled", "escalated", "decided")
 # what one dispute holds at most, so that its whole state stays a small event
 STATEMENTS_PER_PARTY = 3
 SETTLEMENTS = 5
-
-
-class RuleBroken(Exception):
-    """What a party asked breaks a rule of the mediation; ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @dataclass(frozen=True)

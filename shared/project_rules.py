@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from shared.rule_errors import RuleBroken
+
 __all__ = [
     "MILESTONE_OPEN",
     "ProjectState",
@@ -30,15 +32,6 @@ __all__ = [
 
 MILESTONE_OPEN = ("open", "in_progress", "blocked")
 CLOSED = ("completed", "abandoned")
-
-
-class RuleBroken(Exception):
-    """What a party asked breaks a project's rule; ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from shared.events.data import (
     CategoryCode,
     EligibilityRules,
     Evidence,
-    FundShare,
+    FundShares,
     Money,
     RegionCode,
     SharePurpose,
@@ -90,15 +90,7 @@ class FundCreate(Schema):
     fiscal_year: int = Field(ge=2000, le=2100)
     region: RegionCode | None = Field(default=None, description="default: the organisation's county")
     description: Description = ""
-    shares: list[FundShare] = Field(min_length=1, max_length=20)
-
-    @field_validator("shares")
-    @classmethod
-    def _shares_distinct(cls, shares: list[FundShare]) -> list[FundShare]:
-        keys = [s.share for s in shares]
-        if len(set(keys)) != len(keys):
-            raise ValueError("two shares have the same key")
-        return shares
+    shares: FundShares
 
 
 class TrancheCreate(Schema):

@@ -37,6 +37,7 @@ __all__ = [
     "FundOpened",
     "FundReturned",
     "FundShare",
+    "FundShares",
     "FundTrancheReceived",
     "InstructionAction",
     "InstructionIssued",
@@ -89,6 +90,18 @@ def _plain(value: Decimal) -> Decimal:
     """The same number without trailing zeros (``30.0000`` → ``30``), so it reads the same
     whichever database it came back from."""
     return Decimal(format(value.normalize(), "f"))
+
+
+def _once(key: str, problem: str) -> AfterValidator:
+    """A validator of a list whose items' ``key`` must differ (``problem`` says what repeats)."""
+
+    def check(items: list[Any]) -> list[Any]:
+        keys = [getattr(item, key) for item in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError(problem)
+        return items
+
+    return AfterValidator(check)
 
 
 RegionCode = Annotated[str, AfterValidator(validate_region)]
@@ -532,6 +545,11 @@ class FundShare(EventData):
     amount: Money = Field(description="the amount earmarked for the share, in yuan")
 
 
+FundShares = Annotated[
+    list[FundShare], Field(min_length=1, max_length=20), _once("share", "two shares have the same key")
+]
+
+
 class _FundEntry(EventData):
     """What every entry of a fund's ledger carries: the fund, its owner, its place in the ledger."""
 
@@ -549,15 +567,7 @@ class FundOpened(_FundEntry):
     fiscal_year: int = Field(ge=2000, le=2100)
     region: RegionCode
     description: str = Field(default="", max_length=5000)
-    shares: list[FundShare] = Field(min_length=1, max_length=20)
-
-    @field_validator("shares")
-    @classmethod
-    def _shares_distinct(cls, shares: list[FundShare]) -> list[FundShare]:
-        keys = [s.share for s in shares]
-        if len(set(keys)) != len(keys):
-            raise ValueError("two shares have the same key")
-        return shares
+    shares: FundShares
 
 
 class FundTrancheReceived(_FundEntry):
@@ -650,33 +660,19 @@ class ProjectPlan(EventData):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     region: RegionCode
-    members: list[ProjectMember] = Field(min_length=2, max_length=20)
-    milestones: list[MilestonePlan] = Field(min_length=1, max_length=20)
-    budget_lines: list[BudgetLine] = Field(default_factory=list, max_length=30)
-
-    @field_validator("members")
-    @classmethod
-    def _members_once(cls, members: list[ProjectMember]) -> list[ProjectMember]:
-        ids = [m.organisation_id for m in members]
-        if len(set(ids)) != len(ids):
-            raise ValueError("an organisation is named twice")
-        return members
-
-    @field_validator("milestones")
-    @classmethod
-    def _milestones_once(cls, milestones: list[MilestonePlan]) -> list[MilestonePlan]:
-        ids = [m.milestone_id for m in milestones]
-        if len(set(ids)) != len(ids):
-            raise ValueError("two milestones have the same id")
-        return milestones
-
-    @field_validator("budget_lines")
-    @classmethod
-    def _lines_once(cls, lines: list[BudgetLine]) -> list[BudgetLine]:
-        keys = [line.line for line in lines]
-        if len(set(keys)) != len(keys):
-            raise ValueError("two budget lines have the same key")
-        return lines
+    members: Annotated[
+        list[ProjectMember],
+        Field(min_length=2, max_length=20),
+        _once("organisation_id", "an organisation is named twice"),
+    ]
+    milestones: Annotated[
+        list[MilestonePlan],
+        Field(min_length=1, max_length=20),
+        _once("milestone_id", "two milestones have the same id"),
+    ]
+    budget_lines: Annotated[
+        list[BudgetLine], Field(max_length=30), _once("line", "two budget lines have the same key")
+    ] = Field(default_factory=list)
 
 
 class ProjectProposed(ProjectPlan):

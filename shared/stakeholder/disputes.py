@@ -11,12 +11,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared import mediation_rules as rules
 from shared.app import UowDep
-from shared.errors import Conflict, Forbidden, NotFound
 from shared.events.data import (
     DisputeData,
     MediationEnded,
@@ -27,7 +25,9 @@ from shared.events.data import (
 from shared.events.envelope import new_event_id
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery
+from shared.rule_errors import obeying
 from shared.stakeholder.models import CoordinatorNotice, Organisation
+from shared.stakeholder.notices import keep_whole_state, notices_of, own_notice
 from shared.stakeholder.service import emit
 from shared.stakeholder.views import CurrentOrg
 
@@ -37,21 +37,8 @@ __all__ = ["apply_dispute_event", "disputes_router"]
 def apply_dispute_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
     """Keep the coordinator's state of each dispute one of our organisations is party to or mediates."""
     data = checked.data
-    if not isinstance(data, DisputeData):
-        return
-    notice = session.get(CoordinatorNotice, ("dispute", data.dispute_id))
-    if notice is None:
-        ours = session.scalars(select(Organisation.id).where(Organisation.id.in_(data.concerns))).first()
-        if ours is None:
-            return
-        notice = CoordinatorNotice(entity="dispute", entity_id=data.dispute_id, organisations=[], state={})
-        session.add(notice)
-    elif isinstance(known := notice.state.get("version"), int) and data.version <= known:
-        return  # a late copy of an earlier state
-    notice.organisations = sorted({*notice.organisations, *data.concerns})
-    notice.state = data.model_dump(mode="json")
-    notice.updated_at = checked.envelope.time
-    notice.region = checked.envelope.region
+    if isinstance(data, DisputeData):
+        keep_whole_state(session, checked, "dispute", data.dispute_id, data.concerns, data.version)
 
 
 class Statement(BaseModel):
@@ -95,21 +82,6 @@ def _view(notice: CoordinatorNotice, org: Organisation) -> DisputeView:
     return DisputeView.model_validate(state | {"my_part": part, "my_turn": org.id in state["awaiting"]})
 
 
-def _own(session: Session, org: Organisation, dispute_id: str) -> CoordinatorNotice:
-    notice = session.get(CoordinatorNotice, ("dispute", dispute_id))
-    if notice is None or org.id not in notice.organisations:
-        raise NotFound(f"no dispute {dispute_id!r} concerning this organisation", field="dispute_id")
-    return notice
-
-
-def _checked(action: Any) -> Any:
-    try:
-        return action()
-    except rules.RuleBroken as broken:
-        error = Forbidden if broken.field == "organisation_id" else Conflict
-        raise error(broken.message, field=broken.field) from None
-
-
 def _settlements(state: dict[str, Any]) -> list[dict[str, Any]]:
     return [s | {"proposed_at": datetime.fromisoformat(s["proposed_at"])} for s in state["settlements"]]
 
@@ -119,16 +91,11 @@ def disputes_router() -> APIRouter:
 
     @router.get("/disputes", summary="Disputes this organisation is party to or mediates")
     def list_disputes(uow: UowDep, org: CurrentOrg) -> list[DisputeView]:
-        rows = uow.session.scalars(
-            select(CoordinatorNotice)
-            .where(CoordinatorNotice.entity == "dispute")
-            .order_by(CoordinatorNotice.updated_at.desc())
-        )
-        return [_view(row, org) for row in rows if org.id in row.organisations]
+        return [_view(row, org) for row in notices_of(uow.session, org, "dispute")]
 
     @router.get("/disputes/{dispute_id}", summary="One dispute concerning this organisation")
     def get_dispute(dispute_id: str, uow: UowDep, org: CurrentOrg) -> DisputeView:
-        return _view(_own(uow.session, org, dispute_id), org)
+        return _view(own_notice(uow.session, org, "dispute", dispute_id), org)
 
     @router.post(
         "/disputes/{dispute_id}/statements",
@@ -136,9 +103,9 @@ def disputes_router() -> APIRouter:
         summary="State this party's case to the mediator",
     )
     def state_case(dispute_id: str, body: Statement, uow: UowDep, org: CurrentOrg) -> StatementGiven:
-        notice = _own(uow.session, org, dispute_id)
+        notice = own_notice(uow.session, org, "dispute", dispute_id)
         state = notice.state
-        _checked(
+        obeying(
             lambda: rules.check_statement(
                 state["status"],
                 state["mediator_organisation_id"],
@@ -164,9 +131,9 @@ def disputes_router() -> APIRouter:
         summary="Propose a settlement (the mediator)",
     )
     def propose(dispute_id: str, body: Settlement, uow: UowDep, org: CurrentOrg) -> SettlementProposed:
-        notice = _own(uow.session, org, dispute_id)
+        notice = own_notice(uow.session, org, "dispute", dispute_id)
         state = notice.state
-        _checked(
+        obeying(
             lambda: rules.check_settlement(
                 state["status"], state["mediator_organisation_id"], _settlements(state), org.id
             )
@@ -186,9 +153,9 @@ def disputes_router() -> APIRouter:
     def answer(
         dispute_id: str, settlement_id: str, body: SettlementAnswer, uow: UowDep, org: CurrentOrg
     ) -> SettlementAnswered:
-        notice = _own(uow.session, org, dispute_id)
+        notice = own_notice(uow.session, org, "dispute", dispute_id)
         state = notice.state
-        _checked(
+        obeying(
             lambda: rules.check_answer(
                 state["status"], state["parties"], _settlements(state), org.id, settlement_id
             )
@@ -210,8 +177,8 @@ def disputes_router() -> APIRouter:
         summary="Declare the mediation failed: the dispute goes to the joint meeting (the mediator)",
     )
     def fail(dispute_id: str, body: Failure, uow: UowDep, org: CurrentOrg) -> MediationEnded:
-        notice = _own(uow.session, org, dispute_id)
-        _checked(
+        notice = own_notice(uow.session, org, "dispute", dispute_id)
+        obeying(
             lambda: rules.check_end(notice.state["status"], notice.state["mediator_organisation_id"], org.id)
         )
         event = MediationEnded(dispute_id=dispute_id, organisation_id=org.id, note=body.note)

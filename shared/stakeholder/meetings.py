@@ -26,6 +26,7 @@ from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery
 from shared.reasons import LANGUAGES, agenda_reason, agenda_rule
 from shared.stakeholder.models import CoordinatorNotice, Organisation
+from shared.stakeholder.notices import own_notice
 from shared.stakeholder.service import emit
 from shared.stakeholder.views import CurrentOrg
 
@@ -146,13 +147,6 @@ def _meeting_notice(row: CoordinatorNotice) -> MeetingNotice:
     return MeetingNotice.model_validate(state)
 
 
-def _own_notice(session: Session, org: Organisation, entity: str, entity_id: str) -> CoordinatorNotice:
-    notice = session.get(CoordinatorNotice, (entity, entity_id))
-    if notice is None or org.id not in notice.organisations:
-        raise NotFound(f"no {entity} {entity_id!r} concerning this organisation", field=f"{entity}_id")
-    return notice
-
-
 def meetings_router() -> APIRouter:
     router = APIRouter(tags=["meetings"])
 
@@ -172,7 +166,7 @@ def meetings_router() -> APIRouter:
 
     @router.get("/meetings/{meeting_id}", response_model=MeetingNotice, response_model_exclude_unset=True)
     def get_meeting(meeting_id: str, uow: UowDep, org: CurrentOrg) -> MeetingNotice:
-        return _meeting_notice(_own_notice(uow.session, org, "meeting", meeting_id))
+        return _meeting_notice(own_notice(uow.session, org, "meeting", meeting_id))
 
     @router.post(
         "/meetings/{meeting_id}/reply",
@@ -180,7 +174,7 @@ def meetings_router() -> APIRouter:
         summary="Attend, decline, or send a delegate",
     )
     def reply(meeting_id: str, body: Reply, uow: UowDep, org: CurrentOrg) -> InvitationAnswered:
-        notice = _own_notice(uow.session, org, "meeting", meeting_id)
+        notice = own_notice(uow.session, org, "meeting", meeting_id)
         if "meeting" not in notice.state or org.id not in notice.state["meeting"]["invited"]:
             raise NotFound("this organisation is not invited to that meeting", field="meeting_id")
         if body.reply == "delegate" and not body.delegate:
@@ -198,7 +192,7 @@ def meetings_router() -> APIRouter:
         summary="Approve the minutes, naming the hash of the record approved",
     )
     def approve(meeting_id: str, body: Approval, uow: UowDep, org: CurrentOrg) -> MinutesApproved:
-        notice = _own_notice(uow.session, org, "meeting", meeting_id)
+        notice = own_notice(uow.session, org, "meeting", meeting_id)
         record = notice.state.get("record")
         if record is None:
             raise Conflict("the meeting has no minutes to approve yet", field="meeting_id")
@@ -244,7 +238,7 @@ def meetings_router() -> APIRouter:
         summary="Report progress on an action item (status, note, evidence link)",
     )
     def progress(action_id: str, body: Progress, uow: UowDep, org: CurrentOrg) -> ActionProgressed:
-        notice = _own_notice(uow.session, org, "action", action_id)
+        notice = own_notice(uow.session, org, "action", action_id)
         if notice.state.get("status") == "done":
             raise Conflict("this action is done", field="status")
         event = ActionProgressed(

@@ -10,12 +10,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared import project_rules as rules
 from shared.app import UowDep
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import InvalidInput
 from shared.events.data import (
     BudgetLine,
     MilestonePlan,
@@ -31,7 +30,9 @@ from shared.events.envelope import new_event_id
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery
 from shared.reasons import LANGUAGES, render_reason
+from shared.rule_errors import obeying
 from shared.stakeholder.models import CoordinatorNotice, Organisation
+from shared.stakeholder.notices import keep_whole_state, notices_of, own_notice
 from shared.stakeholder.service import emit
 from shared.stakeholder.views import CurrentOrg
 
@@ -41,21 +42,8 @@ __all__ = ["apply_project_event", "projects_router"]
 def apply_project_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
     """Keep the coordinator's state of each project that concerns one of our organisations."""
     data = checked.data
-    if not isinstance(data, ProjectData):
-        return
-    notice = session.get(CoordinatorNotice, ("project", data.project_id))
-    if notice is None:
-        ours = session.scalars(select(Organisation.id).where(Organisation.id.in_(data.concerns))).first()
-        if ours is None:
-            return
-        notice = CoordinatorNotice(entity="project", entity_id=data.project_id, organisations=[], state={})
-        session.add(notice)
-    elif isinstance(known := notice.state.get("version"), int) and data.version <= known:
-        return  # a late copy of an earlier state
-    notice.organisations = sorted({*notice.organisations, *data.concerns})
-    notice.state = data.model_dump(mode="json")
-    notice.updated_at = checked.envelope.time
-    notice.region = checked.envelope.region
+    if isinstance(data, ProjectData):
+        keep_whole_state(session, checked, "project", data.project_id, data.concerns, data.version)
 
 
 class MilestoneCreate(BaseModel):
@@ -127,21 +115,6 @@ def _view(notice: CoordinatorNotice, org: Organisation) -> ProjectView:
     )
 
 
-def _own(session: Session, org: Organisation, project_id: str) -> CoordinatorNotice:
-    notice = session.get(CoordinatorNotice, ("project", project_id))
-    if notice is None or org.id not in notice.organisations:
-        raise NotFound(f"no project {project_id!r} concerning this organisation", field="project_id")
-    return notice
-
-
-def _checked(action: Any) -> Any:
-    try:
-        return action()
-    except rules.RuleBroken as broken:
-        error = Forbidden if broken.field == "organisation_id" else Conflict
-        raise error(broken.message, field=broken.field) from None
-
-
 def _proposal(**fields: Any) -> ProjectProposed:
     """The proposal event; a rule of the plan it breaks (a member named twice, two budget lines
     with one key) is a 422 naming the field."""
@@ -186,16 +159,11 @@ def projects_router() -> APIRouter:
 
     @router.get("/projects", summary="Cross-sector projects concerning this organisation")
     def list_projects(uow: UowDep, org: CurrentOrg) -> list[ProjectView]:
-        rows = uow.session.scalars(
-            select(CoordinatorNotice)
-            .where(CoordinatorNotice.entity == "project")
-            .order_by(CoordinatorNotice.updated_at.desc())
-        )
-        return [_view(row, org) for row in rows if org.id in row.organisations]
+        return [_view(row, org) for row in notices_of(uow.session, org, "project")]
 
     @router.get("/projects/{project_id}", summary="One project concerning this organisation")
     def get_project(project_id: str, uow: UowDep, org: CurrentOrg) -> ProjectView:
-        return _view(_own(uow.session, org, project_id), org)
+        return _view(own_notice(uow.session, org, "project", project_id), org)
 
     @router.post(
         "/projects/{project_id}/answer",
@@ -203,8 +171,8 @@ def projects_router() -> APIRouter:
         summary="Join a project this organisation is invited to, or decline",
     )
     def answer(project_id: str, body: Answer, uow: UowDep, org: CurrentOrg) -> ProjectAnswered:
-        notice = _own(uow.session, org, project_id)
-        _checked(lambda: rules.check_answer(notice.state["status"], notice.state["members"], org.id))
+        notice = own_notice(uow.session, org, "project", project_id)
+        obeying(lambda: rules.check_answer(notice.state["status"], notice.state["members"], org.id))
         event = ProjectAnswered(
             project_id=project_id, organisation_id=org.id, answer=body.answer, reason=body.reason
         )
@@ -218,9 +186,9 @@ def projects_router() -> APIRouter:
         summary="Report on a milestone (status, note, evidence link)",
     )
     def progress(project_id: str, body: MilestoneReport, uow: UowDep, org: CurrentOrg) -> ProjectProgressed:
-        notice = _own(uow.session, org, project_id)
+        notice = own_notice(uow.session, org, "project", project_id)
         state = notice.state
-        _checked(
+        obeying(
             lambda: rules.check_progress(
                 state["status"], state["members"], state["milestones"], org.id, body.milestone_id
             )
@@ -244,8 +212,8 @@ def projects_router() -> APIRouter:
         summary="Close a project this organisation leads, with the closing report",
     )
     def close(project_id: str, body: Closing, uow: UowDep, org: CurrentOrg) -> ProjectClosed:
-        notice = _own(uow.session, org, project_id)
-        _checked(
+        notice = own_notice(uow.session, org, "project", project_id)
+        obeying(
             lambda: rules.check_close(notice.state["status"], notice.state["lead_organisation_id"], org.id)
         )
         event = ProjectClosed(

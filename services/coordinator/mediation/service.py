@@ -5,7 +5,6 @@ hash chain. Every change publishes the dispute's whole state (``dispute.updated`
 the cause being applied, so a replay publishes the same. The rules are
 ``shared/mediation_rules.py``; what a party may not do is refused with the rule's reason."""
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -18,7 +17,7 @@ from services.coordinator.meetings.chain import GENESIS, hash_record
 from services.coordinator.meetings.models import AgendaProposal
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared import mediation_rules as rules
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.data import (
     DisputeData,
     DisputeRaised,
@@ -29,6 +28,7 @@ from shared.events.data import (
     StatementGiven,
 )
 from shared.regions import county_of
+from shared.rule_errors import obeying
 
 __all__ = [
     "answer_settlement",
@@ -127,14 +127,6 @@ def _publish(session: Session, dispute: Dispute, verb: str, at: datetime) -> Non
     )
 
 
-def _checked(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except rules.RuleBroken as broken:
-        error = Forbidden if broken.field == "organisation_id" else Conflict
-        raise error(broken.message, field=broken.field) from None
-
-
 def _noted(dispute: Dispute, at: datetime, what: str, by: str | None, **details: Any) -> None:
     dispute.history = [*dispute.history, {"at": at.isoformat(), "what": what, "by": by, **details}]
 
@@ -195,7 +187,7 @@ def assign_mediator(
 ) -> Dispute:
     dispute = get_dispute(session, dispute_id)
     org = session.get(RegisteredOrganisation, mediator)
-    _checked(
+    obeying(
         lambda: rules.check_mediator(
             dispute.status, dispute.mediator, org.kind if org else None, mediator, dispute.parties
         )
@@ -211,7 +203,7 @@ def assign_mediator(
 
 def give_statement(session: Session, data: StatementGiven, at: datetime) -> Dispute:
     dispute = get_dispute(session, data.dispute_id)
-    _checked(
+    obeying(
         lambda: rules.check_statement(
             dispute.status, dispute.mediator, dispute.parties, data.organisation_id, dispute.statements
         )
@@ -231,7 +223,7 @@ def give_statement(session: Session, data: StatementGiven, at: datetime) -> Disp
 
 def propose_settlement(session: Session, data: SettlementProposed, at: datetime) -> Dispute:
     dispute = get_dispute(session, data.dispute_id)
-    _checked(
+    obeying(
         lambda: rules.check_settlement(
             dispute.status, dispute.mediator, dispute.settlements, data.organisation_id
         )
@@ -252,7 +244,7 @@ def propose_settlement(session: Session, data: SettlementProposed, at: datetime)
 
 def answer_settlement(session: Session, data: SettlementAnswered, at: datetime) -> Dispute:
     dispute = get_dispute(session, data.dispute_id)
-    pending = _checked(
+    pending = obeying(
         lambda: rules.check_answer(
             dispute.status, dispute.parties, dispute.settlements, data.organisation_id, data.settlement_id
         )
@@ -281,7 +273,7 @@ def answer_settlement(session: Session, data: SettlementAnswered, at: datetime) 
 
 def end_mediation(session: Session, data: MediationEnded, at: datetime) -> Dispute:
     dispute = get_dispute(session, data.dispute_id)
-    _checked(lambda: rules.check_end(dispute.status, dispute.mediator, data.organisation_id))
+    obeying(lambda: rules.check_end(dispute.status, dispute.mediator, data.organisation_id))
     _noted(dispute, at, "mediation_failed", data.organisation_id, note=data.note)
     _finish(session, dispute, "escalated", at, {"reason": "mediator", "note": data.note})
     return dispute

@@ -17,7 +17,7 @@ from services.coordinator.journal.service import publish
 from services.coordinator.projects.models import Project
 from services.coordinator.registry.models import RegisteredOrganisation
 from shared import project_rules as rules
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.data import (
     BudgetLine,
     ProjectAnswered,
@@ -27,6 +27,7 @@ from shared.events.data import (
     ProjectProgressed,
     ProjectProposed,
 )
+from shared.rule_errors import obeying
 
 __all__ = [
     "answer",
@@ -231,16 +232,9 @@ def start_decided(
     return _new_project(session, project_id, plan, members[0]["organisation_id"], members, origin, at)
 
 
-def _checked(action: Any) -> Any:
-    try:
-        return action()
-    except rules.RuleBroken as broken:
-        raise Conflict(broken.message, field=broken.field) from None
-
-
 def answer(session: Session, data: ProjectAnswered, at: datetime) -> Project:
     project = get_project(session, data.project_id)
-    _checked(lambda: rules.check_answer(project.status, project.members, data.organisation_id))
+    obeying(lambda: rules.check_answer(project.status, project.members, data.organisation_id))
     given = "joined" if data.answer == "join" else "declined"
     project.members = [
         m | {"answer": given, "reason": data.reason} if m["organisation_id"] == data.organisation_id else m
@@ -253,7 +247,7 @@ def answer(session: Session, data: ProjectAnswered, at: datetime) -> Project:
 
 def report_progress(session: Session, data: ProjectProgressed, at: datetime) -> Project:
     project = get_project(session, data.project_id)
-    milestone = _checked(
+    milestone = obeying(
         lambda: rules.check_progress(
             project.status, project.members, project.milestones, data.organisation_id, data.milestone_id
         )
@@ -277,11 +271,7 @@ def report_progress(session: Session, data: ProjectProgressed, at: datetime) -> 
 
 def close(session: Session, data: ProjectClosed, at: datetime) -> Project:
     project = get_project(session, data.project_id)
-    try:
-        rules.check_close(project.status, project.lead_organisation_id, data.organisation_id)
-    except rules.RuleBroken as broken:
-        error = Forbidden if broken.field == "organisation_id" else Conflict
-        raise error(broken.message, field=broken.field) from None
+    obeying(lambda: rules.check_close(project.status, project.lead_organisation_id, data.organisation_id))
     project.closing = {
         "outcome": data.outcome,
         "report": data.report,
