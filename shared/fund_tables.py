@@ -5,7 +5,7 @@ names, in its own database)."""
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Numeric, String, Text
+from sqlalchemy import ColumnElement, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -76,6 +76,11 @@ class AllocationColumns(Base):
     project: Mapped[str] = mapped_column(String(200))
     project_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)
     budget_line: Mapped[str | None] = mapped_column(String(40), default=None)
+
+    @classmethod
+    def held(cls) -> ColumnElement[Decimal]:
+        """What an allocation holds of its share (amount − released − repaid), as SQL."""
+        return cls.amount - cls.released - cls.repaid
 
     def balance(self) -> AllocationBalance:
         return AllocationBalance(self.amount, self.released, self.disbursed, self.repaid)

@@ -246,11 +246,7 @@ def _funded_match(session: Session, org: Organisation, match_id: str, amount: De
         raise Conflict(f"match {match_id} is not counted in yuan", field="match_id")
     granted = Decimal(copy.state["offer_quantity"])
     funded = session.scalar(
-        select(
-            func.coalesce(
-                func.sum(FundAllocation.amount - FundAllocation.released - FundAllocation.repaid), 0
-            )
-        ).where(FundAllocation.match_id == match_id)
+        select(func.coalesce(func.sum(FundAllocation.held()), 0)).where(FundAllocation.match_id == match_id)
     )
     room = granted - Decimal(funded or 0)
     if amount > room:
@@ -283,11 +279,7 @@ def _funded_line(session: Session, org: Organisation, fund: Fund, command: Alloc
             field="budget_line",
         )
     held = session.scalar(
-        select(
-            func.coalesce(
-                func.sum(FundAllocation.amount - FundAllocation.released - FundAllocation.repaid), 0
-            )
-        ).where(
+        select(func.coalesce(func.sum(FundAllocation.held()), 0)).where(
             FundAllocation.project_id == command.project_id, FundAllocation.budget_line == command.budget_line
         )
     )

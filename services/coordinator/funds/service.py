@@ -131,11 +131,9 @@ def _checked_match(session: Session, fund: LedgerFund, data: FundAllocated) -> M
             field="recipient_organisation_id",
         )
     funded = session.scalar(
-        select(
-            func.coalesce(
-                func.sum(LedgerAllocation.amount - LedgerAllocation.released - LedgerAllocation.repaid), 0
-            )
-        ).where(LedgerAllocation.match_id == match.id)
+        select(func.coalesce(func.sum(LedgerAllocation.held()), 0)).where(
+            LedgerAllocation.match_id == match.id
+        )
     )
     room = match.offer_quantity - Decimal(funded or 0)
     if data.amount > room:

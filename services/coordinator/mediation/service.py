@@ -80,7 +80,6 @@ def rule_state(dispute: Dispute) -> dict[str, Any]:
 
 def dispute_data(dispute: Dispute) -> DisputeData:
     step = rules.step_of(rule_state(dispute))
-    record = None
     return DisputeData(
         dispute_id=dispute.id,
         title=dispute.title,
@@ -98,7 +97,7 @@ def dispute_data(dispute: Dispute) -> DisputeData:
         reminders=dispute.reminders,
         history=dispute.history,
         escalation=dispute.escalation,
-        record_id=dispute.record_id or record,
+        record_id=dispute.record_id,
         concerns=sorted({*dispute.parties, *([dispute.mediator] if dispute.mediator else [])}),
         version=dispute.version,
     )

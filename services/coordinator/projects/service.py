@@ -68,7 +68,7 @@ def _line_funding(session: Session, project: Project) -> dict[str, tuple[Decimal
     rows = session.execute(
         select(
             LedgerAllocation.budget_line,
-            func.sum(LedgerAllocation.amount - LedgerAllocation.released - LedgerAllocation.repaid),
+            func.sum(LedgerAllocation.held()),
             func.sum(LedgerAllocation.disbursed - LedgerAllocation.repaid),
         )
         .where(LedgerAllocation.project_id == project.id)
