@@ -1,0 +1,1 @@
+"""What the server-rendered pages share: sessions, sign-in, security headers (dashboard, portal)."""
