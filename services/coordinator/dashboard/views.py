@@ -13,7 +13,7 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,10 +28,10 @@ from starlette.concurrency import run_in_threadpool
 
 from services.coordinator.access.models import CoordinatorAccount
 from services.coordinator.bus import CommandBody
-from services.coordinator.dashboard import auth, queries, sessions
+from services.coordinator.dashboard import auth, feed, queries, sessions
 from services.coordinator.dashboard.accounts import ThrottlePolicy
 from services.coordinator.dashboard.charts import bar_chart, paired_columns
-from services.coordinator.dashboard.i18n import Lang, t
+from services.coordinator.dashboard.i18n import Lang, amount, category_label, t, unit_label
 from services.coordinator.dashboard.province import read_province
 from services.coordinator.dashboard.stats import overview
 from services.coordinator.funds import queries as fund_queries
@@ -61,6 +61,7 @@ from services.coordinator.meetings.commands import (
     SeriesCreate,
 )
 from services.coordinator.meetings.exports import actions_csv, minutes_html, minutes_markdown
+from services.coordinator.meetings.localtime import local_time, zone_name, zone_of
 from services.coordinator.projects import queries as project_queries
 from services.coordinator.projects.service import get_project, project_data
 from services.coordinator.registry import queries as registry_queries
@@ -71,11 +72,10 @@ from shared.db import UnitOfWork
 from shared.errors import NotYetApplied, SifangError
 from shared.events.filters import EventFilter
 from shared.reasons import agenda_reason, agenda_rule, language, render_explanation, render_reason
-from shared.taxonomy import CATEGORIES
 
 __all__ = ["LoginRequired", "router", "session_policy", "throttle_policy"]
 
-CHINA = timezone(timedelta(hours=8), "CST")  # the times coordinators type are China Standard Time
+CHINA = zone_of()  # the times coordinators type are the platform's own (Beijing time)
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -151,6 +151,13 @@ def render(
         {
             "lang": lang,
             "t": lambda key: t(key, lang),
+            "local": lambda when, fmt="%Y-%m-%d %H:%M", named=True: local_time(
+                when, lang, "", fmt, named=named
+            ),
+            "zone": zone_name("", lang),
+            "unit": lambda code: unit_label(code, lang),
+            "amount": lambda quantity, code: amount(quantity, code, lang),
+            "category_name": lambda code: category_label(code, lang),
             "user": user,
             "nav": nav,
             "page_title": title,
@@ -169,8 +176,7 @@ def _back(request: Request, path: str, message: str | None = None, error: bool =
 
 
 def _category(code: str, lang: Lang) -> str:
-    category = CATEGORIES.get(code)
-    return (category.zh if lang == "zh" else category.en) if category else code
+    return category_label(code, lang)
 
 
 def _names(uow: UnitOfWork) -> dict[str, str]:
@@ -237,16 +243,22 @@ def overview_page(request: Request, uow: UowDep, user: User) -> HTMLResponse:
         "categories": bar_chart([(_category(code, lang), v) for code, v in s["by_category"]]),
         "villages": bar_chart(s["by_village"]),
     }
-    return render(request, "overview.html", user, "overview", t("overview", lang), s=s, charts=charts)
+    lines = feed.latest_lines(uow.session, lang)
+    return render(
+        request, "overview.html", user, "overview", t("overview", lang), s=s, charts=charts, lines=lines
+    )
 
 
 @router.get("/stream")
 async def stream(request: Request, runtime: RuntimeDep) -> StreamingResponse:
-    """Live events for the pages (the signed-in session is the credential)."""
+    """Live events for the pages (the signed-in session is the credential), each followed by its
+    line for the feed in the page's language (an event named ``feed``)."""
     with runtime.unit_of_work() as uow:
         current_coordinator(request, uow)
+    lang = _lang(request)
     new_only = await asyncio.to_thread(start_position, runtime.session_factory)
     response = sse_response(request, runtime, EventFilter(), new_only, named=False)
+    response.body_iterator = feed.narrated(response.body_iterator, runtime.session_factory, lang)
     session_id = sessions.current_handle(request).session_id
     idle = session_policy(settings_of(runtime)).idle
     if session_id is not None:  # the stream ends once the session is revoked (signed out elsewhere)
@@ -383,7 +395,9 @@ def _listings(side: queries.Side) -> Any:
             row=found.row,
             names=_names(uow),
             matches=found.matches,
-            events=found.events,
+            history=feed.feed_lines(
+                uow.session, map(feed.Happening.of_entry, found.events), _lang(request), "%Y-%m-%d %H:%M"
+            ),
             diagnosis=found.diagnosis,
         )
 

@@ -1,6 +1,6 @@
 """Exports: iCalendar (RFC 5545, via the icalendar library), minutes as Markdown and
 printable HTML, action items as CSV; every label, and every agenda item's reason, in Chinese
-or English."""
+or English; the minutes' times in the meeting's region's time zone, named (北京时间 / CST)."""
 
 import csv
 import html
@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from icalendar import Calendar, Event
 
+from services.coordinator.meetings.localtime import local_time
 from services.coordinator.meetings.models import ActionItem, Meeting, MeetingSeries
 from shared.reasons import agenda_reason
 
@@ -149,11 +150,12 @@ def minutes_markdown(
     t = LABELS[lang]
     names = _names(content, names)
     meeting = content["meeting"]
+    when = local_time(meeting["starts_at"], lang, meeting.get("region", ""))
     lines = [
         f"# {meeting['title']} — {t['minutes']}",
         "",
         f"- {t['series']}: {meeting['series']} ({t[meeting['kind']]})",
-        f"- {t['time']}: {meeting['starts_at']}",
+        f"- {t['time']}: {when}",
         f"- {t['location']}: {meeting['location']}",
         f"- {t['quorum']}: {t['met'] if content['quorum']['met'] else t['not_met']}",
         "",
@@ -184,7 +186,11 @@ def minutes_markdown(
     amendments = list(amendments)
     if amendments:
         lines += ["", f"## {t['amendments']}", ""]
-        lines += [f"- {a['at']}: {a['text']} ({t['reason']}: {a['reason']})" for a in amendments]
+        lines += [
+            f"- {local_time(a['at'], lang, meeting.get('region', ''))}: {a['text']} "
+            f"({t['reason']}: {a['reason']})"
+            for a in amendments
+        ]
     lines += ["", f"{t['record_hash']}: `{record_hash}`", ""]
     return "\n".join(lines)
 
@@ -223,10 +229,13 @@ def minutes_html(
         f"<td>{e(a['due_date'])}</td></tr>"
         for a in content["actions"]
     )
+    region = meeting.get("region", "")
     corrections = "".join(
-        f"<li>{e(a['at'])}: {e(a['text'])} ({t['reason']}: {e(a['reason'])})</li>" for a in amendments
+        f"<li>{e(local_time(a['at'], lang, region))}: {e(a['text'])} ({t['reason']}: {e(a['reason'])})</li>"
+        for a in amendments
     )
     quorum = t["met"] if content["quorum"]["met"] else t["not_met"]
+    when = local_time(meeting["starts_at"], lang, region)
     return f"""<!doctype html>
 <html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
 <title>{e(meeting["title"])} — {t["minutes"]}</title>
@@ -234,7 +243,7 @@ def minutes_html(
 table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #999;padding:.3em .5em;text-align:left}}
 @media print{{body{{margin:0}} section{{break-inside:avoid}}}}</style></head><body>
 <h1>{e(meeting["title"])} — {t["minutes"]}</h1>
-<p>{t["series"]}: {e(meeting["series"])} ({t[meeting["kind"]]})<br>{t["time"]}: {e(meeting["starts_at"])}<br>
+<p>{t["series"]}: {e(meeting["series"])} ({t[meeting["kind"]]})<br>{t["time"]}: {e(when)}<br>
 {t["location"]}: {e(meeting["location"])}<br>{t["quorum"]}: {quorum}</p>
 <h2>{t["attendance"]}</h2><table><tr><th>{t["organisation"]}</th><th></th><th>{t["attendance"]}</th></tr>{rows}</table>
 <h2>{t["decisions"]}</h2>{decisions}

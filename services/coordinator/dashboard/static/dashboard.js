@@ -1,20 +1,38 @@
 // The dashboard's only script (the Content-Security-Policy allows no inline script).
-// Live updates over server-sent events: new events appear without reloading. Everything an
-// event carries was written by some organisation, so it reaches the page as text only
-// (textContent), never as HTML.
+// Live updates over server-sent events: new events appear without reloading, and the feed gets
+// each event's line in words (an SSE event named "feed", written by the server in the page's
+// language). Everything an event carries was written by some organisation, so it reaches the
+// page as text only (textContent), never as HTML.
 "use strict";
 
 (() => {
-  const source = new EventSource("/dashboard/stream");
+  const lang = document.documentElement.lang === "en" ? "en" : "zh";
+  const source = new EventSource(`/dashboard/stream?lang=${lang}`);
 
   const text = (value) => (value === undefined || value === null ? "" : String(value));
 
-  function addToFeed(event) {
+  // A line the server wrote for the feed: its time, and its words linked to the item.
+  function addToFeed(line) {
     const feed = document.getElementById("feed");
     if (!feed) return;
     const item = document.createElement("li");
     item.className = "new";
-    item.textContent = `${text(event.time).slice(11, 19)} ${text(event.type)} ${text(event.subject)}`;
+    item.dataset.position = text(line.position);
+    const time = document.createElement("span");
+    time.className = "muted";
+    time.textContent = text(line.time);
+    item.append(time, " ");
+    const link = text(line.link);
+    if (link.startsWith("/dashboard/")) {
+      const anchor = document.createElement("a");
+      anchor.href = link;
+      anchor.textContent = text(line.text);
+      item.append(anchor);
+    } else {
+      item.append(text(line.text));
+    }
+    const empty = feed.querySelector("li.empty");
+    if (empty) empty.remove();
     feed.prepend(item);
   }
 
@@ -47,7 +65,14 @@
     } catch {
       return;
     }
-    addToFeed(event);
     addToMatches(event);
   };
+
+  source.addEventListener("feed", (message) => {
+    try {
+      addToFeed(JSON.parse(message.data));
+    } catch {
+      // a line that is not JSON is not shown
+    }
+  });
 })();

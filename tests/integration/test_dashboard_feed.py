@@ -1,0 +1,112 @@
+"""The overview's feed in words, in Chinese and in English, linked to the item; the same lines
+on the live stream; times in Beijing time with the zone named, minutes included."""
+
+from collections.abc import Callable, Iterator
+from html import unescape
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from services.coordinator.dashboard.feed import Happening, feed_lines
+from services.coordinator.meetings.exports import minutes_html, minutes_markdown
+from shared.db import make_engine
+from sifang.platform import LocalNats
+from tests.integration.dashboard_fixtures import listing, logged, match, organisation, signed_in
+
+
+@pytest.fixture
+def dashboard(
+    service_database: Callable[[str], str], nats_server: LocalNats
+) -> Iterator[tuple[TestClient, str]]:
+    with signed_in(service_database, nats_server) as client_and_url:
+        yield client_and_url
+
+
+def test_the_feed_says_what_happened_in_words_linked_to_the_item(dashboard: tuple[TestClient, str]) -> None:
+    client, url = dashboard
+    engine = make_engine(url)
+    with Session(engine) as session:
+        xicun = organisation(session, "马召镇西村村民委员会", "community", "610124104202")
+        school = organisation(session, "秦岭电商学校", "ngo", "610124")
+        need = listing(session, "need", xicun, "村民直播带货培训")
+        offer = listing(session, "offer", school, "直播带货实训课", kind="ngo")
+        match_id = match(session, need, offer, xicun, school, "proposed", region="610124104202")
+        data = {"need_id": need, "organisation_id": xicun, "title": "村民直播带货培训", "quantity": "30"}
+        logged(
+            session, "sifang.need.published.v1", xicun, need, data | {"unit": "人", "category": "training"}
+        )
+        logged(session, "sifang.need.withdrawn.v1", xicun, need, {"need_id": need, "organisation_id": xicun})
+        logged(session, "sifang.clock.ticked.v1", "coordinator", "tick", {})
+        logged(
+            session,
+            "sifang.match.accepted.v1",
+            school,
+            match_id,
+            {"match_id": match_id, "organisation_id": school},
+        )
+        session.commit()
+
+    zh = unescape(client.get("/dashboard?lang=zh").text)
+    assert "马召镇西村村民委员会 发布了需求：村民直播带货培训，30 人" in zh
+    assert "马召镇西村村民委员会 撤回了需求：村民直播带货培训" in zh  # the title from the book
+    assert "秦岭电商学校 接受了匹配建议：村民直播带货培训" in zh
+    assert f'<a href="/dashboard/needs/{need}">' in zh  # linked to the need
+    assert "sifang." not in zh and need not in zh.replace(f"/dashboard/needs/{need}", "")  # no types, no ids
+    assert '实时动态 <span class="muted">(北京时间)</span>' in zh
+    assert "03-05 09:3" in zh  # 01:3x UTC is 09:3x Beijing time
+    en = unescape(client.get("/dashboard?lang=en").text)
+    assert "马召镇西村村民委员会 posted a need: 村民直播带货培训, 30 people" in en
+    assert "秦岭电商学校 accepted a proposal: 村民直播带货培训" in en
+    assert "(CST)" in en
+
+    # The stream's lines are the same sentences, from the event as the stream carries it.
+    event = {
+        "type": "sifang.offer.published.v1",
+        "source": f"/sifang/ngo/{school}",
+        "subject": offer,
+        "time": "2026-03-05T02:00:00+00:00",
+        "data": {"offer_id": offer, "title": "直播带货实训课", "quantity": "40", "unit": "seat"},
+    }
+    with Session(engine) as session:
+        [line] = feed_lines(session, [Happening.of_payload(7, event)], "zh")
+        [english] = feed_lines(session, [Happening.of_payload(7, event)], "en")
+    assert (line.text, line.link, line.time) == (
+        "秦岭电商学校 发布了供给：直播带货实训课，40 个座位",
+        f"/dashboard/offers/{offer}",
+        "03-05 10:00",
+    )
+    assert english.text == "秦岭电商学校 posted an offer: 直播带货实训课, 40 seats"
+
+    # The need's history reads the same way.
+    history = unescape(client.get(f"/dashboard/needs/{need}?lang=zh").text)
+    assert "马召镇西村村民委员会 发布了需求：村民直播带货培训，30 人" in history
+    assert "sifang.need" not in history
+    engine.dispose()
+
+
+def test_minutes_print_beijing_time_with_the_zone_named() -> None:
+    content = {
+        "meeting": {
+            "id": "m",
+            "title": "三月联席会议",
+            "series": "周至县联席会议",
+            "kind": "joint",
+            "region": "610124",
+            "starts_at": "2026-03-05T01:30:00+00:00",
+            "location": "县政府",
+        },
+        "quorum": {"met": True},
+        "attendance": [],
+        "decisions": [],
+        "actions": [],
+        "minutes": "",
+    }
+    amendment = [{"at": "2026-03-06T16:15:00+00:00", "text": "更正", "reason": "笔误"}]
+    markdown = minutes_markdown(content, "h", {}, "zh", amendment)
+    assert "- 时间: 2026-03-05 09:30 北京时间" in markdown
+    assert "2026-03-07 00:15 北京时间: 更正" in markdown  # the next day in Beijing
+    assert "01:30" not in markdown and "+00:00" not in markdown
+    assert "Time: 2026-03-05 09:30 CST" in minutes_markdown(content, "h", {}, "en")
+    page = minutes_html(content, "h", {}, "zh", amendment)
+    assert "时间: 2026-03-05 09:30 北京时间" in page and "+00:00" not in page
