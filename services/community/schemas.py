@@ -3,14 +3,14 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.events.data import CategoryCode, PlainDecimal, RegionCode
 from shared.requirements import Code, Price
 from shared.stakeholder.schemas import Description, OfferRead, Quantity, Unit, Window
 from shared.taxonomy import is_within
 
-__all__ = ["LotCreate", "LotRead"]
+__all__ = ["DisputeCreate", "LotCreate", "LotRead"]
 
 
 def _produce(code: str) -> str:
@@ -53,3 +53,13 @@ class LotRead(BaseModel):
     price_per_unit: PlainDecimal | None
     created_at: datetime
     offer: OfferRead
+
+
+class DisputeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=5000)] = ""
+    other_parties: list[str] = Field(
+        default_factory=list, max_length=10, description="organisations involved"
+    )

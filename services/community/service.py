@@ -1,16 +1,16 @@
 """Handlers of the community service."""
 
 from services.community.models import ProduceLot
-from services.community.schemas import LotCreate
+from services.community.schemas import DisputeCreate, LotCreate
 from shared.db import UnitOfWork
-from shared.events.data import LotOffered
+from shared.events.data import DisputeRaised, LotOffered
 from shared.events.envelope import new_event_id
 from shared.requirements import Qualities
 from shared.stakeholder.models import Organisation
 from shared.stakeholder.schemas import OfferCreate
 from shared.stakeholder.service import OFFERS, add_listing, emit
 
-__all__ = ["offer_lot"]
+__all__ = ["offer_lot", "raise_dispute"]
 
 
 def offer_lot(uow: UnitOfWork, org: Organisation, command: LotCreate) -> ProduceLot:
@@ -68,3 +68,18 @@ def offer_lot(uow: UnitOfWork, org: Organisation, command: LotCreate) -> Produce
     emit(uow.session, org, "lot", "offered", event, region=offer.region)
     uow.commit()
     return lot
+
+
+def raise_dispute(uow: UnitOfWork, org: Organisation, command: DisputeCreate) -> DisputeRaised:
+    """Raise a dispute for mediation and the joint meeting (the other parties are named by id)."""
+    event = DisputeRaised(
+        dispute_id=new_event_id(),
+        organisation_id=org.id,
+        title=command.title,
+        description=command.description,
+        other_parties=command.other_parties,
+        region=org.region,
+    )
+    emit(uow.session, org, "dispute", "raised", event, region=org.region)
+    uow.commit()
+    return event

@@ -17,11 +17,11 @@ from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery
 from shared.months import month_of, month_range
 from shared.reasons import language, render_reason
-from shared.stakeholder.models import MarketSignalCopy, Need, Offer
+from shared.stakeholder.models import MarketSignalCopy, Need, Offer, Organisation
 from shared.stakeholder.views import CurrentOrg
 from shared.taxonomy import family_of
 
-__all__ = ["apply_market_event", "market_router"]
+__all__ = ["MarketSignalRead", "apply_market_event", "market_router", "signals_for"]
 
 
 def apply_market_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
@@ -76,7 +76,13 @@ def market_signals(
 ) -> list[MarketSignalRead]:
     """The latest signal of each category family in your county this month and last (China
     Standard Time), newest first: by default only the families you list needs or offers in."""
-    session = uow.session
+    return signals_for(uow.session, org, every_category=every_category, lang=lang)
+
+
+def signals_for(
+    session: Session, org: Organisation, *, every_category: bool, lang: str | None
+) -> list[MarketSignalRead]:
+    """What :func:`market_signals` answers (the API's and the portal's)."""
     families = {
         family_of(category)
         for model in (Need, Offer)

@@ -26,7 +26,18 @@ from shared.stakeholder.models import MatchAnswer, MatchCopy, Organisation
 from shared.stakeholder.service import emit
 from shared.stakeholder.views import CurrentOrg
 
-__all__ = ["apply_match_event", "matches_router"]
+__all__ = [
+    "Decline",
+    "DeliveryAccepted",
+    "DeliveryReport",
+    "MatchView",
+    "answer_match",
+    "apply_match_event",
+    "match_of",
+    "matches_of",
+    "matches_router",
+    "report_delivery",
+]
 
 
 class MatchView(MatchData):
@@ -120,7 +131,7 @@ def _own(session: Session, org: Organisation, match_id: str, *, for_update: bool
     return copy
 
 
-def _answer(uow: UnitOfWork, org: Organisation, match_id: str, answer: str, reason: str) -> MatchView:
+def answer_match(uow: UnitOfWork, org: Organisation, match_id: str, answer: str, reason: str) -> MatchView:
     copy = _own(uow.session, org, match_id, for_update=True)
     if copy.status != "proposed":
         raise Conflict(f"this match is {copy.status}; only proposals can be answered", field="status")
@@ -156,6 +167,53 @@ class DeliveryAccepted(BaseModel):
     recorded_at: str
 
 
+def report_delivery(
+    uow: UnitOfWork, org: Organisation, match_id: str, command: DeliveryReport
+) -> DeliveryAccepted:
+    copy = _own(uow.session, org, match_id)
+    if copy.status != "confirmed":
+        raise Conflict(f"this match is {copy.status}; deliveries need a confirmed match", field="status")
+    left = Decimal(copy.state["quantity"]) - Decimal(copy.state["fulfilled_quantity"])
+    if command.quantity > left:
+        raise InvalidInput(f"at most {left} {copy.state['unit']} remain to deliver", field="quantity")
+    event = MatchDelivery(
+        delivery_id=new_event_id(),
+        match_id=match_id,
+        organisation_id=org.id,
+        quantity=command.quantity,
+        note=command.note,
+        evidence_url=command.evidence_url,
+    )
+    emit(uow.session, org, "match", "delivered", event, region=copy.region or org.region)
+    uow.commit()
+    return DeliveryAccepted(
+        delivery_id=event.delivery_id,
+        match_id=match_id,
+        quantity=str(command.quantity),
+        recorded_at=datetime.now().astimezone().isoformat(),
+    )
+
+
+def matches_of(session: Session, org: Organisation, status: str | None = None) -> list[MatchView]:
+    """Matches concerning ``org`` (with ``status`` if given), the latest first."""
+    query = select(MatchCopy).where(
+        or_(MatchCopy.need_organisation_id == org.id, MatchCopy.offer_organisation_id == org.id)
+    )
+    if status:
+        query = query.where(MatchCopy.status == status)
+    answers = {
+        a.match_id: a
+        for a in session.scalars(select(MatchAnswer).where(MatchAnswer.organisation_id == org.id))
+    }
+    rows = session.scalars(query.order_by(MatchCopy.updated_at.desc(), MatchCopy.id))
+    return [_view(row, org, answers.get(row.id)) for row in rows]
+
+
+def match_of(session: Session, org: Organisation, match_id: str) -> MatchView:
+    copy = _own(session, org, match_id)
+    return _view(copy, org, session.get(MatchAnswer, (match_id, org.id)))
+
+
 def matches_router() -> APIRouter:
     router = APIRouter(tags=["matches"])
 
@@ -171,17 +229,7 @@ def matches_router() -> APIRouter:
             str | None, Query(pattern="^(proposed|confirmed|fulfilled|declined|expired|withdrawn)$")
         ] = None,
     ) -> list[MatchView]:
-        query = select(MatchCopy).where(
-            or_(MatchCopy.need_organisation_id == org.id, MatchCopy.offer_organisation_id == org.id)
-        )
-        if status:
-            query = query.where(MatchCopy.status == status)
-        answers = {
-            a.match_id: a
-            for a in uow.session.scalars(select(MatchAnswer).where(MatchAnswer.organisation_id == org.id))
-        }
-        rows = uow.session.scalars(query.order_by(MatchCopy.updated_at.desc(), MatchCopy.id))
-        return [_view(row, org, answers.get(row.id)) for row in rows]
+        return matches_of(uow.session, org, status)
 
     @router.get(
         "/matches/{match_id}",
@@ -189,18 +237,17 @@ def matches_router() -> APIRouter:
         summary="One match, with the coordinator's explanation",
     )
     def get(match_id: str, uow: UowDep, org: CurrentOrg) -> MatchView:
-        copy = _own(uow.session, org, match_id)
-        return _view(copy, org, uow.session.get(MatchAnswer, (match_id, org.id)))
+        return match_of(uow.session, org, match_id)
 
     @router.post("/matches/{match_id}/accept", response_model=MatchView, summary="Accept a proposal")
     def accept(match_id: str, uow: UowDep, org: CurrentOrg) -> MatchView:
-        return _answer(uow, org, match_id, "accepted", "")
+        return answer_match(uow, org, match_id, "accepted", "")
 
     @router.post(
         "/matches/{match_id}/decline", response_model=MatchView, summary="Decline a proposal, saying why"
     )
     def decline(match_id: str, body: Decline, uow: UowDep, org: CurrentOrg) -> MatchView:
-        return _answer(uow, org, match_id, "declined", body.reason)
+        return answer_match(uow, org, match_id, "declined", body.reason)
 
     @router.post(
         "/matches/{match_id}/deliveries",
@@ -209,27 +256,6 @@ def matches_router() -> APIRouter:
         summary="Report a delivery under a confirmed match (partial quantities allowed)",
     )
     def deliver(match_id: str, body: DeliveryReport, uow: UowDep, org: CurrentOrg) -> DeliveryAccepted:
-        copy = _own(uow.session, org, match_id)
-        if copy.status != "confirmed":
-            raise Conflict(f"this match is {copy.status}; deliveries need a confirmed match", field="status")
-        left = Decimal(copy.state["quantity"]) - Decimal(copy.state["fulfilled_quantity"])
-        if body.quantity > left:
-            raise InvalidInput(f"at most {left} {copy.state['unit']} remain to deliver", field="quantity")
-        event = MatchDelivery(
-            delivery_id=new_event_id(),
-            match_id=match_id,
-            organisation_id=org.id,
-            quantity=body.quantity,
-            note=body.note,
-            evidence_url=body.evidence_url,
-        )
-        emit(uow.session, org, "match", "delivered", event, region=copy.region or org.region)
-        uow.commit()
-        return DeliveryAccepted(
-            delivery_id=event.delivery_id,
-            match_id=match_id,
-            quantity=str(body.quantity),
-            recorded_at=datetime.now().astimezone().isoformat(),
-        )
+        return report_delivery(uow, org, match_id, body)
 
     return router

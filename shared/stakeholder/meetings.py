@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.app import UowDep
+from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 from shared.events.data import (
     ActionData,
@@ -30,7 +31,22 @@ from shared.stakeholder.notices import own_notice
 from shared.stakeholder.service import emit
 from shared.stakeholder.views import CurrentOrg
 
-__all__ = ["apply_meeting_event", "meetings_router"]
+__all__ = [
+    "AgendaItemCreate",
+    "Approval",
+    "MeetingNotice",
+    "Progress",
+    "Reply",
+    "actions_of",
+    "apply_meeting_event",
+    "approve_minutes",
+    "meeting_of",
+    "meetings_of",
+    "meetings_router",
+    "propose_agenda_item",
+    "reply_to_invitation",
+    "report_progress",
+]
 
 
 def _notice(
@@ -147,6 +163,94 @@ def _meeting_notice(row: CoordinatorNotice) -> MeetingNotice:
     return MeetingNotice.model_validate(state)
 
 
+def meetings_of(session: Session, org: Organisation) -> list[MeetingNotice]:
+    """Meetings ``org`` is invited to, the latest first."""
+    rows = session.scalars(
+        select(CoordinatorNotice)
+        .where(CoordinatorNotice.entity == "meeting")
+        .order_by(CoordinatorNotice.updated_at.desc())
+    )
+    return [_meeting_notice(row) for row in rows if org.id in row.organisations]
+
+
+def meeting_of(session: Session, org: Organisation, meeting_id: str) -> MeetingNotice:
+    return _meeting_notice(own_notice(session, org, "meeting", meeting_id))
+
+
+def reply_to_invitation(
+    uow: UnitOfWork, org: Organisation, meeting_id: str, command: Reply
+) -> InvitationAnswered:
+    notice = own_notice(uow.session, org, "meeting", meeting_id)
+    if "meeting" not in notice.state or org.id not in notice.state["meeting"]["invited"]:
+        raise NotFound("this organisation is not invited to that meeting", field="meeting_id")
+    if command.reply == "delegate" and not command.delegate:
+        raise Conflict("name the delegate", field="delegate")
+    event = InvitationAnswered(
+        meeting_id=meeting_id, organisation_id=org.id, reply=command.reply, delegate=command.delegate
+    )
+    emit(uow.session, org, "invitation", "answered", event, region=notice.region or org.region)
+    uow.commit()
+    return event
+
+
+def approve_minutes(
+    uow: UnitOfWork, org: Organisation, meeting_id: str, command: Approval
+) -> MinutesApproved:
+    notice = own_notice(uow.session, org, "meeting", meeting_id)
+    record = notice.state.get("record")
+    if record is None:
+        raise Conflict("the meeting has no minutes to approve yet", field="meeting_id")
+    if org.id not in record["parties"]:
+        raise Conflict("only organisations present at the meeting approve its minutes", field="meeting_id")
+    if record["record_hash"] != command.record_hash:
+        raise Conflict("that is not the hash of these minutes", field="record_hash")
+    event = MinutesApproved(meeting_id=meeting_id, organisation_id=org.id, record_hash=command.record_hash)
+    emit(uow.session, org, "minutes", "approved", event, region=notice.region or org.region)
+    uow.commit()
+    return event
+
+
+def propose_agenda_item(uow: UnitOfWork, org: Organisation, command: AgendaItemCreate) -> AgendaItemProposed:
+    event = AgendaItemProposed(
+        proposal_id=new_event_id(),
+        organisation_id=org.id,
+        series_id=command.series_id,
+        title=command.title,
+        description=command.description,
+        links=command.links,
+    )
+    region = _series_region(uow.session, command.series_id) if command.series_id else None
+    emit(uow.session, org, "agenda_item", "proposed", event, region=region or org.region)
+    uow.commit()
+    return event
+
+
+def actions_of(session: Session, org: Organisation) -> list[ActionData]:
+    """Action items ``org`` owns, the overdue first, then by due date."""
+    rows = session.scalars(select(CoordinatorNotice).where(CoordinatorNotice.entity == "action"))
+    actions = [ActionData.model_validate(r.state) for r in rows if org.id in r.organisations]
+    return sorted(actions, key=lambda a: (a.status != "overdue", a.due_date))
+
+
+def report_progress(
+    uow: UnitOfWork, org: Organisation, action_id: str, command: Progress
+) -> ActionProgressed:
+    notice = own_notice(uow.session, org, "action", action_id)
+    if notice.state.get("status") == "done":
+        raise Conflict("this action is done", field="status")
+    event = ActionProgressed(
+        progress_id=new_event_id(),
+        action_id=action_id,
+        organisation_id=org.id,
+        status=command.status,
+        note=command.note,
+        evidence_url=command.evidence_url,
+    )
+    emit(uow.session, org, "action", "progressed", event, region=notice.region or org.region)
+    uow.commit()
+    return event
+
+
 def meetings_router() -> APIRouter:
     router = APIRouter(tags=["meetings"])
 
@@ -157,16 +261,11 @@ def meetings_router() -> APIRouter:
         response_model_exclude_unset=True,
     )
     def list_meetings(uow: UowDep, org: CurrentOrg) -> list[MeetingNotice]:
-        rows = uow.session.scalars(
-            select(CoordinatorNotice)
-            .where(CoordinatorNotice.entity == "meeting")
-            .order_by(CoordinatorNotice.updated_at.desc())
-        )
-        return [_meeting_notice(row) for row in rows if org.id in row.organisations]
+        return meetings_of(uow.session, org)
 
     @router.get("/meetings/{meeting_id}", response_model=MeetingNotice, response_model_exclude_unset=True)
     def get_meeting(meeting_id: str, uow: UowDep, org: CurrentOrg) -> MeetingNotice:
-        return _meeting_notice(own_notice(uow.session, org, "meeting", meeting_id))
+        return meeting_of(uow.session, org, meeting_id)
 
     @router.post(
         "/meetings/{meeting_id}/reply",
@@ -174,17 +273,7 @@ def meetings_router() -> APIRouter:
         summary="Attend, decline, or send a delegate",
     )
     def reply(meeting_id: str, body: Reply, uow: UowDep, org: CurrentOrg) -> InvitationAnswered:
-        notice = own_notice(uow.session, org, "meeting", meeting_id)
-        if "meeting" not in notice.state or org.id not in notice.state["meeting"]["invited"]:
-            raise NotFound("this organisation is not invited to that meeting", field="meeting_id")
-        if body.reply == "delegate" and not body.delegate:
-            raise Conflict("name the delegate", field="delegate")
-        event = InvitationAnswered(
-            meeting_id=meeting_id, organisation_id=org.id, reply=body.reply, delegate=body.delegate
-        )
-        emit(uow.session, org, "invitation", "answered", event, region=notice.region or org.region)
-        uow.commit()
-        return event
+        return reply_to_invitation(uow, org, meeting_id, body)
 
     @router.post(
         "/meetings/{meeting_id}/minutes/approve",
@@ -192,20 +281,7 @@ def meetings_router() -> APIRouter:
         summary="Approve the minutes, naming the hash of the record approved",
     )
     def approve(meeting_id: str, body: Approval, uow: UowDep, org: CurrentOrg) -> MinutesApproved:
-        notice = own_notice(uow.session, org, "meeting", meeting_id)
-        record = notice.state.get("record")
-        if record is None:
-            raise Conflict("the meeting has no minutes to approve yet", field="meeting_id")
-        if org.id not in record["parties"]:
-            raise Conflict(
-                "only organisations present at the meeting approve its minutes", field="meeting_id"
-            )
-        if record["record_hash"] != body.record_hash:
-            raise Conflict("that is not the hash of these minutes", field="record_hash")
-        event = MinutesApproved(meeting_id=meeting_id, organisation_id=org.id, record_hash=body.record_hash)
-        emit(uow.session, org, "minutes", "approved", event, region=notice.region or org.region)
-        uow.commit()
-        return event
+        return approve_minutes(uow, org, meeting_id, body)
 
     @router.post(
         "/agenda-items",
@@ -213,24 +289,11 @@ def meetings_router() -> APIRouter:
         summary="Propose an item for a joint meeting's agenda",
     )
     def propose(body: AgendaItemCreate, uow: UowDep, org: CurrentOrg) -> AgendaItemProposed:
-        event = AgendaItemProposed(
-            proposal_id=new_event_id(),
-            organisation_id=org.id,
-            series_id=body.series_id,
-            title=body.title,
-            description=body.description,
-            links=body.links,
-        )
-        region = _series_region(uow.session, body.series_id) if body.series_id else None
-        emit(uow.session, org, "agenda_item", "proposed", event, region=region or org.region)
-        uow.commit()
-        return event
+        return propose_agenda_item(uow, org, body)
 
     @router.get("/actions", summary="Action items this organisation owns")
     def list_actions(uow: UowDep, org: CurrentOrg) -> list[ActionData]:
-        rows = uow.session.scalars(select(CoordinatorNotice).where(CoordinatorNotice.entity == "action"))
-        actions = [ActionData.model_validate(r.state) for r in rows if org.id in r.organisations]
-        return sorted(actions, key=lambda a: (a.status != "overdue", a.due_date))
+        return actions_of(uow.session, org)
 
     @router.post(
         "/actions/{action_id}/progress",
@@ -238,19 +301,6 @@ def meetings_router() -> APIRouter:
         summary="Report progress on an action item (status, note, evidence link)",
     )
     def progress(action_id: str, body: Progress, uow: UowDep, org: CurrentOrg) -> ActionProgressed:
-        notice = own_notice(uow.session, org, "action", action_id)
-        if notice.state.get("status") == "done":
-            raise Conflict("this action is done", field="status")
-        event = ActionProgressed(
-            progress_id=new_event_id(),
-            action_id=action_id,
-            organisation_id=org.id,
-            status=body.status,
-            note=body.note,
-            evidence_url=body.evidence_url,
-        )
-        emit(uow.session, org, "action", "progressed", event, region=notice.region or org.region)
-        uow.commit()
-        return event
+        return report_progress(uow, org, action_id, body)
 
     return router

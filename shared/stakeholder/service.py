@@ -44,6 +44,7 @@ __all__ = [
     "get_listing",
     "list_listings",
     "listing_data",
+    "publish_listing",
     "register_organisation",
     "update_listing",
     "withdraw_listing",
@@ -198,6 +199,13 @@ def add_listing(session: Session, org: Organisation, side: Side[L], command: Lis
     # No flush: the row and its event reach the database together at commit, so a SQLite
     # writer holds the write lock only for the INSERTs and the commit, not while building the event.
     emit(session, org, side.name, "published", listing_data(side, row), region=region)
+    return row
+
+
+def publish_listing(uow: UnitOfWork, org: Organisation, side: Side[L], command: ListingCreate) -> L:
+    """Publish a need or offer (the API's POST and the portal's form)."""
+    row = add_listing(uow.session, org, side, command)
+    uow.commit()
     return row
 
 

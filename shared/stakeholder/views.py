@@ -175,9 +175,7 @@ def _listing_routes(
         summary=f"Publish a {side.name}",
     )
     def create(body: create_schema, uow: UowDep, org: CurrentOrg) -> NeedRead | OfferRead:  # type: ignore[valid-type]
-        row = service.add_listing(uow.session, org, side, body)
-        uow.commit()
-        return listing_read(side, row)
+        return listing_read(side, service.publish_listing(uow, org, side, body))
 
     @router.get(
         path,

@@ -26,7 +26,7 @@ def sign_in(
     password: str,
     throttle: ThrottlePolicy,
     policy: sessions.SessionPolicy,
-) -> SignIn:
+) -> SignIn[CoordinatorAccount]:
     """Check the password under the throttle; on success start a new session (the old one is
     revoked). A failed attempt is kept, so the throttle counts it."""
     result = attempt_sign_in(uow.session, username, password, sessions.client_address(connection), throttle)
