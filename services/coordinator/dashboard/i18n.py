@@ -298,6 +298,37 @@ LABELS: dict[str, tuple[str, str]] = {
     "new_series": ("新建会议系列", "New meeting series"),
     "schedule": ("安排会议", "Schedule"),
     "cadence": ("周期", "Cadence"),
+    "pages": ("分页", "Pages"),
+    "previous": ("上一页", "Previous"),
+    "next": ("下一页", "Next"),
+    "page_of": (
+        "第 {page}/{pages} 页 · 第 {first}–{last} 条，共 {total} 条",
+        "Page {page} of {pages} · {first}–{last} of {total}",
+    ),
+    "export_csv": ("导出 CSV（全部符合条件的条目）", "Export CSV (every matching row)"),
+    "sort_by": ("排序", "Sort by"),
+    "unit_column": ("单位", "Unit"),
+    "published_at": ("发布时间", "Published"),
+    "updated_at": ("更新时间", "Updated"),
+    "county_view": ("县域", "County"),
+    "county_note": (
+        "各乡镇、各村的未满足需求、匹配与履约情况：已确认或已履约的匹配与待确认的匹配相比。",
+        "Each township's and village's open needs, matches and fulfilment: matches confirmed or "
+        "fulfilled against those still proposed.",
+    ),
+    "choose_county": ("选择区县", "Choose a county"),
+    "village": ("村", "Village"),
+    "villages": ("各村", "Villages"),
+    "townships": ("各乡镇", "Townships"),
+    "township_itself": ("乡镇本级", "the township itself"),
+    "county_itself": ("县本级", "the county itself"),
+    "matches_total": ("匹配", "Matches"),
+    "settled_matches": ("已确认或已履约", "Confirmed or fulfilled"),
+    "fulfilment": ("履约情况", "Fulfilment"),
+    "organisations": ("组织", "Organisations"),
+    "all_needs": ("全部需求", "All needs"),
+    "all_offers": ("全部供给", "All offers"),
+    "all_matches": ("全部匹配", "All matches"),
 }
 
 

@@ -12,7 +12,7 @@ import math
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,14 +24,17 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Stre
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from services.coordinator.access.models import CoordinatorAccount
 from services.coordinator.bus import CommandBody
-from services.coordinator.dashboard import auth, feed, queries, sessions
+from services.coordinator.dashboard import auth, feed, lists, queries, sessions
 from services.coordinator.dashboard.accounts import ThrottlePolicy
 from services.coordinator.dashboard.charts import bar_chart, paired_columns
 from services.coordinator.dashboard.i18n import Lang, amount, category_label, t, unit_label
+from services.coordinator.dashboard.paging import Paging, Sorts, batches, csv_line, page_of, paging
 from services.coordinator.dashboard.province import read_province
 from services.coordinator.dashboard.stats import overview
 from services.coordinator.funds import queries as fund_queries
@@ -44,8 +47,6 @@ from services.coordinator.market.models import MarketCell
 from services.coordinator.market.queries import MarketFilter
 from services.coordinator.market.service import cell_details, key_of
 from services.coordinator.matches.commands import NudgeMatch, WithdrawMatch
-from services.coordinator.matches.lifecycle import MatchStatus
-from services.coordinator.mediation import queries as mediation_queries
 from services.coordinator.mediation.commands import AssignMediator
 from services.coordinator.mediation.service import dispute_data, get_dispute
 from services.coordinator.meetings import queries as meeting_queries
@@ -60,16 +61,16 @@ from services.coordinator.meetings.commands import (
     PublishAgenda,
     SeriesCreate,
 )
-from services.coordinator.meetings.exports import actions_csv, minutes_html, minutes_markdown
+from services.coordinator.meetings.exports import minutes_html, minutes_markdown
 from services.coordinator.meetings.localtime import local_time, zone_name, zone_of
-from services.coordinator.projects import queries as project_queries
+from services.coordinator.meetings.models import ActionItem, MeetingSeries
 from services.coordinator.projects.service import get_project, project_data
 from services.coordinator.registry import queries as registry_queries
 from services.coordinator.registry.queries import organisation_names
 from services.coordinator.settings import CoordinatorSettings, settings_of
 from shared.app import Runtime, RuntimeDep, UowDep
 from shared.db import UnitOfWork
-from shared.errors import NotYetApplied, SifangError
+from shared.errors import NotFound, NotYetApplied, SifangError
 from shared.events.filters import EventFilter
 from shared.reasons import agenda_reason, agenda_rule, language, render_explanation, render_reason
 
@@ -133,6 +134,7 @@ def current_coordinator(request: Request, uow: UowDep) -> CoordinatorAccount:
 
 
 User = Annotated[CoordinatorAccount, Depends(current_coordinator)]
+PagingDep = Annotated[Paging, Depends(paging)]
 
 
 def _check_csrf(request: Request, token: str) -> None:
@@ -270,20 +272,58 @@ async def stream(request: Request, runtime: RuntimeDep) -> StreamingResponse:
 
 
 @router.get("/matches")
-def matches_page(request: Request, uow: UowDep, user: User, status: str = "") -> HTMLResponse:
-    chosen = MatchStatus(status) if status in set(MatchStatus) else None
-    rows, titles = queries.recent_matches(uow.session, chosen)
+def matches_page(
+    request: Request,
+    uow: UowDep,
+    user: User,
+    asked: PagingDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+    region: Annotated[str, Query(max_length=12)] = "",
+) -> HTMLResponse:
+    rows = page_of(
+        uow.session,
+        lists.match_query(status, region),
+        lists.match_sorts(),
+        asked,
+        "/dashboard/matches",
+        {"status": status, "region": region},
+    )
     return render(
         request,
         "matches.html",
         user,
         "matches",
         t("matches", _lang(request)),
-        matches=rows,
+        p=rows,
+        matches=rows.rows,
         status=status,
-        titles=titles,
+        region=region,
+        titles=lists.match_titles(uow.session, rows.rows),
         names=_names(uow),
     )
+
+
+@router.get("/matches.csv")
+def matches_export(
+    request: Request,
+    user: User,
+    runtime: RuntimeDep,
+    asked: PagingDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+    region: Annotated[str, Query(max_length=12)] = "",
+) -> StreamingResponse:
+    lang = _lang(request)
+    header = [
+        t(key, lang)
+        for key in ("need", "organisation", "offer", "organisation", "quantity", "unit_column", "score")
+    ] + [t("status", lang), t("updated_at", lang), "id"]
+
+    def cells(session: Session, batch: list[Any]) -> Iterable[Sequence[object]]:
+        names, titles = organisation_names(session), lists.match_titles(session, batch)
+        return [lists.match_cells(row, titles, names, lang) for row in batch]
+
+    query = lists.match_query(status, region)
+    return _csv(runtime, "matches", header, query, lists.match_sorts(), asked, cells)
 
 
 async def _match_instruction(
@@ -340,18 +380,56 @@ async def nudge_match(
     return await _match_instruction(request, uow, runtime, match_id, NudgeMatch(), user, label)
 
 
+def _csv(
+    runtime: Runtime,
+    name: str,
+    header: list[str],
+    query: Any,
+    sorts: Sorts,
+    asked: Paging,
+    cells: Callable[[Session, list[Any]], Iterable[Sequence[object]]],
+) -> StreamingResponse:
+    """Every row of ``query`` as CSV, streamed batch by batch in the list's order, read through
+    a session of its own (the request's is gone once streaming starts)."""
+
+    def lines() -> Iterator[str]:
+        yield csv_line(header)
+        with runtime.session_factory() as session:
+            for batch in batches(session, query, sorts, asked):
+                for row in cells(session, batch):
+                    yield csv_line(row)
+
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
 def _listings(side: queries.Side) -> Any:
+    def search_of(q: str, kind: str, category: str, region: str, status: str) -> lists.ListingSearch:
+        return lists.ListingSearch(q=q, kind=kind, category=category, region=region, status=status)
+
     def page(
         request: Request,
         uow: UowDep,
         user: User,
-        q: str = "",
-        kind: str = "",
-        category: str = "",
-        region: str = "",
-        status: str = "",
+        asked: PagingDep,
+        q: Annotated[str, Query(max_length=200)] = "",
+        kind: Annotated[str, Query(max_length=20)] = "",
+        category: Annotated[str, Query(max_length=100)] = "",
+        region: Annotated[str, Query(max_length=12)] = "",
+        status: Annotated[str, Query(max_length=20)] = "",
     ) -> HTMLResponse:
-        search = queries.ListingSearch(q=q, kind=kind, category=category, region=region, status=status)
+        search = search_of(q, kind, category, region, status)
+        rows = page_of(
+            uow.session,
+            lists.listing_query(side, search),
+            lists.listing_sorts(side),
+            asked,
+            f"/dashboard/{side}s",
+            search.as_filters(),
+        )
         return render(
             request,
             "listings.html",
@@ -359,7 +437,8 @@ def _listings(side: queries.Side) -> Any:
             side + "s",
             t(side + "s", _lang(request)),
             side=side,
-            rows=queries.listings(uow.session, side, search),
+            p=rows,
+            rows=rows.rows,
             names=_names(uow),
             q=q,
             kind=kind,
@@ -368,24 +447,32 @@ def _listings(side: queries.Side) -> Any:
             status=status,
         )
 
-    def detail(request: Request, listing_id: str, uow: UowDep, user: User) -> HTMLResponse:
+    def export(
+        request: Request,
+        uow: UowDep,
+        user: User,
+        runtime: RuntimeDep,
+        asked: PagingDep,
+        q: Annotated[str, Query(max_length=200)] = "",
+        kind: Annotated[str, Query(max_length=20)] = "",
+        category: Annotated[str, Query(max_length=100)] = "",
+        region: Annotated[str, Query(max_length=12)] = "",
+        status: Annotated[str, Query(max_length=20)] = "",
+    ) -> StreamingResponse:
+        lang = _lang(request)
+        search = search_of(q, kind, category, region, status)
+
+        def cells(session: Session, batch: list[Any]) -> Iterable[Sequence[object]]:
+            names = organisation_names(session)
+            return [lists.listing_cells(row, names, lang) for row in batch]
+
+        query, sorts = lists.listing_query(side, search), lists.listing_sorts(side)
+        return _csv(runtime, f"{side}s", lists.listing_header(lang), query, sorts, asked, cells)
+
+    def detail(request: Request, listing_id: str, uow: UowDep, user: User) -> Response:
         found = queries.listing_detail(uow.session, side, listing_id, _lang(request))
         if found is None:
-            return render(
-                request,
-                "listings.html",
-                user,
-                side + "s",
-                "—",
-                side=side,
-                rows=[],
-                names={},
-                q="",
-                kind="",
-                category="",
-                region="",
-                status="",
-            )
+            raise NotFound(f"no {side} {listing_id!r}", field=f"{side}_id")
         return render(
             request,
             "listing.html",
@@ -402,6 +489,7 @@ def _listings(side: queries.Side) -> Any:
         )
 
     router.add_api_route(f"/{side}s", page, methods=["GET"])
+    router.add_api_route(f"/{side}s.csv", export, methods=["GET"])
     router.add_api_route(f"/{side}s/{{listing_id}}", detail, methods=["GET"])
 
 
@@ -410,8 +498,22 @@ _listings("offer")
 
 
 @router.get("/meetings")
-def meetings_page(request: Request, uow: UowDep, user: User) -> HTMLResponse:
+def meetings_page(
+    request: Request,
+    uow: UowDep,
+    user: User,
+    asked: PagingDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+) -> HTMLResponse:
     page = queries.meetings_page(uow.session)
+    rows = page_of(
+        uow.session,
+        lists.meeting_query(status),
+        lists.meeting_sorts(),
+        asked,
+        "/dashboard/meetings",
+        {"status": status},
+    )
     return render(
         request,
         "meetings.html",
@@ -420,9 +522,39 @@ def meetings_page(request: Request, uow: UowDep, user: User) -> HTMLResponse:
         t("meetings", _lang(request)),
         organisations=page.organisations,
         series=page.series,
-        meetings=page.meetings,
+        p=rows,
+        meetings=rows.rows,
+        status=status,
         series_names={s.id: s.name for s in page.series},
     )
+
+
+@router.get("/meetings.csv")
+def meetings_export(
+    request: Request,
+    user: User,
+    runtime: RuntimeDep,
+    asked: PagingDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+) -> StreamingResponse:
+    lang = _lang(request)
+    header = [t(key, lang) for key in ("title", "series", "starts", "location", "status")] + ["id"]
+
+    def cells(session: Session, batch: list[Any]) -> Iterable[Sequence[object]]:
+        series = dict(session.execute(select(MeetingSeries.id, MeetingSeries.name)).all())
+        return [
+            [
+                m.title,
+                series.get(m.series_id, ""),
+                local_time(m.starts_at, lang),
+                m.location,
+                t(m.status, lang),
+                m.id,
+            ]
+            for m in batch
+        ]
+
+    return _csv(runtime, "meetings", header, lists.meeting_query(status), lists.meeting_sorts(), asked, cells)
 
 
 @router.post("/series")
@@ -791,11 +923,20 @@ def funds_page(
     request: Request,
     uow: UowDep,
     user: User,
+    asked: PagingDep,
     region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
 ) -> HTMLResponse:
     """The special funds of the region: each share's earmark, receipts, commitments and payments."""
     lang = _lang(request)
-    funds = [FundRead.of(fund) for fund in fund_queries.funds(uow.session, region or None, None)]
+    rows = page_of(
+        uow.session,
+        lists.fund_query(region),
+        lists.fund_sorts(),
+        asked,
+        "/dashboard/funds",
+        {"region": region},
+    )
+    funds = [FundRead.of(fund) for fund in rows.rows]
     charts = {fund.id: _share_chart(fund, lang) for fund in funds}
     return render(
         request,
@@ -803,11 +944,48 @@ def funds_page(
         user,
         "funds",
         t("funds", lang),
+        p=rows,
         funds=funds,
         charts=charts,
         region=region,
         names=_names(uow),
     )
+
+
+@router.get("/funds.csv")
+def funds_export(
+    request: Request,
+    user: User,
+    runtime: RuntimeDep,
+    asked: PagingDep,
+    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+) -> StreamingResponse:
+    """One row per share of each fund: its earmark, receipts, commitments and payments."""
+    lang = _lang(request)
+    keys = ("funds", "fiscal_year", "region", "organisation", "fund_share", "purpose", "planned", "received")
+    header = [t(key, lang) for key in (*keys, "committed", "paid")] + ["id"]
+
+    def cells(session: Session, batch: list[Any]) -> Iterable[Sequence[object]]:
+        names = organisation_names(session)
+        return [
+            [
+                fund.name,
+                fund.fiscal_year,
+                fund.region,
+                names.get(fund.organisation_id, fund.organisation_id),
+                share.name,
+                t(share.purpose, lang),
+                share.planned,
+                share.received,
+                share.committed,
+                share.paid,
+                fund.id,
+            ]
+            for fund in map(FundRead.of, batch)
+            for share in fund.shares
+        ]
+
+    return _csv(runtime, "funds", header, lists.fund_query(region), lists.fund_sorts(), asked, cells)
 
 
 @router.get("/funds/{fund_id}")
@@ -865,25 +1043,65 @@ def projects_page(
     request: Request,
     uow: UowDep,
     user: User,
+    asked: PagingDep,
     status: Annotated[str, Query(pattern="^(proposed|active|completed|abandoned)?$")] = "",
+    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
 ) -> HTMLResponse:
     """The cross-sector projects: status and why, members, the next milestone, overdue ones."""
     lang = _lang(request)
-    rows = [
-        project_data(uow.session, p) for p in project_queries.projects(uow.session, status=status or None)
-    ]
+    found = page_of(
+        uow.session,
+        lists.project_query(status, region),
+        lists.project_sorts(),
+        asked,
+        "/dashboard/projects",
+        {"status": status, "region": region},
+    )
     return render(
         request,
         "projects.html",
         user,
         "projects",
         t("projects", lang),
-        projects=rows,
+        p=found,
+        projects=[project_data(uow.session, project) for project in found.rows],
         status=status,
         states=PROJECT_STATES,
         labels=_project_labels(lang),
         names=_names(uow),
     )
+
+
+@router.get("/projects.csv")
+def projects_export(
+    request: Request,
+    user: User,
+    runtime: RuntimeDep,
+    asked: PagingDep,
+    status: Annotated[str, Query(pattern="^(proposed|active|completed|abandoned)?$")] = "",
+    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+) -> StreamingResponse:
+    lang = _lang(request)
+    labels = _project_labels(lang)
+    header = [t(key, lang) for key in ("title", "status", "lead", "members", "due_date", "region")] + ["id"]
+
+    def cells(session: Session, batch: list[Any]) -> Iterable[Sequence[object]]:
+        names = organisation_names(session)
+        return [
+            [
+                p.title,
+                labels.get(p.status, p.status),
+                names.get(p.lead_organisation_id, p.lead_organisation_id),
+                "; ".join(names.get(m["organisation_id"], m["organisation_id"]) for m in p.members),
+                p.next_due.isoformat() if p.next_due else "",
+                p.region,
+                p.id,
+            ]
+            for p in batch
+        ]
+
+    query = lists.project_query(status, region)
+    return _csv(runtime, "projects", header, query, lists.project_sorts(), asked, cells)
 
 
 @router.get("/projects/{project_id}")
@@ -906,29 +1124,74 @@ def project_page(request: Request, project_id: str, uow: UowDep, user: User) -> 
 DISPUTE_STATES = ("awaiting_mediator", "in_mediation", "settled", "escalated", "decided")
 
 
+DisputeState = Annotated[str, Query(pattern="^(awaiting_mediator|in_mediation|settled|escalated|decided)?$")]
+
+
 @router.get("/disputes")
 def disputes_page(
     request: Request,
     uow: UowDep,
     user: User,
-    status: Annotated[
-        str, Query(pattern="^(awaiting_mediator|in_mediation|settled|escalated|decided)?$")
-    ] = "",
+    asked: PagingDep,
+    status: DisputeState = "",
+    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
 ) -> HTMLResponse:
-    """Disputes in mediation: whom each waits for and until when, open ones first."""
+    """Disputes in mediation: whom each waits for and until when."""
     lang = _lang(request)
-    rows = [dispute_data(d) for d in mediation_queries.disputes(uow.session, status=status or None)]
+    found = page_of(
+        uow.session,
+        lists.dispute_query(status, region),
+        lists.dispute_sorts(),
+        asked,
+        "/dashboard/disputes",
+        {"status": status, "region": region},
+    )
     return render(
         request,
         "disputes.html",
         user,
         "disputes",
         t("disputes", lang),
-        disputes=rows,
+        p=found,
+        disputes=[dispute_data(d) for d in found.rows],
         status=status,
         states=DISPUTE_STATES,
         names=_names(uow),
     )
+
+
+@router.get("/disputes.csv")
+def disputes_export(
+    request: Request,
+    user: User,
+    runtime: RuntimeDep,
+    asked: PagingDep,
+    status: DisputeState = "",
+    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+) -> StreamingResponse:
+    lang = _lang(request)
+    header = [t(key, lang) for key in ("title", "status", "parties", "mediator", "step", "deadline")] + ["id"]
+
+    def cells(session: Session, batch: list[Any]) -> Iterable[Sequence[object]]:
+        names = organisation_names(session)
+        rows = []
+        for d in map(dispute_data, batch):
+            mediator = d.mediator_organisation_id
+            rows.append(
+                [
+                    d.title,
+                    t(d.status, lang),
+                    "; ".join(names.get(p, p) for p in d.parties),
+                    names.get(mediator, mediator) if mediator else "",
+                    t("step_" + d.step, lang) if d.step else "",
+                    local_time(d.deadline, lang) if d.deadline else "",
+                    d.dispute_id,
+                ]
+            )
+        return rows
+
+    query = lists.dispute_query(status, region)
+    return _csv(runtime, "disputes", header, query, lists.dispute_sorts(), asked, cells)
 
 
 @router.get("/disputes/{dispute_id}")
@@ -976,10 +1239,24 @@ async def assign_mediator(
 
 @router.get("/actions")
 def actions_page(
-    request: Request, uow: UowDep, user: User, status: str = "", owner: str = ""
+    request: Request,
+    uow: UowDep,
+    user: User,
+    asked: PagingDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+    owner: Annotated[str, Query(max_length=36)] = "",
+    meeting_id: Annotated[str, Query(max_length=36)] = "",
 ) -> HTMLResponse:
-    rows, owner_ids = queries.actions(uow.session, status, owner)
+    found = page_of(
+        uow.session,
+        lists.action_query(status, owner, meeting_id),
+        lists.action_sorts(),
+        asked,
+        "/dashboard/actions",
+        {"status": status, "owner": owner, "meeting_id": meeting_id},
+    )
     names = _names(uow)
+    owner_ids = uow.session.scalars(select(ActionItem.owner_organisation_id).distinct())
     owners = sorted(((o, names.get(o, "")) for o in owner_ids), key=lambda o: o[1])
     return render(
         request,
@@ -987,7 +1264,8 @@ def actions_page(
         user,
         "actions",
         t("actions", _lang(request)),
-        actions=rows,
+        p=found,
+        actions=found.rows,
         names=names,
         owners=owners,
         status=status,
@@ -997,7 +1275,33 @@ def actions_page(
 
 @router.get("/actions.csv")
 def actions_export(
-    request: Request, uow: UowDep, user: User, lang: Lang = "zh", meeting_id: str = ""
-) -> Response:
-    rows = meeting_queries.action_rows(uow.session, meeting_id or None)
-    return Response(actions_csv(rows, _names(uow), lang), media_type="text/csv; charset=utf-8")
+    request: Request,
+    user: User,
+    runtime: RuntimeDep,
+    asked: PagingDep,
+    lang: Lang = "zh",
+    status: Annotated[str, Query(max_length=20)] = "",
+    owner: Annotated[str, Query(max_length=36)] = "",
+    meeting_id: Annotated[str, Query(max_length=36)] = "",
+) -> StreamingResponse:
+    """The action items the filters select (those of one meeting with ``meeting_id``)."""
+    header = [*ACTION_HEADER[lang], "id"]
+
+    def cells(session: Session, batch: list[Any]) -> Iterable[Sequence[object]]:
+        names = organisation_names(session)
+        return [
+            [
+                a.title,
+                names.get(a.owner_organisation_id, a.owner_organisation_id),
+                a.due_date.isoformat(),
+                t(a.status, lang),
+                a.id,
+            ]
+            for a in batch
+        ]
+
+    query = lists.action_query(status, owner, meeting_id)
+    return _csv(runtime, "actions", header, query, lists.action_sorts(), asked, cells)
+
+
+ACTION_HEADER = {"zh": ["事项", "责任单位", "截止日期", "状态"], "en": ["Item", "Owner", "Due", "Status"]}

@@ -1,0 +1,148 @@
+"""The dashboard's lists page and sort in SQL, keep their filters in every link, and export
+every matching row as CSV (formula-safe)."""
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+from services.coordinator.dashboard import paging
+from shared.db import make_engine
+from sifang.platform import LocalNats
+from tests.integration.dashboard_fixtures import T0, listing, match, organisation, signed_in
+
+
+@pytest.fixture
+def dashboard(
+    service_database: Callable[[str], str], nats_server: LocalNats
+) -> Iterator[tuple[TestClient, str]]:
+    with signed_in(service_database, nats_server) as client_and_url:
+        yield client_and_url
+
+
+def _book(url: str) -> dict[str, str]:
+    """120 needs of one village (quantity 1..120, published one minute apart), 5 of another
+    whose titles a spreadsheet would run as formulas, and matches between them."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        xicun = organisation(session, "马召镇西村村民委员会", "community", "610124104202")
+        other = organisation(session, "楼观镇南村果业合作社", "community", "610124105201")
+        needs = [
+            listing(
+                session, "need", xicun, f"培训需求 {k:03d}", quantity=str(k), at=T0 + timedelta(minutes=k)
+            )
+            for k in range(1, 121)
+        ]
+        for k in range(5):
+            listing(session, "need", other, f'=HYPERLINK("http://x","{k}")', region="610124105201")
+        offer = listing(session, "offer", other, "直播实训课", kind="community")
+        for k in range(7):
+            match(
+                session,
+                needs[k],
+                offer,
+                xicun,
+                other,
+                "proposed" if k % 2 else "confirmed",
+                region="610124104202",
+            )
+        session.commit()
+    engine.dispose()
+    return {"xicun": xicun, "other": other}
+
+
+def _rows(page: str) -> list[str]:
+    return [
+        unescape(title) for title in re.findall(r'<tr class="listing"><td><a href="[^"]+">([^<]*)</a>', page)
+    ]
+
+
+def test_needs_page_and_sort_in_sql_and_keep_their_filters(dashboard: tuple[TestClient, str]) -> None:
+    client, url = dashboard
+    _book(url)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        first = client.get("/dashboard/needs?lang=zh")
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert first.status_code == 200
+    assert len(_rows(first.text)) == paging.PER_PAGE
+    assert _rows(first.text)[0] == "培训需求 120"  # newest first by default
+    assert "第 1/3 页 · 第 1–50 条，共 125 条" in first.text
+    reads = [s for s in statements if "FROM book_needs" in s and "count(" not in s.lower()]
+    assert reads and all("LIMIT" in s for s in reads)  # the page is cut in SQL, not in Python
+
+    path = (
+        "/dashboard/needs?q=%E5%9F%B9%E8%AE%AD&region=610124104202&sort=quantity&order=asc&per_page=10&page=2"
+    )
+    page = client.get(path).text
+    assert _rows(page) == [f"培训需求 {k:03d}" for k in range(11, 21)]
+    assert "第 2/12 页 · 第 11–20 条，共 120 条" in page
+    links = {unescape(link) for link in re.findall(r'href="(/dashboard/needs\?[^"]+)"', page)}
+    prev = "/dashboard/needs?q=%E5%9F%B9%E8%AE%AD&region=610124104202&sort=quantity&order=asc&per_page=10"
+    assert prev in links  # the previous page keeps every filter
+    assert prev + "&page=3" in links
+    by_title = "/dashboard/needs?q=%E5%9F%B9%E8%AE%AD&region=610124104202&sort=title&order=asc&per_page=10"
+    assert by_title in links  # a column header: sorted by it, from page 1, filters kept
+    assert prev.replace("order=asc", "order=desc") in links  # the sorted column's header turns the order
+    for hidden in ('name="sort" value="quantity"', 'name="order" value="asc"', 'name="per_page" value="10"'):
+        assert hidden in page  # the filter form keeps the sort and the page size
+    last = client.get(path.replace("page=2", "page=99")).text
+    assert _rows(last) == [f"培训需求 {k:03d}" for k in range(111, 121)]  # past the end: the last page
+    assert client.get("/dashboard/needs?per_page=0").status_code == 422
+
+
+def test_every_matching_row_goes_to_the_csv_in_order_and_formula_safe(
+    dashboard: tuple[TestClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, url = dashboard
+    _book(url)
+    monkeypatch.setattr(paging, "BATCH", 25)  # several batches
+    page = client.get("/dashboard/needs?region=610124104202&sort=quantity&order=desc&per_page=10").text
+    link = unescape(re.findall(r'href="(/dashboard/needs\.csv\?[^"]+)"', page)[0])
+    assert "region=610124104202" in link and "sort=quantity" in link and "page=" not in link
+    response = client.get(link)
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0][:4] == ["标题", "组织", "类别", "数量"]
+    assert [r[0] for r in rows[1:]] == [f"培训需求 {k:03d}" for k in range(120, 0, -1)]  # all, not one page
+    assert rows[1][4] == "人" and rows[1][1] == "马召镇西村村民委员会"
+
+    english = list(
+        csv.reader(io.StringIO(client.get("/dashboard/needs.csv?region=610124105201&lang=en").text))
+    )
+    assert english[0][:2] == ["Title", "Organisation"] and len(english) == 6
+    assert all(r[0].startswith("'=HYPERLINK") for r in english[1:])  # a spreadsheet shows it as text
+
+
+def test_every_list_pages_and_exports(dashboard: tuple[TestClient, str]) -> None:
+    client, url = dashboard
+    _book(url)
+    page = client.get("/dashboard/matches?status=proposed&per_page=2&lang=zh").text
+    assert page.count('<tr class="match"') == 2 and "共 3 条" in page
+    assert (
+        'href="/dashboard/matches?status=proposed&amp;sort=updated&amp;order=desc&amp;per_page=2&amp;page=2"'
+        in page
+    )
+    matches = list(csv.reader(io.StringIO(client.get("/dashboard/matches.csv?status=proposed").text)))
+    assert len(matches) == 4 and {r[7] for r in matches[1:]} == {"待确认"}
+    assert {r[0] for r in matches[1:]} <= {f"培训需求 {k:03d}" for k in range(1, 8)}
+    for name in ("offers", "meetings", "actions", "projects", "disputes", "funds"):
+        assert client.get(f"/dashboard/{name}?sort=no-such-column&order=asc").status_code == 200, name
+        export = client.get(f"/dashboard/{name}.csv?lang=en")
+        assert export.status_code == 200 and export.text.endswith("\r\n"), name
+        assert export.headers["content-type"].startswith("text/csv"), name
+    offers = list(csv.reader(io.StringIO(client.get("/dashboard/offers.csv?lang=en").text)))
+    assert [r[0] for r in offers[1:]] == ["直播实训课"]
