@@ -3,19 +3,16 @@
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookListing, BookNeed, BookOffer
-from services.coordinator.book.queries import in_category, in_region
 from services.coordinator.journal.models import EventLogEntry
-from services.coordinator.matches.lifecycle import MatchStatus
 from services.coordinator.matches.models import Match
 from services.coordinator.matches.queries import diagnosis
 from services.coordinator.matches.schemas import Diagnosis
 from services.coordinator.meetings.agendas import latest_agenda
 from services.coordinator.meetings.models import (
-    ActionItem,
     AgendaVersion,
     Decision,
     Invitation,
@@ -32,16 +29,12 @@ from shared.reasons import Language
 
 __all__ = [
     "ListingPage",
-    "ListingSearch",
     "MeetingPage",
     "MeetingsPage",
-    "actions",
     "invitations",
     "listing_detail",
-    "listings",
     "meeting_page",
     "meetings_page",
-    "recent_matches",
 ]
 
 Side = Literal["need", "offer"]
@@ -49,51 +42,6 @@ Side = Literal["need", "offer"]
 
 def _model(side: Side) -> type[BookListing]:
     return BookNeed if side == "need" else BookOffer
-
-
-def recent_matches(
-    session: Session, status: MatchStatus | None, limit: int = 200
-) -> tuple[list[Match], dict[str, str]]:
-    """The most recently changed matches (in ``status``), and the titles of their needs and offers."""
-    query = select(Match).order_by(Match.updated_at.desc(), Match.id).limit(limit)
-    if status is not None:
-        query = query.where(Match.status == status)
-    rows = list(session.scalars(query))
-    ids = {m.need_id for m in rows} | {m.offer_id for m in rows}
-    titles: dict[str, str] = {}
-    for model in (BookNeed, BookOffer):
-        titles |= {
-            id_: title
-            for id_, title in session.execute(select(model.id, model.title).where(model.id.in_(ids)))
-        }
-    return rows, titles
-
-
-@dataclass(frozen=True)
-class ListingSearch:
-    """The filters of the needs and offers pages; a region that is not all digits is ignored."""
-
-    q: str = ""
-    kind: str = ""
-    category: str = ""
-    region: str = ""
-    status: str = ""
-
-
-def listings(session: Session, side: Side, search: ListingSearch, limit: int = 300) -> list[BookListing]:
-    model = _model(side)
-    query = select(model).order_by(model.published_at.desc()).limit(limit)
-    if search.q:
-        query = query.where(or_(model.title.contains(search.q), model.description.contains(search.q)))
-    if search.kind:
-        query = query.where(model.kind == search.kind)
-    if search.category:
-        query = query.where(in_category(model.category, search.category))
-    if search.region.isascii() and search.region.isdigit():
-        query = query.where(in_region(model.region, search.region))
-    if search.status:
-        query = query.where(model.status == search.status)
-    return list(session.scalars(query))
 
 
 @dataclass(frozen=True)
@@ -174,15 +122,3 @@ def meeting_page(session: Session, meeting_id: str) -> MeetingPage:
         minutes=minutes,
         chain=verify_chain(session, series.id),
     )
-
-
-def actions(session: Session, status: str, owner: str) -> tuple[list[ActionItem], list[str]]:
-    """Action items (overdue first, then by due date) and every organisation that owns one."""
-    query = select(ActionItem)
-    if status:
-        query = query.where(ActionItem.status == status)
-    if owner:
-        query = query.where(ActionItem.owner_organisation_id == owner)
-    rows = sorted(session.scalars(query), key=lambda a: (a.status != "overdue", a.due_date, a.id))
-    owners = list(session.scalars(select(ActionItem.owner_organisation_id).distinct()))
-    return rows, owners

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.coordinator.access.models import CoordinatorAccount
 from services.coordinator.bus import CommandBody
-from services.coordinator.dashboard import auth, feed, lists, queries, sessions
+from services.coordinator.dashboard import auth, county, feed, lists, queries, sessions
 from services.coordinator.dashboard.accounts import ThrottlePolicy
 from services.coordinator.dashboard.charts import bar_chart, paired_columns
 from services.coordinator.dashboard.i18n import Lang, amount, category_label, t, unit_label
@@ -833,6 +833,55 @@ def minutes_md(request: Request, meeting_id: str, uow: UowDep, user: User, lang:
     return Response(
         minutes_markdown(record.content, record.record_hash, _names(uow), lang, amendments),
         media_type="text/markdown; charset=utf-8",
+    )
+
+
+RegionCode = Annotated[str, Query(pattern="^([0-9]{6}|[0-9]{9}|[0-9]{12})?$")]
+
+
+@router.get("/county")
+def county_page(request: Request, uow: UowDep, user: User, region: RegionCode = "") -> HTMLResponse:
+    """A county's townships and villages: open needs and offers, matches and fulfilment, with the
+    chart of matches confirmed or fulfilled against those proposed, village by village."""
+    lang = _lang(request)
+    known = county.counties(uow.session)
+    code = region[:6] or (known[0] if known else "")
+    whole, townships = county.county_places(uow.session, code) if code else (None, [])
+    villages = [v for township in townships for v in township.villages]
+    chart = paired_columns(
+        [(v.name, v.proposed, v.settled) for v in villages if v.matches],
+        names=(t("proposed", lang), t("settled_matches", lang)),
+    )
+    needs_chart = bar_chart([(township.name, township.open_needs) for township in townships])
+    return render(
+        request,
+        "county.html",
+        user,
+        "county_view",
+        t("county_view", lang),
+        county=code,
+        counties=known,
+        whole=whole,
+        townships=townships,
+        chart=chart,
+        needs_chart=needs_chart,
+    )
+
+
+@router.get("/village")
+def village_page(request: Request, uow: UowDep, user: User, region: RegionCode = "") -> Response:
+    """One village: its organisations, open needs and offers, and matches."""
+    if len(region) not in (9, 12):
+        raise NotFound(f"no village {region!r}", field="region")
+    page = county.village_page(uow.session, region)
+    return render(
+        request,
+        "village.html",
+        user,
+        "county_view",
+        page.name,
+        village=page,
+        names=_names(uow),
     )
 
 
