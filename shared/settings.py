@@ -102,6 +102,9 @@ class StakeholderSettings(ServiceSettings):
     coordinator_timeout: float = Field(
         default=5.0, gt=0, description="seconds the coordinator has to answer before a 503"
     )
+    portal_session_hours: int = Field(default=12, ge=1, description="a portal session lasts this long")
+    portal_idle_minutes: int = Field(default=120, ge=1, description="…and ends after this long unused")
+    portal_login_max_failures: int = Field(default=5, ge=1, description="failed sign-ins before a lock")
 
 
 def settings_class(service: str, *, port: int) -> type[StakeholderSettings]:

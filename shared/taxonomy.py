@@ -17,6 +17,7 @@ __all__ = [
     "Category",
     "Vocabulary",
     "can_serve",
+    "category_text",
     "family_of",
     "is_within",
     "parent_of",
@@ -74,6 +75,12 @@ _ROWS = [
 ]
 
 CATEGORIES: dict[str, Category] = {code: Category(code, zh, en) for code, zh, en in _ROWS}
+
+
+def category_text(code: str, lang: str) -> str:
+    """A category's (or family's) name in ``lang`` (zh or en); an unknown code as it is."""
+    category = CATEGORIES.get(code)
+    return (category.zh if lang == "zh" else category.en) if category else code
 
 
 def parent_of(code: str) -> str | None:

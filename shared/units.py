@@ -1,12 +1,21 @@
 """Units of the quantities in needs and offers, on one pint registry with the local units added."""
 
 import functools
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
 
 import pint
 
-__all__ = ["InvalidUnit", "base_factor", "canonical_unit", "convert", "registry"]
+__all__ = [
+    "UNIT_NAMES",
+    "InvalidUnit",
+    "amount_text",
+    "base_factor",
+    "canonical_unit",
+    "convert",
+    "registry",
+    "unit_text",
+]
 
 registry: pint.UnitRegistry[Any] = pint.UnitRegistry()
 registry.define("jin = 0.5 * kilogram = 斤")
@@ -43,3 +52,43 @@ def convert(quantity: Decimal, unit: str, to_unit: str) -> Decimal:
     """Convert ``quantity`` from ``unit`` into ``to_unit``; raises if the dimensions differ."""
     converted = registry.Quantity(quantity, unit).to(to_unit).magnitude
     return Decimal(str(converted))
+
+
+# Units by the registry's name for them (``canonical_unit``), in Chinese and English: "人",
+# "person" and "persons" all read 人 / people. A unit not here is shown as its publisher wrote it.
+UNIT_NAMES: dict[str, tuple[str, str]] = {
+    "person": ("人", "people"),
+    "seat": ("个座位", "seats"),
+    "hour": ("小时", "hours"),
+    "day": ("天", "days"),
+    "metric_ton": ("吨", "t"),
+    "kilogram": ("公斤", "kg"),
+    "jin": ("斤", "jin"),
+    "piece": ("件", "pieces"),
+    "yuan": ("元", "yuan"),
+    "wan_yuan": ("万元", "×10,000 yuan"),
+    "square_meter": ("平方米", "m²"),
+}
+
+
+@functools.cache
+def _named(unit: str) -> str:
+    try:
+        return canonical_unit(unit)
+    except InvalidUnit:
+        return unit
+
+
+def unit_text(unit: str, lang: Literal["zh", "en"]) -> str:
+    """``unit`` in ``lang``: ``"t"`` → 吨 / t, ``"人"`` → 人 / people."""
+    zh, en = UNIT_NAMES.get(_named(unit), (unit, unit))
+    return zh if lang == "zh" else en
+
+
+def amount_text(quantity: object, unit: str, lang: Literal["zh", "en"]) -> str:
+    """A quantity with its unit in ``lang``: ``30 人`` / ``30 people``."""
+    try:
+        number = format(Decimal(str(quantity)).normalize(), "f")
+    except InvalidOperation:
+        number = str(quantity)
+    return f"{number} {unit_text(unit, lang)}"

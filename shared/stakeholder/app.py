@@ -1,9 +1,12 @@
 """Builds a stakeholder service: the shared core plus the service's own routes and tables."""
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import TypeVar
+from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,15 +16,25 @@ from shared.errors import NotFound
 from shared.events.data import StakeholderKind
 from shared.events.validation import CheckedEvent
 from shared.messaging.consumer import Delivery, EventConsumer
-from shared.settings import ServiceSettings
+from shared.settings import StakeholderSettings
 from shared.stakeholder.diagnosis import diagnosis_router
 from shared.stakeholder.disputes import apply_dispute_event, disputes_router
 from shared.stakeholder.market import apply_market_event, market_router
 from shared.stakeholder.matches import apply_match_event, matches_router
 from shared.stakeholder.meetings import apply_meeting_event, meetings_router
 from shared.stakeholder.models import OwnedEntity
+from shared.stakeholder.portal import service as portal
+from shared.stakeholder.portal.views import (
+    PortalForm,
+    SignInRequired,
+    core_forms,
+    portal_api_router,
+    portal_router,
+)
 from shared.stakeholder.projects import apply_project_event, projects_router
 from shared.stakeholder.views import CurrentOrg, stakeholder_router
+from shared.web.accounts import ThrottlePolicy
+from shared.web.sessions import SessionPolicy, WebSessions
 
 __all__ = ["create_stakeholder_app", "owned_entity_routes"]
 
@@ -30,13 +43,16 @@ R = TypeVar("R", bound=BaseModel)
 
 
 def create_stakeholder_app(
-    settings: ServiceSettings,
+    settings: StakeholderSettings,
     *,
     kind: StakeholderKind,
     title: str,
     description: str,
     routers: Sequence[APIRouter] = (),
+    portal_forms: Sequence[PortalForm] = (),
 ) -> FastAPI:
+    """The service's app: the shared core, ``routers`` of its own, and the portal, whose people
+    create needs, offers and agenda items and ``portal_forms`` (the service's own records)."""
     runtime = build_runtime(settings)
     consumer = EventConsumer(
         name=f"{kind}-coordinator-events",
@@ -48,7 +64,13 @@ def create_stakeholder_app(
     async def follow_coordinator(rt: Runtime) -> None:
         await consumer.run(rt.link)
 
-    return create_service_app(
+    policy = SessionPolicy(
+        lifetime=timedelta(hours=settings.portal_session_hours),
+        idle=timedelta(minutes=settings.portal_idle_minutes),
+        production=settings.mode == "production",
+    )
+    throttle = ThrottlePolicy(max_failures=settings.portal_login_max_failures)
+    app = create_service_app(
         runtime,
         title=title,
         description=description,
@@ -60,12 +82,24 @@ def create_stakeholder_app(
             market_router,
             projects_router(),
             disputes_router(),
+            portal_api_router(),
             *routers,
+            portal_router([*core_forms(), *portal_forms], lambda _: policy, throttle),
         ],
         workers=[follow_coordinator],
         consumers=[consumer],
         limit_writes=True,
     )
+    # The portal's server-side sessions (the cookie is only a random id) and its CSP.
+    app.add_middleware(
+        WebSessions, store=portal.STORE, session_factory=runtime.session_factory, policy=policy
+    )
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_: Request, exc: SignInRequired) -> RedirectResponse:
+        return RedirectResponse(f"/portal/sign-in?next={quote(exc.next_path)}", status_code=303)
+
+    return app
 
 
 def apply_coordinator_event(session: Session, checked: CheckedEvent, delivery: Delivery) -> None:

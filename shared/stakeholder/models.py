@@ -4,15 +4,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Numeric, String, Text
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, utcnow
 from shared.messaging.models import MESSAGING_TABLES
+from shared.web.accounts import LoginAttemptColumns
+from shared.web.sessions import SessionColumns
 
 __all__ = [
     "STAKEHOLDER_TABLES",
     "CoordinatorNotice",
+    "EvidenceFile",
     "Listing",
     "MarketSignalCopy",
     "MatchAnswer",
@@ -21,6 +24,9 @@ __all__ = [
     "Offer",
     "Organisation",
     "OwnedEntity",
+    "PortalAccount",
+    "PortalLoginAttempt",
+    "PortalSession",
 ]
 
 
@@ -142,6 +148,49 @@ class MarketSignalCopy(Base):
     sequence: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
+class PortalAccount(Base):
+    """A person who signs in to the portal for an organisation (its API key stays for systems).
+    An organisation's ``admin`` accounts add and deactivate its other accounts."""
+
+    __tablename__ = "portal_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10))  # admin | member
+    active: Mapped[bool]
+    created_by: Mapped[str] = mapped_column(String(64))  # an admin's username, or "operator"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PortalSession(SessionColumns, Base):
+    """A portal session (shared/web/sessions.py): the cookie holds a random id, this its SHA-256."""
+
+    __tablename__ = "portal_sessions"
+
+
+class PortalLoginAttempt(LoginAttemptColumns, Base):
+    """One sign-in attempt at the portal, kept for throttling (per account and per address)."""
+
+    __tablename__ = "portal_login_attempts"
+
+
+class EvidenceFile(Base):
+    """A photo or document an organisation uploaded as evidence (of progress, of a delivery),
+    kept once per content: its SHA-256 names it."""
+
+    __tablename__ = "evidence_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(60))
+    filename: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 STAKEHOLDER_TABLES = (
     *MESSAGING_TABLES,
     Organisation.__table__,
@@ -151,4 +200,8 @@ STAKEHOLDER_TABLES = (
     MatchAnswer.__table__,
     CoordinatorNotice.__table__,
     MarketSignalCopy.__table__,
+    PortalAccount.__table__,
+    PortalSession.__table__,
+    PortalLoginAttempt.__table__,
+    EvidenceFile.__table__,
 )

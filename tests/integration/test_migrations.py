@@ -159,11 +159,11 @@ def test_a_new_database_is_stamped_with_the_newest_heads(make_database: Callable
     upgrade("community", url)
     engine = make_engine(url)
     with engine.connect() as connection:
-        assert current_heads(connection) == ("community_0004", "stakeholder_0006")
+        assert current_heads(connection) == ("community_0004", "stakeholder_0007")
     engine.dispose()
-    assert newest_heads("community") == ("community_0004", "stakeholder_0006")
+    assert newest_heads("community") == ("community_0004", "stakeholder_0007")
     assert newest_heads("coordinator") == ("coordinator_0016",)
-    assert newest_heads("government") == ("government_0006", "stakeholder_0006")
+    assert newest_heads("government") == ("government_0006", "stakeholder_0007")
 
 
 def test_every_revision_from_before_the_branches_has_its_place_in_the_graph() -> None:
