@@ -40,6 +40,8 @@ app.add_typer(events_app, name="events")
 app.add_typer(dead_app, name="dead-letters")
 accounts_app = typer.Typer(help="Coordinator accounts for the dashboard.", no_args_is_help=True)
 app.add_typer(accounts_app, name="coordinators")
+portal_app = typer.Typer(help="Portal accounts: who signs in for an organisation.", no_args_is_help=True)
+app.add_typer(portal_app, name="portal-accounts")
 tokens_app = typer.Typer(help="Scoped API tokens for the coordinator's HTTP API.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 stream_app = typer.Typer(help="The event stream: backups and restores.", no_args_is_help=True)
@@ -411,6 +413,50 @@ def add_coordinator(
     finally:
         engine.dispose()
     console.print(f"coordinator {username} ({name}) can now sign in at /dashboard")
+
+
+@portal_app.command("add")
+def add_portal_account(
+    service: Annotated[str, typer.Option(help="government, enterprise, ngo or community")],
+    organisation: Annotated[str, typer.Option(help="the organisation's id at that service")],
+    username: str,
+    name: Annotated[str, typer.Option(help="the person's name, e.g. 张秀兰")],
+    role: Annotated[str, typer.Option(help="admin (adds its other people) or member")] = "admin",
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+) -> None:
+    """Create a portal account for one of an organisation's people (an operator's way; an
+    organisation's admin adds the others in the portal)."""
+    from sqlalchemy.orm import Session
+
+    from services import STAKEHOLDER_SERVICES, service_settings
+    from shared.db import make_engine
+    from shared.errors import SifangError
+    from shared.stakeholder.models import Organisation
+    from shared.stakeholder.portal.service import create_account
+
+    if service not in STAKEHOLDER_SERVICES:
+        console.print(f"[red]service: one of {', '.join(STAKEHOLDER_SERVICES)}[/red]")
+        raise typer.Exit(1)
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    )
+    engine = make_engine(service_settings(service).effective_database_url)
+    try:
+        with Session(engine) as session:
+            org = session.get(Organisation, organisation)
+            if org is None:
+                console.print(f"[red]organisation: no organisation {organisation!r} at {service}[/red]")
+                raise typer.Exit(1)
+            create_account(session, org, username, name, password, role, "operator")
+            session.commit()
+    except SifangError as exc:
+        console.print(f"[red]{exc.field}: {exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    console.print(f"{name} ({username}) can now sign in for {org.name} at the {service} service's /portal")
 
 
 @tokens_app.command("issue")

@@ -9,7 +9,7 @@ from typing import Any
 
 from sifang.client import Sifang, SifangAPIError
 
-__all__ = ["load_demo", "steps"]
+__all__ = ["DEMO_PASSWORD", "load_demo", "steps"]
 
 COUNTY = "610124"
 TODAY = date.today()
@@ -38,6 +38,11 @@ ORGANISATIONS: list[tuple[str, str, str, str, dict[str, str]]] = [
 ]
 
 
+# Every demo organisation's people sign in to the portal at their own service as the
+# organisation's key (e.g. "xicun" at the community service's /portal) with this password.
+DEMO_PASSWORD = "sifang-demo-2026"
+
+
 def _waited(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
     """``check()``'s first truthy value: what one service publishes reaches the others in a moment."""
     deadline = time.monotonic() + timeout
@@ -58,6 +63,18 @@ def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
 
     def api(state: dict[str, Any], key: str) -> Any:
         return sifang.stakeholder(state[key]["kind"], state[key]["api_key"])
+
+    def portal_accounts(state: dict[str, Any]) -> None:
+        """One portal account per organisation, made by its own system with its key."""
+        for key, _, _, _, contact in ORGANISATIONS:
+            api(state, key).create(
+                f"/organisations/{state[key]['id']}/portal-accounts",
+                username=key,
+                display_name=contact["person"],
+                password=DEMO_PASSWORD,
+                role="admin",
+            )
+            state[key]["portal_username"] = key
 
     def lots(state: dict[str, Any]) -> None:
         for key, variety, quantity, unit in (
@@ -394,6 +411,7 @@ def steps(sifang: Sifang) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
 
     return [
         ("organisations", register),
+        ("portal accounts", portal_accounts),
         ("produce lots", lots),
         ("procurement", procurement),
         ("courses, logistics and a subsidy", services),

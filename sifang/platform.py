@@ -391,6 +391,12 @@ def _load_demo_once(platform: "Platform", when: str) -> None:
     keys.chmod(0o600)
     marker.write_text("loaded\n")
     print(f"demo: loaded; the organisations' API keys are in {keys}", flush=True)
+    from sifang.demo import DEMO_PASSWORD
+
+    for key, org in state.items():
+        if isinstance(org, dict) and "portal_username" in org:
+            portal = f"{platform.url(org['kind'])}/portal"
+            print(f"demo: {org['name']} signs in at {portal} as {key} / {DEMO_PASSWORD}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
