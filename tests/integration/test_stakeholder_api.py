@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -14,61 +14,10 @@ from sqlalchemy.orm import Session
 
 from services import STAKEHOLDER_SERVICES
 from shared.events.validation import check_event
-from shared.messaging.models import OutboxMessage
 from shared.stakeholder.models import Organisation
 from shared.taxonomy import CATEGORIES
 from sifang.platform import LocalNats
-
-ADMIN = {"Authorization": "Bearer test-admin-token-0123456789"}
-
-
-class Service:
-    def __init__(self, client: TestClient, url: str) -> None:
-        self.client = client
-        self.url = url
-
-    def register(
-        self, name: str = "秦岭村委会", region: str = "610124104201"
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        response = self.client.post("/organisations", headers=ADMIN, json={"name": name, "region": region})
-        assert response.status_code == 201, response.text
-        body = response.json()
-        return body["organisation"], {"Authorization": f"Bearer {body['api_key']}"}
-
-    def outbox(self) -> list[tuple[str, bytes]]:
-        engine = create_engine(self.url)
-        with engine.connect() as connection:
-            rows = connection.execute(
-                select(OutboxMessage.subject, OutboxMessage.payload).order_by(OutboxMessage.id)
-            )
-            found = [(subject, payload.encode()) for subject, payload in rows]
-        engine.dispose()
-        return found
-
-    def outbox_types(self) -> list[str]:
-        return [json.loads(payload)["type"] for _, payload in self.outbox()]
-
-
-@pytest.fixture
-def open_service(
-    service_database: Callable[[str], str], nats_server: LocalNats
-) -> Iterator[Callable[[str], Service]]:
-    clients: list[TestClient] = []
-
-    def open_(name: str) -> Service:
-        url = service_database(name)
-        module = import_module(f"services.{name}.app")
-        settings = module.SETTINGS(
-            database_url=url, nats_url=nats_server.url, admin_token="test-admin-token-0123456789"
-        )
-        client = TestClient(module.create_app(settings))
-        client.__enter__()
-        clients.append(client)
-        return Service(client, url)
-
-    yield open_
-    for client in clients:
-        client.__exit__(None, None, None)
+from tests.integration.stakeholders import ADMIN, Service
 
 
 @pytest.fixture
