@@ -22,6 +22,21 @@ __all__ = ["FormError", "FormField", "fields_of", "form_values", "parse"]
 Kind = Literal["text", "textarea", "number", "integer", "date", "select", "list", "checkbox"]
 LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
 LONG_TEXT = 500  # a string field allowing more than this is a text area
+# What a person fills in first; the rest follow in the schema's order, nested groups last.
+FIRST = (
+    "category",
+    "product_category",
+    "topic",
+    "programme_kind",
+    "title",
+    "name",
+    "variety",
+    "tier",
+    "quantity",
+    "seats",
+    "budget",
+    "unit",
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,11 @@ class FormField:
     max_length: int | None = None
 
     @property
+    def group(self) -> str:
+        """The nested model a field belongs to ("requirements"), or "" for a top-level field."""
+        return self.name.partition(".")[0] if "." in self.name else ""
+
+    @property
     def key(self) -> str:
         """The last part of the name: what labels and help are looked up by."""
         return self.name.rpartition(".")[2]
@@ -40,7 +60,7 @@ class FormField:
     def label(self, lang: Language) -> str:
         return field_label(self.key, lang)
 
-    def help(self, lang: Language, description: str | None = None) -> str:
+    def help(self, lang: Language) -> str:
         return field_help(self.key, lang)
 
 
@@ -105,7 +125,10 @@ def fields_of(
     for name, info in model.model_fields.items():
         if name not in skip:
             fields += _field(prefix + name, info.annotation, info)
-    return fields
+    if prefix:
+        return fields
+    rank = {name: i for i, name in enumerate(FIRST)}
+    return sorted(fields, key=lambda f: (bool(f.group), rank.get(f.name, len(FIRST))))
 
 
 def _put(data: dict[str, Any], name: str, value: Any) -> None:

@@ -379,6 +379,7 @@ def portal_router(
             errors=errors,
             field_errors={e.field: e.message for e in errors if e.field},
             choices=choices,
+            group_label=lambda group: t(f"group_{group}", lang),
         )
 
     @router.get("/forms/{key}")
