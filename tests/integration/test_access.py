@@ -41,6 +41,7 @@ PUBLIC = {
     "/open-data/funds/{fund_id}",
     "/open-data/funds/{fund_id}/utilisation",
     "/open-data/funds/{fund_id}/utilisation.csv",
+    "/evidence/{sha256}",  # an evidence file by the hash of its content, which the report carries
 }
 STAKEHOLDER_SCOPES = {"organisation", "admin"}
 
