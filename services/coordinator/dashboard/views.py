@@ -38,6 +38,7 @@ from services.coordinator.dashboard.paging import Paging, Sorts, batches, csv_li
 from services.coordinator.dashboard.province import read_province
 from services.coordinator.dashboard.stats import overview
 from services.coordinator.funds import queries as fund_queries
+from services.coordinator.funds.models import LedgerShare
 from services.coordinator.funds.schemas import FundRead, UtilisationRow
 from services.coordinator.instructions import carry_out
 from services.coordinator.integrations.stream_views import sse_response, start_position
@@ -1064,6 +1065,7 @@ def fund_page(request: Request, fund_id: str, uow: UowDep, user: User) -> HTMLRe
         "funds",
         fund.name,
         fund=fund,
+        share_names={share.share: share.name for share in fund.shares},
         allocations=fund_queries.allocations(uow.session, fund_id),
         by_share=_share_chart(fund, lang),
         by_quarter=by_quarter,
@@ -1153,11 +1155,21 @@ def projects_export(
     return _csv(runtime, "projects", header, query, lists.project_sorts(), asked, cells)
 
 
+def _named_share(reason: dict[str, Any] | None, name: str | None) -> dict[str, Any] | None:
+    """A budget line's funding reason naming the fund's share by its name, not its key."""
+    if not reason or not name:
+        return reason
+    return {**reason, "params": {**(reason.get("params") or {}), "share": name}}
+
+
 @router.get("/projects/{project_id}")
 def project_page(request: Request, project_id: str, uow: UowDep, user: User) -> HTMLResponse:
     """One project: members and their answers, milestones with progress, budget and funding."""
     lang = _lang(request)
     project = project_data(uow.session, get_project(uow.session, project_id))
+    funds = {b["fund_id"] for b in project.budget_lines if b.get("fund_id")}
+    found = select(LedgerShare).where(LedgerShare.fund_id.in_(funds))
+    shares = {(s.fund_id, s.share): s.name for s in uow.session.scalars(found)}
     return render(
         request,
         "project.html",
@@ -1165,6 +1177,8 @@ def project_page(request: Request, project_id: str, uow: UowDep, user: User) -> 
         "projects",
         project.title,
         project=project,
+        shares=shares,
+        named_share=_named_share,
         labels=_project_labels(lang),
         names=_names(uow),
     )
