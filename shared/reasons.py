@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from shared.requirements import CERTIFICATIONS
+from shared.taxonomy import category_text
+from shared.units import unit_text
 
 __all__ = [
     "LANGUAGES",
@@ -219,13 +221,19 @@ def language(value: str | None) -> Language:
     return "zh"
 
 
-def _shown(value: Any, lang: Language) -> str:
+def _shown(value: Any, lang: Language, name: str = "") -> str:
+    """A parameter in ``lang``: certifications, categories (``*category``) and units
+    (``*unit``) by their names, lists joined."""
     if isinstance(value, list | tuple):
-        return _SEPARATOR[lang].join(_shown(v, lang) for v in value)
+        return _SEPARATOR[lang].join(_shown(v, lang, name) for v in value)
     if value is None:
         return "—"
     if isinstance(value, str) and value in CERTIFICATIONS:
         return CERTIFICATIONS[value][0 if lang == "zh" else 1]
+    if isinstance(value, str) and name.endswith("category"):
+        return category_text(value, lang)
+    if isinstance(value, str) and name.endswith("unit"):
+        return unit_text(value, lang)
     return str(value)
 
 
@@ -234,7 +242,7 @@ def render(code: str, params: Mapping[str, Any] | None, lang: Language) -> str:
     templates = TEXTS.get(code)
     if templates is None:
         return code
-    values = {name: _shown(value, lang) for name, value in (params or {}).items()}
+    values = {name: _shown(value, lang, name) for name, value in (params or {}).items()}
     rule = (params or {}).get("rule")
     if isinstance(rule, str) and rule in TEXTS:
         values["rule_name"] = TEXTS[rule][0 if lang == "zh" else 1]
@@ -289,7 +297,7 @@ def render_explanation(explanation: Mapping[str, Any], lang: Language) -> dict[s
     limit = render(str(explanation.get("limited_by", "")), explanation.get("limit_params"), lang)
     strongest = TERMS.get(str(explanation.get("strongest", "")), ("", ""))
     score = float(explanation.get("score", 0))
-    quantity, unit = explanation.get("quantity", ""), explanation.get("unit", "")
+    quantity, unit = explanation.get("quantity", ""), unit_text(str(explanation.get("unit", "")), lang)
     need, offer = explanation.get("need_title", ""), explanation.get("offer_title", "")
     if lang == "zh":
         summary = (

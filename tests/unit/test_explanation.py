@@ -74,13 +74,27 @@ def test_both_renderings_name_quantity_titles_strongest_term_and_limit() -> None
     explanation = _explain(_allocation())
     en = render_explanation(explanation, "en")
     zh = render_explanation(explanation, "zh")
-    assert en["summary"].startswith("Proposes 25 人 of “电商学院” for “直播培训”. It passed all 7 filters")
+    # the unit in the reader's language: "人" on an English page reads "people"
+    assert en["summary"].startswith(
+        "Proposes 25 people of “电商学院” for “直播培训”. It passed all 7 filters"
+    )
     assert "score 0.58 of 1, mostly from urgency" in en["summary"]
     assert en["summary"].endswith("because the offer has nothing more to give.")
     assert zh["summary"].startswith("建议由“电商学院”向“直播培训”提供 25 人。通过全部 7 项筛选")
     assert zh["summary"].endswith("原因：供给已全部分配。")
     assert "holds the required certifications: green food" in en["filters"]
     assert "具备要求的认证：绿色食品" in zh["filters"]
+
+
+def test_categories_and_units_in_a_filters_words_are_named_in_the_readers_language() -> None:
+    from shared.reasons import render
+
+    params = {"offer_category": "training.livestream", "need_category": "training"}
+    assert render("category", params, "zh") == "类别 直播带货培训 可满足 培训"
+    assert render("category", params, "en") == "Live-stream selling training serves Training"
+    units = {"offer_unit": "seat", "need_unit": "人"}
+    assert render("units", units, "zh") == "个座位 与 人 计量同一类量"
+    assert render("units", units, "en") == "seats and people measure the same thing"
 
 
 @pytest.mark.parametrize("strongest", sorted(WEIGHTS))
