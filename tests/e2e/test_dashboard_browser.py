@@ -1,6 +1,8 @@
 """A coordinator's morning in a real browser (Debian's chromium driven by playwright): sign in,
 see a match arrive live, read its explanation, compile and publish an agenda, record a meeting
-with decisions and actions, lock it, export the minutes. Screenshots go to docs/screenshots/."""
+with decisions and actions, lock it, export the minutes; read the live feed in words, page and
+sort a list with its filters in the URL, and go from the county view down to a village.
+Screenshots go to docs/screenshots/."""
 
 import os
 import re
@@ -58,7 +60,9 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     page.click("#sign-in")
     expect(page.locator("h1")).to_have_text("总览")
     expect(page.locator("#open-needs")).not_to_have_text("0")
-    _shot(page, "overview")
+    expect(page.locator("#feed")).to_contain_text(  # the feed in words
+        f"{state['qinnong']['name']} 就纠纷作了陈述：收购价格与合同纠纷"
+    )
 
     # A new need arrives while the coordinator watches the matches board: its proposal appears live.
     page.click("#nav-matches")
@@ -266,3 +270,75 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     page.click("#lang-switch")
     expect(page.locator("#dispute-status")).to_contain_text("the parties' statements")
     _shot(page, "dispute-en")
+
+    # The overview's feed says what happened in words, linked to the item — live, in the page's
+    # language: a need posted and withdrawn while the coordinator watches.
+    name = state["xicun"]["name"]
+    page.goto("/dashboard?lang=en")
+    expect(page.locator("#feed")).to_contain_text(
+        f"{state['louguan']['name']} raised a dispute: 物流点选址争议"
+    )
+    assert "sifang." not in page.locator("#feed").inner_text()  # no event types
+    page.wait_for_timeout(500)  # the page's event stream is connected
+    xicun = client.stakeholder("community", state["xicun"]["api_key"])
+    posted = xicun.post_need(category="venue", title="直播带货培训场地", quantity=2, unit="day")
+    line = page.locator("#feed li.new", has_text="直播带货培训场地").first
+    expect(line).to_contain_text(f"{name} posted a need: 直播带货培训场地, 2 days", timeout=20000)
+    expect(line.locator("a")).to_have_attribute("href", f"/dashboard/needs/{posted['need_id']}")
+    page.goto("/dashboard?lang=zh")
+    expect(page.locator("#feed")).to_contain_text(f"{name} 发布了需求：直播带货培训场地，2 天")  # on load
+    page.wait_for_timeout(500)
+    xicun.withdraw("need", posted["need_id"], "场地已落实")
+    expect(page.locator("#feed li.new").first).to_contain_text(
+        f"{name} 撤回了需求：直播带货培训场地", timeout=20000
+    )
+    _shot(page, "overview")
+
+    # Lists page and sort on the server; the filters, the sort and the page size stay in the URL.
+    page.goto("/dashboard/needs?lang=zh&per_page=2&sort=quantity&order=asc")
+    expect(page.locator("tr.listing")).to_have_count(2)
+    expect(page.locator(".page-info").first).to_contain_text("第 1/")
+    page.locator("a.next").first.click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+    assert "sort=quantity" in page.url and "per_page=2" in page.url
+    expect(page.locator("tr.listing")).to_have_count(2)
+    page.locator("input[name=region]").fill("610124")
+    page.locator("form.panel button").click()
+    expect(page).to_have_url(re.compile(r"region=610124"))
+    assert "sort=quantity" in page.url and "per_page=2" in page.url and not re.search(r"[?&]page=", page.url)
+    page.locator("a[data-sort=title]").click()
+    expect(page).to_have_url(re.compile(r"sort=title"))
+    assert "region=610124" in page.url
+    export = page.locator("a.csv").first.get_attribute("href") or ""
+    assert "region=610124" in export and "sort=title" in export and not re.search(r"[?&]page=", export)
+    rows = page.request.get(platform.url("coordinator") + export).text().splitlines()
+    assert rows[0].startswith("标题,组织,类别") and len(rows) > 3  # every matching need, not one page
+    _shot(page, "needs")
+    page.click("#lang-switch")
+    expect(page.locator(".page-info").first).to_contain_text("Page 1 of")
+    assert "region=610124" in page.url and "sort=title" in page.url  # the language switch keeps them
+    expect(page.locator("a[data-sort=title]")).to_contain_text("Title")
+
+    # The county view: townships and villages with open needs, matches and fulfilment, and the
+    # drill-down to a village.
+    page.goto("/dashboard?lang=zh")
+    page.click("#nav-county_view")
+    expect(page.locator("h1")).to_have_text("县域 · 610124")
+    expect(page.locator("#county-places tr.township", has_text="马召镇")).to_be_visible()
+    village_row = page.locator("#county-places tr.village", has_text=name)
+    expect(village_row).to_contain_text("610124104202")
+    expect(page.locator("#chart-needs svg rect").first).to_be_visible()
+    _shot(page, "county")
+    village_row.locator("a").click()
+    expect(page.locator("h1")).to_have_text(name)
+    expect(page.locator("#village-needs")).to_contain_text("村级品牌包装设计")
+    expect(page.locator("#village-needs")).to_contain_text("40 小时")
+    expect(page.locator("#village-organisations")).to_contain_text("村社")
+    _shot(page, "village")
+    page.click("#lang-switch")
+    expect(page.locator("#village-needs")).to_contain_text("40 hours")
+    expect(page.locator("#village-organisations")).to_contain_text("community")
+    page.goto("/dashboard/county?lang=en")
+    expect(page.locator("h1")).to_have_text("County · 610124")
+    expect(page.locator("#county-places tr").first).to_contain_text("Confirmed or fulfilled")
+    _shot(page, "county-en")

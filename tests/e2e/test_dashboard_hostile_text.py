@@ -154,6 +154,17 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     assert any(SCRIPT in title for title in titles), titles
     _no_script_ran(page, dialogs)
 
+    # The overview is open when another hostile need arrives: its line in the feed is text.
+    page.goto("/dashboard?lang=zh")
+    page.wait_for_timeout(500)  # the page's event stream is connected
+    village.post_need(category="venue", title=f"场地 {SCRIPT} {SVG}", quantity=1, unit="day")
+    line = page.locator("#feed li.new", has_text="场地").first
+    expect(line).to_contain_text(f"南村 {IMG} 发布了需求：场地 {SCRIPT} {SVG}，1 天", timeout=20000)
+    _no_script_ran(page, dialogs)
+    page.reload()
+    expect(page.locator("#feed")).to_contain_text(f"南村 {IMG} 发布了需求：场地 {SCRIPT} {SVG}")
+    _no_script_ran(page, dialogs)
+
     # Every page, in both languages (the project has reached the coordinator).
     _eventually(lambda: page.request.get(f"/dashboard/projects/{project['project_id']}").status == 200)
     _eventually(lambda: page.request.get(f"/dashboard/disputes/{dispute['dispute_id']}").status == 200)
@@ -178,12 +189,25 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
         "/dashboard/disputes",
         f"/dashboard/disputes/{dispute['dispute_id']}",
         f"/dashboard/disputes/{dispute['dispute_id']}?lang=en",
+        "/dashboard/county?region=610124",
+        "/dashboard/county?region=610124&lang=en",
+        "/dashboard/village?region=610124105201",
+        "/dashboard/village?region=610124105201&lang=en",
+        "/dashboard/needs?per_page=1&sort=title&order=desc",
     ):
         response = page.goto(path)
         assert response is not None and response.status == 200, path
         assert "script-src 'self'" in (response.header_value("content-security-policy") or "")
         page.wait_for_timeout(200)
         _no_script_ran(page, dialogs)
+    page.goto("/dashboard/county?region=610124&lang=zh")
+    expect(page.locator("#county-places")).to_contain_text(f"南村 {IMG}")  # the village's name
+    expect(page.locator("#chart-needs")).to_contain_text("610124105")
+    page.locator("#county-places tr.village a", has_text="南村").click()
+    expect(page.locator("h1")).to_have_text(f"南村 {IMG}")
+    expect(page.locator("#village-needs")).to_contain_text(f"包装 {IMG}")
+    expect(page.locator("#village-matches")).to_contain_text(f"设计 {SCRIPT}")
+    _no_script_ran(page, dialogs)
     page.goto("/dashboard/needs?lang=zh")
     expect(page.locator("table")).to_contain_text(f"包装 {IMG}")
     expect(page.locator("table")).to_contain_text(f"南村 {IMG}")

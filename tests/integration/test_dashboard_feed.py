@@ -110,3 +110,45 @@ def test_minutes_print_beijing_time_with_the_zone_named() -> None:
     assert "Time: 2026-03-05 09:30 CST" in minutes_markdown(content, "h", {}, "en")
     page = minutes_html(content, "h", {}, "zh", amendment)
     assert "时间: 2026-03-05 09:30 北京时间" in page and "+00:00" not in page
+
+
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def test_hostile_names_and_titles_stay_text_in_the_feed_the_county_and_the_csv(
+    dashboard: tuple[TestClient, str], backend: str
+) -> None:
+    client, url = dashboard
+    nul = "\x00" if backend == "sqlite" else ""  # PostgreSQL's text holds no NUL; SQLite's does
+    engine = make_engine(url)
+    with Session(engine) as session:
+        village = organisation(session, f"村{nul} {HOSTILE}", "community", "610124104202")
+        need = listing(session, "need", village, f"={HOSTILE}{nul}")
+        logged(
+            session,
+            "sifang.need.published.v1",
+            village,
+            need,
+            {"need_id": need, "title": f"={HOSTILE}{nul}", "quantity": "1", "unit": f"{HOSTILE}"},
+        )
+        session.commit()
+    pages = [
+        client.get(path).text
+        for path in ("/dashboard", "/dashboard/county", "/dashboard/village?region=610124104202")
+    ]
+    for page in pages:
+        assert "<script>alert" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    with Session(engine) as session:
+        event = {
+            "type": "sifang.need.published.v1",
+            "subject": need,
+            "data": {"title": HOSTILE + nul, "organisation_id": village},
+        }
+        [line] = feed_lines(session, [Happening.of_payload(1, event)], "zh")
+    assert (
+        line.text == f"村{nul} {HOSTILE} 发布了需求：{HOSTILE}{nul}，"
+    )  # plain text: the script sets textContent
+    export = client.get("/dashboard/needs.csv").text.splitlines()[1]
+    assert export.startswith("'=<script>")  # formula-safe, and text
+    engine.dispose()

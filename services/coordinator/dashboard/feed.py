@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.book.models import BookNeed, BookOffer
 from services.coordinator.dashboard.i18n import Lang, amount, category_label, t
+from services.coordinator.funds.models import LedgerFund
 from services.coordinator.journal.models import EventLogEntry
 from services.coordinator.matches.models import Match
 from services.coordinator.mediation.models import Dispute
 from services.coordinator.meetings.localtime import local_time
 from services.coordinator.meetings.models import ActionItem
+from services.coordinator.projects.models import Project
 from services.coordinator.registry.queries import organisation_names
 
 __all__ = ["SENTENCES", "FeedLine", "Happening", "feed_lines", "latest_lines", "narrated"]
@@ -179,6 +181,8 @@ class _Lookups:
     matches: dict[str, tuple[str, str, str]]  # match id → need id, need's and offer's organisation
     disputes: dict[str, str]
     actions: dict[str, str]
+    projects: dict[str, str]
+    funds: dict[str, str]
 
     @classmethod
     def read(cls, session: Session, happenings: list[Happening]) -> "_Lookups":
@@ -197,12 +201,16 @@ class _Lookups:
             titles |= {id_: title for id_, title in session.execute(query)}
         disputes = select(Dispute.id, Dispute.title).where(Dispute.id.in_(ids("dispute_id")))
         actions = select(ActionItem.id, ActionItem.title).where(ActionItem.id.in_(ids("action_id")))
+        projects = select(Project.id, Project.title).where(Project.id.in_(ids("project_id")))
+        funds = select(LedgerFund.id, LedgerFund.name).where(LedgerFund.id.in_(ids("fund_id")))
         return cls(
             organisation_names(session),
             titles,
             matches,
             {id_: title for id_, title in session.execute(disputes)},
             {id_: title for id_, title in session.execute(actions)},
+            {id_: title for id_, title in session.execute(projects)},
+            {id_: name for id_, name in session.execute(funds)},
         )
 
 
@@ -244,9 +252,13 @@ def _words(h: Happening, lang: Lang, known: _Lookups) -> tuple[str, str | None] 
         values["title"] = values["title"] or known.disputes.get(dispute, "")
         link = _path("disputes", dispute)
     elif entity == "project":
-        link = _path("projects", data.get("project_id") or h.entity_id)
+        project = str(data.get("project_id") or h.entity_id)
+        values["title"] = values["title"] or known.projects.get(project, "")
+        link = _path("projects", project)
     elif entity == "fund":
-        link = _path("funds", data.get("fund_id") or h.entity_id)
+        fund = str(data.get("fund_id") or h.entity_id)
+        values["title"] = values["title"] or known.funds.get(fund, "")
+        link = _path("funds", fund)
     elif entity == "action":
         values["title"] = values["title"] or known.actions.get(str(data.get("action_id")), "")
         link = "/dashboard/actions"

@@ -148,6 +148,7 @@ def render(
 ) -> HTMLResponse:
     lang = _lang(request)
     flash = request.session.pop("flash", None)
+    other = request.url.include_query_params(lang="en" if lang == "zh" else "zh")  # filters kept
     return templates.TemplateResponse(
         request,
         name,
@@ -158,6 +159,7 @@ def render(
                 when, lang, "", fmt, named=named
             ),
             "zone": zone_name("", lang),
+            "switch_language": f"{other.path}?{other.query}",
             "unit": lambda code: unit_label(code, lang),
             "amount": lambda quantity, code: amount(quantity, code, lang),
             "category_name": lambda code: category_label(code, lang),
