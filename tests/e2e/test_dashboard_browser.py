@@ -75,6 +75,7 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     )
     live = page.locator("tr.match.live").first
     expect(live).to_contain_text("楼观镇品牌包装", timeout=20000)
+    expect(live).to_contain_text("平台建议由")  # in words, in the page's language
     page.reload()
     row = page.locator("tr.match", has_text="楼观镇品牌包装").first
     row.locator("summary").click()

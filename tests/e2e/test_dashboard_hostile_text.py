@@ -123,7 +123,7 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     # The village declines with a hostile reason; the board hears of it live too.
     match = _eventually(lambda: next(iter(village.matches("proposed")), None))
     village.decline(match["match_id"], reason=f"理由 {SVG} {IMG}")
-    expect(page.locator("tr.match.live", has_text="declined").first).to_be_visible(timeout=20000)
+    expect(page.locator("tr.match.live", has_text="拒绝").first).to_be_visible(timeout=20000)
     _no_script_ran(page, dialogs)
 
     page.reload()

@@ -1,14 +1,16 @@
 """The overview's feed in words, in Chinese and in English, linked to the item; the same lines
 on the live stream; times in Beijing time with the zone named, minutes included."""
 
-from collections.abc import Callable, Iterator
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
 from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from services.coordinator.dashboard.feed import Happening, feed_lines
+from services.coordinator.dashboard.feed import Happening, feed_lines, narrated
 from services.coordinator.meetings.exports import minutes_html, minutes_markdown
 from shared.db import make_engine
 from sifang.platform import LocalNats
@@ -77,6 +79,21 @@ def test_the_feed_says_what_happened_in_words_linked_to_the_item(dashboard: tupl
         "03-05 10:00",
     )
     assert english.text == "秦岭电商学校 posted an offer: 直播带货实训课, 40 seats"
+    assert line.as_json()["entity"] == "offer"
+
+    # On the stream, each event is followed by its line, an SSE event named "feed".
+    async def chunks() -> AsyncIterator[str]:
+        yield ": connected\n\n"
+        yield f"id: 7\ndata: {json.dumps(event)}\n\n"
+        yield f"id: 8\ndata: {json.dumps(event | {'type': 'sifang.clock.ticked.v1'})}\n\n"
+
+    async def streamed() -> list[str]:
+        return [str(chunk) async for chunk in narrated(chunks(), sessionmaker(engine), "zh")]
+
+    sent = asyncio.run(streamed())
+    assert sent[2].startswith("event: feed\ndata: ")
+    assert json.loads(sent[2].split("data: ", 1)[1]) == line.as_json()
+    assert len(sent) == 4  # the clock's tick has no line
 
     # The need's history reads the same way.
     history = unescape(client.get(f"/dashboard/needs/{need}?lang=zh").text)

@@ -51,8 +51,8 @@ SENTENCES: dict[str, tuple[str, str]] = {
     ),
     "lot.offered": ("{org} 提供了货源：{title}，{amount}", "{org} offered a lot: {title}, {amount}"),
     "match.proposed": (
-        "平台建议由{offer_org}为{need_org}的需求“{need}”提供 {amount}",
-        "Proposed: {offer_org} to provide {amount} for {need_org}'s need “{need}”",
+        "平台建议由{offer_org}的“{offer}”为{need_org}的需求“{need}”提供 {amount}",
+        "Proposed: {offer_org}'s “{offer}” to provide {amount} for {need_org}'s need “{need}”",
     ),
     "match.confirmed": (
         "{need_org}与{offer_org}确认了匹配：{need}，{amount}",
@@ -160,12 +160,19 @@ class Happening:
 @dataclass(frozen=True)
 class FeedLine:
     position: int
-    time: str  # in the region's zone, named
+    time: str  # in the region's zone
     text: str
     link: str | None
+    entity: str  # what it is about: need, offer, match, meeting, ...
 
     def as_json(self) -> dict[str, Any]:
-        return {"position": self.position, "time": self.time, "text": self.text, "link": self.link}
+        return {
+            "position": self.position,
+            "time": self.time,
+            "text": self.text,
+            "link": self.link,
+            "entity": self.entity,
+        }
 
 
 def _path(kind: str, id_: object) -> str:
@@ -243,6 +250,8 @@ def _words(h: Happening, lang: Lang, known: _Lookups) -> tuple[str, str | None] 
         need_id = str(data.get("need_id") or need_id)
         explanation = data.get("explanation") or {}
         values["need"] = known.titles.get(need_id) or str(explanation.get("need_title") or "")
+        offer_id = str(data.get("offer_id") or "")
+        values["offer"] = known.titles.get(offer_id) or str(explanation.get("offer_title") or "")
         values["need_org"] = names.get(str(data.get("need_organisation_id") or need_org), "")
         values["offer_org"] = names.get(str(data.get("offer_organisation_id") or offer_org), "")
         values.setdefault("amount", "")
@@ -303,7 +312,7 @@ def feed_lines(
             text, link = words
             region = str(h.data.get("region") or "")
             when = local_time(h.time, lang, region, fmt, named=False)  # the panel names the zone
-            lines.append(FeedLine(h.position, when, text, link))
+            lines.append(FeedLine(h.position, when, text, link, h.entity))
     return lines
 
 

@@ -1,7 +1,7 @@
 // The dashboard's only script (the Content-Security-Policy allows no inline script).
-// Live updates over server-sent events: new events appear without reloading, and the feed gets
-// each event's line in words (an SSE event named "feed", written by the server in the page's
-// language). Everything an event carries was written by some organisation, so it reaches the
+// Live updates over server-sent events: each event comes with its line in words (an SSE event
+// named "feed", written by the server in the page's language), which the overview's feed and,
+// for a match, the matches board put on top without reloading. Everything an event carries was written by some organisation, so it reaches the
 // page as text only (textContent), never as HTML.
 "use strict";
 
@@ -36,43 +36,27 @@
     feed.prepend(item);
   }
 
-  function addToMatches(event) {
+  // The matches board: a match's line (what became of it, in words) as a new row on top.
+  function addToMatches(line) {
     const table = document.getElementById("matches");
-    if (!table || !text(event.type).startsWith("sifang.match.")) return;
-    const note = document.getElementById("new-matches");
-    if (note) note.hidden = false;
-    const data = event.data || {};
-    const explanation = data.explanation || {};
+    if (!table || line.entity !== "match") return;
     const row = document.createElement("tr");
     row.className = "match live";
-    row.dataset.id = text(data.match_id);
     const cell = document.createElement("td");
     cell.colSpan = 7;
-    const verb = text(event.type).split(".")[2];
-    // the explanation is codes and titles; its sentences are rendered by the server on reload
-    const titles = explanation.need_title
-      ? `${text(explanation.need_title)} ← ${text(explanation.offer_title)}`
-      : text(explanation["summary_" + (table.dataset.lang === "en" ? "en" : "zh")]);
-    cell.textContent = `${verb}: ${text(data.quantity)} ${text(data.unit)} · ${titles}`;
+    cell.textContent = `${text(line.time)} ${text(line.text)}`;
     row.append(cell);
     table.tBodies[0].prepend(row);
   }
 
-  source.onmessage = (message) => {
-    let event;
-    try {
-      event = JSON.parse(message.data);
-    } catch {
-      return;
-    }
-    addToMatches(event);
-  };
-
   source.addEventListener("feed", (message) => {
+    let line;
     try {
-      addToFeed(JSON.parse(message.data));
+      line = JSON.parse(message.data);
     } catch {
-      // a line that is not JSON is not shown
+      return; // a line that is not JSON is not shown
     }
+    addToFeed(line);
+    addToMatches(line);
   });
 })();
