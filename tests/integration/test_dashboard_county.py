@@ -7,8 +7,10 @@ from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from services.coordinator.dashboard.stats import overview
 from shared.db import make_engine
 from sifang.platform import LocalNats
 from tests.integration.dashboard_fixtures import listing, match, organisation, signed_in
@@ -74,3 +76,37 @@ def test_the_county_by_township_and_village_and_a_village_page(dashboard: tuple[
     assert {"待确认", "已确认", "已履约"} <= set(re.findall(r'class="tag [a-z]+">([^<]+)<', matches))
     assert 'href="/dashboard/needs?region=610124104202&status=open"' in village  # the full, paged list
     assert client.get("/dashboard/village?region=abc").status_code == 422
+
+
+def test_the_overview_figures_are_counted_in_sql(dashboard: tuple[TestClient, str]) -> None:
+    client, url = dashboard
+    engine = make_engine(url)
+    with Session(engine) as session:
+        xicun = organisation(session, "马召镇西村村民委员会", "community", "610124104202")
+        firm = organisation(session, "秦农电商有限公司", "enterprise", "610124")
+        needs = [listing(session, "need", xicun, f"需求 {k}") for k in range(3)]
+        listing(session, "need", xicun, "撤回", status="withdrawn")
+        listing(
+            session, "need", firm, "企业需求", category="brand.design", region="610124", kind="enterprise"
+        )
+        offer = listing(session, "offer", firm, "课程", kind="enterprise", region="610124")
+        for need, status in zip(needs, ("proposed", "confirmed", "fulfilled"), strict=True):
+            match(session, need, offer, xicun, firm, status, region="610124104202")
+        session.commit()
+        statements: list[str] = []
+        listen = (Engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        event.listen(*listen)
+        try:
+            figures = overview(session)
+        finally:
+            event.remove(*listen)
+    engine.dispose()
+    assert figures["open_needs"] == 4 and figures["open_offers"] == 1
+    assert figures["match_rate"] == 75 and figures["fulfilment_rate"] == 50 and figures["median_hours"] == 0.0
+    assert figures["needs_by_kind"] == [("community", 3), ("enterprise", 1)]
+    assert figures["by_category"] == [("training", 3), ("brand", 1)]
+    assert figures["by_village"] == [("马召镇西村村民委员会", 3)]
+    assert dict(figures["by_state"])["confirmed"] == 1
+    book_reads = [s for s in statements if "FROM book_needs" in s and "JOIN" not in s]
+    assert book_reads and all("count(" in s.lower() for s in book_reads)  # no need is loaded whole
+    assert "75%" in client.get("/dashboard").text
