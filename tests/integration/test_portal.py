@@ -223,7 +223,12 @@ def test_form_errors_name_each_field_in_the_readers_language_and_keep_what_was_t
     portal.client.get(f"/portal?lang={lang}")
     page = portal.post(
         "/portal/forms/need",
-        {"category": "training.livestream", "quantity": "thirty", "unit": "bushels of hope", "description": "保留"},
+        {
+            "category": "training.livestream",
+            "quantity": "thirty",
+            "unit": "bushels of hope",
+            "description": "保留",
+        },
     )
     assert page.status_code == 200
     errors = re.findall(r'<p class="error" id="error-[^"]+">([^<]+)</p>', page.text)
@@ -355,3 +360,24 @@ def test_signing_in_never_redirects_off_the_portal(
         },
     )
     assert signed.headers["location"] == "/portal"
+
+
+def test_the_same_photo_uploaded_at_once_by_several_is_kept_once(
+    village: tuple[Service, dict[str, Any], dict[str, str]],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    community, _, key = village
+    photo = PNG + b"another photo"
+
+    def upload(_: int) -> int:
+        answer = community.client.post(
+            "/evidence", headers=key, files={"evidence": ("p.png", photo, "image/png")}
+        )
+        return answer.status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(upload, range(8))) == [201] * 8
+    with Session(create_engine(community.url)) as session:
+        rows = list(session.scalars(select(EvidenceFile).where(EvidenceFile.size == len(photo))))
+    assert len(rows) == 1 and rows[0].sha256 == hashlib.sha256(photo).hexdigest()

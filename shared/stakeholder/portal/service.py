@@ -6,6 +6,7 @@ import logging
 import re
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
@@ -177,7 +178,14 @@ def store_evidence(uow: UnitOfWork, org: Organisation, filename: str, content: b
         created_at=utcnow(),
     )
     uow.session.add(record)
-    uow.commit()
+    try:
+        uow.commit()
+    except IntegrityError:  # the same content uploaded at the same moment: it is kept once
+        uow.session.rollback()
+        stored = uow.session.get(EvidenceFile, digest)
+        if stored is None:
+            raise
+        return stored
     return record
 
 
