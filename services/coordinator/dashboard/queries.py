@@ -72,18 +72,19 @@ def listing_detail(session: Session, side: Side, listing_id: str, lang: Language
 
 @dataclass(frozen=True)
 class MeetingsPage:
+    """The meetings page's series and the organisations a new one may invite (its meetings are
+    a paged list, ``lists.meeting_query``)."""
+
     series: list[MeetingSeries]
-    meetings: list[Meeting]
     organisations: list[tuple[str, str, str]]  # id, name, kind: whom a new series may invite
 
 
-def meetings_page(session: Session, limit: int = 50) -> MeetingsPage:
+def meetings_page(session: Session) -> MeetingsPage:
     series = list(session.scalars(select(MeetingSeries).order_by(MeetingSeries.created_at)))
-    rows = list(session.scalars(select(Meeting).order_by(Meeting.starts_at.desc()).limit(limit)))
     org = RegisteredOrganisation
     invitable = select(org.id, org.name, org.kind).order_by(org.kind, org.name)
     organisations = [(id_, name, kind) for id_, name, kind in session.execute(invitable)]
-    return MeetingsPage(series, rows, organisations)
+    return MeetingsPage(series, organisations)
 
 
 def invitations(session: Session, meeting_id: str) -> list[Invitation]:
