@@ -5,10 +5,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from shared.messaging.models import OutboxMessage
 
-__all__ = ["ADMIN", "ADMIN_TOKEN", "Service"]
+__all__ = ["ADMIN", "ADMIN_TOKEN", "Service", "apply_coordinator_events", "match_event"]
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -39,3 +40,61 @@ class Service:
 
     def outbox_types(self) -> list[str]:
         return [json.loads(payload)["type"] for _, payload in self.outbox()]
+
+
+def match_event(
+    org_id: str,
+    version: int,
+    verb: str,
+    *,
+    quantity: int = 10,
+    accepted_by: tuple[str, ...] = (),
+    explanation: dict[str, Any] | None = None,
+) -> tuple[str, bytes]:
+    """A coordinator match event for match ``m-1``, whose need is ``org_id``'s."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from shared.events.catalogue import CATALOGUE
+    from shared.events.data import MatchData
+
+    data = MatchData(
+        match_id="m-1",
+        need_id="n-1",
+        offer_id="o-1",
+        need_organisation_id=org_id,
+        offer_organisation_id="someone-else",
+        category="training.livestream",
+        quantity=Decimal(quantity),
+        unit="person",
+        offer_quantity=Decimal(quantity),
+        offer_unit="person",
+        score=0.8,
+        status="proposed" if verb == "amended" else verb,  # type: ignore[arg-type]
+        accepted_by=list(accepted_by),
+        fulfilled_quantity=Decimal(0),
+        proposed_at=datetime(2026, 12, 1, tzinfo=UTC),
+        expires_at=None,
+        reason="",
+        explanation=explanation or {},
+        version=version,
+    )
+    subject, event = CATALOGUE[f"sifang.match.{verb}.v1"].build(
+        kind="coordinator", organisation_id="coordinator", region="610124", data=data
+    )
+    return subject, event.to_json()
+
+
+def apply_coordinator_events(service: Service, *events: tuple[str, bytes]) -> None:
+    from shared.events.validation import check_event
+    from shared.messaging.consumer import Delivery
+    from shared.stakeholder.app import apply_coordinator_event
+
+    engine = create_engine(service.url)
+    for sequence, (subject, payload) in enumerate(events, 1):
+        with Session(engine) as session:
+            apply_coordinator_event(
+                session, check_event(subject, payload), Delivery(subject, payload, {}, sequence, 1)
+            )
+            session.commit()
+    engine.dispose()

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from shared.messaging.models import OutboxMessage
 from shared.stakeholder.models import EvidenceFile, PortalLoginAttempt, PortalSession
-from tests.integration.stakeholders import ADMIN, Service
+from tests.integration.stakeholders import ADMIN, Service, apply_coordinator_events, match_event
 
 PASSWORD = "a long enough password"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -381,3 +381,45 @@ def test_the_same_photo_uploaded_at_once_by_several_is_kept_once(
     with Session(create_engine(community.url)) as session:
         rows = list(session.scalars(select(EvidenceFile).where(EvidenceFile.size == len(photo))))
     assert len(rows) == 1 and rows[0].sha256 == hashlib.sha256(photo).hexdigest()
+
+
+def test_a_proposal_is_declined_with_a_reason_and_a_delivery_reported_with_a_document(
+    village: tuple[Service, dict[str, Any], dict[str, str]],
+) -> None:
+    community, org, _ = village
+    explanation = {
+        "quantity": "10",
+        "unit": "person",
+        "need_title": "直播培训",
+        "offer_title": "<b>电商学院</b>",
+    }
+    apply_coordinator_events(community, match_event(org["id"], 1, "proposed", explanation=explanation))
+    portal = Portal(community)
+    portal.sign_in("xicun")
+    page = portal.client.get("/portal/matches").text
+    assert "建议由“&lt;b&gt;电商学院&lt;/b&gt;”向“直播培训”提供 10 人" in page  # explained, and inert
+    refused = portal.post("/portal/matches/m-1/decline", {"reason": ""})
+    assert refused.headers["location"] == "/portal/matches"
+    assert "理由: 必须填写" in portal.client.get("/portal/matches").text
+    assert portal.post("/portal/matches/m-1/decline", {"reason": "时间冲突"}).status_code == 303
+    (declined,) = _outbox_data(community, "sifang.match.rejected.v1")
+    assert declined["reason"] == "时间冲突" and declined["organisation_id"] == org["id"]
+
+    apply_coordinator_events(community, match_event(org["id"], 3, "confirmed", accepted_by=(org["id"], "x")))
+    too_much = portal.post("/portal/matches/m-1/deliveries", {"quantity": "11"})
+    assert too_much.status_code == 303
+    assert "数量" in portal.client.get("/portal/matches").text
+    pdf = b"%PDF-1.4\n% the signed receipt\n"
+    delivered = portal.post(
+        "/portal/matches/m-1/deliveries",
+        {"quantity": "4", "note": "第一批"},
+        files={"evidence": ("签收单.pdf", pdf, "application/pdf")},
+    )
+    assert delivered.status_code == 303
+    (delivery,) = _outbox_data(community, "sifang.match.delivered.v1")
+    assert (
+        delivery["quantity"] == "4"
+        and delivery["evidence_url"] == f"/evidence/{hashlib.sha256(pdf).hexdigest()}"
+    )
+    served = community.client.get(delivery["evidence_url"])
+    assert served.content == pdf and served.headers["content-disposition"].startswith("attachment")

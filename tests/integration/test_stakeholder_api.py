@@ -17,7 +17,7 @@ from shared.events.validation import check_event
 from shared.stakeholder.models import Organisation
 from shared.taxonomy import CATEGORIES
 from sifang.platform import LocalNats
-from tests.integration.stakeholders import ADMIN, Service
+from tests.integration.stakeholders import ADMIN, Service, apply_coordinator_events, match_event
 
 
 @pytest.fixture
@@ -435,62 +435,10 @@ def test_a_running_service_keeps_its_startup_heap_out_of_full_collections(nats_s
     assert gc.get_freeze_count() == 0  # and collectable again once it stopped
 
 
-def _match_event(
-    org_id: str, version: int, verb: str, *, quantity: int = 10, accepted_by: tuple[str, ...] = ()
-) -> tuple[str, bytes]:
-    """A coordinator match event for match ``m-1``, whose need is ``org_id``'s."""
-    from datetime import UTC, datetime
-    from decimal import Decimal
-
-    from shared.events.catalogue import CATALOGUE
-    from shared.events.data import MatchData
-
-    data = MatchData(
-        match_id="m-1",
-        need_id="n-1",
-        offer_id="o-1",
-        need_organisation_id=org_id,
-        offer_organisation_id="someone-else",
-        category="training.livestream",
-        quantity=Decimal(quantity),
-        unit="person",
-        offer_quantity=Decimal(quantity),
-        offer_unit="person",
-        score=0.8,
-        status="proposed" if verb == "amended" else verb,  # type: ignore[arg-type]
-        accepted_by=list(accepted_by),
-        fulfilled_quantity=Decimal(0),
-        proposed_at=datetime(2026, 12, 1, tzinfo=UTC),
-        expires_at=None,
-        reason="",
-        explanation={},
-        version=version,
-    )
-    subject, event = CATALOGUE[f"sifang.match.{verb}.v1"].build(
-        kind="coordinator", organisation_id="coordinator", region="610124", data=data
-    )
-    return subject, event.to_json()
-
-
-def _apply_coordinator_events(service: Service, *events: tuple[str, bytes]) -> None:
-    from shared.events.validation import check_event
-    from shared.messaging.consumer import Delivery
-    from shared.stakeholder.app import apply_coordinator_event
-
-    engine = create_engine(service.url)
-    for sequence, (subject, payload) in enumerate(events, 1):
-        with Session(engine) as session:
-            apply_coordinator_event(
-                session, check_event(subject, payload), Delivery(subject, payload, {}, sequence, 1)
-            )
-            session.commit()
-    engine.dispose()
-
-
 def test_a_late_copy_of_an_older_match_state_never_replaces_a_newer_one(community: Service) -> None:
     org, auth = community.register()
-    _apply_coordinator_events(
-        community, _match_event(org["id"], 2, "withdrawn"), _match_event(org["id"], 1, "proposed")
+    apply_coordinator_events(
+        community, match_event(org["id"], 2, "withdrawn"), match_event(org["id"], 1, "proposed")
     )
     seen = community.client.get("/matches/m-1", headers=auth)
     assert seen.status_code == 200 and seen.json()["status"] == "withdrawn"
@@ -500,11 +448,11 @@ def test_an_acceptance_overtaken_by_an_amendment_is_shown_as_outdated_and_may_be
     community: Service,
 ) -> None:
     org, auth = community.register()
-    _apply_coordinator_events(community, _match_event(org["id"], 1, "proposed", quantity=20))
+    apply_coordinator_events(community, match_event(org["id"], 1, "proposed", quantity=20))
     accepted = community.client.post("/matches/m-1/accept", headers=auth)
     assert accepted.status_code == 200 and accepted.json()["my_answer_outdated"] is False
     # the coordinator amended the proposal to 10 before this acceptance of 20 reached it
-    _apply_coordinator_events(community, _match_event(org["id"], 2, "amended", quantity=10))
+    apply_coordinator_events(community, match_event(org["id"], 2, "amended", quantity=10))
     seen = community.client.get("/matches/m-1", headers=auth).json()
     assert seen["quantity"] == "10" and seen["version"] == 2
     assert seen["my_answer"] == "accepted" and seen["my_answer_outdated"] is True
@@ -522,10 +470,10 @@ def test_an_acceptance_overtaken_by_an_amendment_is_shown_as_outdated_and_may_be
 
 def test_an_acceptance_the_coordinator_counted_is_not_outdated_by_a_later_version(community: Service) -> None:
     org, auth = community.register()
-    _apply_coordinator_events(community, _match_event(org["id"], 1, "proposed"))
+    apply_coordinator_events(community, match_event(org["id"], 1, "proposed"))
     assert community.client.post("/matches/m-1/accept", headers=auth).status_code == 200
-    _apply_coordinator_events(
-        community, _match_event(org["id"], 2, "confirmed", accepted_by=(org["id"], "someone-else"))
+    apply_coordinator_events(
+        community, match_event(org["id"], 2, "confirmed", accepted_by=(org["id"], "someone-else"))
     )
     seen = community.client.get("/matches/m-1", headers=auth).json()
     assert seen["status"] == "confirmed" and seen["my_answer_outdated"] is False
@@ -559,7 +507,7 @@ def test_answers_go_to_the_county_of_the_match_or_meeting_not_the_organisations_
     subject, event = CATALOGUE["sifang.meeting.scheduled.v1"].build(
         kind="coordinator", organisation_id="coordinator", region="610124", data=meeting
     )
-    _apply_coordinator_events(community, _match_event(org["id"], 1, "proposed"), (subject, event.to_json()))
+    apply_coordinator_events(community, match_event(org["id"], 1, "proposed"), (subject, event.to_json()))
     assert community.client.post("/matches/m-1/accept", headers=auth).status_code == 200
     reply = community.client.post("/meetings/meeting-1/reply", headers=auth, json={"reply": "attend"})
     assert reply.status_code == 202, reply.text
