@@ -423,3 +423,63 @@ def test_a_proposal_is_declined_with_a_reason_and_a_delivery_reported_with_a_doc
     )
     served = community.client.get(delivery["evidence_url"])
     assert served.content == pdf and served.headers["content-disposition"].startswith("attachment")
+
+
+OWN_RECORDS = {
+    "community": (
+        "lot",
+        {"product_category": "produce.fruit.kiwifruit", "variety": "徐香", "quantity": "2", "unit": "t"},
+    ),
+    "ngo": (
+        "course",
+        {
+            "title": "直播入门",
+            "tier": "basic",
+            "topic": "training.livestream",
+            "seats": "30",
+            "start_date": "2027-01-05",
+            "end_date": "2027-01-09",
+        },
+    ),
+    "enterprise": (
+        "procurement",
+        {
+            "title": "收购猕猴桃",
+            "product_category": "produce.fruit.kiwifruit",
+            "quantity": "20",
+            "unit": "t",
+            "requirements.required_certifications": "green-food",
+        },
+    ),
+    "government": (
+        "programme",
+        {
+            "name": "电商设备补贴",
+            "programme_kind": "subsidy",
+            "budget": "200000",
+            "eligibility.organisation_kinds": "community, ngo",
+        },
+    ),
+}
+OWN_EVENTS = {
+    "community": "sifang.lot.offered.v1",
+    "ngo": "sifang.course.offered.v1",
+    "enterprise": "sifang.procurement.requested.v1",
+    "government": "sifang.programme.opened.v1",
+}
+
+
+@pytest.mark.parametrize("name", sorted(OWN_RECORDS))
+def test_each_services_portal_creates_its_own_record_through_the_apis_handler(
+    open_service: Callable[[str], Service], name: str
+) -> None:
+    service = open_service(name)
+    org, _ = service.register("某机构", "610124")
+    assert _account(service, org["id"], "someone").status_code == 201
+    portal = Portal(service)
+    portal.sign_in("someone")
+    key, form = OWN_RECORDS[name]
+    assert f'href="/portal/forms/{key}"' in portal.client.get("/portal").text
+    created = portal.post(f"/portal/forms/{key}", form)
+    assert created.status_code == 303, created.text
+    assert _outbox_data(service, OWN_EVENTS[name]), service.outbox_types()
