@@ -68,6 +68,7 @@ UNIT_NAMES: dict[str, tuple[str, str]] = {
     "yuan": ("元", "yuan"),
     "wan_yuan": ("万元", "×10,000 yuan"),
     "square_meter": ("平方米", "m²"),
+    "second": ("秒", "s"),
 }
 
 

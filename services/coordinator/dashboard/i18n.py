@@ -1,13 +1,11 @@
 """Every label of the dashboard, in Chinese and English: the pages' words, units and categories."""
 
-import functools
-from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from shared.taxonomy import CATEGORIES
-from shared.units import InvalidUnit, canonical_unit
+from shared.taxonomy import category_text
+from shared.units import amount_text, unit_text
 
-__all__ = ["LABELS", "UNITS", "Lang", "amount", "category_label", "t", "unit_label"]
+__all__ = ["LABELS", "Lang", "amount", "category_label", "t", "unit_label"]
 
 Lang = Literal["zh", "en"]
 
@@ -338,48 +336,8 @@ def t(key: str, lang: Lang) -> str:
     return zh if lang == "zh" else en
 
 
-# Units by the unit registry's name for them (``canonical_unit``): "人", "person" and "persons"
-# all read 人 / people. A unit not here is shown as its publisher wrote it.
-UNITS: dict[str, tuple[str, str]] = {
-    "person": ("人", "people"),
-    "seat": ("个座位", "seats"),
-    "hour": ("小时", "hours"),
-    "day": ("天", "days"),
-    "metric_ton": ("吨", "t"),
-    "kilogram": ("公斤", "kg"),
-    "jin": ("斤", "jin"),
-    "piece": ("件", "pieces"),
-    "yuan": ("元", "yuan"),
-    "wan_yuan": ("万元", "×10,000 yuan"),
-    "square_meter": ("平方米", "m²"),
-    "second": ("秒", "s"),
-}
-
-
-@functools.cache
-def _canonical(unit: str) -> str:
-    try:
-        return canonical_unit(unit)
-    except InvalidUnit:
-        return unit
-
-
-def unit_label(unit: str, lang: Lang) -> str:
-    """``unit`` in the page's language: ``"t"`` → 吨 / t, ``"人"`` → 人 / people."""
-    zh, en = UNITS.get(_canonical(unit), (unit, unit))
-    return zh if lang == "zh" else en
-
-
-def amount(quantity: object, unit: str, lang: Lang) -> str:
-    """A quantity with its unit in the page's language: ``30 人`` / ``30 people``."""
-    try:
-        number = format(Decimal(str(quantity)).normalize(), "f")
-    except InvalidOperation:
-        number = str(quantity)
-    return f"{number} {unit_label(unit, lang)}"
-
-
-def category_label(code: str, lang: Lang) -> str:
-    """A category's (or a category family's) name in the page's language; unknown codes as they are."""
-    category = CATEGORIES.get(code)
-    return (category.zh if lang == "zh" else category.en) if category else code
+# Units and categories are named where they are defined (shared/units.py, shared/taxonomy.py),
+# for the dashboard, the portal and the rendered reasons alike.
+unit_label = unit_text
+amount = amount_text
+category_label = category_text

@@ -6,8 +6,6 @@ of all matching rows; the CSV export walks the same query in the same order, bat
 neither ever loads the whole list. Cells of a CSV that a spreadsheet would read as a formula
 (starting with ``= + - @``, a tab or a carriage return) are prefixed with ``'``."""
 
-import csv
-import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar
@@ -24,10 +22,8 @@ __all__ = [
     "Paging",
     "Sorts",
     "batches",
-    "csv_line",
     "page_of",
     "paging",
-    "safe_cell",
 ]
 
 T = TypeVar("T")
@@ -35,7 +31,6 @@ Column = ColumnElement[Any] | QueryableAttribute[Any]
 PER_PAGE = 50
 MAX_PER_PAGE = 500
 BATCH = 1000  # rows a CSV export reads at a time
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -164,16 +159,3 @@ def batches(session: Session, query: Select[Any], sorts: Sorts, asked: Paging) -
         if len(batch) < BATCH:
             return
         offset += BATCH
-
-
-def safe_cell(value: object) -> object:
-    """A cell a spreadsheet shows as text: one that would start a formula gets a leading ``'``."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def csv_line(cells: Sequence[object]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(["" if c is None else safe_cell(c) for c in cells])
-    return out.getvalue()

@@ -34,7 +34,7 @@ from services.coordinator.dashboard import auth, county, feed, lists, queries, s
 from services.coordinator.dashboard.accounts import ThrottlePolicy
 from services.coordinator.dashboard.charts import bar_chart, paired_columns
 from services.coordinator.dashboard.i18n import Lang, amount, category_label, t, unit_label
-from services.coordinator.dashboard.paging import Paging, Sorts, batches, csv_line, page_of, paging
+from services.coordinator.dashboard.paging import Paging, Sorts, batches, page_of, paging
 from services.coordinator.dashboard.province import read_province
 from services.coordinator.dashboard.stats import overview
 from services.coordinator.funds import queries as fund_queries
@@ -70,6 +70,7 @@ from services.coordinator.registry import queries as registry_queries
 from services.coordinator.registry.queries import organisation_names
 from services.coordinator.settings import CoordinatorSettings, settings_of
 from shared.app import Runtime, RuntimeDep, UowDep
+from shared.csv_export import csv_line
 from shared.db import UnitOfWork
 from shared.errors import NotFound, NotYetApplied, SifangError
 from shared.events.filters import EventFilter
