@@ -4,15 +4,21 @@ PostgreSQL cannot store U+0000 in text, and an unpaired surrogate (``"\\ud800"``
 not UTF-8 at all, so either would fail deep inside a transaction as "database unavailable".
 Other C0 control characters are never meant in a title or a note and can hide text on a page.
 Tabs and line breaks are text. :class:`TextGuard` checks each request's path, query string and
-JSON or form body before any handler runs and answers 422 with the field and the problem;
+JSON, form or multipart body (its text parts) before any handler runs and answers 422 with the
+field and the problem; a multipart body (a file upload) larger than ``MAX_MULTIPART_BYTES`` is
+answered 413 before it is read to the end. The body is read here, outside the write limit, so a
+slow upload never holds a write slot;
 :func:`first_unstorable` is the same check for event payloads (the consumer dead-letters them).
 """
 
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
+
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 __all__ = ["TextGuard", "first_unstorable", "problem_with"]
 
@@ -24,6 +30,8 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _CHECKED_BODIES = ("application/json", "application/x-www-form-urlencoded")
+MULTIPART = "multipart/form-data"
+MAX_MULTIPART_BYTES = 6 * 1024 * 1024  # a 5 MB evidence file and its form
 
 
 def problem_with(text: str) -> str | None:
@@ -93,11 +101,23 @@ class TextGuard:
             await self.app(scope, receive, send)
             return
         found = self._in_address(scope)
-        content_type = dict(scope.get("headers") or []).get(b"content-type", b"").decode("latin-1")
-        checked = found is None and content_type.split(";")[0].strip().lower() in _CHECKED_BODIES
-        body = b""
-        if checked:
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        media = content_type.split(";")[0].strip().lower()
+        checked = found is None and media in (*_CHECKED_BODIES, MULTIPART)
+        body: bytes | None = b""
+        if checked and media == MULTIPART:
+            declared = headers.get(b"content-length", b"0").decode("latin-1")
+            too_large = not declared.isdigit() or int(declared) > MAX_MULTIPART_BYTES
+            body = None if too_large else await _read_body(receive, MAX_MULTIPART_BYTES)
+            if body is None:
+                problem = f"an upload is at most {MAX_MULTIPART_BYTES} bytes with its form"
+                await _refuse(send, "body", problem, status=413)
+                return
+            found = await _in_multipart(body, scope)
+        elif checked:
             body = await _read_body(receive)
+            assert body is not None  # no limit
             found = _in_body(body, content_type)
         if found is not None:
             await _refuse(send, *found)
@@ -105,7 +125,7 @@ class TextGuard:
         if not checked:
             await self.app(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, _replay(body or b"", receive), send)
 
     @staticmethod
     def _in_address(scope: Scope) -> tuple[str, str] | None:
@@ -116,16 +136,43 @@ class TextGuard:
         return _first_in_pairs(query)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, limit: int | None = None) -> bytes | None:
+    """The whole body; None once it exceeds ``limit`` bytes (the rest is not read)."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":  # the client went away: nothing to check
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+async def _in_multipart(body: bytes, scope: Scope) -> tuple[str, str] | None:
+    """The first text part of a multipart body that cannot be stored (files are not text)."""
+
+    async def stream() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    parser = MultiPartParser(Headers(scope=scope), stream())
+    try:
+        form = await parser.parse()
+    except MultiPartException:
+        return None  # not a well-formed form: the route's own parsing says so
+    try:
+        for key, value in form.multi_items():
+            found = first_unstorable({key: value}) if isinstance(value, str) else None
+            if found is not None:
+                return found
+        return None
+    finally:
+        await form.close()
 
 
 def _in_body(body: bytes, content_type: str) -> tuple[str, str] | None:
@@ -151,8 +198,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-async def _refuse(send: Send, field: str, problem: str) -> None:
+async def _refuse(send: Send, field: str, problem: str, status: int = 422) -> None:
     content = _refusal(field, problem)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
-    await send({"type": "http.response.start", "status": 422, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})

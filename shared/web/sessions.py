@@ -286,6 +286,8 @@ class WebSessions:
             # An anonymous visitor's first state (the sign-in form's CSRF token): a new row.
             handle.session_id = secrets.token_urlsafe(32)
             with self.session_factory() as session:
+                # rows long expired go now and then (here: with each new visitor's)
+                session.execute(delete(model).where(model.expires_at < now - timedelta(days=1)))
                 session.add(
                     model(
                         id_hash=_hash(handle.session_id),

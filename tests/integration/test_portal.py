@@ -483,3 +483,79 @@ def test_each_services_portal_creates_its_own_record_through_the_apis_handler(
     created = portal.post(f"/portal/forms/{key}", form)
     assert created.status_code == 303, created.text
     assert _outbox_data(service, OWN_EVENTS[name]), service.outbox_types()
+
+
+def test_an_upload_too_large_is_refused_before_it_is_read_and_multipart_text_is_checked(
+    village: tuple[Service, dict[str, Any], dict[str, str]],
+) -> None:
+    community, _, key = village
+    huge = community.client.post(
+        "/evidence",
+        headers=key
+        | {"content-type": "multipart/form-data; boundary=x", "content-length": str(7 * 1024 * 1024)},
+        content=b"x" * 1024,
+    )
+    assert huge.status_code == 413 and huge.json()["errors"][0]["field"] == "body"
+    admin = Portal(community)
+    admin.sign_in("xicun")
+    nul = admin.client.post(
+        "/portal/people",
+        data={"csrf": admin.csrf(), "username": "li_wei", "display_name": "李\x00伟", "password": PASSWORD},
+        files={"unused": ("x.txt", b"x", "text/plain")},  # as multipart
+    )
+    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "display_name"
+    odd = admin.client.post("/portal/sign-out", data={"csrf": "é"})
+    assert odd.status_code == 400 and odd.json()["errors"][0]["field"] == "csrf"
+
+
+def test_a_refused_report_keeps_no_file_and_says_why_in_chinese(
+    village: tuple[Service, dict[str, Any], dict[str, str]],
+) -> None:
+    community, org, _ = village
+    apply_coordinator_events(community, match_event(org["id"], 1, "proposed"))
+    portal = Portal(community)
+    portal.sign_in("xicun")
+    refused = portal.post(
+        "/portal/matches/m-1/deliveries", {"quantity": "1"}, files={"evidence": ("p.png", PNG, "image/png")}
+    )
+    assert refused.status_code == 303
+    assert "只有双方都已接受的对接才能报告交付" in portal.client.get("/portal/matches").text
+    with Session(create_engine(community.url)) as session:
+        assert list(session.scalars(select(EvidenceFile.sha256))) == []
+
+
+def test_the_edit_form_clears_what_was_emptied(
+    village: tuple[Service, dict[str, Any], dict[str, str]],
+) -> None:
+    community, _, key = village
+    need = community.client.post(
+        "/needs",
+        headers=key,
+        json={
+            "category": "training.livestream",
+            "title": "培训",
+            "description": "第一行\n第二行",
+            "quantity": 5,
+            "unit": "人",
+            "window_end": "2027-06-30",
+        },
+    ).json()
+    portal = Portal(community)
+    portal.sign_in("xicun")
+    page = portal.client.get(f"/portal/needs/{need['need_id']}/edit").text
+    assert "第一行\n第二行</textarea>" in page  # a text area keeps its lines
+    form = {
+        "category": "training.livestream",
+        "title": "培训",
+        "quantity": "5",
+        "unit": "人",
+        "region": need["region"],
+    }
+    cleared = portal.post(
+        f"/portal/needs/{need['need_id']}/edit", form | {"description": "", "window_end": ""}
+    )
+    assert cleared.status_code == 303
+    after = community.client.get(f"/needs/{need['need_id']}", headers=key).json()
+    assert after["description"] == "" and after["window_end"] is None and after["version"] == 2
+    emptied = portal.post(f"/portal/needs/{need['need_id']}/edit", form | {"quantity": ""})
+    assert emptied.status_code == 200 and "数量: 不能为空" in emptied.text

@@ -70,13 +70,15 @@ class FormError:
     message: str  # in the reader's language, naming the field
 
 
-def _unwrapped(annotation: Any) -> tuple[Any, bool]:
-    """The annotation without ``Annotated`` and ``| None``, and whether None was allowed."""
+def _unwrapped(annotation: Any, metadata: list[Any]) -> tuple[Any, bool]:
+    """The annotation without ``Annotated`` and ``| None`` (the constraints it held are added to
+    ``metadata``), and whether None was allowed."""
     optional = False
     while True:
         origin = get_origin(annotation)
         if origin is Annotated:
-            annotation = get_args(annotation)[0]
+            annotation, *more = get_args(annotation)
+            metadata += more
         elif origin in (Union, types.UnionType):
             rest = [arg for arg in get_args(annotation) if arg is not type(None)]
             optional = optional or len(rest) < len(get_args(annotation))
@@ -85,16 +87,20 @@ def _unwrapped(annotation: Any) -> tuple[Any, bool]:
             return annotation, optional
 
 
-def _max_length(info: FieldInfo) -> int | None:
-    for item in info.metadata:
+def _max_length(metadata: list[Any]) -> int | None:
+    for item in metadata:
         value = getattr(item, "max_length", None)
         if isinstance(value, int):
             return value
+        nested = getattr(item, "metadata", None)  # a FieldInfo inside Annotated
+        if isinstance(nested, list) and (found := _max_length(nested)) is not None:
+            return found
     return None
 
 
 def _field(name: str, annotation: Any, info: FieldInfo) -> list[FormField]:
-    kind, optional = _unwrapped(annotation)
+    metadata = list(info.metadata)
+    kind, optional = _unwrapped(annotation, metadata)
     required = info.is_required() and not optional
     if isinstance(kind, type) and issubclass(kind, BaseModel):
         return fields_of(kind, prefix=name + ".")
@@ -113,7 +119,7 @@ def _field(name: str, annotation: Any, info: FieldInfo) -> list[FormField]:
         return [FormField(name, "number", required)]
     if kind in (date, datetime):
         return [FormField(name, "date", required)]
-    length = _max_length(info)
+    length = _max_length(metadata)
     return [FormField(name, "textarea" if (length or 0) > LONG_TEXT else "text", required, (), length)]
 
 
@@ -139,10 +145,17 @@ def _put(data: dict[str, Any], name: str, value: Any) -> None:
 
 
 def parse(
-    model: type[BaseModel], fields: list[FormField], posted: dict[str, str], lang: Language
+    model: type[BaseModel],
+    fields: list[FormField],
+    posted: dict[str, str],
+    lang: Language,
+    *,
+    clearing: bool = False,
 ) -> tuple[BaseModel | None, list[FormError]]:
     """The model a posted form describes, or the errors that keep it from being one. Empty
-    optional fields are left out (the schema's default applies); lists are comma-separated."""
+    optional fields are left out (the schema's default applies) — unless ``clearing`` (a form
+    that changes a record), where an emptied text says "" and an emptied date or number None;
+    lists are comma-separated."""
     data: dict[str, Any] = {}
     known = {f.name: f for f in fields}
     for field in fields:
@@ -160,6 +173,8 @@ def parse(
                 _put(data, field.name, [part.strip() for part in LIST_SEPARATORS.split(raw) if part.strip()])
         elif raw.strip():
             _put(data, field.name, raw)
+        elif clearing and not field.group and field.name in posted:
+            _put(data, field.name, "" if field.kind in ("text", "textarea") else None)
     try:
         return model.model_validate(data), []
     except ValidationError as exc:

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.reasons import Language
 
-__all__ = ["error_text", "field_help", "field_label", "t"]
+__all__ = ["error_text", "field_help", "field_label", "refusal_text", "t"]
 
 TEXT: dict[str, tuple[str, str]] = {
     "portal": ("四方协同 · 机构门户", "Sifang · organisation portal"),
@@ -306,12 +306,6 @@ ERRORS: dict[str, tuple[str, str]] = {
     "too_long": ("最多 {max_length} 项", "at most {max_length} items"),
     "extra_forbidden": ("不接受这一项", "is not accepted here"),
     "control_character": ("含有不能保存的控制字符", "contains a control character that cannot be stored"),
-    "too_large": ("文件太大（最大 5 MB）", "the file is too large (at most 5 MB)"),
-    "file_type": (
-        "只接受 JPEG、PNG、WebP 照片或 PDF 文件",
-        "only JPEG, PNG or WebP photos and PDF documents are accepted",
-    ),
-    "empty_file": ("文件是空的", "the file is empty"),
 }
 
 # The checks our own validators make (pydantic "value_error"), known by their English message.
@@ -324,6 +318,53 @@ VALUE_ERRORS: tuple[tuple[str, str, str], ...] = (
     ("before window_start", "结束日期早于开始日期", "is before the start"),
     ("before start_date", "结课日期早于开课日期", "is before the first day"),
 )
+
+
+# A handler's refusal (the API's English message), known by a part of it, in Chinese.
+REFUSALS: tuple[tuple[str, str], ...] = (
+    ("can no longer change", "已撤回，不能再修改"),
+    ("is already withdrawn", "已经撤回"),
+    ("cannot be null", "不能为空"),
+    ("stays in its county", "不能移到其他县：请撤回后在那个县重新发布"),
+    ("organisation cannot post a", "本类机构不能在这一类别发布"),
+    ("only proposals can be answered", "该建议已不在待答复状态"),
+    ("answered this proposal already", "本机构已答复过该建议"),
+    ("deliveries need a confirmed match", "只有双方都已接受的对接才能报告交付"),
+    ("remain to deliver", "超出了尚未交付的数量"),
+    ("not invited", "本机构未受邀参加该会议"),
+    ("name the delegate", "请填写代表姓名"),
+    ("no minutes to approve", "会议尚无纪要"),
+    ("only organisations present", "只有出席会议的机构确认纪要"),
+    ("not the hash of these minutes", "纪要哈希不符：纪要已更新，请刷新后再确认"),
+    ("this action is done", "该事项已完成"),
+    ("concerning this organisation", "找不到该项，或它不属于本机构"),
+    ("of this organisation", "找不到该项，或它不属于本机构"),
+    ("there is already an account", "该用户名已被使用"),
+    ("a username is", "用户名为 3–64 个字母、数字、点、横线或下划线"),
+    ("the role is", "角色只能是管理员或成员"),
+    ("give the person's name", "请填写姓名（最多 100 字）"),
+    ("a password has at least", "密码至少 10 个字符"),
+    ("only the organisation's administrators", "只有本机构的管理员可以停用账号"),
+    ("does not deactivate their own", "管理员不能停用自己的账号"),
+    ("the file is empty", "文件是空的"),
+    ("a file is at most", "文件太大（最大 5 MB）"),
+    ("evidence is a jpeg", "只接受 JPEG、PNG、WebP 照片或 PDF 文件"),
+    ("control character", "含有不能保存的控制字符"),
+    ("unpaired surrogate", "含有不能保存的字符"),
+    ("form expired", "表单已过期，请刷新后重试"),
+)
+
+
+def refusal_text(message: str, lang: Language) -> str:
+    """A handler's refusal in ``lang``: the API's message in English; in Chinese, its known
+    meaning, else the message under 无法办理."""
+    if lang == "en":
+        return message
+    lowered = message.lower()
+    for needle, zh in REFUSALS:
+        if needle in lowered:
+            return zh
+    return "无法办理：" + message
 
 
 def error_text(kind: str, lang: Language, ctx: Mapping[str, Any] | None = None, message: str = "") -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "create_account",
     "deactivate_account",
     "evidence_type",
+    "keep_evidence",
     "sign_in",
     "sign_out",
     "store_evidence",
@@ -154,8 +155,9 @@ def evidence_type(content: bytes) -> str | None:
     return None
 
 
-def store_evidence(uow: UnitOfWork, org: Organisation, filename: str, content: bytes) -> EvidenceFile:
-    """Keep a photo or document (at most 5 MB), once per content; returns its record."""
+def keep_evidence(session: Session, org: Organisation, filename: str, content: bytes) -> EvidenceFile:
+    """Keep a photo or document (at most 5 MB) once per content, in ``session``'s transaction:
+    the report that carries it commits both, so a refused report keeps no file."""
     if not content:
         raise InvalidInput("the file is empty", field="evidence")
     if len(content) > MAX_EVIDENCE_BYTES:
@@ -164,25 +166,30 @@ def store_evidence(uow: UnitOfWork, org: Organisation, filename: str, content: b
     if content_type is None:
         raise InvalidInput("evidence is a JPEG, PNG or WebP photo or a PDF document", field="evidence")
     digest = hashlib.sha256(content).hexdigest()
-    existing = uow.session.get(EvidenceFile, digest)
+    existing = session.get(EvidenceFile, digest)
     if existing is not None:
         return existing
-    safe_name = re.sub(r"[^\w.\-]+", "_", filename)[-200:] or "evidence"
     record = EvidenceFile(
         sha256=digest,
         organisation_id=org.id,
         content_type=content_type,
-        filename=safe_name,
+        filename=re.sub(r"[^\w.\-]+", "_", filename)[-200:] or "evidence",
         size=len(content),
         content=content,
         created_at=utcnow(),
     )
-    uow.session.add(record)
+    session.add(record)
+    return record
+
+
+def store_evidence(uow: UnitOfWork, org: Organisation, filename: str, content: bytes) -> EvidenceFile:
+    """Keep a file on its own (``POST /evidence``) and commit."""
+    record = keep_evidence(uow.session, org, filename, content)
     try:
         uow.commit()
     except IntegrityError:  # the same content uploaded at the same moment: it is kept once
         uow.session.rollback()
-        stored = uow.session.get(EvidenceFile, digest)
+        stored = uow.session.get(EvidenceFile, record.sha256)
         if stored is None:
             raise
         return stored

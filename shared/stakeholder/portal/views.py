@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 
 from shared.app import UowDep
 from shared.db import UnitOfWork
@@ -51,11 +52,12 @@ from shared.stakeholder.meetings import (
 from shared.stakeholder.models import EvidenceFile, Listing, Organisation, PortalAccount
 from shared.stakeholder.portal import service
 from shared.stakeholder.portal.forms import FormError, FormField, fields_of, form_values, parse
-from shared.stakeholder.portal.i18n import error_text, field_label, t
+from shared.stakeholder.portal.i18n import field_label, refusal_text, t
 from shared.stakeholder.schemas import NeedCreate, NeedUpdate, OfferCreate, OfferUpdate, Withdrawal
 from shared.stakeholder.service import NEEDS, OFFERS, Side
 from shared.stakeholder.views import AnyCredential, CurrentOrg
 from shared.taxonomy import VOCABULARIES, category_text, is_within
+from shared.text_guard import problem_with
 from shared.units import amount_text, unit_text
 from shared.web.accounts import ThrottlePolicy
 from shared.web.sessions import SessionPolicy, current_handle
@@ -171,7 +173,7 @@ def _csrf(request: Request) -> str:
 
 
 def _check_csrf(request: Request, token: str) -> None:
-    if not secrets.compare_digest(token, _csrf(request)):
+    if not secrets.compare_digest(token.encode(), _csrf(request).encode()):
         raise SifangError(t("form_expired", _lang(request)), field="csrf")
 
 
@@ -240,7 +242,7 @@ def _back(request: Request, path: str, message: str | None = None, error: bool =
 def _refusal(exc: SifangError, lang: Language) -> FormError:
     """A handler's refusal as a form error naming the field in the reader's language."""
     label = field_label(exc.field, lang) if exc.field else ""
-    text = error_text("value_error", lang, message=exc.message) if lang == "zh" else exc.message
+    text = refusal_text(exc.message, lang)
     return FormError(exc.field or "", f"{label}: {text}" if label else text)
 
 
@@ -271,11 +273,20 @@ Uploaded = Annotated[Upload | None, Depends(_upload)]
 
 
 def _evidence(uow: UnitOfWork, org: Organisation, upload: Upload | None) -> str:
-    """Store an uploaded photo or document (if any) and return its address, else ""."""
+    """Keep an uploaded photo or document (if any) in the report's transaction and return its
+    address, else ""."""
     if upload is None:
         return ""
-    record = service.store_evidence(uow, org, upload.filename, upload.content)
+    record = service.keep_evidence(uow.session, org, upload.filename, upload.content)
     return f"/evidence/{record.sha256}"
+
+
+def _clean(**fields: str) -> None:
+    """Refuse text no database stores (a form's fields the schemas do not check)."""
+    for name, value in fields.items():
+        problem = problem_with(value)
+        if problem is not None:
+            raise InvalidInput(problem, field=name)
 
 
 # -- the routes ---------------------------------------------------------------------------------
@@ -316,6 +327,7 @@ def portal_router(
     ) -> Response:
         _check_csrf(request, csrf)
         lang = _lang(request)
+        _clean(username=username, password=password)
         result = service.sign_in(uow, request, username, password, throttle, session_policy(request))
         if result.locked_until is not None:
             message = t("locked", lang, until=_local(result.locked_until))
@@ -401,6 +413,7 @@ def portal_router(
             try:
                 form.handle(uow, person.org, command)
             except SifangError as exc:
+                uow.session.rollback()
                 errors = [_refusal(exc, lang)]
         if errors:
             return _form_page(request, person, form, f"/portal/forms/{key}", posted, errors)
@@ -429,11 +442,12 @@ def portal_router(
         def edit(request: Request, listing_id: str, uow: UowDep, person: Signed, posted: Posted) -> Response:
             _check_csrf(request, posted.get("csrf", ""))
             lang = _lang(request)
-            command, errors = parse(update, edit_form.fields(), posted, lang)
+            command, errors = parse(update, edit_form.fields(), posted, lang, clearing=True)
             if command is not None:
                 try:
                     listings.update_listing(uow, person.org, side, listing_id, command)  # type: ignore[arg-type]
                 except SifangError as exc:
+                    uow.session.rollback()
                     errors = [_refusal(exc, lang)]
             if errors:
                 action = f"/portal/{plural}/{listing_id}/edit"
@@ -451,9 +465,11 @@ def portal_router(
             _check_csrf(request, csrf)
             lang = _lang(request)
             try:
+                _clean(reason=reason)
                 command = Withdrawal(reason=reason.strip() or t("withdraw", lang))
                 listings.withdraw_listing(uow, person.org, side, listing_id, command.reason)
             except SifangError as exc:
+                uow.session.rollback()
                 return _back(request, f"/portal/{plural}", _refusal(exc, lang).message, error=True)
             return _back(request, f"/portal/{plural}", t("saved", lang))
 
@@ -484,7 +500,7 @@ def portal_router(
     def accept(request: Request, match_id: str, uow: UowDep, person: Signed, csrf: Csrf) -> Response:
         _check_csrf(request, csrf)
         return _acted(
-            request, lambda: answer_match(uow, person.org, match_id, "accepted", ""), "/portal/matches"
+            request, uow, lambda: answer_match(uow, person.org, match_id, "accepted", ""), "/portal/matches"
         )
 
     @router.post("/matches/{match_id}/decline")
@@ -502,7 +518,7 @@ def portal_router(
             command = _validated(Decline, {"reason": reason}, _lang(request))
             return answer_match(uow, person.org, match_id, "declined", command.reason)
 
-        return _acted(request, act, "/portal/matches")
+        return _acted(request, uow, act, "/portal/matches")
 
     @router.post("/matches/{match_id}/deliveries")
     def deliver(
@@ -519,10 +535,10 @@ def portal_router(
 
         def act() -> object:
             command = _validated(DeliveryReport, {"quantity": quantity, "note": note}, _lang(request))
-            command.evidence_url = _evidence(uow, person.org, upload)  # stored once the report is valid
+            command.evidence_url = _evidence(uow, person.org, upload)  # kept if the report is
             return report_delivery(uow, person.org, match_id, command)
 
-        return _acted(request, act, "/portal/matches")
+        return _acted(request, uow, act, "/portal/matches")
 
     # -- meetings and actions --
 
@@ -553,7 +569,7 @@ def portal_router(
             command = _validated(Reply, {"reply": answer, "delegate": delegate}, _lang(request))
             return reply_to_invitation(uow, person.org, meeting_id, command)
 
-        return _acted(request, act, f"/portal/meetings/{quote(meeting_id)}")
+        return _acted(request, uow, act, f"/portal/meetings/{quote(meeting_id)}")
 
     @router.post("/meetings/{meeting_id}/approve")
     def approve(
@@ -570,7 +586,7 @@ def portal_router(
             command = _validated(Approval, {"record_hash": record_hash}, _lang(request))
             return approve_minutes(uow, person.org, meeting_id, command)
 
-        return _acted(request, act, f"/portal/meetings/{quote(meeting_id)}")
+        return _acted(request, uow, act, f"/portal/meetings/{quote(meeting_id)}")
 
     @router.get("/actions")
     def actions_page(request: Request, uow: UowDep, person: Signed) -> HTMLResponse:
@@ -592,10 +608,10 @@ def portal_router(
 
         def act() -> object:
             command = _validated(Progress, {"status": status, "note": note}, _lang(request))
-            command.evidence_url = _evidence(uow, person.org, upload)  # stored once the report is valid
+            command.evidence_url = _evidence(uow, person.org, upload)  # kept if the report is
             return report_progress(uow, person.org, action_id, command)
 
-        return _acted(request, act, "/portal/actions")
+        return _acted(request, uow, act, "/portal/actions")
 
     # -- market signals --
 
@@ -630,6 +646,7 @@ def portal_router(
         if person.account.role != "admin":
             return _back(request, "/portal/people", t("only_admins", lang), error=True)
         try:
+            _clean(username=username, display_name=display_name, password=password)
             service.create_account(
                 uow.session,
                 person.org,
@@ -659,18 +676,26 @@ def portal_router(
     def deactivate(request: Request, username: str, uow: UowDep, person: Signed, csrf: Csrf) -> Response:
         _check_csrf(request, csrf)
         return _acted(
-            request, lambda: service.deactivate_account(uow, person.account, username), "/portal/people"
+            request, uow, lambda: service.deactivate_account(uow, person.account, username), "/portal/people"
         )
 
     return router
 
 
-def _acted(request: Request, act: Callable[[], object], back: str) -> RedirectResponse:
-    """Run a handler and go back, saying it was sent, or why it was refused."""
+def _acted(request: Request, uow: UnitOfWork, act: Callable[[], object], back: str) -> RedirectResponse:
+    """Run a handler in ``uow`` and go back, saying it was sent, or why it was refused (its
+    transaction rolled back at once: the session's own write must not wait for it). A report
+    whose evidence file another report stored at the same moment is made once more (the file is
+    then found)."""
     lang = _lang(request)
     try:
-        act()
+        try:
+            act()
+        except IntegrityError:
+            uow.session.rollback()
+            act()
     except SifangError as exc:
+        uow.session.rollback()
         return _back(request, back, _refusal(exc, lang).message, error=True)
     return _back(request, back, t("sent", lang))
 
