@@ -95,6 +95,24 @@ def test_the_feed_says_what_happened_in_words_linked_to_the_item(dashboard: tupl
     assert json.loads(sent[2].split("data: ", 1)[1]) == line.as_json()
     assert len(sent) == 4  # the clock's tick has no line
 
+    # Odd events get no line, and the stream goes on past them to the next good one.
+    odd = [
+        event | {"type": "sifang.match.proposed.v1", "data": {"explanation": "not a mapping", "match_id": 3}},
+        event | {"data": ["a", "list"]},
+        ["not", "an", "event"],
+    ]
+
+    async def odd_chunks() -> AsyncIterator[str]:
+        for position, strange in enumerate(odd, 20):
+            yield f"id: {position}\ndata: {json.dumps(strange)}\n\n"
+        yield f"id: 30\ndata: {json.dumps(event)}\n\n"
+
+    async def odd_streamed() -> list[str]:
+        return [str(chunk) async for chunk in narrated(odd_chunks(), sessionmaker(engine), "zh")]
+
+    after_odd = asyncio.run(odd_streamed())
+    assert after_odd[-1].startswith("event: feed\ndata: ") and "直播带货实训课" in after_odd[-1]
+
     # The need's history reads the same way.
     history = unescape(client.get(f"/dashboard/needs/{need}?lang=zh").text)
     assert "马召镇西村村民委员会 发布了需求：村民直播带货培训，30 人" in history

@@ -146,3 +146,19 @@ def test_every_list_pages_and_exports(dashboard: tuple[TestClient, str]) -> None
         assert export.headers["content-type"].startswith("text/csv"), name
     offers = list(csv.reader(io.StringIO(client.get("/dashboard/offers.csv?lang=en").text)))
     assert [r[0] for r in offers[1:]] == ["直播实训课"]
+
+
+def test_search_takes_percent_and_underscore_literally_and_filter_forms_keep_hidden_filters(
+    dashboard: tuple[TestClient, str],
+) -> None:
+    client, url = dashboard
+    _book(url)
+    everything = client.get("/dashboard/needs?per_page=500").text.count('<tr class="listing')
+    assert everything > 0
+    assert client.get("/dashboard/needs?q=%25&per_page=500").text.count('<tr class="listing') == 0
+    assert client.get("/dashboard/needs?category=_&per_page=500").text.count('<tr class="listing') == 0
+    # a filter the form does not show (region on the disputes page) rides along as a hidden field
+    form = client.get("/dashboard/disputes?region=610124").text
+    assert '<input type="hidden" name="region" value="610124">' in form
+    actions = client.get("/dashboard/actions?meeting_id=m-1").text
+    assert '<input type="hidden" name="meeting_id" value="m-1">' in actions

@@ -44,7 +44,7 @@ def unindexed(column: SQLCoreOperations[str]) -> ColumnElement[str]:
 def in_category(column: SQLCoreOperations[str], category: str) -> ColumnElement[bool]:
     """Rows of ``category`` or of a category under it: ``produce`` holds ``produce.fruit``
     but not ``produce_extra``."""
-    return or_(column == category, column.startswith(category + "."))
+    return or_(column == category, column.startswith(category + ".", autoescape=True))
 
 
 @dataclass(frozen=True)

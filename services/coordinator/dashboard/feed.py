@@ -8,6 +8,7 @@ partitions) have no line."""
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.coordinator.book.models import BookNeed, BookOffer
@@ -29,6 +31,8 @@ from services.coordinator.projects.models import Project
 from services.coordinator.registry.queries import organisation_names
 
 __all__ = ["SENTENCES", "FeedLine", "Happening", "feed_lines", "latest_lines", "narrated"]
+
+log = logging.getLogger(__name__)
 
 SILENT = {"clock", "instruction", "offer.shared"}  # entities or entity.verbs with no line
 
@@ -142,7 +146,8 @@ class Happening:
     @classmethod
     def of_payload(cls, position: int, event: Mapping[str, Any]) -> "Happening":
         """From a CloudEvent as the stream carries it (its source ends in the publisher's id)."""
-        data = event.get("data") or {}
+        data = event.get("data")
+        data = data if isinstance(data, dict) else {}
         source = str(event.get("source", ""))
         organisation = str(data.get("organisation_id") or source.rsplit("/", 1)[-1])
         return cls(position, str(event.get("type", "")), organisation, str(event.get("subject", "")),
@@ -307,7 +312,11 @@ def feed_lines(
     known = _Lookups.read(session, happenings)
     lines = []
     for h in happenings:
-        words = _words(h, lang, known)
+        try:
+            words = _words(h, lang, known)
+        except (AttributeError, KeyError, TypeError, ValueError):  # an odd event has no line
+            log.warning("no feed line for event %s (%s): its data is not as expected", h.position, h.type)
+            continue
         if words is not None:
             text, link = words
             region = str(h.data.get("region") or "")
@@ -335,8 +344,14 @@ def _line_for(session_factory: sessionmaker[Session], chunk: str, lang: Lang) ->
         event = json.loads(payload)
     except ValueError:
         return None
-    with session_factory() as session:
-        lines = feed_lines(session, [Happening.of_payload(position, event)], lang)
+    if not isinstance(event, dict):
+        return None
+    try:
+        with session_factory() as session:
+            lines = feed_lines(session, [Happening.of_payload(position, event)], lang)
+    except SQLAlchemyError:  # the stream goes on; this event's line is skipped
+        log.warning("no feed line for event %s: the database did not answer", position, exc_info=True)
+        return None
     return lines[0] if lines else None
 
 

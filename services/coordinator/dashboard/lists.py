@@ -76,7 +76,10 @@ def listing_query(side: str, search: ListingSearch) -> Select[Any]:
     model = _listing_model(side)
     query = select(model)
     if search.q:
-        query = query.where(or_(model.title.contains(search.q), model.description.contains(search.q)))
+        q = search.q  # "%" and "_" are what they are, not wildcards
+        query = query.where(
+            or_(model.title.contains(q, autoescape=True), model.description.contains(q, autoescape=True))
+        )
     if search.kind:
         query = query.where(model.kind == search.kind)
     if search.category:
