@@ -410,22 +410,28 @@ def _csv(
     )
 
 
-def _listings(side: queries.Side) -> Any:
-    def search_of(q: str, kind: str, category: str, region: str, status: str) -> lists.ListingSearch:
-        return lists.ListingSearch(q=q, kind=kind, category=category, region=region, status=status)
+def listing_search(
+    q: Annotated[str, Query(max_length=200)] = "",
+    kind: Annotated[str, Query(max_length=20)] = "",
+    category: Annotated[str, Query(max_length=100)] = "",
+    region: Annotated[str, Query(max_length=12)] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+) -> lists.ListingSearch:
+    """The needs' and offers' filters from the query string (a FastAPI dependency)."""
+    return lists.ListingSearch(q=q, kind=kind, category=category, region=region, status=status)
 
+
+Search = Annotated[lists.ListingSearch, Depends(listing_search)]
+
+
+def _listings(side: queries.Side) -> Any:
     def page(
         request: Request,
         uow: UowDep,
         user: User,
         asked: PagingDep,
-        q: Annotated[str, Query(max_length=200)] = "",
-        kind: Annotated[str, Query(max_length=20)] = "",
-        category: Annotated[str, Query(max_length=100)] = "",
-        region: Annotated[str, Query(max_length=12)] = "",
-        status: Annotated[str, Query(max_length=20)] = "",
+        search: Search,
     ) -> HTMLResponse:
-        search = search_of(q, kind, category, region, status)
         rows = page_of(
             uow.session,
             lists.listing_query(side, search),
@@ -444,11 +450,7 @@ def _listings(side: queries.Side) -> Any:
             p=rows,
             rows=rows.rows,
             names=_names(uow),
-            q=q,
-            kind=kind,
-            category=category,
-            region=region,
-            status=status,
+            **search.as_filters(),
         )
 
     def export(
@@ -457,14 +459,9 @@ def _listings(side: queries.Side) -> Any:
         user: User,
         runtime: RuntimeDep,
         asked: PagingDep,
-        q: Annotated[str, Query(max_length=200)] = "",
-        kind: Annotated[str, Query(max_length=20)] = "",
-        category: Annotated[str, Query(max_length=100)] = "",
-        region: Annotated[str, Query(max_length=12)] = "",
-        status: Annotated[str, Query(max_length=20)] = "",
+        search: Search,
     ) -> StreamingResponse:
         lang = _lang(request)
-        search = search_of(q, kind, category, region, status)
 
         def cells(session: Session, batch: list[Any]) -> Iterable[Sequence[object]]:
             names = organisation_names(session)
