@@ -14,6 +14,9 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from services.coordinator.dashboard import paging
+from services.coordinator.funds.models import LedgerFund, LedgerShare
+from services.coordinator.mediation.models import Dispute
+from services.coordinator.projects.models import Project
 from shared.db import make_engine
 from sifang.platform import LocalNats
 from tests.integration.dashboard_fixtures import T0, listing, match, organisation, signed_in
@@ -162,3 +165,116 @@ def test_search_takes_percent_and_underscore_literally_and_filter_forms_keep_hid
     assert '<input type="hidden" name="region" value="610124">' in form
     actions = client.get("/dashboard/actions?meeting_id=m-1").text
     assert '<input type="hidden" name="meeting_id" value="m-1">' in actions
+
+
+def _projects_disputes_funds(url: str, xicun: str, other: str) -> None:
+    """A project, a dispute and a fund in each of the two villages (西村 104202, 南村 105201)."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        for k, (org, region, project, dispute) in enumerate(
+            [
+                (xicun, "610124104202", "active", "awaiting_mediator"),
+                (other, "610124105201", "proposed", "settled"),
+            ]
+        ):
+            village = "西村" if k == 0 else "南村"
+            session.add(
+                Project(
+                    id=f"project-{k}",
+                    title=f"{village}项目",
+                    description="",
+                    region=region,
+                    lead_organisation_id=org,
+                    origin={"kind": "party"},
+                    series_id=None,
+                    status=project,
+                    status_reason={},
+                    members=[],
+                    milestones=[],
+                    budget_lines=[],
+                    closing=None,
+                    next_due=None,
+                    created_at=T0,
+                    updated_at=T0,
+                    version=1,
+                )
+            )
+            session.add(
+                Dispute(
+                    id=f"dispute-{k}",
+                    title=f"{village}纠纷",
+                    description="",
+                    region=region,
+                    raised_by=org,
+                    parties=[org],
+                    mediator=None,
+                    mediator_since=None,
+                    status=dispute,
+                    raised_at=T0,
+                    statements=[],
+                    settlements=[],
+                    reminders=[],
+                    history=[],
+                    escalation=None,
+                    record_id=None,
+                    next_check=None,
+                    updated_at=T0,
+                    version=1,
+                )
+            )
+            session.add(
+                LedgerFund(
+                    id=f"fund-{k}",
+                    organisation_id=org,
+                    name=f"{village}资金",
+                    fiscal_year=2026,
+                    region=region,
+                    description="",
+                    version=1,
+                    opened_at=T0,
+                )
+            )
+            session.flush()
+            session.add(
+                LedgerShare(
+                    fund_id=f"fund-{k}", share="s", position=0, name="培训", purpose="training", planned=100
+                )
+            )
+        session.commit()
+    engine.dispose()
+
+
+def test_each_csv_takes_the_filters_of_its_page(dashboard: tuple[TestClient, str]) -> None:
+    client, url = dashboard
+    organisations = _book(url)
+    _projects_disputes_funds(url, organisations["xicun"], organisations["other"])
+
+    def firsts(path: str) -> list[str]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        return sorted(row[0] for row in list(csv.reader(io.StringIO(response.text)))[1:])
+
+    assert len(firsts("/dashboard/matches.csv?status=confirmed&region=610124104")) == 4
+    assert firsts("/dashboard/matches.csv?region=610124105") == []
+    for name, noun in (("projects", "项目"), ("disputes", "纠纷"), ("funds", "资金")):
+        assert firsts(f"/dashboard/{name}.csv") == [f"南村{noun}", f"西村{noun}"], name
+        assert firsts(f"/dashboard/{name}.csv?region=610124104") == [f"西村{noun}"], name
+    assert firsts("/dashboard/projects.csv?status=proposed") == ["南村项目"]
+    assert firsts("/dashboard/disputes.csv?status=settled&region=610124105") == ["南村纠纷"]
+    assert firsts("/dashboard/disputes.csv?status=settled&region=610124104") == []
+
+    page = client.get("/dashboard/projects?status=active&region=610124104").text
+    link = unescape(re.findall(r'href="(/dashboard/projects\.csv\?[^"]+)"', page)[0])
+    assert "status=active" in link and "region=610124104" in link
+    assert firsts(link) == ["西村项目"]
+
+    # what a page refuses, its CSV refuses too
+    for refused in (
+        "projects.csv?status=paused",
+        "disputes.csv?status=open",
+        "funds.csv?region=6101x",
+        "matches.csv?region=6101241042021",
+        "meetings.csv?status=" + "s" * 21,
+        "actions.csv?meeting_id=" + "m" * 37,
+    ):
+        assert client.get(f"/dashboard/{refused}").status_code == 422, refused

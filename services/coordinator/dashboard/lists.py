@@ -1,8 +1,9 @@
-"""The dashboard's lists: for each, the query its filters select, the columns it sorts by, and
-what a row of its CSV holds. The page and the CSV of a list are one query (``paging.py``)."""
+"""The dashboard's lists: for each, its filters, the query they select, the columns it sorts by,
+and what a row of its CSV holds. The page and the CSV of a list are one query (``paging.py``)
+selected by the same filters."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Select, case, or_, select
@@ -21,7 +22,14 @@ from services.coordinator.meetings.models import ActionItem, Meeting
 from services.coordinator.projects.models import Project
 
 __all__ = [
+    "ActionSearch",
+    "DisputeSearch",
+    "Filters",
+    "FundSearch",
     "ListingSearch",
+    "MatchSearch",
+    "MeetingSearch",
+    "ProjectSearch",
     "action_query",
     "action_sorts",
     "dispute_query",
@@ -49,7 +57,16 @@ def _region(code: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class ListingSearch:
+class Filters:
+    """A list's filters, as its page and its CSV both read them from the URL."""
+
+    def as_filters(self) -> dict[str, str]:
+        """The filters by their query parameter's name, in the order the links carry them."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class ListingSearch(Filters):
     """The filters of the needs and offers pages."""
 
     q: str = ""
@@ -58,14 +75,42 @@ class ListingSearch:
     region: str = ""
     status: str = ""
 
-    def as_filters(self) -> dict[str, str]:
-        return {
-            "q": self.q,
-            "kind": self.kind,
-            "category": self.category,
-            "region": self.region,
-            "status": self.status,
-        }
+
+@dataclass(frozen=True)
+class MatchSearch(Filters):
+    status: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class MeetingSearch(Filters):
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class ActionSearch(Filters):
+    """The filters of the action items (``meeting_id``: those of one meeting)."""
+
+    status: str = ""
+    owner: str = ""
+    meeting_id: str = ""
+
+
+@dataclass(frozen=True)
+class ProjectSearch(Filters):
+    status: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class DisputeSearch(Filters):
+    status: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class FundSearch(Filters):
+    region: str = ""
 
 
 def _listing_model(side: str) -> type[BookListing]:
@@ -136,11 +181,11 @@ def listing_cells(row: BookListing, names: Mapping[str, str], lang: Lang) -> lis
     ]
 
 
-def match_query(status: str, region: str = "") -> Select[Any]:
+def match_query(search: MatchSearch) -> Select[Any]:
     query = select(Match)
-    if status in set(MatchStatus):
-        query = query.where(Match.status == MatchStatus(status))
-    if code := _region(region):
+    if search.status in set(MatchStatus):
+        query = query.where(Match.status == MatchStatus(search.status))
+    if code := _region(search.region):
         query = query.where(in_region(Match.region, code))
     return query
 
@@ -190,9 +235,9 @@ def match_cells(row: Match, titles: Mapping[str, str], names: Mapping[str, str],
     ]
 
 
-def meeting_query(status: str) -> Select[Any]:
+def meeting_query(search: MeetingSearch) -> Select[Any]:
     query = select(Meeting)
-    return query.where(Meeting.status == status) if status else query
+    return query.where(Meeting.status == search.status) if search.status else query
 
 
 def meeting_sorts() -> Sorts:
@@ -204,14 +249,14 @@ def meeting_sorts() -> Sorts:
     )
 
 
-def action_query(status: str, owner: str, meeting_id: str = "") -> Select[Any]:
+def action_query(search: ActionSearch) -> Select[Any]:
     query = select(ActionItem)
-    if status:
-        query = query.where(ActionItem.status == status)
-    if owner:
-        query = query.where(ActionItem.owner_organisation_id == owner)
-    if meeting_id:
-        query = query.where(ActionItem.meeting_id == meeting_id)
+    if search.status:
+        query = query.where(ActionItem.status == search.status)
+    if search.owner:
+        query = query.where(ActionItem.owner_organisation_id == search.owner)
+    if search.meeting_id:
+        query = query.where(ActionItem.meeting_id == search.meeting_id)
     return query
 
 
@@ -231,11 +276,11 @@ def action_sorts() -> Sorts:
     )
 
 
-def project_query(status: str, region: str = "") -> Select[Any]:
+def project_query(search: ProjectSearch) -> Select[Any]:
     query = select(Project)
-    if status:
-        query = query.where(Project.status == status)
-    if code := _region(region):
+    if search.status:
+        query = query.where(Project.status == search.status)
+    if code := _region(search.region):
         query = query.where(in_region(Project.region, code))
     return query
 
@@ -255,11 +300,11 @@ def project_sorts() -> Sorts:
     )
 
 
-def dispute_query(status: str, region: str = "") -> Select[Any]:
+def dispute_query(search: DisputeSearch) -> Select[Any]:
     query = select(Dispute)
-    if status:
-        query = query.where(Dispute.status == status)
-    if code := _region(region):
+    if search.status:
+        query = query.where(Dispute.status == search.status)
+    if code := _region(search.region):
         query = query.where(in_region(Dispute.region, code))
     return query
 
@@ -278,9 +323,9 @@ def dispute_sorts() -> Sorts:
     )
 
 
-def fund_query(region: str) -> Select[Any]:
+def fund_query(search: FundSearch) -> Select[Any]:
     query = select(LedgerFund)
-    if code := _region(region):
+    if code := _region(search.region):
         query = query.where(in_region(LedgerFund.region, code))
     return query
 

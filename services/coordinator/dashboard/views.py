@@ -275,22 +275,32 @@ async def stream(request: Request, runtime: RuntimeDep) -> StreamingResponse:
     return response
 
 
+def match_search(
+    status: Annotated[str, Query(max_length=20)] = "",
+    region: Annotated[str, Query(max_length=12)] = "",
+) -> lists.MatchSearch:
+    """The matches' filters from the query string (a FastAPI dependency)."""
+    return lists.MatchSearch(status=status, region=region)
+
+
+MatchSearchDep = Annotated[lists.MatchSearch, Depends(match_search)]
+
+
 @router.get("/matches")
 def matches_page(
     request: Request,
     uow: UowDep,
     user: User,
     asked: PagingDep,
-    status: Annotated[str, Query(max_length=20)] = "",
-    region: Annotated[str, Query(max_length=12)] = "",
+    search: MatchSearchDep,
 ) -> HTMLResponse:
     rows = page_of(
         uow.session,
-        lists.match_query(status, region),
+        lists.match_query(search),
         lists.match_sorts(),
         asked,
         "/dashboard/matches",
-        {"status": status, "region": region},
+        search.as_filters(),
     )
     return render(
         request,
@@ -300,10 +310,9 @@ def matches_page(
         t("matches", _lang(request)),
         p=rows,
         matches=rows.rows,
-        status=status,
-        region=region,
         titles=lists.match_titles(uow.session, rows.rows),
         names=_names(uow),
+        **search.as_filters(),
     )
 
 
@@ -313,8 +322,7 @@ def matches_export(
     user: User,
     runtime: RuntimeDep,
     asked: PagingDep,
-    status: Annotated[str, Query(max_length=20)] = "",
-    region: Annotated[str, Query(max_length=12)] = "",
+    search: MatchSearchDep,
 ) -> StreamingResponse:
     lang = _lang(request)
     header = [
@@ -326,7 +334,7 @@ def matches_export(
         names, titles = organisation_names(session), lists.match_titles(session, batch)
         return [lists.match_cells(row, titles, names, lang) for row in batch]
 
-    query = lists.match_query(status, region)
+    query = lists.match_query(search)
     return _csv(runtime, "matches", header, query, lists.match_sorts(), asked, cells)
 
 
@@ -498,22 +506,30 @@ _listings("need")
 _listings("offer")
 
 
+def meeting_search(status: Annotated[str, Query(max_length=20)] = "") -> lists.MeetingSearch:
+    """The meetings' filter from the query string (a FastAPI dependency)."""
+    return lists.MeetingSearch(status=status)
+
+
+MeetingSearchDep = Annotated[lists.MeetingSearch, Depends(meeting_search)]
+
+
 @router.get("/meetings")
 def meetings_page(
     request: Request,
     uow: UowDep,
     user: User,
     asked: PagingDep,
-    status: Annotated[str, Query(max_length=20)] = "",
+    search: MeetingSearchDep,
 ) -> HTMLResponse:
     page = queries.meetings_page(uow.session)
     rows = page_of(
         uow.session,
-        lists.meeting_query(status),
+        lists.meeting_query(search),
         lists.meeting_sorts(),
         asked,
         "/dashboard/meetings",
-        {"status": status},
+        search.as_filters(),
     )
     return render(
         request,
@@ -525,8 +541,8 @@ def meetings_page(
         series=page.series,
         p=rows,
         meetings=rows.rows,
-        status=status,
         series_names={s.id: s.name for s in page.series},
+        **search.as_filters(),
     )
 
 
@@ -536,7 +552,7 @@ def meetings_export(
     user: User,
     runtime: RuntimeDep,
     asked: PagingDep,
-    status: Annotated[str, Query(max_length=20)] = "",
+    search: MeetingSearchDep,
 ) -> StreamingResponse:
     lang = _lang(request)
     header = [t(key, lang) for key in ("title", "series", "starts", "location", "status")] + ["id"]
@@ -555,7 +571,7 @@ def meetings_export(
             for m in batch
         ]
 
-    return _csv(runtime, "meetings", header, lists.meeting_query(status), lists.meeting_sorts(), asked, cells)
+    return _csv(runtime, "meetings", header, lists.meeting_query(search), lists.meeting_sorts(), asked, cells)
 
 
 @router.post("/series")
@@ -968,23 +984,31 @@ def _share_chart(fund: FundRead, lang: Lang) -> Markup:
     )
 
 
+def fund_search(region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "") -> lists.FundSearch:
+    """The funds' filter from the query string (a FastAPI dependency)."""
+    return lists.FundSearch(region=region)
+
+
+FundSearchDep = Annotated[lists.FundSearch, Depends(fund_search)]
+
+
 @router.get("/funds")
 def funds_page(
     request: Request,
     uow: UowDep,
     user: User,
     asked: PagingDep,
-    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+    search: FundSearchDep,
 ) -> HTMLResponse:
     """The special funds of the region: each share's earmark, receipts, commitments and payments."""
     lang = _lang(request)
     rows = page_of(
         uow.session,
-        lists.fund_query(region),
+        lists.fund_query(search),
         lists.fund_sorts(),
         asked,
         "/dashboard/funds",
-        {"region": region},
+        search.as_filters(),
     )
     funds = [FundRead.of(fund) for fund in rows.rows]
     charts = {fund.id: _share_chart(fund, lang) for fund in funds}
@@ -997,8 +1021,8 @@ def funds_page(
         p=rows,
         funds=funds,
         charts=charts,
-        region=region,
         names=_names(uow),
+        **search.as_filters(),
     )
 
 
@@ -1008,7 +1032,7 @@ def funds_export(
     user: User,
     runtime: RuntimeDep,
     asked: PagingDep,
-    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+    search: FundSearchDep,
 ) -> StreamingResponse:
     """One row per share of each fund: its earmark, receipts, commitments and payments."""
     lang = _lang(request)
@@ -1035,7 +1059,7 @@ def funds_export(
             for share in fund.shares
         ]
 
-    return _csv(runtime, "funds", header, lists.fund_query(region), lists.fund_sorts(), asked, cells)
+    return _csv(runtime, "funds", header, lists.fund_query(search), lists.fund_sorts(), asked, cells)
 
 
 @router.get("/funds/{fund_id}")
@@ -1089,24 +1113,34 @@ def _project_labels(lang: Lang) -> dict[str, str]:
     }
 
 
+def project_search(
+    status: Annotated[str, Query(pattern="^(proposed|active|completed|abandoned)?$")] = "",
+    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+) -> lists.ProjectSearch:
+    """The projects' filters from the query string (a FastAPI dependency)."""
+    return lists.ProjectSearch(status=status, region=region)
+
+
+ProjectSearchDep = Annotated[lists.ProjectSearch, Depends(project_search)]
+
+
 @router.get("/projects")
 def projects_page(
     request: Request,
     uow: UowDep,
     user: User,
     asked: PagingDep,
-    status: Annotated[str, Query(pattern="^(proposed|active|completed|abandoned)?$")] = "",
-    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+    search: ProjectSearchDep,
 ) -> HTMLResponse:
     """The cross-sector projects: status and why, members, the next milestone, overdue ones."""
     lang = _lang(request)
     found = page_of(
         uow.session,
-        lists.project_query(status, region),
+        lists.project_query(search),
         lists.project_sorts(),
         asked,
         "/dashboard/projects",
-        {"status": status, "region": region},
+        search.as_filters(),
     )
     return render(
         request,
@@ -1116,10 +1150,10 @@ def projects_page(
         t("projects", lang),
         p=found,
         projects=[project_data(uow.session, project) for project in found.rows],
-        status=status,
         states=PROJECT_STATES,
         labels=_project_labels(lang),
         names=_names(uow),
+        **search.as_filters(),
     )
 
 
@@ -1129,8 +1163,7 @@ def projects_export(
     user: User,
     runtime: RuntimeDep,
     asked: PagingDep,
-    status: Annotated[str, Query(pattern="^(proposed|active|completed|abandoned)?$")] = "",
-    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+    search: ProjectSearchDep,
 ) -> StreamingResponse:
     lang = _lang(request)
     labels = _project_labels(lang)
@@ -1151,7 +1184,7 @@ def projects_export(
             for p in batch
         ]
 
-    query = lists.project_query(status, region)
+    query = lists.project_query(search)
     return _csv(runtime, "projects", header, query, lists.project_sorts(), asked, cells)
 
 
@@ -1190,24 +1223,34 @@ DISPUTE_STATES = ("awaiting_mediator", "in_mediation", "settled", "escalated", "
 DisputeState = Annotated[str, Query(pattern="^(awaiting_mediator|in_mediation|settled|escalated|decided)?$")]
 
 
+def dispute_search(
+    status: DisputeState = "",
+    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+) -> lists.DisputeSearch:
+    """The disputes' filters from the query string (a FastAPI dependency)."""
+    return lists.DisputeSearch(status=status, region=region)
+
+
+DisputeSearchDep = Annotated[lists.DisputeSearch, Depends(dispute_search)]
+
+
 @router.get("/disputes")
 def disputes_page(
     request: Request,
     uow: UowDep,
     user: User,
     asked: PagingDep,
-    status: DisputeState = "",
-    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+    search: DisputeSearchDep,
 ) -> HTMLResponse:
     """Disputes in mediation: whom each waits for and until when."""
     lang = _lang(request)
     found = page_of(
         uow.session,
-        lists.dispute_query(status, region),
+        lists.dispute_query(search),
         lists.dispute_sorts(),
         asked,
         "/dashboard/disputes",
-        {"status": status, "region": region},
+        search.as_filters(),
     )
     return render(
         request,
@@ -1217,9 +1260,9 @@ def disputes_page(
         t("disputes", lang),
         p=found,
         disputes=[dispute_data(d) for d in found.rows],
-        status=status,
         states=DISPUTE_STATES,
         names=_names(uow),
+        **search.as_filters(),
     )
 
 
@@ -1229,8 +1272,7 @@ def disputes_export(
     user: User,
     runtime: RuntimeDep,
     asked: PagingDep,
-    status: DisputeState = "",
-    region: Annotated[str, Query(pattern="^[0-9]{0,12}$")] = "",
+    search: DisputeSearchDep,
 ) -> StreamingResponse:
     lang = _lang(request)
     header = [t(key, lang) for key in ("title", "status", "parties", "mediator", "step", "deadline")] + ["id"]
@@ -1253,7 +1295,7 @@ def disputes_export(
             )
         return rows
 
-    query = lists.dispute_query(status, region)
+    query = lists.dispute_query(search)
     return _csv(runtime, "disputes", header, query, lists.dispute_sorts(), asked, cells)
 
 
@@ -1300,23 +1342,33 @@ async def assign_mediator(
     return _back(request, page, f"{label} ✓")
 
 
+def action_search(
+    status: Annotated[str, Query(max_length=20)] = "",
+    owner: Annotated[str, Query(max_length=36)] = "",
+    meeting_id: Annotated[str, Query(max_length=36)] = "",
+) -> lists.ActionSearch:
+    """The action items' filters from the query string (a FastAPI dependency)."""
+    return lists.ActionSearch(status=status, owner=owner, meeting_id=meeting_id)
+
+
+ActionSearchDep = Annotated[lists.ActionSearch, Depends(action_search)]
+
+
 @router.get("/actions")
 def actions_page(
     request: Request,
     uow: UowDep,
     user: User,
     asked: PagingDep,
-    status: Annotated[str, Query(max_length=20)] = "",
-    owner: Annotated[str, Query(max_length=36)] = "",
-    meeting_id: Annotated[str, Query(max_length=36)] = "",
+    search: ActionSearchDep,
 ) -> HTMLResponse:
     found = page_of(
         uow.session,
-        lists.action_query(status, owner, meeting_id),
+        lists.action_query(search),
         lists.action_sorts(),
         asked,
         "/dashboard/actions",
-        {"status": status, "owner": owner, "meeting_id": meeting_id},
+        search.as_filters(),
     )
     names = _names(uow)
     owner_ids = uow.session.scalars(select(ActionItem.owner_organisation_id).distinct())
@@ -1331,8 +1383,7 @@ def actions_page(
         actions=found.rows,
         names=names,
         owners=owners,
-        status=status,
-        owner=owner,
+        **search.as_filters(),
     )
 
 
@@ -1342,10 +1393,8 @@ def actions_export(
     user: User,
     runtime: RuntimeDep,
     asked: PagingDep,
+    search: ActionSearchDep,
     lang: Lang = "zh",
-    status: Annotated[str, Query(max_length=20)] = "",
-    owner: Annotated[str, Query(max_length=36)] = "",
-    meeting_id: Annotated[str, Query(max_length=36)] = "",
 ) -> StreamingResponse:
     """The action items the filters select (those of one meeting with ``meeting_id``)."""
     header = [*ACTION_HEADER[lang], "id"]
@@ -1363,7 +1412,7 @@ def actions_export(
             for a in batch
         ]
 
-    query = lists.action_query(status, owner, meeting_id)
+    query = lists.action_query(search)
     return _csv(runtime, "actions", header, query, lists.action_sorts(), asked, cells)
 
 
