@@ -162,7 +162,7 @@ def test_a_new_database_is_stamped_with_the_newest_heads(make_database: Callable
         assert current_heads(connection) == ("community_0004", "stakeholder_0007")
     engine.dispose()
     assert newest_heads("community") == ("community_0004", "stakeholder_0007")
-    assert newest_heads("coordinator") == ("coordinator_0016",)
+    assert newest_heads("coordinator") == ("coordinator_0017",)
     assert newest_heads("government") == ("government_0006", "stakeholder_0007")
 
 

@@ -31,12 +31,18 @@ class Match(Base):
     """A proposed pairing of (part of) a need with (part of) an offer, and what became of it."""
 
     __tablename__ = "matches"
-    __table_args__ = (Index("ix_matches_partition_status", "partition", "status"),)
+    # a party's or a partition's matches in some states: the id first, then the state, so a
+    # query by ids and states is answered by one index whatever the planner knows of the data
+    __table_args__ = (
+        Index("ix_matches_partition_status", "partition", "status"),
+        Index("ix_matches_need_status", "need_id", "status"),
+        Index("ix_matches_offer_status", "offer_id", "status"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     partition: Mapped[str] = mapped_column(String(120))
-    need_id: Mapped[str] = mapped_column(String(36), index=True)
-    offer_id: Mapped[str] = mapped_column(String(36), index=True)
+    need_id: Mapped[str] = mapped_column(String(36))
+    offer_id: Mapped[str] = mapped_column(String(36))
     need_organisation_id: Mapped[str] = mapped_column(String(36), index=True)
     offer_organisation_id: Mapped[str] = mapped_column(String(36), index=True)
     category: Mapped[str] = mapped_column(String(100))
