@@ -11,18 +11,29 @@ processes still meet SQLite's own lock and busy timeout. PostgreSQL is left alon
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "UnitOfWork", "UtcDateTime", "WriteGate", "make_engine", "metadata_of", "utcnow"]
+__all__ = [
+    "Base",
+    "UnitOfWork",
+    "UtcDateTime",
+    "WriteGate",
+    "add_row",
+    "make_engine",
+    "metadata_of",
+    "rows_in_bulk",
+    "utcnow",
+]
 
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the gate or SQLite's lock before failing
 
@@ -212,3 +223,40 @@ class UnitOfWork:
         self.session.commit()
         if self._after_commit is not None:
             self._after_commit()
+
+
+_BULK_ROWS = "sifang.bulk_rows"  # session.info: the rows ``add_row`` keeps for ``rows_in_bulk``
+
+
+def add_row(session: Session, model: type[Base], **values: Any) -> None:
+    """Add a new row of ``model`` to the session's transaction: as an object at once, or, inside
+    :func:`rows_in_bulk`, as values written with the others of its table when the block ends."""
+    kept: dict[type[Base], list[dict[str, Any]]] | None = session.info.get(_BULK_ROWS)
+    if kept is None:
+        session.add(model(**values))
+    else:
+        kept.setdefault(model, []).append(values)
+
+
+@contextmanager
+def rows_in_bulk(session: Session) -> Iterator[None]:
+    """Write the rows :func:`add_row` adds inside the block with one INSERT per table as it ends,
+    without the ORM's bookkeeping per object (for the hundreds of events one re-solve publishes).
+
+    What the session held before is flushed first and the rows of a table are written in the
+    order they were added, so an outbox keeps the order of its events. Nothing inside may read
+    those tables back before the block ends. Leaving by an exception writes nothing: the
+    transaction it is in is being rolled back. Nested blocks write with the outermost.
+    """
+    if _BULK_ROWS in session.info:
+        yield
+        return
+    session.flush()
+    kept: dict[type[Base], list[dict[str, Any]]] = {}
+    session.info[_BULK_ROWS] = kept
+    try:
+        yield
+    finally:
+        session.info.pop(_BULK_ROWS, None)
+    for model, rows in kept.items():
+        session.execute(insert(model), rows)

@@ -31,7 +31,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import utcnow
+from shared.db import add_row, utcnow
 from shared.events.envelope import CONTENT_TYPE, CloudEvent
 from shared.messaging.models import OutboxMessage
 from shared.messaging.nats import STREAM_NAME, NatsLink, raise_if_cancelled
@@ -46,13 +46,13 @@ RELAY_LOCK = 0x5F_1F_A9_0B  # PostgreSQL advisory lock key: the one relay batch 
 
 def record_event(session: Session, subject: str, event: CloudEvent) -> None:
     """Add ``event`` to the outbox in the session's transaction."""
-    session.add(
-        OutboxMessage(
-            event_id=event.id,
-            event_type=event.type,
-            subject=subject,
-            payload=event.to_json().decode(),
-        )
+    add_row(
+        session,
+        OutboxMessage,
+        event_id=event.id,
+        event_type=event.type,
+        subject=subject,
+        payload=event.to_json().decode(),
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.journal.models import EventLogEntry, PartitionRecord
-from shared.db import utcnow
+from shared.db import add_row, utcnow
 from shared.events.catalogue import CATALOGUE
 from shared.events.envelope import CloudEvent, derived_event_id, new_event_id
 from shared.messaging.outbox import record_event
@@ -95,24 +95,24 @@ def log_event(session: Session, event: CloudEvent, subject: str, stream_sequence
     else:
         last = session.scalar(select(func.max(EventLogEntry.position))) or 0
     session.info[_LOG_POSITION] = (transaction, last + 1)
-    session.add(
-        EventLogEntry(
-            event_id=event.id,
-            position=last + 1,
-            stream_sequence=stream_sequence,
-            nats_subject=subject,
-            type=event.type,
-            source=event.source,
-            kind=event.source_kind,
-            organisation_id=event.source_org,
-            entity_id=event.subject,
-            region=event.region,
-            time=event.time,
-            correlation_id=event.correlationid,
-            causation_id=event.causationid,
-            data=event.data,
-            received_at=utcnow(),
-        )
+    add_row(
+        session,
+        EventLogEntry,
+        event_id=event.id,
+        position=last + 1,
+        stream_sequence=stream_sequence,
+        nats_subject=subject,
+        type=event.type,
+        source=event.source,
+        kind=event.source_kind,
+        organisation_id=event.source_org,
+        entity_id=event.subject,
+        region=event.region,
+        time=event.time,
+        correlation_id=event.correlationid,
+        causation_id=event.causationid,
+        data=event.data,
+        received_at=utcnow(),
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea, SharedOffer
 from services.coordinator.book.queries import code_starts_with, in_category, unindexed
+from services.coordinator.book.snapshots import ListingSnapshot, open_snapshots
 from services.coordinator.journal.service import Cause, publish
 from services.coordinator.matches.lifecycle import (
     ACTIVE,
@@ -39,6 +40,7 @@ from services.coordinator.matching.filters import REGION_RULES
 from services.coordinator.matching.reach import regions_beyond
 from services.coordinator.matching.reconciliation import REPLACED, WINDOW_ENDED, StandingProposal, reconcile
 from services.coordinator.registry.models import RegisteredOrganisation
+from shared.db import rows_in_bulk
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.data import MatchData, OfferData, OfferShared
 from shared.metrics import MATCH_SOLVE_SECONDS
@@ -153,7 +155,7 @@ def in_unit(base: float, unit: str) -> Decimal:
     return Decimal(str(base / base_factor(unit)[0])).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
 
 
-def need_item(row: BookNeed, party: Party, remaining: float) -> NeedItem:
+def need_item(row: BookNeed | ListingSnapshot, party: Party, remaining: float) -> NeedItem:
     """A need of the book as the matching rules see it, with ``remaining`` base units."""
     return NeedItem(
         id=row.id,
@@ -169,7 +171,7 @@ def need_item(row: BookNeed, party: Party, remaining: float) -> NeedItem:
     )
 
 
-def offer_item(row: BookOffer, remaining: float, fulfilment_rate: float = 0.5) -> OfferItem:
+def offer_item(row: BookOffer | ListingSnapshot, remaining: float, fulfilment_rate: float = 0.5) -> OfferItem:
     """An offer of the book as the matching rules see it, with ``remaining`` base units."""
     return OfferItem(
         id=row.id,
@@ -186,26 +188,25 @@ def offer_item(row: BookOffer, remaining: float, fulfilment_rate: float = 0.5) -
     )
 
 
-def base_quantity(row: BookNeed | BookOffer) -> float:
+def base_quantity(row: BookNeed | BookOffer | ListingSnapshot) -> float:
     """A listing's whole quantity in base units."""
     return _base(row.quantity, row.unit)
 
 
 def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause) -> None:
     """Re-solve one partition and publish what changed (timed: ``sifang_match_solve_seconds``)."""
-    with MATCH_SOLVE_SECONDS.time():
+    with MATCH_SOLVE_SECONDS.time(), rows_in_bulk(session):
         _resolve(session, partition, policy, cause)
 
 
 def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause) -> None:
     root, county = partition.split(":")
-    needs = list(
-        session.scalars(
-            select(BookNeed)
-            .where(BookNeed.status == "open", code_starts_with(BookNeed.region, county))
-            .where(in_category(BookNeed.category, root))
-            .order_by(BookNeed.id)
-        )
+    needs = open_snapshots(
+        session,
+        BookNeed,
+        BookNeed.status == "open",
+        code_starts_with(BookNeed.region, county),
+        in_category(BookNeed.category, root),
     )
     need_ids = [n.id for n in needs]
     held_by_need: dict[str, float] = defaultdict(float)
@@ -285,7 +286,9 @@ def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause
     share_offers(session, offers, policy, cause)
 
 
-def share_offers(session: Session, offers: Iterable[BookOffer], policy: MatchPolicy, cause: Cause) -> None:
+def share_offers(
+    session: Session, offers: Iterable[BookOffer | ListingSnapshot], policy: MatchPolicy, cause: Cause
+) -> None:
     """Tell the counties of other partitions that ``offers`` serve what remains of each
     (``offer.shared``), when that, the offer or the regions it reaches changed since last told;
     a region it no longer reaches is told it is gone. Only this partition allocates them; the
@@ -342,7 +345,7 @@ def share_offers(session: Session, offers: Iterable[BookOffer], policy: MatchPol
             )
 
 
-def offer_data(row: BookOffer) -> OfferData:
+def offer_data(row: BookOffer | ListingSnapshot) -> OfferData:
     """The book's offer as event data."""
     return OfferData(
         offer_id=row.id,
@@ -411,7 +414,7 @@ def offer_categories(root: str) -> ColumnElement[bool]:
     return or_(*(in_category(BookOffer.category, b) for b in branches), BookOffer.category == root)
 
 
-def _offers_for(session: Session, root: str, county: str) -> list[BookOffer]:
+def _offers_for(session: Session, root: str, county: str) -> list[ListingSnapshot]:
     branches = sorted({root, *SERVES.get(root, ())})
     category = or_(*(in_category(BookOffer.category, b) for b in branches))
     # Offers of a broader category (``training``) serve narrower needs (``training.livestream``).
@@ -424,13 +427,10 @@ def _offers_for(session: Session, root: str, county: str) -> list[BookOffer]:
         # the offers whose area covers the county, looked up by id: few, where "open" is most
         else and_(unindexed(BookOffer.status) == "open", BookOffer.id.in_(covering))
     )
-    query = (
-        select(BookOffer).where(where).where(or_(category, BookOffer.category == root)).order_by(BookOffer.id)
-    )
-    return list(session.scalars(query))
+    return open_snapshots(session, BookOffer, where, or_(category, BookOffer.category == root))
 
 
-def parties_of(session: Session, needs: Iterable[BookNeed]) -> dict[str, Party]:
+def parties_of(session: Session, needs: Iterable[BookNeed | ListingSnapshot]) -> dict[str, Party]:
     needs = list(needs)
     org_ids = sorted({n.organisation_id for n in needs})
     registry = {
@@ -480,8 +480,8 @@ def _propose(
     policy: MatchPolicy,
     cause: Cause,
 ) -> None:
-    need: BookNeed = books[allocation.candidate.need.id]
-    offer: BookOffer = books[allocation.candidate.offer.id]
+    need: ListingSnapshot = books[allocation.candidate.need.id]
+    offer: ListingSnapshot = books[allocation.candidate.offer.id]
     quantities = _in_units(allocation, need, offer)
     if quantities is None:
         return
@@ -522,7 +522,9 @@ def _propose(
     publish_match(session, match, "proposed", cause)
 
 
-def _in_units(allocation: Allocation, need: BookNeed, offer: BookOffer) -> tuple[Decimal, Decimal] | None:
+def _in_units(
+    allocation: Allocation, need: ListingSnapshot, offer: ListingSnapshot
+) -> tuple[Decimal, Decimal] | None:
     """The allocated quantity in the need's unit and in the offer's; None if either is nothing."""
     quantity = in_unit(allocation.quantity, need.unit)
     offer_quantity = in_unit(allocation.quantity, offer.unit)
@@ -530,7 +532,7 @@ def _in_units(allocation: Allocation, need: BookNeed, offer: BookOffer) -> tuple
 
 
 def _explanation(
-    allocation: Allocation, quantity: Decimal, need: BookNeed, offer: BookOffer
+    allocation: Allocation, quantity: Decimal, need: ListingSnapshot, offer: ListingSnapshot
 ) -> dict[str, Any]:
     return explain(
         allocation,
@@ -552,8 +554,8 @@ def _amend(
 ) -> None:
     """Give an unanswered proposal its pair's new share (``match.amended``); its id, its time
     to answer and its parties stay. A share that rounds to nothing in a unit withdraws it."""
-    need: BookNeed = books[allocation.candidate.need.id]
-    offer: BookOffer = books[allocation.candidate.offer.id]
+    need: ListingSnapshot = books[allocation.candidate.need.id]
+    offer: ListingSnapshot = books[allocation.candidate.offer.id]
     quantities = _in_units(allocation, need, offer)
     if quantities is None:
         change_status(session, match, MatchStatus.WITHDRAWN, REPLACED, policy, cause)
