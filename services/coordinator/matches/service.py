@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
@@ -40,7 +40,7 @@ from services.coordinator.matching.filters import REGION_RULES
 from services.coordinator.matching.reach import regions_beyond
 from services.coordinator.matching.reconciliation import REPLACED, WINDOW_ENDED, StandingProposal, reconcile
 from services.coordinator.registry.models import RegisteredOrganisation
-from shared.db import rows_in_bulk
+from shared.db import add_row, rows_in_bulk
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.data import MatchData, OfferData, OfferShared
 from shared.metrics import MATCH_SOLVE_SECONDS
@@ -195,7 +195,7 @@ def base_quantity(row: BookNeed | BookOffer | ListingSnapshot) -> float:
 
 def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause) -> None:
     """Re-solve one partition and publish what changed (timed: ``sifang_match_solve_seconds``)."""
-    with MATCH_SOLVE_SECONDS.time(), rows_in_bulk(session):
+    with MATCH_SOLVE_SECONDS.time():
         _resolve(session, partition, policy, cause)
 
 
@@ -274,15 +274,16 @@ def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause
     )
     ids = [w.match_id for w in outcome.withdrawn] + [a.match_id for a in outcome.amended]
     loaded = {m.id: m for m in session.scalars(select(Match).where(Match.id.in_(ids)))} if ids else {}
-    for withdrawal in outcome.withdrawn:
-        change_status(
-            session, loaded[withdrawal.match_id], MatchStatus.WITHDRAWN, withdrawal.reason, policy, cause
-        )
     books = {n.id: n for n in needs} | {o.id: o for o in offers}
-    for amendment in outcome.amended:
-        _amend(session, loaded[amendment.match_id], amendment.allocation, books, policy, cause)
-    for allocation in outcome.proposed:
-        _propose(session, partition, allocation, books, policy, cause)
+    with rows_in_bulk(session):  # new proposals and every event: one INSERT per table
+        for withdrawal in outcome.withdrawn:
+            change_status(
+                session, loaded[withdrawal.match_id], MatchStatus.WITHDRAWN, withdrawal.reason, policy, cause
+            )
+        for amendment in outcome.amended:
+            _amend(session, loaded[amendment.match_id], amendment.allocation, books, policy, cause)
+        for allocation in outcome.proposed:
+            _propose(session, partition, allocation, books, policy, cause)
     share_offers(session, offers, policy, cause)
 
 
@@ -492,7 +493,7 @@ def _propose(
     while match_id in created:  # the pair proposed anew by a second re-solve under one cause
         again += 1
         match_id = str(uuid.uuid5(_NAMESPACE, f"{cause.event_id}/{need.id}/{offer.id}/{again}"))
-    match = Match(
+    match = NewMatch(
         id=match_id,
         partition=partition,
         need_id=need.id,
@@ -517,9 +518,39 @@ def _propose(
         updated_at=cause.time,
         version=0,
     )
-    session.add(match)
     created.add(match.id)
     publish_match(session, match, "proposed", cause)
+    add_row(session, Match, **vars(match))
+
+
+@dataclass
+class NewMatch:
+    """A proposal as first written: the columns of a :class:`Match`, without the ORM's
+    bookkeeping (a partition's first solve proposes thousands)."""
+
+    id: str
+    partition: str
+    need_id: str
+    offer_id: str
+    need_organisation_id: str
+    offer_organisation_id: str
+    category: str
+    region: str
+    quantity: Decimal
+    unit: str
+    offer_quantity: Decimal
+    offer_unit: str
+    base_quantity: float
+    score: float
+    status: MatchStatus
+    accepted_by: list[str]
+    fulfilled_quantity: Decimal
+    explanation: dict[str, Any]
+    reason: str
+    proposed_at: datetime
+    expires_at: datetime | None
+    updated_at: datetime
+    version: int
 
 
 def _in_units(
@@ -581,7 +612,7 @@ def change_status(
     publish_match(session, match, status.value, cause)
 
 
-def match_data(match: Match) -> MatchData:
+def match_data(match: "Match | NewMatch") -> MatchData:
     return MatchData(
         match_id=match.id,
         need_id=match.need_id,
@@ -605,7 +636,7 @@ def match_data(match: Match) -> MatchData:
     )
 
 
-def publish_match(session: Session, match: Match, verb: str, cause: Cause) -> None:
+def publish_match(session: Session, match: "Match | NewMatch", verb: str, cause: Cause) -> None:
     """Publish the match's current state as ``sifang.match.<verb>`` through the outbox, as its
     next version."""
     match.version += 1
