@@ -46,7 +46,7 @@ def _apply(session: Session, data: NeedData, at: datetime = AT) -> None:
 
 
 def _open_needs(session: Session) -> dict[str, Decimal]:
-    return {s.id: s.quantity for s in open_snapshots(session, BookNeed, BookNeed.status == "open")}
+    return {s.id: s.quantity for s in open_snapshots(session, 100, BookNeed, BookNeed.status == "open")}
 
 
 @pytest.fixture
@@ -187,3 +187,17 @@ def test_a_re_solves_reads_of_matches_by_id_and_state_use_the_id_index(tmp_path:
                 )
             ).all()
             assert any(f"ix_matches_{column.split('_')[0]}_status" in str(row) for row in plan), plan
+
+
+def test_a_cache_of_no_listings_keeps_nothing_and_reads_the_same(engine: Engine) -> None:
+    sessions = sessionmaker(engine)
+    with sessions() as session:
+        _apply(session, _need(1, 10))
+        session.commit()
+    with sessions() as session:
+        for _ in range(2):
+            found = {
+                s.id: s.quantity for s in open_snapshots(session, 0, BookNeed, BookNeed.status == "open")
+            }
+            assert found == {"need-1": Decimal(10)}
+        assert len(cache_of(session, 0)) == 0

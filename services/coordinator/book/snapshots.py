@@ -32,7 +32,7 @@ from services.coordinator.book.models import BookListing, BookOffer
 
 __all__ = ["DEFAULT_CAPACITY", "ListingSnapshot", "SnapshotCache", "mark_written", "open_snapshots"]
 
-DEFAULT_CAPACITY = 60_000  # listings kept per database: the busy partitions of a province
+DEFAULT_CAPACITY = 50_000  # listings kept per database (~60 MB): a province's busy partitions
 _WRITTEN = "sifang.book_written"  # session.info: (root transaction, ids written in it)
 _READ_CHUNK = 500  # ids per IN (…) when reading whole listings
 
@@ -112,7 +112,7 @@ class SnapshotCache:
         with self._lock:
             self._entries[key] = snapshot
             self._entries.move_to_end(key)
-            while len(self._entries) > self.capacity:
+            while self._entries and len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
 
 
@@ -120,14 +120,16 @@ _caches: "weakref.WeakKeyDictionary[Engine, SnapshotCache]" = weakref.WeakKeyDic
 _caches_lock = threading.Lock()
 
 
-def cache_of(session: Session) -> SnapshotCache:
-    """The cache of the database ``session`` works on (one per engine)."""
+def cache_of(session: Session, capacity: int = DEFAULT_CAPACITY) -> SnapshotCache:
+    """The cache of the database ``session`` works on (one per engine; ``capacity`` is its size
+    when this makes it, and its new size if that changed)."""
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     with _caches_lock:
         cache = _caches.get(engine)
         if cache is None:
-            cache = _caches[engine] = SnapshotCache()
+            cache = _caches[engine] = SnapshotCache(capacity)
+        cache.capacity = capacity
         return cache
 
 
@@ -147,12 +149,13 @@ def mark_written(session: Session, listing_id: str) -> None:
 
 
 def open_snapshots(
-    session: Session, model: type[BookListing], *where: ColumnElement[bool]
+    session: Session, kept: int, model: type[BookListing], *where: ColumnElement[bool]
 ) -> list[ListingSnapshot]:
-    """The listings of ``model`` that match ``where``, by id, as their current state."""
+    """The listings of ``model`` that match ``where``, by id, as their current state; at most
+    ``kept`` listings are kept in memory for the next call (0: none)."""
     stamp = type_coerce(model.updated_at, String)  # the stored text on SQLite: no parsing
     keys = session.execute(select(model.id, model.version, stamp).where(*where).order_by(model.id)).all()
-    cache = cache_of(session)
+    cache = cache_of(session, kept)
     written = _written(session)
     table = model.__tablename__
     found: dict[str, ListingSnapshot] = {}

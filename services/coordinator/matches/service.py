@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea, SharedOffer
 from services.coordinator.book.queries import code_starts_with, in_category, unindexed
-from services.coordinator.book.snapshots import ListingSnapshot, open_snapshots
+from services.coordinator.book.snapshots import DEFAULT_CAPACITY, ListingSnapshot, open_snapshots
 from services.coordinator.journal.service import Cause, publish
 from services.coordinator.matches.lifecycle import (
     ACTIVE,
@@ -93,6 +93,7 @@ class MatchPolicy:
     keep_best: int | None = 16  # each listing's best pairs kept for the allocation (None: all)
     resolve_at: ResolveAt = "event"  # re-solve a changed listing's partitions at once, or at a tick
     resolve_batch: int = 64  # partitions one re-solve point solves at most
+    book_cache: int = DEFAULT_CAPACITY  # listings kept decoded between re-solves (book/snapshots.py)
     regions: tuple[str, ...] = ()  # the counties this coordinator owns (empty: all)
     owner: str = "coordinator"  # its consumer, named in what it tells other partitions
 
@@ -203,6 +204,7 @@ def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause
     root, county = partition.split(":")
     needs = open_snapshots(
         session,
+        policy.book_cache,
         BookNeed,
         BookNeed.status == "open",
         code_starts_with(BookNeed.region, county),
@@ -221,7 +223,7 @@ def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause
             if status in REFUSED:
                 excluded.add((need_id, offer_id))
 
-    offers = _offers_for(session, root, county)
+    offers = _offers_for(session, root, county, policy.book_cache)
     offer_ids = [o.id for o in offers]
     used_by_offer: dict[str, float] = defaultdict(float)
     if offers:
@@ -415,7 +417,9 @@ def offer_categories(root: str) -> ColumnElement[bool]:
     return or_(*(in_category(BookOffer.category, b) for b in branches), BookOffer.category == root)
 
 
-def _offers_for(session: Session, root: str, county: str) -> list[ListingSnapshot]:
+def _offers_for(
+    session: Session, root: str, county: str, kept: int = DEFAULT_CAPACITY
+) -> list[ListingSnapshot]:
     branches = sorted({root, *SERVES.get(root, ())})
     category = or_(*(in_category(BookOffer.category, b) for b in branches))
     # Offers of a broader category (``training``) serve narrower needs (``training.livestream``).
@@ -428,7 +432,7 @@ def _offers_for(session: Session, root: str, county: str) -> list[ListingSnapsho
         # the offers whose area covers the county, looked up by id: few, where "open" is most
         else and_(unindexed(BookOffer.status) == "open", BookOffer.id.in_(covering))
     )
-    return open_snapshots(session, BookOffer, where, or_(category, BookOffer.category == root))
+    return open_snapshots(session, kept, BookOffer, where, or_(category, BookOffer.category == root))
 
 
 def parties_of(session: Session, needs: Iterable[BookNeed | ListingSnapshot]) -> dict[str, Party]:
