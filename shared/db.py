@@ -258,5 +258,5 @@ def rows_in_bulk(session: Session) -> Iterator[None]:
         yield
     finally:
         session.info.pop(_BULK_ROWS, None)
-    for model, rows in kept.items():
-        session.execute(insert(model), rows)
+        for model, rows in kept.items():
+            session.execute(insert(model), rows)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.coordinator.book import snapshots
 from services.coordinator.book.models import BookNeed
 from services.coordinator.book.service import upsert_listing
 from services.coordinator.book.snapshots import SnapshotCache, cache_of, open_snapshots
@@ -152,7 +153,9 @@ def test_rows_added_in_bulk_are_written_when_the_block_ends_in_the_order_they_we
     assert logged == [1, 2, 3]
 
 
-def test_a_bulk_block_left_by_an_exception_writes_nothing(engine: Engine) -> None:
+def test_a_bulk_block_left_by_an_exception_writes_its_rows_as_a_flush_would(engine: Engine) -> None:
+    """A caller that catches the exception and goes on keeps the rows with what was changed
+    alongside them (as objects added to the session would have been flushed)."""
     sessions = sessionmaker(engine)
     with sessions() as session:
 
@@ -169,7 +172,7 @@ def test_a_bulk_block_left_by_an_exception_writes_nothing(engine: Engine) -> Non
         session.commit()
     with sessions() as session:
         payloads = list(session.scalars(select(OutboxMessage.payload)))
-    assert len(payloads) == 1 and '"need_id":"n2"' in payloads[0]
+    assert len(payloads) == 2 and '"need_id":"n1"' in payloads[0] and '"need_id":"n2"' in payloads[1]
 
 
 def test_a_re_solves_reads_of_matches_by_id_and_state_use_the_id_index(tmp_path: Path) -> None:
@@ -201,3 +204,25 @@ def test_a_cache_of_no_listings_keeps_nothing_and_reads_the_same(engine: Engine)
             }
             assert found == {"need-1": Decimal(10)}
         assert len(cache_of(session, 0)) == 0
+
+
+def test_a_withdrawal_committed_between_the_key_read_and_the_row_read_is_not_taken_for_open(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL (READ COMMITTED) another transaction may commit between the two reads of
+    ``open_snapshots``: the rows are read under the same conditions, and kept only as keyed."""
+    sessions = sessionmaker(engine)
+    with sessions() as session:
+        _apply(session, _need(1, 10))
+        session.commit()
+    real_cache_of = snapshots.cache_of
+
+    def withdrawn_meanwhile(session: Session, capacity: int = 100) -> SnapshotCache:
+        with engine.begin() as other:
+            other.execute(text("UPDATE book_needs SET status = 'withdrawn'"))
+        return real_cache_of(session, capacity)
+
+    monkeypatch.setattr(snapshots, "cache_of", withdrawn_meanwhile)
+    with sessions() as session:
+        read = open_snapshots(session, 100, BookNeed, BookNeed.status == "open")
+    assert read == []  # (SQLite too: a read outside a write transaction is its own snapshot)

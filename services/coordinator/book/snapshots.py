@@ -153,7 +153,7 @@ def open_snapshots(
 ) -> list[ListingSnapshot]:
     """The listings of ``model`` that match ``where``, by id, as their current state; at most
     ``kept`` listings are kept in memory for the next call (0: none)."""
-    stamp = type_coerce(model.updated_at, String)  # the stored text on SQLite: no parsing
+    stamp = type_coerce(model.updated_at, String).label("changed")  # the stored text on SQLite: no parsing
     keys = session.execute(select(model.id, model.version, stamp).where(*where).order_by(model.id)).all()
     cache = cache_of(session, kept)
     written = _written(session)
@@ -169,10 +169,12 @@ def open_snapshots(
             found[listing_id] = snapshot
     ids: Sequence[str] = list(missing)
     for start in range(0, len(ids), _READ_CHUNK):
-        for row in session.scalars(select(model).where(model.id.in_(ids[start : start + _READ_CHUNK]))):
+        # the same conditions again: on PostgreSQL another transaction may have committed since
+        # the keys were read, and a listing that no longer matches is not returned
+        chunk = model.id.in_(ids[start : start + _READ_CHUNK])
+        for row, changed in session.execute(select(model, stamp).where(*where, chunk)).all():
             snapshot = snapshot_of(row)
             found[row.id] = snapshot
-            key = missing[row.id]
-            if row.id not in written and row.version == key[2]:
-                cache.put(key, snapshot)
+            if row.id not in written and missing[row.id] == (table, row.id, row.version, changed):
+                cache.put(missing[row.id], snapshot)
     return [found[listing_id] for listing_id, _, _ in keys if listing_id in found]

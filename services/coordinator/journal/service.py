@@ -86,7 +86,7 @@ def log_event(session: Session, event: CloudEvent, subject: str, stream_sequence
     The position is the last one plus one; two writers racing for it collide on its unique
     key and the loser's transaction is retried, so positions become visible in order, gapless.
     Within one transaction the last position is read once and counted on from there, and the
-    rows are written together at the next flush.
+    rows are written together at the next flush (inside ``rows_in_bulk``, when its block ends).
     """
     transaction = session.get_nested_transaction() or session.get_transaction()
     known = session.info.get(_LOG_POSITION)
