@@ -8,7 +8,6 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.coordinator.book.snapshots import DEFAULT_CAPACITY
 from services.coordinator.clock import CLOCK_REGION
 from services.coordinator.matches.service import MatchPolicy, ResolveAt
 from services.coordinator.matching.allocation import FairSplit
@@ -73,12 +72,6 @@ class CoordinatorSettings(ServiceSettings):
         default="event",
         description="when a changed need or offer is re-solved: at its event (event), or at the "
         "next re-solve point the coordinator puts on the stream (tick; see README, Matching)",
-    )
-    book_cache: int = Field(
-        default=DEFAULT_CAPACITY,
-        ge=0,
-        description="open needs and offers a re-solve keeps decoded in memory between events "
-        "(about 1.2 KB each; 0: read every listing from the database each time)",
     )
     resolve_batch: int = Field(
         default=64, ge=1, description="partitions one re-solve point solves at most (resolve_at=tick)"
@@ -149,7 +142,6 @@ class CoordinatorSettings(ServiceSettings):
             keep_best=self.keep_best,
             resolve_at=self.resolve_at,
             resolve_batch=self.resolve_batch,
-            book_cache=self.book_cache,
             response_time=timedelta(hours=self.response_hours),
             regions=tuple(self.regions),
             owner=consumer_name(self),

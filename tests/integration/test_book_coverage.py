@@ -52,5 +52,5 @@ def test_the_offers_a_county_partition_sees_are_those_whose_area_covers_it(
             session.flush()
             sync_offer_areas(session, offer, new=True)
         session.commit()
-        seen = [o.id for o in _offers_for(session, "training", "610124", 100)]
+        seen = [o.id for o in _offers_for(session, "training", "610124")]
     assert seen == sorted(f"offer-{n}" for n in ("village", "township", "county", "city", "province"))

@@ -9,7 +9,6 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookListing, BookNeed, BookOffer, BookOfferArea
-from services.coordinator.book.snapshots import mark_written
 from shared.errors import Forbidden
 from shared.events.data import NeedData, NeedWithdrawn, OfferData, OfferWithdrawn
 from shared.regions import significant_prefix
@@ -89,7 +88,6 @@ def upsert_listing(
     row.attributes = data.attributes
     row.version = data.version
     row.updated_at = at
-    mark_written(session, listing_id)
     if isinstance(row, BookOffer) and isinstance(data, OfferData):
         row.service_area = data.service_area
         session.flush()
@@ -111,6 +109,5 @@ def withdraw_listing(
     row.status = "withdrawn"
     row.withdrawn_reason = data.reason
     row.updated_at = at
-    mark_written(session, listing_id)
     session.flush()
     return row

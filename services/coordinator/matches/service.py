@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea, SharedOffer
 from services.coordinator.book.queries import code_starts_with, in_category, unindexed
-from services.coordinator.book.snapshots import DEFAULT_CAPACITY, ListingSnapshot, open_snapshots
 from services.coordinator.journal.service import Cause, publish
 from services.coordinator.matches.lifecycle import (
     ACTIVE,
@@ -93,7 +92,6 @@ class MatchPolicy:
     keep_best: int | None = 16  # each listing's best pairs kept for the allocation (None: all)
     resolve_at: ResolveAt = "event"  # re-solve a changed listing's partitions at once, or at a tick
     resolve_batch: int = 64  # partitions one re-solve point solves at most
-    book_cache: int = DEFAULT_CAPACITY  # listings kept decoded between re-solves (book/snapshots.py)
     regions: tuple[str, ...] = ()  # the counties this coordinator owns (empty: all)
     owner: str = "coordinator"  # its consumer, named in what it tells other partitions
 
@@ -156,7 +154,7 @@ def in_unit(base: float, unit: str) -> Decimal:
     return Decimal(str(base / base_factor(unit)[0])).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
 
 
-def need_item(row: BookNeed | ListingSnapshot, party: Party, remaining: float) -> NeedItem:
+def need_item(row: BookNeed, party: Party, remaining: float) -> NeedItem:
     """A need of the book as the matching rules see it, with ``remaining`` base units."""
     return NeedItem(
         id=row.id,
@@ -172,7 +170,7 @@ def need_item(row: BookNeed | ListingSnapshot, party: Party, remaining: float) -
     )
 
 
-def offer_item(row: BookOffer | ListingSnapshot, remaining: float, fulfilment_rate: float = 0.5) -> OfferItem:
+def offer_item(row: BookOffer, remaining: float, fulfilment_rate: float = 0.5) -> OfferItem:
     """An offer of the book as the matching rules see it, with ``remaining`` base units."""
     return OfferItem(
         id=row.id,
@@ -189,7 +187,7 @@ def offer_item(row: BookOffer | ListingSnapshot, remaining: float, fulfilment_ra
     )
 
 
-def base_quantity(row: BookNeed | BookOffer | ListingSnapshot) -> float:
+def base_quantity(row: BookNeed | BookOffer) -> float:
     """A listing's whole quantity in base units."""
     return _base(row.quantity, row.unit)
 
@@ -202,13 +200,13 @@ def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause)
 
 def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause) -> None:
     root, county = partition.split(":")
-    needs = open_snapshots(
-        session,
-        policy.book_cache,
-        BookNeed,
-        BookNeed.status == "open",
-        code_starts_with(BookNeed.region, county),
-        in_category(BookNeed.category, root),
+    needs = list(
+        session.scalars(
+            select(BookNeed)
+            .where(BookNeed.status == "open", code_starts_with(BookNeed.region, county))
+            .where(in_category(BookNeed.category, root))
+            .order_by(BookNeed.id)
+        )
     )
     need_ids = [n.id for n in needs]
     held_by_need: dict[str, float] = defaultdict(float)
@@ -223,7 +221,7 @@ def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause
             if status in REFUSED:
                 excluded.add((need_id, offer_id))
 
-    offers = _offers_for(session, root, county, policy.book_cache)
+    offers = _offers_for(session, root, county)
     offer_ids = [o.id for o in offers]
     used_by_offer: dict[str, float] = defaultdict(float)
     if offers:
@@ -289,9 +287,7 @@ def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause
     share_offers(session, offers, policy, cause)
 
 
-def share_offers(
-    session: Session, offers: Iterable[BookOffer | ListingSnapshot], policy: MatchPolicy, cause: Cause
-) -> None:
+def share_offers(session: Session, offers: Iterable[BookOffer], policy: MatchPolicy, cause: Cause) -> None:
     """Tell the counties of other partitions that ``offers`` serve what remains of each
     (``offer.shared``), when that, the offer or the regions it reaches changed since last told;
     a region it no longer reaches is told it is gone. Only this partition allocates them; the
@@ -348,7 +344,7 @@ def share_offers(
             )
 
 
-def offer_data(row: BookOffer | ListingSnapshot) -> OfferData:
+def offer_data(row: BookOffer) -> OfferData:
     """The book's offer as event data."""
     return OfferData(
         offer_id=row.id,
@@ -417,9 +413,7 @@ def offer_categories(root: str) -> ColumnElement[bool]:
     return or_(*(in_category(BookOffer.category, b) for b in branches), BookOffer.category == root)
 
 
-def _offers_for(
-    session: Session, root: str, county: str, kept: int = DEFAULT_CAPACITY
-) -> list[ListingSnapshot]:
+def _offers_for(session: Session, root: str, county: str) -> list[BookOffer]:
     branches = sorted({root, *SERVES.get(root, ())})
     category = or_(*(in_category(BookOffer.category, b) for b in branches))
     # Offers of a broader category (``training``) serve narrower needs (``training.livestream``).
@@ -432,10 +426,13 @@ def _offers_for(
         # the offers whose area covers the county, looked up by id: few, where "open" is most
         else and_(unindexed(BookOffer.status) == "open", BookOffer.id.in_(covering))
     )
-    return open_snapshots(session, kept, BookOffer, where, or_(category, BookOffer.category == root))
+    query = (
+        select(BookOffer).where(where).where(or_(category, BookOffer.category == root)).order_by(BookOffer.id)
+    )
+    return list(session.scalars(query))
 
 
-def parties_of(session: Session, needs: Iterable[BookNeed | ListingSnapshot]) -> dict[str, Party]:
+def parties_of(session: Session, needs: Iterable[BookNeed]) -> dict[str, Party]:
     needs = list(needs)
     org_ids = sorted({n.organisation_id for n in needs})
     registry = {
@@ -485,8 +482,8 @@ def _propose(
     policy: MatchPolicy,
     cause: Cause,
 ) -> None:
-    need: ListingSnapshot = books[allocation.candidate.need.id]
-    offer: ListingSnapshot = books[allocation.candidate.offer.id]
+    need: BookNeed = books[allocation.candidate.need.id]
+    offer: BookOffer = books[allocation.candidate.offer.id]
     quantities = _in_units(allocation, need, offer)
     if quantities is None:
         return
@@ -557,9 +554,7 @@ class NewMatch:
     version: int
 
 
-def _in_units(
-    allocation: Allocation, need: ListingSnapshot, offer: ListingSnapshot
-) -> tuple[Decimal, Decimal] | None:
+def _in_units(allocation: Allocation, need: BookNeed, offer: BookOffer) -> tuple[Decimal, Decimal] | None:
     """The allocated quantity in the need's unit and in the offer's; None if either is nothing."""
     quantity = in_unit(allocation.quantity, need.unit)
     offer_quantity = in_unit(allocation.quantity, offer.unit)
@@ -567,7 +562,7 @@ def _in_units(
 
 
 def _explanation(
-    allocation: Allocation, quantity: Decimal, need: ListingSnapshot, offer: ListingSnapshot
+    allocation: Allocation, quantity: Decimal, need: BookNeed, offer: BookOffer
 ) -> dict[str, Any]:
     return explain(
         allocation,
@@ -589,8 +584,8 @@ def _amend(
 ) -> None:
     """Give an unanswered proposal its pair's new share (``match.amended``); its id, its time
     to answer and its parties stay. A share that rounds to nothing in a unit withdraws it."""
-    need: ListingSnapshot = books[allocation.candidate.need.id]
-    offer: ListingSnapshot = books[allocation.candidate.offer.id]
+    need: BookNeed = books[allocation.candidate.need.id]
+    offer: BookOffer = books[allocation.candidate.offer.id]
     quantities = _in_units(allocation, need, offer)
     if quantities is None:
         change_status(session, match, MatchStatus.WITHDRAWN, REPLACED, policy, cause)
