@@ -10,6 +10,7 @@ Timings are wall-clock on a shared machine: compare the columns of one run, not 
 """
 
 import argparse
+import gc
 import platform
 import random
 import sys
@@ -38,6 +39,7 @@ from services.coordinator.matching.candidates import candidate_pairs
 from services.coordinator.projection import CoordinatorProjection
 from services.coordinator.registry.models import RegisteredOrganisation
 from services.migrate import upgrade
+from shared.app import freeze_startup_heap
 from shared.db import make_engine
 from shared.events.catalogue import CATALOGUE
 from shared.events.data import NeedData
@@ -243,6 +245,7 @@ def event_latency(size: int, repeats: int) -> list[float]:
     projection = CoordinatorProjection()
     timings = []
     counties = [COUNTIES[k % len(COUNTIES)] for k in range(repeats)]
+    freeze_startup_heap()  # as a started coordinator does: full collections walk what comes after
     # Warm-up, not timed: one need in each measured county, so its partition is solved and
     # holds its proposals, as a running coordinator's partitions do; then the timed needs.
     for k, county in enumerate([*dict.fromkeys(counties), *counties]):
@@ -274,6 +277,7 @@ def event_latency(size: int, repeats: int) -> list[float]:
             if session.get(BookNeed, data.need_id) is None:
                 raise RuntimeError(f"{data.need_id} was not applied (held?): the figure would be wrong")
     engine.dispose()
+    gc.unfreeze()
     return timings
 
 
