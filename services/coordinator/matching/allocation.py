@@ -36,14 +36,14 @@ import heapq
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import highspy
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse import csc_matrix
 
-from services.coordinator.matching.filters import Candidate, NeedItem, OfferItem
+from services.coordinator.matching.filters import Candidate, CandidatePairs, NeedItem, OfferItem
 from shared.collector import pausing_collection
 
 __all__ = [
@@ -66,16 +66,16 @@ FairSplit = Literal["max_min", "proportional"]
 FAIR_SPLITS: tuple[FairSplit, ...] = ("max_min", "proportional")
 
 
-@dataclass(frozen=True)
-class Allocation:
+class Allocation(NamedTuple):
+    """A quantity of one candidate pair. (Tuples: a full solve makes close to a million.)"""
+
     candidate: Candidate
     quantity: float  # base units
     limited_by: str  # need, offer, fair_share, programme_max, shared (see shared.reasons)
     fair: "GroupLimit | None" = None  # the fair share that limited it, if one did
 
 
-@dataclass(frozen=True)
-class GroupLimit:
+class GroupLimit(NamedTuple):
     """The most one organisation may take of one offer: its fair share or a programme's cap."""
 
     limit: float
@@ -142,6 +142,8 @@ class _Indexed:
 
     @classmethod
     def of(cls, candidates: Sequence[Candidate]) -> "_Indexed":
+        if isinstance(candidates, CandidatePairs):
+            return cls._of_pairs(candidates)
         need_by_id: dict[str, NeedItem] = {}
         offer_by_id: dict[str, OfferItem] = {}
         keys = [(c.need.id, c.offer.id, c.need.party.organisation_id) for c in candidates]
@@ -166,6 +168,40 @@ class _Indexed:
             score=np.fromiter((c.score for c in candidates), dtype=np.float64, count=count),
         )
 
+    @classmethod
+    def _of_pairs(cls, pairs: CandidatePairs) -> "_Indexed":
+        """The same index, from the rows the matrix filter found the pairs at: array
+        operations over the pairs instead of a dictionary look-up per pair and id."""
+        used_needs, need_of = np.unique(pairs.need_rows, return_inverse=True)
+        used_offers, offer_of = np.unique(pairs.offer_rows, return_inverse=True)
+        needs = [pairs.needs[i] for i in used_needs.tolist()]
+        offers = [pairs.offers[j] for j in used_offers.tolist()]
+        organisations = sorted({n.party.organisation_id for n in needs})
+        rank = {organisation: k for k, organisation in enumerate(organisations)}
+        need_rank = np.fromiter(
+            (rank[n.party.organisation_id] for n in needs), dtype=np.int64, count=len(needs)
+        )
+        group_keys, group_of = np.unique(
+            offer_of * len(organisations) + need_rank[need_of], return_inverse=True
+        )
+        group_offer = group_keys // len(organisations)
+        need_size = np.fromiter((n.remaining for n in needs), dtype=np.float64, count=len(needs))
+        return cls(
+            candidates=pairs,
+            needs=needs,
+            offers=offers,
+            groups=[
+                (offers[j].id, organisations[k])
+                for j, k in zip(group_offer.tolist(), (group_keys % len(organisations)).tolist(), strict=True)
+            ],
+            need_of=need_of.astype(np.int64),
+            offer_of=offer_of.astype(np.int64),
+            group_of=group_of.astype(np.int64),
+            group_offer=group_offer.astype(np.int64),
+            size=need_size[need_of],
+            score=np.asarray(pairs.scores, dtype=np.float64),
+        )
+
     def used(self, quantities: Floats) -> tuple[Floats, Floats, Floats]:
         """What ``quantities`` give each need, take from each offer and give each group."""
         return (
@@ -180,37 +216,116 @@ def _sums(rows: Ints, values: Floats, count: int) -> Floats:
     return np.asarray(np.bincount(rows, weights=values, minlength=count), dtype=np.float64)
 
 
-def _limits(ix: _Indexed, rule: FairSplit) -> dict[int, GroupLimit]:
-    """The most each group may take of its offer, where that is a real limit (by group row)."""
+def _limits(ix: _Indexed, rule: FairSplit) -> "_Limits":
+    """The most each group may take of its offer, where that is a real limit (by group row).
+
+    Every group's share at once: ``fair_shares`` computed as array operations over the
+    contested offers whose quantities split freely; those shared in whole units, one offer at
+    a time by ``fair_shares`` itself. Elsewhere every organisation may take all it asks for."""
+    offer_count = len(ix.offers)
     demand = _sums(ix.group_of, ix.size, len(ix.groups))
-    first = np.searchsorted(ix.group_offer, np.arange(len(ix.offers) + 1))  # groups are in offer order
-    asked_in_all = _sums(ix.group_offer, demand, len(ix.offers))
-    capacity = np.fromiter((o.remaining for o in ix.offers), dtype=np.float64, count=len(ix.offers))
-    contested_offers = (np.diff(first) >= 2) & (asked_in_all > capacity + EPSILON)
-    capped_offers = np.fromiter(
-        (o.max_per_organisation is not None for o in ix.offers), dtype=bool, count=len(ix.offers)
+    first = np.searchsorted(ix.group_offer, np.arange(offer_count + 1))  # groups are in offer order
+    groups_of_offer = np.diff(first)
+    asked_in_all = _sums(ix.group_offer, demand, offer_count)
+    capacity = np.fromiter((o.remaining for o in ix.offers), dtype=np.float64, count=offer_count)
+    cap = np.fromiter(
+        (math.nan if o.max_per_organisation is None else o.max_per_organisation for o in ix.offers),
+        dtype=np.float64,
+        count=offer_count,
     )
-    limits: dict[int, GroupLimit] = {}
-    # elsewhere every organisation may take all it asks for
-    for j in np.flatnonzero(contested_offers | capped_offers).tolist():
-        offer, rows = ix.offers[j], range(int(first[j]), int(first[j + 1]))
-        contested, cap = bool(contested_offers[j]), offer.max_per_organisation
-        asked = {ix.groups[g][1]: float(demand[g]) for g in rows}
-        shares = (
-            fair_shares(offer.remaining, asked, rule, whole=offer.dimension in COUNTED)
-            if contested
-            else asked
+    whole = np.fromiter((o.dimension in COUNTED for o in ix.offers), dtype=bool, count=offer_count)
+    contested = (groups_of_offer >= 2) & (asked_in_all > capacity + EPSILON)
+
+    share = demand.copy()
+    split = (contested & ~whole)[ix.group_offer]
+    if split.any():
+        if rule == "proportional":
+            on = ix.group_offer[split]
+            share[split] = capacity[on] * demand[split] / asked_in_all[on]
+        else:
+            share[split] = _max_min_levels(ix.group_offer[split], demand[split], capacity)
+    for j in np.flatnonzero(contested & whole).tolist():
+        rows = range(int(first[j]), int(first[j + 1]))
+        shares = fair_shares(
+            float(capacity[j]), {ix.groups[g][1]: float(demand[g]) for g in rows}, rule, whole=True
         )
-        for g in rows:
-            org = ix.groups[g][1]
-            wanted = min(offer.remaining, asked[org])
-            if cap is not None and cap < min(shares[org], wanted) - EPSILON:
-                limits[g] = GroupLimit(cap, "programme_max", rule, offer.remaining, len(rows), asked[org])
-            elif shares[org] < wanted - EPSILON:
-                limits[g] = GroupLimit(
-                    shares[org], "fair_share", rule, offer.remaining, len(rows), asked[org]
-                )
-    return limits
+        share[first[j] : first[j + 1]] = [shares[ix.groups[g][1]] for g in rows]
+
+    on = ix.group_offer
+    wanted = np.minimum(capacity[on], demand)
+    capped = ~np.isnan(cap[on]) & (cap[on] < np.minimum(share, wanted) - EPSILON)
+    fair = ~capped & (share < wanted - EPSILON)
+    return _Limits(
+        rule=rule,
+        value=np.where(capped, cap[on], np.where(fair, share, np.nan)),
+        programme=capped,
+        capacity=capacity[on],
+        organisations=groups_of_offer[on],
+        demand=demand,
+    )
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """The most each group (by row) may take of its offer, as arrays: ``value`` is NaN where
+    nothing but the need and the offer limits it; ``programme`` where a programme's cap does,
+    else its fair share. ``GroupLimit``s are made only for the groups asked about."""
+
+    rule: FairSplit
+    value: Floats
+    programme: npt.NDArray[np.bool_]
+    capacity: Floats  # of each group's offer
+    organisations: Ints  # asking each group's offer
+    demand: Floats  # of each group
+
+    @property
+    def rows(self) -> Ints:
+        """The groups with a limit."""
+        return np.flatnonzero(~np.isnan(self.value))
+
+    @property
+    def fair_rows(self) -> Ints:
+        return np.flatnonzero(~np.isnan(self.value) & ~self.programme)
+
+    @property
+    def programme_rows(self) -> Ints:
+        return np.flatnonzero(self.programme)
+
+    def of(self, group: int) -> GroupLimit:
+        return GroupLimit(
+            float(self.value[group]),
+            "programme_max" if self.programme[group] else "fair_share",
+            self.rule,
+            float(self.capacity[group]),
+            int(self.organisations[group]),
+            float(self.demand[group]),
+        )
+
+
+def _max_min_levels(offer_of: Ints, demand: Floats, capacity: Floats) -> Floats:
+    """Max-min fair shares (``fair_shares``'s water-filling) of several offers at once: the
+    groups of each offer ordered by demand, the level each would be given if every group
+    from it on shared what the smaller demands left, and each group's share the smaller of its
+    demand and its offer's level at the first group whose demand reaches it. ``offer_of`` is
+    in offer order, as the groups are."""
+    order = np.lexsort((demand, offer_of))  # by offer, then demand (stable: then by organisation)
+    offers, start = np.unique(offer_of, return_index=True)
+    width = int(np.diff(np.append(start, len(offer_of))).max())
+    row = np.searchsorted(offers, offer_of[order])
+    column = np.arange(len(order)) - start[row]
+    table = np.zeros((len(offers), width))
+    table[row, column] = demand[order]
+    before = np.cumsum(table, axis=1) - table  # what the smaller demands of the offer ask
+    count = (np.diff(np.append(start, len(offer_of))))[:, None]
+    ahead = count - np.arange(width)[None, :]  # groups from this one on
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = np.where(ahead > 0, (capacity[offers][:, None] - before) / ahead, np.inf)
+    reaches = (table >= level) & (ahead > 0)
+    first_reaching = np.where(reaches.any(axis=1), reaches.argmax(axis=1), width - 1)
+    offer_level = np.where(reaches.any(axis=1), level[np.arange(len(offers)), first_reaching], np.inf)
+    shares = np.empty(len(order))
+    shares[order] = np.minimum(demand[order], offer_level[row])
+    return shares
 
 
 def group_limits(
@@ -218,20 +333,21 @@ def group_limits(
 ) -> dict[tuple[str, str], GroupLimit]:
     """The most one organisation may take of one offer, where that is a real limit."""
     ix = _Indexed.of(candidates)
-    return {ix.groups[g]: limit for g, limit in _limits(ix, rule).items()}
+    limits = _limits(ix, rule)
+    return {ix.groups[g]: limits.of(g) for g in limits.rows.tolist()}
 
 
 def _solve(
     ix: _Indexed,
     columns: Ints,
-    limits: Mapping[int, float],
+    limit: Floats,
     need_room: Floats,
     offer_room: Floats,
     standing: Mapping[tuple[str, str], float] | None = None,
 ) -> Floats:
     """The optimal quantities of the candidates ``columns`` when each need may still receive
-    ``need_room``, each offer still give ``offer_room`` and each group in ``limits`` no more
-    than its limit.
+    ``need_room``, each offer still give ``offer_room`` and each group no more than its
+    ``limit`` (NaN: no limit of its own).
 
     The variables are the share of each need a pair fills (so the costs are the scores, of
     order 1, whatever the units). A pair with a ``standing`` proposal has a second variable
@@ -245,7 +361,7 @@ def _solve(
         if held.get((ix.candidates[p].need.id, ix.candidates[p].offer.id), 0.0) > 0
     ]
     column_of = np.concatenate([columns, columns[sticky]])
-    group_rows = sorted(limits)
+    group_rows = np.flatnonzero(~np.isnan(limit))
     group_row = np.full(len(ix.groups), -1, dtype=np.int64)
     group_row[group_rows] = len(ix.needs) + len(ix.offers) + np.arange(len(group_rows))
 
@@ -266,9 +382,7 @@ def _solve(
     need_share = need_room / np.fromiter(
         (n.remaining for n in ix.needs), dtype=np.float64, count=len(ix.needs)
     )
-    row_upper = np.concatenate(
-        [need_share, offer_room, np.array([limits[g] for g in group_rows], dtype=np.float64)]
-    )
+    row_upper = np.concatenate([need_share, offer_room, limit[group_rows]])
     upper = np.minimum(need_room[ix.need_of[column_of]], offer_room[ix.offer_of[column_of]]) / size
     for k in range(len(columns), len(column_of)):
         p = int(column_of[k])
@@ -331,23 +445,15 @@ def allocate(
     need_full = np.fromiter((n.remaining for n in ix.needs), dtype=np.float64, count=len(ix.needs))
     offer_full = np.fromiter((o.remaining for o in ix.offers), dtype=np.float64, count=len(ix.offers))
     everything = np.arange(len(candidates))
-    quantities = _solve(
-        ix, everything, {g: limit.limit for g, limit in limits.items()}, need_full, offer_full, standing
-    )
+    quantities = _solve(ix, everything, limits.value, need_full, offer_full, standing)
     if leftovers:
         need_used, offer_used, group_used = ix.used(quantities)
         need_room = np.maximum(0.0, need_full - need_used)
         offer_room = np.maximum(0.0, offer_full - offer_used)
         fair_offers = np.zeros(len(ix.offers), dtype=bool)
-        fair_offers[[int(ix.group_offer[g]) for g, limit in limits.items() if limit.kind == "fair_share"]] = (
-            True
-        )
+        fair_offers[ix.group_offer[limits.fair_rows]] = True
         open_pair = (need_room[ix.need_of] > RESOLUTION) & (offer_room[ix.offer_of] > RESOLUTION)
-        programme = {
-            g: max(0.0, limit.limit - float(group_used[g]))
-            for g, limit in limits.items()
-            if limit.kind == "programme_max"
-        }
+        programme = np.where(limits.programme, np.maximum(0.0, limits.value - group_used), np.nan)
         if (open_pair & fair_offers[ix.offer_of]).any():  # a contested offer kept capacity a need lacks
             more = _solve(ix, everything[open_pair], programme, need_room, offer_room)
             quantities = np.floor((quantities + more) / RESOLUTION + EPSILON) * RESOLUTION
@@ -374,7 +480,8 @@ def greedy_allocate(
     )
     for phase in ("fair", "leftover") if leftovers else ("fair",):
         group_left = {
-            g: limit.limit for g, limit in limits.items() if phase == "fair" or limit.kind == "programme_max"
+            g: float(limits.value[g])
+            for g in (limits.rows if phase == "fair" else limits.programme_rows).tolist()
         }
         if phase == "leftover":
             for p, g in enumerate(group_of):
@@ -394,24 +501,25 @@ def greedy_allocate(
     return _with_limits(ix, np.array(quantities, dtype=np.float64), limits)
 
 
-def _with_limits(ix: _Indexed, quantities: Floats, limits: Mapping[int, GroupLimit]) -> list[Allocation]:
+def _with_limits(ix: _Indexed, quantities: Floats, limits: _Limits) -> list[Allocation]:
     """Allocations with the constraint that stopped each from being larger."""
     need_used, offer_used, group_used = ix.used(quantities)
     tight = 2 * RESOLUTION * max(1, len(ix.candidates))
-    limit_of = np.full(len(ix.groups), np.nan)
-    for g, limit in limits.items():
-        limit_of[g] = limit.limit
+    limit_of = limits.value
     offer_full = np.fromiter((o.remaining for o in ix.offers), dtype=np.float64, count=len(ix.offers))
     need_tight = (need_used[ix.need_of] >= ix.size - tight).tolist()
     group_tight = (np.abs(group_used[ix.group_of] - limit_of[ix.group_of]) <= tight).tolist()
     offer_tight = (offer_used[ix.offer_of] >= offer_full[ix.offer_of] - tight).tolist()
+    group_of = ix.group_of.tolist()
+    made: dict[int, GroupLimit] = {}
     allocations: list[Allocation] = []
     for p in np.flatnonzero(quantities > 0).tolist():
         c, q = ix.candidates[p], float(quantities[p])
         if need_tight[p]:
             allocations.append(Allocation(c, q, "need"))
         elif group_tight[p]:
-            limit = limits[int(ix.group_of[p])]
+            g = group_of[p]
+            limit = made[g] if g in made else made.setdefault(g, limits.of(g))
             allocations.append(Allocation(c, q, limit.kind, limit if limit.kind == "fair_share" else None))
         elif offer_tight[p]:
             allocations.append(Allocation(c, q, "offer"))

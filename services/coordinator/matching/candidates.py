@@ -25,6 +25,7 @@ import numpy.typing as npt
 from services.coordinator.matching.filters import (
     WEIGHTS,
     Candidate,
+    CandidatePairs,
     NeedItem,
     OfferItem,
     first_failure,
@@ -156,13 +157,16 @@ def candidate_pairs(
     today: date,
     excluded: frozenset[tuple[str, str]] = frozenset(),
     keep: int | None = None,
-) -> list[Candidate]:
+) -> CandidatePairs:
     """The pairs that pass every filter, in (need id, offer id) order, with their score terms;
     with ``keep``, only each listing's best (see the module's description)."""
     need_list = sorted((n for n in needs if n.remaining > 0), key=lambda n: n.id)
     offer_list = sorted((o for o in offers if o.remaining > 0), key=lambda o: o.id)
     if not need_list or not offer_list:
-        return []
+        nothing = np.zeros(0, dtype=np.int64)
+        return CandidatePairs(
+            (), needs=need_list, offers=offer_list, need_rows=nothing, offer_rows=nothing, scores=np.zeros(0)
+        )
 
     passing = _lookup(
         [n.party.organisation_id for n in need_list],
@@ -257,14 +261,21 @@ def candidate_pairs(
         record[cols].tolist(),
         strict=True,
     )
-    return [
-        Candidate.scored(
-            need_list[i],
-            offer_list[j],
-            {"proximity": p, "urgency": u, "quantity_fit": f, "quality": q, "record": r},
-            score,
-        )
-        for i, j, (p, u, f, q, r), score in zip(
-            rows.tolist(), cols.tolist(), terms, pair_score.tolist(), strict=True
-        )
-    ]
+    return CandidatePairs(
+        (
+            Candidate.scored(
+                need_list[i],
+                offer_list[j],
+                {"proximity": p, "urgency": u, "quantity_fit": f, "quality": q, "record": r},
+                score,
+            )
+            for i, j, (p, u, f, q, r), score in zip(
+                rows.tolist(), cols.tolist(), terms, pair_score.tolist(), strict=True
+            )
+        ),
+        needs=need_list,
+        offers=offer_list,
+        need_rows=rows.astype(np.int64),
+        offer_rows=cols.astype(np.int64),
+        scores=pair_score,
+    )

@@ -13,11 +13,14 @@ Score (0 to 1) = 0.30 proximity + 0.20 urgency + 0.20 quantity fit + 0.20 qualit
 + 0.10 the offering organisation's fulfilment record. Every term is kept for the explanation.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from shared.regions import covers
 from shared.requirements import QualitiesOf, RequirementsOf, qualities_of, requirements_of
@@ -28,6 +31,7 @@ __all__ = [
     "REGION_RULES",
     "WEIGHTS",
     "Candidate",
+    "CandidatePairs",
     "NeedItem",
     "OfferItem",
     "Party",
@@ -162,6 +166,36 @@ class Candidate:
     def checks(self) -> tuple[Reason, ...]:
         """The filters the pair passed, with what each found (computed when explained)."""
         return passed_filters(self.need, self.offer)
+
+
+class CandidatePairs(tuple[Candidate, ...]):
+    """Candidates as the matrix filter finds them, with the rows it found them at: each
+    candidate's need is ``needs[need_rows[k]]`` and its offer ``offers[offer_rows[k]]``
+    (``needs`` and ``offers`` in id order), and its score is ``scores[k]``. Immutable, so
+    the rows stay true; the allocation indexes a partition by them instead of by ids."""
+
+    needs: tuple[NeedItem, ...]
+    offers: tuple[OfferItem, ...]
+    need_rows: npt.NDArray[np.int64]
+    offer_rows: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float64]
+
+    def __new__(
+        cls,
+        candidates: Iterable[Candidate],
+        *,
+        needs: Sequence[NeedItem],
+        offers: Sequence[OfferItem],
+        need_rows: npt.NDArray[np.int64],
+        offer_rows: npt.NDArray[np.int64],
+        scores: npt.NDArray[np.float64],
+    ) -> "CandidatePairs":
+        made = super().__new__(cls, candidates)
+        if not len(made) == len(need_rows) == len(offer_rows) == len(scores):
+            raise ValueError("one row of each kind per candidate")
+        made.needs, made.offers = tuple(needs), tuple(offers)
+        made.need_rows, made.offer_rows, made.scores = need_rows, offer_rows, scores
+        return made
 
 
 def region_rule(need_category: str) -> str:
