@@ -1,5 +1,6 @@
 """The coordinator's settings (environment variables ``COORDINATOR_*``)."""
 
+import os
 from collections.abc import Sequence
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
@@ -76,6 +77,13 @@ class CoordinatorSettings(ServiceSettings):
     resolve_batch: int = Field(
         default=64, ge=1, description="partitions one re-solve point solves at most (resolve_at=tick)"
     )
+    solve_threads: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=1,
+        le=64,
+        description="partitions of one re-solve solved side by side on threads (default: the cores, "
+        "at most 4); the result is the same as one after another",
+    )
     response_hours: float = Field(default=72.0, gt=0, description="time the parties have to answer")
     expiry_check_seconds: float = Field(default=30.0, gt=0)
     webhook_backoff: list[float] = Field(
@@ -142,6 +150,7 @@ class CoordinatorSettings(ServiceSettings):
             keep_best=self.keep_best,
             resolve_at=self.resolve_at,
             resolve_batch=self.resolve_batch,
+            solve_threads=self.solve_threads,
             response_time=timedelta(hours=self.response_hours),
             regions=tuple(self.regions),
             owner=consumer_name(self),

@@ -9,9 +9,11 @@ are withdrawn and the new ones proposed, each with an explanation. Match ids der
 causing event, so the same history yields the same matches.
 """
 
+import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -94,6 +96,7 @@ class MatchPolicy:
     resolve_batch: int = 64  # partitions one re-solve point solves at most
     regions: tuple[str, ...] = ()  # the counties this coordinator owns (empty: all)
     owner: str = "coordinator"  # its consumer, named in what it tells other partitions
+    solve_threads: int = 1  # partitions of one batch solved side by side (see resolve_all)
 
 
 def partition_of(category: str, region: str) -> str:
@@ -195,10 +198,30 @@ def base_quantity(row: BookNeed | BookOffer) -> float:
 def resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause) -> None:
     """Re-solve one partition and publish what changed (timed: ``sifang_match_solve_seconds``)."""
     with MATCH_SOLVE_SECONDS.time():
-        _resolve(session, partition, policy, cause)
+        book = _read(session, partition)
+        _write(session, book, _solve(book, policy, cause.time.date()), policy, cause)
 
 
-def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause) -> None:
+@dataclass
+class PartitionBook:
+    """What a re-solve of one partition reads before it solves: its open needs and the offers
+    that serve it (rows and the matching core's items, with what each still needs or has),
+    the pairs a party refused, and the proposals standing in it."""
+
+    partition: str
+    needs: list[BookNeed]
+    offers: list[BookOffer]
+    need_items: list[NeedItem]
+    offer_items: list[OfferItem]
+    excluded: frozenset[tuple[str, str]]
+    standing: dict[str, StandingProposal]
+
+    @property
+    def offer_ids(self) -> set[str]:
+        return {offer.id for offer in self.offers}
+
+
+def _read(session: Session, partition: str) -> PartitionBook:
     root, county = partition.split(":")
     needs = list(
         session.scalars(
@@ -234,38 +257,60 @@ def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause
 
     parties = parties_of(session, needs)
     records = _fulfilment_rates(session, {o.organisation_id for o in offers})
-    need_items = [
-        need_item(n, parties[n.organisation_id], max(0.0, _base(n.quantity, n.unit) - held_by_need[n.id]))
-        for n in needs
-    ]
-    offer_items = [
-        offer_item(
-            o,
-            max(0.0, _base(o.quantity, o.unit) - used_by_offer[o.id]),
-            records.get(o.organisation_id, 0.5),
-        )
-        for o in offers
-    ]
-    candidates = candidate_pairs(
-        need_items, offer_items, today=cause.time.date(), excluded=frozenset(excluded), keep=policy.keep_best
-    )
     current = select(Match.id, Match.need_id, Match.offer_id, Match.base_quantity, Match.accepted_by).where(
         Match.partition == partition, Match.status == MatchStatus.PROPOSED
     )
-    standing = {
-        match_id: StandingProposal(match_id, need_id, offer_id, quantity, bool(accepted_by))
-        for match_id, need_id, offer_id, quantity, accepted_by in session.execute(current)
-    }
-    proposed_now = {(m.need_id, m.offer_id): m.quantity for m in standing.values() if not m.accepted}
-    allocations = {
+    return PartitionBook(
+        partition=partition,
+        needs=needs,
+        offers=offers,
+        need_items=[
+            need_item(n, parties[n.organisation_id], max(0.0, _base(n.quantity, n.unit) - held_by_need[n.id]))
+            for n in needs
+        ],
+        offer_items=[
+            offer_item(
+                o,
+                max(0.0, _base(o.quantity, o.unit) - used_by_offer[o.id]),
+                records.get(o.organisation_id, 0.5),
+            )
+            for o in offers
+        ],
+        excluded=frozenset(excluded),
+        standing={
+            match_id: StandingProposal(match_id, need_id, offer_id, quantity, bool(accepted_by))
+            for match_id, need_id, offer_id, quantity, accepted_by in session.execute(current)
+        },
+    )
+
+
+def _solve(book: PartitionBook, policy: MatchPolicy, today: date) -> dict[tuple[str, str], Allocation]:
+    """The partition's optimal fair allocation, by (need id, offer id). Pure: it reads only
+    ``book``, so partitions that share no offer may be solved side by side."""
+    candidates = candidate_pairs(
+        book.need_items, book.offer_items, today=today, excluded=book.excluded, keep=policy.keep_best
+    )
+    proposed_now = {(m.need_id, m.offer_id): m.quantity for m in book.standing.values() if not m.accepted}
+    return {
         (a.candidate.need.id, a.candidate.offer.id): a
         for a in allocate(candidates, fair_split=policy.fair_split, standing=proposed_now)
     }
+
+
+def _write(
+    session: Session,
+    book: PartitionBook,
+    allocations: dict[tuple[str, str], Allocation],
+    policy: MatchPolicy,
+    cause: Cause,
+) -> None:
+    """Withdraw, amend and propose what the allocation changed, and tell other regions."""
+    needs, offers = book.needs, book.offers
     outcome = reconcile(
-        standing.values(),
+        book.standing.values(),
         allocations,
         open_needs={n.id for n in needs},
-        open_offers=set(offer_ids),
+        open_offers=book.offer_ids,
         ended={
             listing.id
             for listing in (*needs, *offers)
@@ -283,7 +328,7 @@ def _resolve(session: Session, partition: str, policy: MatchPolicy, cause: Cause
         for amendment in outcome.amended:
             _amend(session, loaded[amendment.match_id], amendment.allocation, books, policy, cause)
         for allocation in outcome.proposed:
-            _propose(session, partition, allocation, books, policy, cause)
+            _propose(session, book.partition, allocation, books, policy, cause)
     share_offers(session, offers, policy, cause)
 
 
@@ -364,9 +409,50 @@ def offer_data(row: BookOffer) -> OfferData:
 
 
 def resolve_all(session: Session, partitions: set[str], policy: MatchPolicy, cause: Cause) -> None:
-    """Re-solve each of ``partitions``, in a stable order."""
-    for partition in sorted(partitions):
-        resolve(session, partition, policy, cause)
+    """Re-solve each of ``partitions``, in a stable order, with the same result as one after
+    another: each partition's book is read and its proposals written in that order, in this
+    thread; the solves between run on up to ``policy.solve_threads`` threads (HiGHS and numpy
+    release the GIL). A partition whose offers are shared with one read but not yet written
+    waits for those to be written and is read again, so it sees what they took of them."""
+    ordered = sorted(partitions)
+    if policy.solve_threads < 2 or len(ordered) < 2:
+        for partition in ordered:
+            resolve(session, partition, policy, cause)
+        return
+    today = cause.time.date()
+    waiting: deque[tuple[PartitionBook, Future[tuple[dict[tuple[str, str], Allocation], float]], float]]
+    waiting = deque()
+
+    def write_oldest() -> None:
+        book, solving, read_seconds = waiting.popleft()
+        allocations, solve_seconds = solving.result()
+        started = time.perf_counter()
+        _write(session, book, allocations, policy, cause)
+        MATCH_SOLVE_SECONDS.observe(read_seconds + solve_seconds + time.perf_counter() - started)
+
+    with ThreadPoolExecutor(policy.solve_threads, thread_name_prefix="sifang-solve") as solver:
+        for partition in ordered:
+            started = time.perf_counter()
+            book = _read(session, partition)
+            if any(book.offer_ids & earlier.offer_ids for earlier, _, _ in waiting):
+                while waiting:
+                    write_oldest()
+                started = time.perf_counter()
+                book = _read(session, partition)
+            waiting.append(
+                (book, solver.submit(_timed_solve, book, policy, today), time.perf_counter() - started)
+            )
+            while len(waiting) > policy.solve_threads:
+                write_oldest()
+        while waiting:
+            write_oldest()
+
+
+def _timed_solve(
+    book: PartitionBook, policy: MatchPolicy, today: date
+) -> tuple[dict[tuple[str, str], Allocation], float]:
+    started = time.perf_counter()
+    return _solve(book, policy, today), time.perf_counter() - started
 
 
 def resolve_changed(session: Session, partitions: set[str], policy: MatchPolicy, cause: Cause) -> None:

@@ -1,0 +1,80 @@
+"""Partitions of one re-solve solved side by side (``COORDINATOR_SOLVE_THREADS``), on each
+backend: the record — every match, every event in the outbox, in order — is the record of
+solving them one after another, also where one course serves several counties and each
+county's partition takes its seats from what the partitions before it left."""
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from services.coordinator.matches.service import MatchPolicy
+from shared.events.data import OfferData
+from shared.messaging.models import OutboxMessage
+from tests import factories
+from tests.integration.test_resolve_points import Stream, _payloads
+
+COUNTIES = ["610124", "610125", "610126", "610127"]
+
+
+def _city_course(offer_id: str, seats: int) -> tuple[str, object]:
+    """A provincial trainer's course for every county of Xi'an: in each county's partition."""
+    data = OfferData(
+        offer_id=offer_id,
+        organisation_id="academy",
+        category="training.livestream",
+        title="全市直播带货培训班",
+        description="",
+        quantity=Decimal(seats),
+        unit="人",
+        region="610102001001",
+        service_area=["610100"],
+        attributes={},
+        version=1,
+    )
+    return factories.event("ngo", "academy", "offer", "published", data)
+
+
+def _history() -> list[tuple[str, object]]:
+    """Four counties' villages ask for more seats than their own courses and one city-wide
+    course hold: every partition is contested, and the city course is contested between them."""
+    history = [factories.registered("academy", kind="ngo", name="市电商学院"), _city_course("city", 25)]
+    for k, county in enumerate(COUNTIES):
+        history.append(factories.registered(f"station-{county}", kind="ngo", name="社工站"))
+        history.append(factories.training_course(f"station-{county}", f"course-{county}", 8 + 3 * k, county))
+        for v in range(3):
+            village = f"{county}10{v}201"
+            history.append(factories.registered(f"v-{county}-{v}", name="村委会"))
+            history.append(
+                factories.training_need(f"v-{county}-{v}", f"need-{county}-{v}", 6 + 4 * v, region=village)
+            )
+    return history
+
+
+def _record(stream: Stream) -> list[tuple[str, str, str]]:
+    """Every event the coordinator wrote, in order, but the re-solve points it asks for
+    (each run asks for its own, stamped with the time it asks)."""
+    with stream.sessions() as session:
+        return [
+            (row.event_id, row.subject, row.payload)
+            for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            if row.event_type != "sifang.clock.ticked.v1"
+        ]
+
+
+def test_side_by_side_solves_write_the_record_of_one_after_another(
+    service_database: Callable[[str], str],
+) -> None:
+    one_by_one = Stream(service_database("coordinator"), MatchPolicy(resolve_at="tick", solve_threads=1))
+    one_by_one.run(_payloads(_history()))
+    side_by_side = Stream(service_database("coordinator"), MatchPolicy(resolve_at="tick", solve_threads=3))
+    for subject, payload in one_by_one.applied:  # the same stream, ticks where they fell
+        side_by_side.apply(subject, payload)
+    assert one_by_one.dirty() == side_by_side.dirty() == []
+    assert _record(side_by_side) == _record(one_by_one)
+    matches = [one_by_one.matches(), side_by_side.matches()]
+    assert matches[0] == matches[1]
+    # the batch really was several partitions, and the shared course was split between them
+    city = [m for m in matches[0] if m[2] == "city" and m[4] == "proposed"]
+    assert len({need.split("-")[1] for _, need, *_ in city}) >= 2
+    assert sum(quantity for *_, quantity, _ in city) == 25
