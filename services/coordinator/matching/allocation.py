@@ -403,18 +403,27 @@ def _maximise(
     solver = highspy.Highs()  # type: ignore[no-untyped-call]
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("threads", 1)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
-    lp.col_cost_ = cost
-    lp.col_lower_ = col_lower
-    lp.col_upper_ = col_upper
-    lp.row_lower_ = np.full(matrix.shape[0], -highspy.kHighsInf)
-    lp.row_upper_ = row_upper.astype(np.float64)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = matrix.indptr
-    lp.a_matrix_.index_ = matrix.indices
-    lp.a_matrix_.value_ = matrix.data
-    solver.passModel(lp)
+    # the arrays as they are (HighsLp's attributes would copy them element by element)
+    columns, rows = matrix.shape[1], matrix.shape[0]
+    passed = solver.passModel(
+        columns,
+        rows,
+        matrix.nnz,
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize),
+        0.0,
+        np.ascontiguousarray(cost, dtype=np.float64),
+        np.ascontiguousarray(col_lower, dtype=np.float64),
+        np.ascontiguousarray(col_upper, dtype=np.float64),
+        np.full(rows, -highspy.kHighsInf),
+        np.ascontiguousarray(row_upper, dtype=np.float64),
+        matrix.indptr.astype(np.int32),
+        matrix.indices.astype(np.int32),
+        np.ascontiguousarray(matrix.data, dtype=np.float64),
+        np.zeros(columns, dtype=np.int32),  # every column continuous: a linear programme
+    )
+    if passed != highspy.HighsStatus.kOk:
+        raise RuntimeError(f"allocation failed: the programme was refused ({passed})")
     solver.run()
     status = solver.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
