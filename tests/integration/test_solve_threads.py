@@ -78,3 +78,49 @@ def test_side_by_side_solves_write_the_record_of_one_after_another(
     city = [m for m in matches[0] if m[2] == "city" and m[4] == "proposed"]
     assert len({need.split("-")[1] for _, need, *_ in city}) >= 2
     assert sum(quantity for *_, quantity, _ in city) == 25
+
+
+def _course_for(version: int, area: str) -> tuple[str, object]:
+    data = OfferData(
+        offer_id="city",
+        organisation_id="academy",
+        category="training.livestream",
+        title="全市直播带货培训班",
+        description="",
+        quantity=Decimal(10),
+        unit="人",
+        region="610102001001",
+        service_area=[area],
+        attributes={},
+        version=version,
+    )
+    return factories.event("ngo", "academy", "offer", "published" if version == 1 else "updated", data)
+
+
+def test_an_offer_that_leaves_a_partition_is_given_back_before_the_next_reads_it(
+    service_database: Callable[[str], str],
+) -> None:
+    """A city course's 10 seats all go to a village of 610124; then the course serves 610125
+    only. Re-solving both partitions, 610124 withdraws its proposal (the course left it) and
+    610125 — whose book does not list the course under 610124 — must see the seats given back."""
+    history = _payloads(
+        [
+            factories.registered("academy", kind="ngo", name="市电商学院"),
+            _course_for(1, "610100"),
+            factories.registered("east", name="东村村委会"),
+            factories.training_need("east", "need-east", 10, region="610124101201"),
+            factories.registered("west", name="西村村委会"),
+            factories.training_need("west", "need-west", 10, region="610125101201"),
+            _course_for(2, "610125"),
+        ]
+    )
+    results = []
+    for threads in (1, 3):
+        stream = Stream(service_database("coordinator"), MatchPolicy(solve_threads=threads))
+        stream.run(history)
+        results.append(
+            [(need, offer, quantity, status) for _, need, offer, quantity, status in stream.matches()]
+        )
+    assert results[1] == results[0]
+    assert ("need-west", "city", 10, "proposed") in results[0]
+    assert ("need-east", "city", 10, "withdrawn") in results[0]

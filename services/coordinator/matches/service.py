@@ -220,6 +220,12 @@ class PartitionBook:
     def offer_ids(self) -> set[str]:
         return {offer.id for offer in self.offers}
 
+    @property
+    def touched_offers(self) -> set[str]:
+        """The offers its write may change what is used of: those in its book, and those of
+        its standing proposals (an offer that left the partition has its proposals withdrawn)."""
+        return self.offer_ids | {proposal.offer_id for proposal in self.standing.values()}
+
 
 def _read(session: Session, partition: str) -> PartitionBook:
     root, county = partition.split(":")
@@ -413,7 +419,9 @@ def resolve_all(session: Session, partitions: set[str], policy: MatchPolicy, cau
     another: each partition's book is read and its proposals written in that order, in this
     thread; the solves between run on up to ``policy.solve_threads`` threads (HiGHS and numpy
     release the GIL). A partition whose offers are shared with one read but not yet written
-    waits for those to be written and is read again, so it sees what they took of them."""
+    waits for those to be written and is read again, so it sees what they took of them or gave
+    back (an offer's standing proposals count as its own: a partition an offer left withdraws
+    them)."""
     ordered = sorted(partitions)
     if policy.solve_threads < 2 or len(ordered) < 2:
         for partition in ordered:
@@ -434,7 +442,7 @@ def resolve_all(session: Session, partitions: set[str], policy: MatchPolicy, cau
         for partition in ordered:
             started = time.perf_counter()
             book = _read(session, partition)
-            if any(book.offer_ids & earlier.offer_ids for earlier, _, _ in waiting):
+            if any(book.touched_offers & earlier.touched_offers for earlier, _, _ in waiting):
                 while waiting:
                     write_oldest()
                 started = time.perf_counter()

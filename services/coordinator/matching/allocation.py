@@ -422,8 +422,10 @@ def _maximise(
         np.ascontiguousarray(matrix.data, dtype=np.float64),
         np.zeros(columns, dtype=np.int32),  # every column continuous: a linear programme
     )
-    if passed != highspy.HighsStatus.kOk:
-        raise RuntimeError(f"allocation failed: the programme was refused ({passed})")
+    # a warning is not a refusal: HiGHS drops coefficients of 1e-9 or less (a need left with a
+    # rounding residue of its size) and solves the rest
+    if passed == highspy.HighsStatus.kError:
+        raise RuntimeError("allocation failed: HiGHS refused the programme")
     solver.run()
     status = solver.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
