@@ -17,10 +17,10 @@ from tests.integration.test_resolve_points import Stream, _payloads
 COUNTIES = ["610124", "610125", "610126", "610127"]
 
 
-def _city_course(offer_id: str, seats: int) -> tuple[str, object]:
-    """A provincial trainer's course for every county of Xi'an: in each county's partition."""
+def _city_course(seats: int, *, version: int = 1, area: str = "610100") -> tuple[str, object]:
+    """The academy's course ``city`` for ``area`` (all of Xi'an: in each county's partition)."""
     data = OfferData(
-        offer_id=offer_id,
+        offer_id="city",
         organisation_id="academy",
         category="training.livestream",
         title="全市直播带货培训班",
@@ -28,17 +28,17 @@ def _city_course(offer_id: str, seats: int) -> tuple[str, object]:
         quantity=Decimal(seats),
         unit="人",
         region="610102001001",
-        service_area=["610100"],
+        service_area=[area],
         attributes={},
-        version=1,
+        version=version,
     )
-    return factories.event("ngo", "academy", "offer", "published", data)
+    return factories.event("ngo", "academy", "offer", "published" if version == 1 else "updated", data)
 
 
 def _history() -> list[tuple[str, object]]:
     """Four counties' villages ask for more seats than their own courses and one city-wide
     course hold: every partition is contested, and the city course is contested between them."""
-    history = [factories.registered("academy", kind="ngo", name="市电商学院"), _city_course("city", 25)]
+    history = [factories.registered("academy", kind="ngo", name="市电商学院"), _city_course(25)]
     for k, county in enumerate(COUNTIES):
         history.append(factories.registered(f"station-{county}", kind="ngo", name="社工站"))
         history.append(factories.training_course(f"station-{county}", f"course-{county}", 8 + 3 * k, county))
@@ -80,23 +80,6 @@ def test_side_by_side_solves_write_the_record_of_one_after_another(
     assert sum(quantity for *_, quantity, _ in city) == 25
 
 
-def _course_for(version: int, area: str) -> tuple[str, object]:
-    data = OfferData(
-        offer_id="city",
-        organisation_id="academy",
-        category="training.livestream",
-        title="全市直播带货培训班",
-        description="",
-        quantity=Decimal(10),
-        unit="人",
-        region="610102001001",
-        service_area=[area],
-        attributes={},
-        version=version,
-    )
-    return factories.event("ngo", "academy", "offer", "published" if version == 1 else "updated", data)
-
-
 def test_an_offer_that_leaves_a_partition_is_given_back_before_the_next_reads_it(
     service_database: Callable[[str], str],
 ) -> None:
@@ -106,12 +89,12 @@ def test_an_offer_that_leaves_a_partition_is_given_back_before_the_next_reads_it
     history = _payloads(
         [
             factories.registered("academy", kind="ngo", name="市电商学院"),
-            _course_for(1, "610100"),
+            _city_course(10),
             factories.registered("east", name="东村村委会"),
             factories.training_need("east", "need-east", 10, region="610124101201"),
             factories.registered("west", name="西村村委会"),
             factories.training_need("west", "need-west", 10, region="610125101201"),
-            _course_for(2, "610125"),
+            _city_course(10, version=2, area="610125"),
         ]
     )
     results = []
