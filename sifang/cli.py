@@ -185,7 +185,7 @@ def replay(
     from sqlalchemy.engine import make_url
 
     from services import service_settings
-    from sifang.operations import compare_coordinators, rebuild_coordinator
+    from sifang.operations import replay_live
     from sifang.replay_compare import ScratchDatabaseError, scratch_database
 
     live = service_settings("coordinator").effective_database_url
@@ -193,9 +193,12 @@ def replay(
     try:
         with scratch as target:
             shown = make_url(target).render_as_string(hide_password=True)
-            applied, failed = rebuild_coordinator(target)
-            console.print(f"Rebuilt {shown} from the stream: {applied} events processed, {failed} failed.")
-            report = compare_coordinators(live, target)
+            result = replay_live(live, target)
+            console.print(
+                f"Rebuilt {shown} from the stream through sequence {result.through}, the last the live "
+                f"coordinator had processed (the stream's last is {result.stream_last}): "
+                f"{result.applied} events processed, {result.failed} failed."
+            )
     except ScratchDatabaseError as exc:
         console.print(
             f"[red]{exc}[/red]\n    → grant the user CREATEDB, or name an empty database with --database-url"
@@ -204,23 +207,29 @@ def replay(
     if not database_url:
         console.print(f"Kept {shown}." if keep else "Dropped the scratch database.")
     table = Table("table", "rows", "result")
-    for name, result in report.items():
-        if result["identical"]:
+    for name, outcome in result.report.items():
+        if outcome["identical"]:
             verdict = "[green]identical[/green]"
-        elif "problem" in result:
-            verdict = f"[red]{result['problem']}[/red]"
+        elif "problem" in outcome:
+            verdict = f"[red]{outcome['problem']}[/red]"
         else:
-            verdict = f"[red]{result['differing_count']} rows differ[/red] e.g. {result['differing'][:3]}"
-        table.add_row(name, str(result["rows"]), verdict)
+            verdict = f"[red]{outcome['differing_count']} rows differ[/red] e.g. {outcome['differing'][:3]}"
+        table.add_row(name, str(outcome["rows"]), verdict)
     console.print(table)
-    identical = all(r["identical"] for r in report.values()) and not failed
+    if not result.settled:
+        console.print(
+            f"[yellow]The live coordinator kept applying events while it was compared ({result.rounds} "
+            "times): the comparison is not of one state. Run it again when the coordinator is quieter, "
+            "or stop it first.[/yellow]"
+        )
+        raise typer.Exit(3)
     console.print(
         "[green]The replay is identical.[/green]"
-        if identical
+        if result.identical
         else "[red]The replay differs: the coordinator's record is not a function of its stream. "
         "That is a bug; please report it with this output.[/red]"
     )
-    raise typer.Exit(0 if identical else 1)
+    raise typer.Exit(0 if result.identical else 1)
 
 
 NatsUrl = Annotated[str, typer.Option(envvar="NATS_URL", help="the NATS server or cluster (comma-separated)")]

@@ -18,7 +18,16 @@ from shared.messaging.consumer import Delivery, EventConsumer, Outcome
 from shared.messaging.models import DeadLetter
 from shared.messaging.nats import STREAM_NAME, NatsLink, servers, subject_matches
 
-__all__ = ["Check", "admin_link", "compare_coordinators", "doctor", "rebuild_coordinator", "redrive"]
+__all__ = [
+    "Check",
+    "Replay",
+    "admin_link",
+    "compare_coordinators",
+    "doctor",
+    "rebuild_coordinator",
+    "redrive",
+    "replay_live",
+]
 
 
 @dataclass
@@ -173,13 +182,18 @@ def admin_link(nats_url: str, name: str) -> NatsLink:
     return NatsLink(nats_url, name, user=admin.get("user"), password=admin.get("password"))
 
 
-async def _replay(settings: CoordinatorSettings, consumer: EventConsumer) -> tuple[int, int]:
+async def _replay(
+    settings: CoordinatorSettings, consumer: EventConsumer, after: int, through: int | None
+) -> tuple[int, int, int]:
+    """Apply the stream's messages after sequence ``after`` through ``through`` (None: its last)
+    with ``consumer``; the counts processed and failed, and the stream's last sequence."""
     link = admin_link(settings.nats_url, "sifang-replay")
     js = await link.jetstream()
-    last = (await js.stream_info(STREAM_NAME)).state.last_seq
+    stream_last = (await js.stream_info(STREAM_NAME)).state.last_seq
+    last = stream_last if through is None else min(through, stream_last)
     applied = failed = 0
-    if last:
-        config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    if last > after:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
         subscription = await js.subscribe("sifang.>", ordered_consumer=True, config=config)
         batch: list[Delivery] = []
         try:
@@ -200,7 +214,7 @@ async def _replay(settings: CoordinatorSettings, consumer: EventConsumer) -> tup
         finally:
             await subscription.unsubscribe()
     await link.close()
-    return applied, failed
+    return applied, failed, stream_last
 
 
 def _apply_batch(consumer: EventConsumer, batch: list[Delivery]) -> list[Outcome]:
@@ -209,14 +223,25 @@ def _apply_batch(consumer: EventConsumer, batch: list[Delivery]) -> list[Outcome
     return outcomes if outcomes is not None else [consumer.process(delivery) for delivery in batch]
 
 
-def rebuild_coordinator(target_url: str, **overrides: Any) -> tuple[int, int]:
-    """Apply the whole stream, in order, to a fresh coordinator database at ``target_url``, as
-    the coordinator configured by the environment (and ``overrides``: regions, partition) would."""
+def rebuild_coordinator(
+    target_url: str, *, after: int = 0, through: int | None = None, **overrides: Any
+) -> tuple[int, int]:
+    """Apply the stream in order to the coordinator database at ``target_url`` (fresh, or rebuilt
+    through ``after`` already), as the coordinator configured by the environment (and
+    ``overrides``: regions, partition) would: its messages after ``after`` through ``through``
+    (None: the stream's last). The counts of events processed and failed."""
+    applied, failed, _ = _rebuild(target_url, after, through, overrides)
+    return applied, failed
+
+
+def _rebuild(
+    target_url: str, after: int, through: int | None, overrides: dict[str, Any]
+) -> tuple[int, int, int]:
     upgrade("coordinator", target_url)
     settings = CoordinatorSettings(database_url=target_url, **overrides)
     runtime = build_runtime(settings)
     try:
-        return asyncio.run(_replay(settings, stakeholder_consumer(settings, runtime)))
+        return asyncio.run(_replay(settings, stakeholder_consumer(settings, runtime), after, through))
     finally:
         runtime.engine.dispose()
 
@@ -226,6 +251,58 @@ def compare_coordinators(live_url: str, rebuilt_url: str) -> dict[str, Any]:
     from sifang.replay_compare import COORDINATOR_TABLES, compare_databases
 
     return compare_databases(live_url, rebuilt_url, COORDINATOR_TABLES)
+
+
+# How often a replay extends its rebuild to where a running coordinator has got, and compares
+# again, before it gives up on finding the record still for the length of one comparison.
+REPLAY_ROUNDS = 6
+
+
+@dataclass
+class Replay:
+    """A rebuild compared with the live record: ``report`` per table (see ``compare_databases``),
+    ``through`` the last stream sequence the live coordinator had processed, which the rebuild
+    applied the stream up to, and ``stream_last`` the stream's last sequence then. ``settled``:
+    the live record did not change while it was read (otherwise the report may be torn)."""
+
+    applied: int
+    failed: int
+    through: int
+    stream_last: int
+    report: dict[str, Any]
+    rounds: int
+    settled: bool
+
+    @property
+    def identical(self) -> bool:
+        return self.settled and not self.failed and all(r["identical"] for r in self.report.values())
+
+
+def replay_live(live_url: str, target_url: str, rounds: int = REPLAY_ROUNDS) -> Replay:
+    """Rebuild the coordinator at ``live_url`` into ``target_url`` and compare the two.
+
+    The rebuild applies the stream exactly as far as the live coordinator has processed it (the
+    last sequence it applied, held or dead-lettered), not to the stream's end: a running
+    coordinator may not have applied the newest messages yet (its clock's tick, say), and may
+    apply more while it is compared. So the live record's mark is read before each comparison and
+    again after it; if the coordinator moved on meanwhile, the rebuild is extended to the new
+    mark and compared again, up to ``rounds`` times.
+    """
+    from sifang.replay_compare import live_mark
+
+    mark = live_mark(live_url)
+    rebuilt = applied = failed = stream_last = 0
+    report: dict[str, Any] = {}
+    for round_number in range(1, rounds + 1):
+        if round_number == 1 or mark.sequence > rebuilt:
+            more, bad, stream_last = _rebuild(target_url, rebuilt, mark.sequence, {})
+            applied, failed, rebuilt = applied + more, failed + bad, mark.sequence
+        report = compare_coordinators(live_url, target_url)
+        after = live_mark(live_url)
+        if after == mark:
+            return Replay(applied, failed, rebuilt, stream_last, report, round_number, settled=True)
+        mark = after
+    return Replay(applied, failed, rebuilt, stream_last, report, rounds, settled=False)
 
 
 def redrive(service: str, dead_letter_id: int) -> str:

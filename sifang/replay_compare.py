@@ -13,12 +13,13 @@ import tempfile
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, inspect, select, text
+from sqlalchemy import Engine, MetaData, Table, create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -27,9 +28,11 @@ from shared.db import make_engine, metadata_of
 
 __all__ = [
     "COORDINATOR_TABLES",
+    "LiveMark",
     "ScratchDatabaseError",
     "compare_databases",
     "coordinator_consumer",
+    "live_mark",
     "normalize",
     "scratch_database",
 ]
@@ -84,6 +87,58 @@ def coordinator_consumer(name: str) -> bool:
     if name.startswith("coordinator-webhooks"):
         return False
     return name == "coordinator" or name.startswith("coordinator-")
+
+
+@dataclass(frozen=True)
+class LiveMark:
+    """How far a coordinator's record has got: ``sequence``, the last stream message its consumer
+    processed (applied, held, or dead-lettered), and counts that any further processing changes
+    (an applied or released event adds an inbox row; a re-drive marks its letter)."""
+
+    sequence: int
+    applied: int
+    held: int
+    dead_letters: int
+    redriven: int
+
+
+def live_mark(url: str) -> LiveMark:
+    """The mark of the coordinator database at ``url`` (its consumers' rows, not the webhook
+    sender's). Read twice around a comparison, an unchanged mark shows the record stood still."""
+    engine = make_engine(url)
+    schema = metadata_of(service_tables("coordinator"))
+    inbox, held, letters = (schema.tables[name] for name in ("inbox", "held_events", "dead_letters"))
+    sequences: list[int] = []
+    counts = {"applied": 0, "held": 0, "dead_letters": 0, "redriven": 0}
+    try:
+        with engine.connect() as connection:
+            for consumer, last, count in connection.execute(
+                select(inbox.c.consumer, func.max(inbox.c.stream_sequence), func.count()).group_by(
+                    inbox.c.consumer
+                )
+            ):
+                if coordinator_consumer(consumer):
+                    sequences.append(last)
+                    counts["applied"] += count
+            for consumer, last, count, redriven in connection.execute(
+                select(
+                    letters.c.consumer,
+                    func.max(letters.c.stream_sequence),
+                    func.count(),
+                    func.count(letters.c.redriven_at),
+                ).group_by(letters.c.consumer)
+            ):
+                if coordinator_consumer(consumer):
+                    sequences.append(last)
+                    counts["dead_letters"] += count
+                    counts["redriven"] += redriven
+            last_held, counts["held"] = connection.execute(
+                select(func.max(held.c.stream_sequence), func.count())
+            ).one()
+            sequences.append(last_held or 0)
+    finally:
+        engine.dispose()
+    return LiveMark(max(sequences, default=0), **counts)
 
 
 def normalize(value: Any) -> Any:

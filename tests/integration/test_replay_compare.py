@@ -2,14 +2,16 @@
 databases of the deployment's kind that are gone afterwards."""
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import Engine, create_engine, inspect, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -20,13 +22,16 @@ from services.coordinator.meetings.models import MeetingSeries
 from services.coordinator.registry.models import RegisteredOrganisation
 from services.migrate import upgrade
 from shared.db import make_engine
+from shared.events.envelope import CloudEvent
 from shared.messaging.models import DeadLetter, InboxEntry
-from sifang.operations import compare_coordinators, rebuild_coordinator
+from sifang.operations import Replay, compare_coordinators, rebuild_coordinator, replay_live
 from sifang.platform import LocalNats
 from sifang.replay_compare import (
     COORDINATOR_TABLES,
+    LiveMark,
     ScratchDatabaseError,
     compare_databases,
+    live_mark,
     scratch_database,
 )
 from tests import factories
@@ -338,3 +343,112 @@ def test_a_user_who_may_not_create_databases_is_told_so(make_database: Callable[
         with admin.connect() as connection:
             connection.execute(text(f'DROP ROLE "{role}"'))
         admin.dispose()
+
+
+def _history(village: str, needs: int) -> list[tuple[str, CloudEvent]]:
+    return [factories.registered(village)] + [
+        factories.need_published(village, f"need-{n}") for n in range(needs)
+    ]
+
+
+async def test_a_replay_rebuilds_the_stream_only_as_far_as_the_live_coordinator_got(
+    service_database: Callable[[str], str], nats_server: LocalNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A coordinator that has not yet applied the stream's newest message (its clock's tick, or a
+    party's event just published) is not a record that differs from its stream: the replay
+    rebuilds through the last sequence the live coordinator processed, and says where that is."""
+    live = service_database("coordinator")
+    harness = CoordinatorHarness(live, nats_server.url)
+    village = "org-village"
+    history = _history(village, 3)
+    await harness.start()
+    try:
+        for subject, envelope in history:
+            await harness.publish(subject, envelope, msg_id=envelope.id)
+        await harness.publish("sifang.community.610124.need.published", b"garbage")  # the live mark's last
+        await harness.wait_until(lambda: harness.logged() == len(history) and harness.count(DeadLetter) == 1)
+        await harness.stop()
+        late_subject, late = factories.need_published(village, "need-late")
+        await harness.publish(late_subject, late, msg_id=late.id)  # in the stream, not applied live
+    finally:
+        await harness.close()
+    monkeypatch.setenv("NATS_URL", nats_server.url)
+
+    def replay_and_rebuild_all() -> tuple[Replay, dict[str, Any]]:
+        with scratch_database(live) as target, scratch_database(live) as whole:
+            replay = replay_live(live, target)
+            rebuild_coordinator(whole)  # the whole stream, as a replay used to
+            return replay, compare_coordinators(live, whole)
+
+    replay, whole = await asyncio.to_thread(replay_and_rebuild_all)
+    assert replay.settled and replay.identical and replay.rounds == 1
+    assert (replay.through, replay.stream_last) == (len(history) + 1, len(history) + 2)
+    assert (replay.applied, replay.failed) == (len(history) + 1, 0)
+    assert live_mark(live) == LiveMark(
+        len(history) + 1, applied=len(history), held=0, dead_letters=1, redriven=0
+    )
+    assert not whole["book_needs"]["identical"] and whole["book_needs"]["differing"] == [("need-late",)]
+
+
+async def test_a_replay_catches_up_with_a_coordinator_that_applies_events_meanwhile(
+    service_database: Callable[[str], str], nats_server: LocalNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events applied live while the replay rebuilds: the rebuild is extended to the new mark and
+    compared again, until the record stood still for one comparison; while it never does
+    (``rounds`` used up), the replay gives no verdict."""
+    live = service_database("coordinator")
+    harness = CoordinatorHarness(live, nats_server.url)
+    village = "org-village"
+    history = _history(village, 150)  # a rebuild long enough to publish into
+    monkeypatch.setenv("NATS_URL", nats_server.url)
+    await harness.start()
+    try:
+        for subject, envelope in history:
+            await harness.publish(subject, envelope, msg_id=envelope.id)
+        await harness.wait_until(lambda: harness.logged() == len(history), timeout=60)
+        published = len(history)
+
+        async def publish(count: int) -> None:
+            nonlocal published
+            for _ in range(count):
+                subject, envelope = factories.need_published(village, f"need-{published}")
+                await harness.publish(subject, envelope, msg_id=envelope.id)
+                published += 1
+
+        async def rebuilding(target: str) -> None:
+            """Until the replay's rebuild has applied its first events."""
+            engine = make_engine(target)
+            try:
+                deadline = time.monotonic() + 30
+                while not inspect(engine).has_table("inbox") or not _count(engine, "inbox"):
+                    assert time.monotonic() < deadline, "the replay did not start rebuilding"
+                    await asyncio.sleep(0.01)
+            finally:
+                engine.dispose()
+
+        with scratch_database(live) as target:
+            before = live_mark(live)
+            replaying = asyncio.ensure_future(asyncio.to_thread(replay_live, live, target))
+            await rebuilding(target)
+            await publish(5)  # applied live while the first round rebuilds
+            result = await replaying
+        assert result.settled and result.identical, result.report
+        assert result.rounds == 2 and result.through == before.sequence + 5 == live_mark(live).sequence
+        assert result.applied == len(history) + 5 and result.report["book_needs"]["rows"] == published - 1
+
+        async def publish_until(done: "asyncio.Future[Replay]") -> None:
+            while not done.done():
+                await publish(1)
+                await asyncio.sleep(0.05)
+
+        with scratch_database(live) as target:
+            restless = asyncio.ensure_future(asyncio.to_thread(replay_live, live, target, 1))
+            await asyncio.gather(restless, publish_until(restless))
+        assert not restless.result().settled and not restless.result().identical
+    finally:
+        await harness.close()
+
+
+def _count(engine: Engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
