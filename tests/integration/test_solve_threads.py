@@ -4,13 +4,17 @@ solving them one after another, also where one course serves several counties an
 county's partition takes its seats from what the partitions before it left."""
 
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
+from services.coordinator.matches import service
 from services.coordinator.matches.service import MatchPolicy
 from shared.events.data import OfferData
 from shared.messaging.models import OutboxMessage
+from shared.metrics import MATCH_SOLVE_SECONDS
 from tests import factories
 from tests.integration.test_resolve_points import Stream, _payloads
 
@@ -107,3 +111,38 @@ def test_an_offer_that_leaves_a_partition_is_given_back_before_the_next_reads_it
     assert results[1] == results[0]
     assert ("need-west", "city", 10, "proposed") in results[0]
     assert ("need-east", "city", 10, "withdrawn") in results[0]
+
+
+def test_a_side_by_side_solve_that_fails_is_timed_and_fails_the_whole_re_solve(
+    service_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A solve that raises (HiGHS refusing a programme, say) fails the re-solve point's
+    transaction as one solve after another would, and its partition's time is still counted in
+    ``sifang_match_solve_seconds``, as ``resolve`` counts it."""
+    stream = Stream(service_database("coordinator"), MatchPolicy(resolve_at="tick", solve_threads=3))
+    for subject, payload in _payloads(_history()):
+        stream.apply(subject, payload)
+    ticks = stream.new_ticks()
+    dirty = stream.dirty()
+    assert ticks and len(dirty) == len(COUNTIES)
+    solve = service._solve
+
+    def failing(book: service.PartitionBook, policy: MatchPolicy, today: date) -> object:
+        if book.partition == dirty[1]:
+            raise RuntimeError("allocation failed: HiGHS refused the programme")
+        return solve(book, policy, today)
+
+    monkeypatch.setattr(service, "_solve", failing)
+    before = _observed()
+    with pytest.raises(RuntimeError, match="HiGHS refused"):
+        stream.apply(*ticks[0])
+    # the first partition was written, the second raised when its result was taken
+    assert _observed() - before == 2
+    assert stream.dirty() == dirty and stream.matches() == []  # nothing of the point stayed
+
+
+def _observed() -> float:
+    """How many partition re-solves ``sifang_match_solve_seconds`` has counted."""
+    return next(
+        s.value for m in MATCH_SOLVE_SECONDS.collect() for s in m.samples if s.name.endswith("_count")
+    )

@@ -432,11 +432,17 @@ def resolve_all(session: Session, partitions: set[str], policy: MatchPolicy, cau
     waiting = deque()
 
     def write_oldest() -> None:
+        """The oldest solve's proposals written, timed as ``resolve`` times one partition (a
+        solve or write that raises too; a solve that raised counts the time waited for it)."""
         book, solving, read_seconds = waiting.popleft()
-        allocations, solve_seconds = solving.result()
         started = time.perf_counter()
-        _write(session, book, allocations, policy, cause)
-        MATCH_SOLVE_SECONDS.observe(read_seconds + solve_seconds + time.perf_counter() - started)
+        solve_seconds = 0.0
+        try:
+            allocations, solve_seconds = solving.result()
+            started = time.perf_counter()
+            _write(session, book, allocations, policy, cause)
+        finally:
+            MATCH_SOLVE_SECONDS.observe(read_seconds + solve_seconds + time.perf_counter() - started)
 
     with ThreadPoolExecutor(policy.solve_threads, thread_name_prefix="sifang-solve") as solver:
         for partition in ordered:
