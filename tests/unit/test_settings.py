@@ -94,3 +94,26 @@ def test_make_run_gives_each_stakeholder_service_a_read_book_token_of_the_coordi
         for service in ("government", "enterprise", "ngo", "community")
         for state in ("active", "revoked")
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("0", "greater than or equal to 1"), ("65", "less than or equal to 64"), ("two", "valid integer")],
+)
+def test_solve_threads_outside_their_range_stop_the_coordinator_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("COORDINATOR_SOLVE_THREADS", value)
+    with pytest.raises(ValidationError, match=problem) as refused:
+        CoordinatorSettings()
+    assert [error["loc"] for error in refused.value.errors()] == [("solve_threads",)]
+
+
+def test_solve_threads_default_to_the_cores_up_to_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COORDINATOR_SOLVE_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert CoordinatorSettings().solve_threads == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert CoordinatorSettings().solve_threads == 4
+    monkeypatch.setenv("COORDINATOR_SOLVE_THREADS", "8")
+    assert CoordinatorSettings().solve_threads == 8
