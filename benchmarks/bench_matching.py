@@ -138,7 +138,6 @@ def full_solve(size: int, *, reference: bool, threads: int = SOLVE_THREADS) -> d
         (
             "candidates",
             "kept",
-            "filter_s",
             "reference_filter_s",
             "optimal_s",
             "optimal_one_thread_s",

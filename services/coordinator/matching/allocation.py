@@ -36,6 +36,7 @@ import heapq
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal, NamedTuple
 
 import highspy
@@ -202,6 +203,20 @@ class _Indexed:
             score=np.asarray(pairs.scores, dtype=np.float64),
         )
 
+    @cached_property
+    def need_full(self) -> Floats:
+        """What each need (by row) still lacks (read-only: shared by every step)."""
+        return _read_only(
+            np.fromiter((n.remaining for n in self.needs), dtype=np.float64, count=len(self.needs))
+        )
+
+    @cached_property
+    def offer_full(self) -> Floats:
+        """What each offer (by row) still has (read-only: shared by every step)."""
+        return _read_only(
+            np.fromiter((o.remaining for o in self.offers), dtype=np.float64, count=len(self.offers))
+        )
+
     def used(self, quantities: Floats) -> tuple[Floats, Floats, Floats]:
         """What ``quantities`` give each need, take from each offer and give each group."""
         return (
@@ -209,6 +224,11 @@ class _Indexed:
             _sums(self.offer_of, quantities, len(self.offers)),
             _sums(self.group_of, quantities, len(self.groups)),
         )
+
+
+def _read_only(values: Floats) -> Floats:
+    values.flags.writeable = False
+    return values
 
 
 def _sums(rows: Ints, values: Floats, count: int) -> Floats:
@@ -227,7 +247,7 @@ def _limits(ix: _Indexed, rule: FairSplit) -> "_Limits":
     first = np.searchsorted(ix.group_offer, np.arange(offer_count + 1))  # groups are in offer order
     groups_of_offer = np.diff(first)
     asked_in_all = _sums(ix.group_offer, demand, offer_count)
-    capacity = np.fromiter((o.remaining for o in ix.offers), dtype=np.float64, count=offer_count)
+    capacity = ix.offer_full
     cap = np.fromiter(
         (math.nan if o.max_per_organisation is None else o.max_per_organisation for o in ix.offers),
         dtype=np.float64,
@@ -379,9 +399,7 @@ def _solve(
     values = np.concatenate([np.ones(len(column_of)), size, size[grouped]])
     shape = (len(ix.needs) + len(ix.offers) + len(group_rows), len(column_of))
     matrix = csc_matrix((values, (rows, cols)), shape=shape)
-    need_share = need_room / np.fromiter(
-        (n.remaining for n in ix.needs), dtype=np.float64, count=len(ix.needs)
-    )
+    need_share = need_room / ix.need_full
     row_upper = np.concatenate([need_share, offer_room, limit[group_rows]])
     upper = np.minimum(need_room[ix.need_of[column_of]], offer_room[ix.offer_of[column_of]]) / size
     for k in range(len(columns), len(column_of)):
@@ -453,8 +471,7 @@ def allocate(
         return []
     ix = _Indexed.of(candidates)
     limits = _limits(ix, fair_split)
-    need_full = np.fromiter((n.remaining for n in ix.needs), dtype=np.float64, count=len(ix.needs))
-    offer_full = np.fromiter((o.remaining for o in ix.offers), dtype=np.float64, count=len(ix.offers))
+    need_full, offer_full = ix.need_full, ix.offer_full
     everything = np.arange(len(candidates))
     quantities = _solve(ix, everything, limits.value, need_full, offer_full, standing)
     if leftovers:
@@ -517,7 +534,7 @@ def _with_limits(ix: _Indexed, quantities: Floats, limits: _Limits) -> list[Allo
     need_used, offer_used, group_used = ix.used(quantities)
     tight = 2 * RESOLUTION * max(1, len(ix.candidates))
     limit_of = limits.value
-    offer_full = np.fromiter((o.remaining for o in ix.offers), dtype=np.float64, count=len(ix.offers))
+    offer_full = ix.offer_full
     need_tight = (need_used[ix.need_of] >= ix.size - tight).tolist()
     group_tight = (np.abs(group_used[ix.group_of] - limit_of[ix.group_of]) <= tight).tolist()
     offer_tight = (offer_used[ix.offer_of] >= offer_full[ix.offer_of] - tight).tolist()
