@@ -5,11 +5,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services import SERVICES, service_settings
 from services.coordinator.app import CoordinatorSettings, stakeholder_consumer
+from services.coordinator.settings import consumer_name
 from services.migrate import current_heads, newest_heads, upgrade
 from shared.app import build_runtime
 from shared.db import make_engine, utcnow
@@ -184,9 +186,10 @@ def admin_link(nats_url: str, name: str) -> NatsLink:
 
 async def _replay(
     settings: CoordinatorSettings, consumer: EventConsumer, after: int, through: int | None
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
     """Apply the stream's messages after sequence ``after`` through ``through`` (None: its last)
-    with ``consumer``; the counts processed and failed, and the stream's last sequence."""
+    with ``consumer``: the counts processed and failed, the sequence it applied through (no
+    further than the stream's last) and the stream's last sequence."""
     link = admin_link(settings.nats_url, "sifang-replay")
     js = await link.jetstream()
     stream_last = (await js.stream_info(STREAM_NAME)).state.last_seq
@@ -200,6 +203,8 @@ async def _replay(
             while True:
                 message = await subscription.next_msg(timeout=5)
                 sequence = message.metadata.sequence.stream
+                if sequence > last:  # the message at ``last`` was deleted: not one past it
+                    break
                 if any(subject_matches(f, message.subject) for f in consumer.filter_subjects):
                     batch.append(
                         Delivery(message.subject, message.data, dict(message.headers or {}), sequence, 1)
@@ -211,10 +216,29 @@ async def _replay(
                     batch = []
                 if sequence >= last:
                     break
+            if batch:
+                outcomes = await asyncio.to_thread(_apply_batch, consumer, batch)
+                applied += sum(outcome is not Outcome.RETRY for outcome in outcomes)
+                failed += sum(outcome is Outcome.RETRY for outcome in outcomes)
         finally:
             await subscription.unsubscribe()
     await link.close()
-    return applied, failed, stream_last
+    return applied, failed, max(after, last), stream_last
+
+
+async def _acknowledged(settings: CoordinatorSettings) -> int:
+    """The last stream sequence the coordinator's durable consumer acknowledged (0: none, or no
+    such consumer). The coordinator acknowledges a message after committing what it did with it."""
+    link = admin_link(settings.nats_url, "sifang-replay")
+    try:
+        js = await link.jetstream()
+        try:
+            info = await js.consumer_info(STREAM_NAME, consumer_name(settings))
+        except NotFoundError:
+            return 0
+        return int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+    finally:
+        await link.close()
 
 
 def _apply_batch(consumer: EventConsumer, batch: list[Delivery]) -> list[Outcome]:
@@ -230,13 +254,13 @@ def rebuild_coordinator(
     through ``after`` already), as the coordinator configured by the environment (and
     ``overrides``: regions, partition) would: its messages after ``after`` through ``through``
     (None: the stream's last). The counts of events processed and failed."""
-    applied, failed, _ = _rebuild(target_url, after, through, overrides)
+    applied, failed, _, _ = _rebuild(target_url, after, through, overrides)
     return applied, failed
 
 
 def _rebuild(
     target_url: str, after: int, through: int | None, overrides: dict[str, Any]
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
     upgrade("coordinator", target_url)
     settings = CoordinatorSettings(database_url=target_url, **overrides)
     runtime = build_runtime(settings)
@@ -261,8 +285,8 @@ REPLAY_ROUNDS = 6
 @dataclass
 class Replay:
     """A rebuild compared with the live record: ``report`` per table (see ``compare_databases``),
-    ``through`` the last stream sequence the live coordinator had processed, which the rebuild
-    applied the stream up to, and ``stream_last`` the stream's last sequence then. ``settled``:
+    ``through`` the stream sequence the rebuild applied up to (as far as the live coordinator had
+    got), and ``stream_last`` the stream's last sequence then. ``settled``:
     the live record did not change while it was read (otherwise the report may be torn)."""
 
     applied: int
@@ -281,27 +305,37 @@ class Replay:
 def replay_live(live_url: str, target_url: str, rounds: int = REPLAY_ROUNDS) -> Replay:
     """Rebuild the coordinator at ``live_url`` into ``target_url`` and compare the two.
 
-    The rebuild applies the stream exactly as far as the live coordinator has processed it (the
-    last sequence it applied, held or dead-lettered), not to the stream's end: a running
-    coordinator may not have applied the newest messages yet (its clock's tick, say), and may
-    apply more while it is compared. So the live record's mark is read before each comparison and
-    again after it; if the coordinator moved on meanwhile, the rebuild is extended to the new
-    mark and compared again, up to ``rounds`` times.
+    The rebuild applies the stream as far as the live coordinator has got, not to the stream's
+    end: a running coordinator may not have applied the newest messages yet (its clock's tick,
+    say), and may apply more while it is compared. How far it got is the later of what its
+    record says it processed (``live_mark``: the last sequence it applied, held or dead-lettered)
+    and what its durable consumer acknowledged, read first (it acknowledges after committing):
+    a record that lost transactions the consumer had acknowledged — restored from an older
+    backup, say — is rebuilt past them and differs. Both are read before each comparison and
+    again after it; if the coordinator moved on meanwhile, the rebuild is extended and compared
+    again, up to ``rounds`` times.
     """
-    from sifang.replay_compare import live_mark
+    from sifang.replay_compare import LiveMark, live_mark
 
-    mark = live_mark(live_url)
+    settings = CoordinatorSettings()
+
+    def position() -> tuple[int, LiveMark]:
+        acknowledged = asyncio.run(_acknowledged(settings))
+        return acknowledged, live_mark(live_url)
+
+    acknowledged, mark = position()
     rebuilt = applied = failed = stream_last = 0
     report: dict[str, Any] = {}
     for round_number in range(1, rounds + 1):
-        if round_number == 1 or mark.sequence > rebuilt:
-            more, bad, stream_last = _rebuild(target_url, rebuilt, mark.sequence, {})
-            applied, failed, rebuilt = applied + more, failed + bad, mark.sequence
+        through = max(acknowledged, mark.sequence)
+        if round_number == 1 or through > rebuilt:
+            more, bad, rebuilt, stream_last = _rebuild(target_url, rebuilt, through, {})
+            applied, failed = applied + more, failed + bad
         report = compare_coordinators(live_url, target_url)
-        after = live_mark(live_url)
-        if after == mark:
+        after = position()
+        if after == (acknowledged, mark):
             return Replay(applied, failed, rebuilt, stream_last, report, round_number, settled=True)
-        mark = after
+        acknowledged, mark = after
     return Replay(applied, failed, rebuilt, stream_last, report, rounds, settled=False)
 
 
