@@ -195,10 +195,18 @@ async def _replay(
     stream_last = (await js.stream_info(STREAM_NAME)).state.last_seq
     last = stream_last if through is None else min(through, stream_last)
     applied = failed = 0
+    batch: list[Delivery] = []
+
+    async def apply_batch() -> None:
+        nonlocal applied, failed, batch
+        outcomes = await asyncio.to_thread(_apply_batch, consumer, batch)
+        applied += sum(outcome is not Outcome.RETRY for outcome in outcomes)
+        failed += sum(outcome is Outcome.RETRY for outcome in outcomes)
+        batch = []
+
     if last > after:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
         subscription = await js.subscribe("sifang.>", ordered_consumer=True, config=config)
-        batch: list[Delivery] = []
         try:
             while True:
                 message = await subscription.next_msg(timeout=5)
@@ -209,17 +217,12 @@ async def _replay(
                     batch.append(
                         Delivery(message.subject, message.data, dict(message.headers or {}), sequence, 1)
                     )
-                if batch and (len(batch) >= consumer.batch_size or sequence >= last):
-                    outcomes = await asyncio.to_thread(_apply_batch, consumer, batch)
-                    applied += sum(outcome is not Outcome.RETRY for outcome in outcomes)
-                    failed += sum(outcome is Outcome.RETRY for outcome in outcomes)
-                    batch = []
                 if sequence >= last:
                     break
+                if len(batch) >= consumer.batch_size:
+                    await apply_batch()
             if batch:
-                outcomes = await asyncio.to_thread(_apply_batch, consumer, batch)
-                applied += sum(outcome is not Outcome.RETRY for outcome in outcomes)
-                failed += sum(outcome is Outcome.RETRY for outcome in outcomes)
+                await apply_batch()
         finally:
             await subscription.unsubscribe()
     await link.close()
