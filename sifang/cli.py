@@ -223,12 +223,19 @@ def replay(
             "or stop it first.[/yellow]"
         )
         raise typer.Exit(3)
-    console.print(
-        "[green]The replay is identical.[/green]"
-        if result.identical
-        else "[red]The replay differs: the coordinator's record is not a function of its stream. "
-        "That is a bug; please report it with this output.[/red]"
-    )
+    if result.identical:
+        console.print("[green]The replay is identical.[/green]")
+    elif result.live_through > result.stream_last:
+        console.print(
+            f"[red]The replay differs: the live coordinator had got to sequence {result.live_through}, "
+            f"but this stream ends at {result.stream_last}: it lacks messages the coordinator applied "
+            "(a stream restored from an older backup, or another deployment's stream).[/red]"
+        )
+    else:
+        console.print(
+            "[red]The replay differs: the coordinator's record is not a function of its stream. "
+            "That is a bug; please report it with this output.[/red]"
+        )
     raise typer.Exit(0 if result.identical else 1)
 
 

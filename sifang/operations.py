@@ -299,6 +299,8 @@ class Replay:
     report: dict[str, Any]
     rounds: int
     settled: bool
+    live_through: int = 0  # how far the live coordinator had got: beyond ``stream_last``, the
+    # stream lacks messages it applied (restored from an older backup, or another stream)
 
     @property
     def identical(self) -> bool:
@@ -337,9 +339,9 @@ def replay_live(live_url: str, target_url: str, rounds: int = REPLAY_ROUNDS) -> 
         report = compare_coordinators(live_url, target_url)
         after = position()
         if after == (acknowledged, mark):
-            return Replay(applied, failed, rebuilt, stream_last, report, round_number, settled=True)
+            return Replay(applied, failed, rebuilt, stream_last, report, round_number, True, through)
         acknowledged, mark = after
-    return Replay(applied, failed, rebuilt, stream_last, report, rounds, settled=False)
+    return Replay(applied, failed, rebuilt, stream_last, report, rounds, False, through)
 
 
 def redrive(service: str, dead_letter_id: int) -> str:

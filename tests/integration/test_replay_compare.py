@@ -25,9 +25,9 @@ from services.migrate import upgrade
 from shared.db import make_engine
 from shared.events.envelope import CloudEvent
 from shared.messaging.models import DeadLetter, InboxEntry
-from shared.messaging.nats import STREAM_NAME, NatsLink
+from shared.messaging.nats import STREAM_NAME, NatsLink, provision_stream
 from sifang.operations import Replay, compare_coordinators, rebuild_coordinator, replay_live
-from sifang.platform import LocalNats
+from sifang.platform import LocalNats, free_port
 from sifang.replay_compare import (
     COORDINATOR_TABLES,
     LiveMark,
@@ -490,6 +490,49 @@ async def test_a_record_restored_from_an_older_backup_differs_from_what_its_cons
     assert result.settled and not result.identical
     assert result.through == result.stream_last == len(history) + len(lost)
     assert result.report["book_needs"]["differing"] == [("need-lost-0",), ("need-lost-1",)]
+
+
+async def test_a_stream_that_ends_before_what_the_coordinator_applied_is_named_as_such(
+    service_database: Callable[[str], str],
+    nats_server: LocalNats,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Replayed from another stream that holds only the first of what the coordinator applied
+    (restored from an older backup, say): the replay differs, and says how far each got."""
+    live = service_database("coordinator")
+    harness = CoordinatorHarness(live, nats_server.url)
+    history = _history("org-village", 3)
+    await harness.start()
+    try:
+        for subject, envelope in history:
+            await harness.publish(subject, envelope, msg_id=envelope.id)
+        await harness.wait_until(lambda: harness.logged() == len(history))
+    finally:
+        await harness.close()
+    older = LocalNats(free_port(), tmp_path / "older-store", tmp_path / "older.log")
+    older.start()
+    try:
+        await provision_stream(older.url)
+        link = NatsLink(older.url, "test-restore")
+        js = await link.jetstream()
+        for subject, envelope in history[:2]:
+            await js.publish(
+                subject, envelope.to_json(), stream=STREAM_NAME, headers={"Nats-Msg-Id": envelope.id}
+            )
+        await link.close()
+        monkeypatch.setenv("NATS_URL", older.url)
+
+        def replay() -> Replay:
+            with scratch_database(live) as target:
+                return replay_live(live, target)
+
+        result = await asyncio.to_thread(replay)
+    finally:
+        older.stop()
+    assert result.settled and not result.identical
+    assert (result.live_through, result.through, result.stream_last) == (len(history), 2, 2)
+    assert result.report["book_needs"]["differing"] == [("need-1",), ("need-2",)]
 
 
 async def test_a_rebuild_through_a_deleted_message_stops_before_the_next(
