@@ -461,6 +461,7 @@ class EventConsumer:
 
     def _paused(self, delivery: Delivery, exc: BaseException) -> Outcome:
         reason = f"database unavailable: {type(exc).__name__}: {exc}"[:300]
+        self.state.paused_reason = reason  # first: whoever sees the pause (healthz) sees why
         if self.state.paused_since is None:
             self.state.paused_since = utcnow()
             log.error(
@@ -469,7 +470,6 @@ class EventConsumer:
                 delivery.stream_sequence,
                 reason,
             )
-        self.state.paused_reason = reason
         return Outcome.RETRY
 
     def _database_answers(self) -> bool:
