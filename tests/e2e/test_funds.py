@@ -59,6 +59,8 @@ def test_a_bureau_funds_a_confirmed_match_and_the_county_sees_its_fund_used(
     (proposal,) = eventually(
         lambda: _matches(platform, "community", village), timeout=30, what="the proposal"
     )
+    # each side's service learns of it from its own consumer of the coordinator's events
+    eventually(lambda: _matches(platform, "government", bureau), timeout=30, what="the bureau's copy")
     for service, auth in (("community", village), ("government", bureau)):
         answered = httpx.post(platform.url(service) + f"/matches/{proposal['match_id']}/accept", headers=auth)
         assert answered.status_code == 200, answered.text

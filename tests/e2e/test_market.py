@@ -69,13 +69,22 @@ def test_villages_short_of_training_see_the_shortage_at_their_own_service(
     assert len(signals) == 1
     assert signals[0]["state"] == "shortage" and signals[0]["yours"] is True
     assert signals[0]["reason"].startswith("demand well above supply")
-    zh = httpx.get(platform.url("ngo") + "/market/signals", headers=station).json()
+    # each service keeps its own copy, from its own consumer of the coordinator's events
+    zh = eventually(
+        lambda: httpx.get(platform.url("ngo") + "/market/signals", headers=station).json(),
+        timeout=30,
+        what="the signal at the station's own service",
+    )
     assert zh[0]["reason"].startswith("需求明显多于供给") and zh[0]["yours"] is True
     # a party that lists nothing in the family sees it only when it asks for every family
     firm = register(platform, "enterprise", "秦农电商有限公司")
-    assert httpx.get(platform.url("enterprise") + "/market/signals", headers=firm).json() == []
-    every = httpx.get(
-        platform.url("enterprise") + "/market/signals", headers=firm, params={"every_category": "true"}
+    every = eventually(
+        lambda: httpx.get(
+            platform.url("enterprise") + "/market/signals", headers=firm, params={"every_category": "true"}
+        ).json(),
+        timeout=30,
+        what="the signal at the firm's own service",
     )
-    assert [(s["family"], s["yours"]) for s in every.json()] == [("training.livestream", False)]
+    assert [(s["family"], s["yours"]) for s in every] == [("training.livestream", False)]
+    assert httpx.get(platform.url("enterprise") + "/market/signals", headers=firm).json() == []
     assert httpx.get(platform.url("enterprise") + "/market/signals").status_code == 401

@@ -210,7 +210,8 @@ def test_a_village_committee_members_season_in_the_portal_on_a_phone(
     assert progressed[0]["evidence_url"] == f"/evidence/{digest}"
     served = httpx.get(platform.url("community") + progressed[0]["evidence_url"])
     assert served.content == photo and served.headers["content-type"] == "image/png"
-    page.reload()
+    # the portal shows the village's own service's copy, updated when the coordinator's event is back
+    _reload_until(page, f"#a-{action_id}:has-text('已有 18 户报名')", "the progress at the village's service")
     expect(page.locator(f"#a-{action_id}")).to_contain_text("已有 18 户报名")
     _shot(page, "portal-progress")
 

@@ -118,6 +118,7 @@ def test_parties_run_a_funded_project_each_through_its_own_service(
         platform.url("ngo") + f"/projects/{project_id}/answer", headers=station, json={"answer": "join"}
     )
     assert answered.status_code == 202, answered.text
+    _project(platform, "enterprise", firm, project_id)  # the firm's service has its own copy by now
     declined = httpx.post(
         platform.url("enterprise") + f"/projects/{project_id}/answer",
         headers=firm,
@@ -125,7 +126,7 @@ def test_parties_run_a_funded_project_each_through_its_own_service(
     )
     assert declined.status_code == 202
     _project(platform, "community", village, project_id, status="active")
-    again = _project(platform, "enterprise", firm, project_id, my_answer="declined")
+    again = _project(platform, "enterprise", firm, project_id, my_answer="declined", status="active")
     refused = httpx.post(
         platform.url("enterprise") + f"/projects/{project_id}/progress",
         headers=firm,

@@ -108,6 +108,18 @@ class Silent:
         self.socket.close()
 
 
+def _settled(count: Callable[[], int], quiet: float = 1.0, timeout: float = 20.0) -> int:
+    """``count`` once it has not changed for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    value, since = count(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "never settled"
+        time.sleep(0.05)
+        if (now := count()) != value:
+            value, since = now, time.monotonic()
+    return value
+
+
 def _eventually(probe: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while not (result := probe()):
@@ -265,9 +277,11 @@ def test_webhook_enqueuing_resumes_after_a_restart_without_loss_or_duplicates(
     database = service_database("coordinator")
     receiver = Receiver(204)
     first = make_coordinator(database_url=database)
-    first.subscribe(receiver.url)
+    subscription = first.subscribe(receiver.url)
     _log(first, *_needs(3))
     _eventually(lambda: len(receiver.received) == 3)
+    # received is not yet recorded: a sender stopped in between sends it again (at least once)
+    _eventually(lambda: len(first.deliveries(subscription, status="delivered")) == 3)
     first.close()
 
     second = make_coordinator(database_url=database)
@@ -283,7 +297,7 @@ def test_webhook_enqueuing_resumes_after_a_restart_without_loss_or_duplicates(
 
 
 def test_dead_endpoints_delay_only_themselves(make_coordinator: Callable[..., Coordinator]) -> None:
-    timeout = 5.0
+    timeout = 60.0  # longer than delivering 30 events to the healthy one takes on a loaded machine
     coordinator = make_coordinator(webhook_timeout=timeout, webhook_backoff=[1.0, 1.0])
     healthy = Receiver(204)
     coordinator.subscribe(healthy.url)
@@ -306,7 +320,7 @@ def test_dead_endpoints_delay_only_themselves(make_coordinator: Callable[..., Co
     assert silent_attempts and set(silent_attempts) == {0}
     assert len(healthy.received) == 30
     # The dead endpoints did get their attempts.
-    _eventually(lambda: all(coordinator.deliveries(sub, status="pending")[0]["attempts"] for sub in dead[3:]))
+    _eventually(lambda: all(any(d["attempts"] for d in coordinator.deliveries(sub)) for sub in dead[3:]))
     healthy.close()
     for endpoint in silent:
         endpoint.close()
@@ -322,8 +336,7 @@ def test_delete_cancels_pending_retries(make_coordinator: Callable[..., Coordina
     response = coordinator.http.delete(f"/webhooks/{subscription}")
     assert response.status_code == 200
     assert response.json()["active"] is False and "deleted" in response.json()["disabled_reason"]
-    time.sleep(0.2)  # an attempt already in flight may still land
-    settled = len(failing.received)
+    settled = _settled(lambda: len(failing.received))  # an attempt already in flight may still land
     log = coordinator.deliveries(subscription)
     assert {d["status"] for d in log} == {"cancelled"}
     time.sleep(1.5)  # five retry periods
@@ -352,7 +365,7 @@ def test_retries_follow_the_configured_schedule_then_the_delivery_is_dead(
     assert len(failing.arrived) == len(schedule) + 1  # and no attempt after the last
     gaps = [later - earlier for earlier, later in zip(failing.arrived, failing.arrived[1:], strict=False)]
     for gap, wait in zip(gaps, schedule, strict=True):
-        assert wait - 0.05 <= gap <= wait + 0.6, (gaps, schedule)
+        assert wait - 0.05 <= gap <= wait + 2.0, (gaps, schedule)  # never early; late on a loaded machine
     failing.close()
 
 

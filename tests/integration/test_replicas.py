@@ -5,6 +5,7 @@ replica is killed with SIGKILL mid-load; on SQLite one relay works a database fi
 import asyncio
 import itertools
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -251,13 +252,15 @@ def test_on_sqlite_a_second_relay_on_the_same_file_waits_for_the_first(
         _record(session_factory, 5)
         first.wake()
         second.wake()
-        await asyncio.sleep(1.0)
+        await _until(lambda: first.published == 5)
+        await asyncio.sleep(0.5)  # time the second would have had to publish, were it not waiting
         waited = second.published
         first_task.cancel()  # the first stops: the second takes over the file
         await asyncio.gather(first_task, return_exceptions=True)
         _record(session_factory, 3)
         second.wake()
-        await asyncio.sleep(1.0)
+        await _until(lambda: second.published >= 3)
+        await asyncio.sleep(0.3)  # nothing more than the three comes
         second_task.cancel()
         await asyncio.gather(second_task, return_exceptions=True)
         await first_link.close()
@@ -269,3 +272,11 @@ def test_on_sqlite_a_second_relay_on_the_same_file_waits_for_the_first(
     assert waited == 0  # it did not publish while the first held the file
     assert published == 3
     engine.dispose()
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Until ``condition`` holds (a loaded machine may take seconds to connect and publish)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        await asyncio.sleep(0.05)
