@@ -67,7 +67,7 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     # A new need arrives while the coordinator watches the matches board: its proposal appears live.
     page.click("#nav-matches")
     expect(page.locator("h1")).to_have_text("匹配")
-    page.wait_for_timeout(500)  # the page's event stream is connected
+    expect(page.locator("body[data-live='connected']")).to_have_count(1)  # its stream is open
     village = client.stakeholder("community", state["louguan"]["api_key"])
     village.post_need(category="brand.design", title="楼观镇品牌包装", quantity=20, unit="hour")
     client.stakeholder("enterprise", state["qinnong"]["api_key"]).post_offer(
@@ -280,7 +280,7 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
         f"{state['louguan']['name']} raised a dispute: 物流点选址争议"
     )
     assert "sifang." not in page.locator("#feed").inner_text()  # no event types
-    page.wait_for_timeout(500)  # the page's event stream is connected
+    expect(page.locator("body[data-live='connected']")).to_have_count(1)  # its stream is open
     xicun = client.stakeholder("community", state["xicun"]["api_key"])
     posted = xicun.post_need(category="venue", title="直播带货培训场地", quantity=2, unit="day")
     line = page.locator("#feed li.new", has_text="直播带货培训场地").first
@@ -288,7 +288,7 @@ def test_a_coordinators_morning(platform: Platform, browser: Browser) -> None:
     expect(line.locator("a")).to_have_attribute("href", f"/dashboard/needs/{posted['need_id']}")
     page.goto("/dashboard?lang=zh")
     expect(page.locator("#feed")).to_contain_text(f"{name} 发布了需求：直播带货培训场地，2 天")  # on load
-    page.wait_for_timeout(500)
+    expect(page.locator("body[data-live='connected']")).to_have_count(1)
     xicun.withdraw("need", posted["need_id"], "场地已落实")
     expect(page.locator("#feed li.new").first).to_contain_text(
         f"{name} 撤回了需求：直播带货培训场地", timeout=20000

@@ -110,7 +110,7 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
     # The matches board is open when the hostile need and offer arrive: the live row shows them as text.
     page.click("#nav-matches")
     expect(page.locator("h1")).to_have_text("匹配")
-    page.wait_for_timeout(500)  # the page's event stream is connected
+    expect(page.locator("body[data-live='connected']")).to_have_count(1)  # its stream is open
     village.post_need(category="brand.design", title=f"包装 {IMG}", quantity=20, unit="hour")
     buyer.post_offer(
         category="brand.design", title=f"设计 {SCRIPT}", quantity=60, unit="hour", service_area=["610124"]
@@ -156,7 +156,7 @@ def test_hostile_text_never_runs_as_script(platform: Platform, browser: Browser)
 
     # The overview is open when another hostile need arrives: its line in the feed is text.
     page.goto("/dashboard?lang=zh")
-    page.wait_for_timeout(500)  # the page's event stream is connected
+    expect(page.locator("body[data-live='connected']")).to_have_count(1)  # its stream is open
     village.post_need(category="venue", title=f"场地 {SCRIPT} {SVG}", quantity=1, unit="day")
     line = page.locator("#feed li.new", has_text="场地").first
     expect(line).to_contain_text(f"南村 {IMG} 发布了需求：场地 {SCRIPT} {SVG}，1 天", timeout=20000)

@@ -8,6 +8,14 @@
 (() => {
   const lang = document.documentElement.lang === "en" ? "en" : "zh";
   const source = new EventSource(`/dashboard/stream?lang=${lang}`);
+  // Whether the live updates flow: once the stream is open, everything applied from then on
+  // arrives (the server fixes where it starts before it answers); "reconnecting" after a drop.
+  source.addEventListener("open", () => {
+    document.body.dataset.live = "connected";
+  });
+  source.addEventListener("error", () => {
+    document.body.dataset.live = "reconnecting";
+  });
 
   const text = (value) => (value === undefined || value === null ? "" : String(value));
 
