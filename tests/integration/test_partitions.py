@@ -221,8 +221,17 @@ def test_partitions_route_answers_merge_reads_and_move_a_county(
 
         # South shows its village the course, held elsewhere, with the 10 seats north has left.
         def told() -> dict[str, Any] | None:
+            """The course in south's diagnosis, once south knows what north took of it."""
             diagnosis = south.get(f"/needs/{south_need['need_id']}/diagnosis", lang="en")
-            return next((c for c in diagnosis["candidates"] if c["listing_id"] == course["offer_id"]), None)
+            course_there = [c for c in diagnosis["candidates"] if c["listing_id"] == course["offer_id"]]
+            return next(
+                (
+                    c
+                    for c in course_there
+                    if (c["failed"] or {}).get("params", {}).get("remaining") == "10 人"
+                ),
+                None,
+            )
 
         candidate = eventually(told, what="the course in south's diagnosis")
         assert candidate["failed"]["code"] == "held_elsewhere"
