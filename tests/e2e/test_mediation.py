@@ -66,8 +66,10 @@ def test_a_failed_mediation_takes_the_dispute_to_the_joint_meeting_with_its_hist
     # the mediator checks below name what the coordinator knows of each; each registration
     # reaches it through its own service's relay
     eventually(
-        lambda: {firm_id, station_id, bureau_id}
-        <= {o["id"] for o in httpx.get(coordinator + "/organisations", headers=admin).json()},
+        lambda: (
+            {firm_id, station_id, bureau_id}
+            <= {o["id"] for o in httpx.get(coordinator + "/organisations", headers=admin).json()}
+        ),
         timeout=30,
         what="every party's registration at the coordinator",
     )
