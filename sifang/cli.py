@@ -195,9 +195,9 @@ def replay(
             shown = make_url(target).render_as_string(hide_password=True)
             result = replay_live(live, target)
             console.print(
-                f"Rebuilt {shown} from the stream through sequence {result.through}, the last the live "
-                f"coordinator had processed (the stream's last is {result.stream_last}): "
-                f"{result.applied} events processed, {result.failed} failed."
+                f"Rebuilt {shown} from the stream through sequence {result.through} (the live "
+                f"coordinator had got to {result.live_through}, the stream's last is "
+                f"{result.stream_last}): {result.applied} events processed, {result.failed} failed."
             )
     except ScratchDatabaseError as exc:
         console.print(
