@@ -194,10 +194,16 @@ def replay(
         with scratch as target:
             shown = make_url(target).render_as_string(hide_password=True)
             result = replay_live(live, target)
+            # not wrapped at the terminal's width: scripts look for these sentences whole
             console.print(
-                f"Rebuilt {shown} from the stream through sequence {result.through} (the live "
-                f"coordinator had got to {result.live_through}, the stream's last is "
-                f"{result.stream_last}): {result.applied} events processed, {result.failed} failed."
+                f"Rebuilt {shown} from the stream: {result.applied} events processed, "
+                f"{result.failed} failed.",
+                soft_wrap=True,
+            )
+            console.print(
+                f"It applied the stream through sequence {result.through}: the live coordinator had "
+                f"got to {result.live_through}, the stream's last is {result.stream_last}.",
+                soft_wrap=True,
             )
     except ScratchDatabaseError as exc:
         console.print(
