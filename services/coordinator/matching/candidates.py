@@ -74,6 +74,16 @@ def _lookup(
     return table[row_codes[:, None], col_codes[None, :]]
 
 
+def _equal(rows: Sequence[K], cols: Sequence[K]) -> Bools:
+    """``rows[i] == cols[j]`` over rows × columns, as codes shared by both sides (a table
+    over the distinct values would call ``==`` once per pair of them: organisations are many)."""
+    index: dict[K, int] = {}
+    row_codes = np.fromiter((index.setdefault(v, len(index)) for v in rows), dtype=np.int64, count=len(rows))
+    col_codes = np.fromiter((index.setdefault(v, len(index)) for v in cols), dtype=np.int64, count=len(cols))
+    equal: Bools = row_codes[:, None] == col_codes[None, :]
+    return equal
+
+
 def _days(value: date | None, missing: int) -> int:
     return value.toordinal() if value is not None else missing
 
@@ -93,23 +103,26 @@ class _Prefixes:
     def code(self, prefix: str) -> int:
         return self._index.setdefault(prefix, len(self._index))
 
-    def at(self, regions: Sequence[str], length: int, missing: int) -> npt.NDArray[np.int64]:
-        return np.fromiter(
-            (self.code(r[:length]) if len(r) >= length else missing for r in regions),
-            dtype=np.int64,
-            count=len(regions),
-        )
+    def levels(self, regions: Sequence[str], missing: int) -> dict[int, npt.NDArray[np.int64]]:
+        """Each level's prefix codes of ``regions`` (computed once per distinct region)."""
+        codes, distinct = _codes(regions)
+        return {
+            length: np.fromiter(
+                (self.code(r[:length]) if len(r) >= length else missing for r in distinct),
+                dtype=np.int64,
+                count=len(distinct),
+            )[codes]
+            for length in _LENGTHS
+        }
 
 
 def _proximity(need_regions: Sequence[str], offer_regions: Sequence[str]) -> Floats:
     """:func:`filters.proximity_of` over needs × offers: the value of the deepest shared level."""
     prefixes = _Prefixes()
+    need_at, offer_at = prefixes.levels(need_regions, -1), prefixes.levels(offer_regions, -2)
     result = np.zeros((len(need_regions), len(offer_regions)))
     for length, value in zip(_LENGTHS, (0.2, 0.4, 0.6, 0.8, 1.0), strict=True):
-        same = (
-            prefixes.at(need_regions, length, -1)[:, None] == prefixes.at(offer_regions, length, -2)[None, :]
-        )
-        result[same] = value
+        result[need_at[length][:, None] == offer_at[length][None, :]] = value
     return result
 
 
@@ -118,8 +131,8 @@ def _meets_regions(need_list: Sequence[NeedItem], offer_list: Sequence[OfferItem
     any other need lies in one of the offer's service areas (``filters.REGION_RULES``)."""
     prefixes = _Prefixes()
     need_regions = [n.region for n in need_list]
-    need_at = {length: prefixes.at(need_regions, length, -1) for length in _LENGTHS}
-    offer_at = {length: prefixes.at([o.region for o in offer_list], length, -2) for length in _LENGTHS}
+    need_at = prefixes.levels(need_regions, -1)
+    offer_at = prefixes.levels([o.region for o in offer_list], -2)
     meets = np.zeros((len(need_list), len(offer_list)), dtype=bool)
     origin = np.array([region_rule(n.category) == "origin" for n in need_list])
     if origin.any():
@@ -168,12 +181,7 @@ def candidate_pairs(
             (), needs=need_list, offers=offer_list, need_rows=nothing, offer_rows=nothing, scores=np.zeros(0)
         )
 
-    passing = _lookup(
-        [n.party.organisation_id for n in need_list],
-        [o.organisation_id for o in offer_list],
-        str.__ne__,
-        bool,
-    ).astype(bool)
+    passing = ~_equal([n.party.organisation_id for n in need_list], [o.organisation_id for o in offer_list])
     passing &= _lookup(
         [n.category for n in need_list],
         [o.category for o in offer_list],
@@ -189,9 +197,7 @@ def candidate_pairs(
     offer_start = np.array([_days(o.window_start, _FAR_PAST) for o in offer_list])
     offer_end = np.array([_days(o.window_end, _FAR_FUTURE) for o in offer_list])
     passing &= ~((offer_end[None, :] < need_start[:, None]) | (need_end[:, None] < offer_start[None, :]))
-    passing &= _lookup(
-        [n.dimension for n in need_list], [o.dimension for o in offer_list], str.__eq__, bool
-    ).astype(bool)
+    passing &= _equal([n.dimension for n in need_list], [o.dimension for o in offer_list])
     if excluded:
         need_row = {n.id: i for i, n in enumerate(need_list)}
         offer_col = {o.id: j for j, o in enumerate(offer_list)}
@@ -226,13 +232,12 @@ def candidate_pairs(
     proximity = _proximity([n.region for n in need_list], [o.region for o in offer_list])
     urgency = np.array([urgency_of(n, today) for n in need_list])
     record = np.array([o.fulfilment_rate for o in offer_list])
-    prefers = [n.requirements.has_preferences for n in need_list]
+    prefers = np.array([n.requirements.has_preferences for n in need_list], dtype=bool)
 
     rows, cols = np.nonzero(passing)
     quality = np.ones(len(rows))
-    for k, (i, j) in enumerate(zip(rows, cols, strict=True)):
-        if prefers[i]:
-            quality[k] = quality_of(need_list[i], offer_list[j])
+    for k in np.flatnonzero(prefers[rows]).tolist():
+        quality[k] = quality_of(need_list[rows[k]], offer_list[cols[k]])
     # summed in the order of the terms, as Candidate.__post_init__ sums them: the same floats
     pair_score = (
         WEIGHTS["proximity"] * proximity[rows, cols]
