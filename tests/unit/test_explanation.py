@@ -42,7 +42,7 @@ OFFER = OfferItem(
 def _allocation(
     terms: dict[str, float] = TERM_VALUES, limited_by: str = "offer", fair: GroupLimit | None = None
 ) -> Allocation:
-    return Allocation(Candidate(NEED, OFFER, terms), 25.0, limited_by, fair)
+    return Allocation(Candidate.of(NEED, OFFER, terms), 25.0, limited_by, fair)
 
 
 def _explain(allocation: Allocation, unit: str = "人") -> dict[str, object]:

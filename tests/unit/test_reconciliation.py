@@ -29,7 +29,7 @@ def _offer(offer_id: str) -> OfferItem:
 
 
 def _allocation(need_id: str, offer_id: str, quantity: float) -> Allocation:
-    return Allocation(Candidate(_need(need_id), _offer(offer_id), TERMS), quantity, "need")
+    return Allocation(Candidate.of(_need(need_id), _offer(offer_id), TERMS), quantity, "need")
 
 
 def _book(*allocations: Allocation) -> dict[tuple[str, str], Allocation]:

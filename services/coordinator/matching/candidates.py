@@ -238,7 +238,7 @@ def candidate_pairs(
     quality = np.ones(len(rows))
     for k in np.flatnonzero(prefers[rows]).tolist():
         quality[k] = quality_of(need_list[rows[k]], offer_list[cols[k]])
-    # summed in the order of the terms, as Candidate.__post_init__ sums them: the same floats
+    # summed in the order of TERMS, as Candidate.of sums them: the same floats
     pair_score = (
         WEIGHTS["proximity"] * proximity[rows, cols]
         + WEIGHTS["urgency"] * urgency[rows]
@@ -258,7 +258,7 @@ def candidate_pairs(
             pair_score[selected],
         )
 
-    terms = zip(
+    terms = zip(  # in the order of TERMS
         proximity[rows, cols].tolist(),
         urgency[rows].tolist(),
         quantity_fit[rows, cols].tolist(),
@@ -266,17 +266,17 @@ def candidate_pairs(
         record[cols].tolist(),
         strict=True,
     )
+    row_list, col_list = rows.tolist(), cols.tolist()
     return CandidatePairs(
-        (
-            Candidate.scored(
-                need_list[i],
-                offer_list[j],
-                {"proximity": p, "urgency": u, "quantity_fit": f, "quality": q, "record": r},
-                score,
-            )
-            for i, j, (p, u, f, q, r), score in zip(
-                rows.tolist(), cols.tolist(), terms, pair_score.tolist(), strict=True
-            )
+        map(
+            Candidate._make,
+            zip(
+                map(need_list.__getitem__, row_list),
+                map(offer_list.__getitem__, col_list),
+                terms,
+                pair_score.tolist(),
+                strict=True,
+            ),
         ),
         needs=need_list,
         offers=offer_list,

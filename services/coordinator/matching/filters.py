@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,7 @@ from shared.units import base_factor
 
 __all__ = [
     "REGION_RULES",
+    "TERMS",
     "WEIGHTS",
     "Candidate",
     "CandidatePairs",
@@ -140,30 +141,32 @@ class Reason:
         return {"code": self.code, "params": dict(self.params)}
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A pair that passed every filter, with its score and the reasons for both."""
+TERMS: tuple[str, ...] = tuple(WEIGHTS)  # the score's terms, in the order they are summed
+
+
+class Candidate(NamedTuple):
+    """A pair that passed every filter, with its score and the reasons for both. (Tuples, the
+    terms as a tuple too: a full solve at 100k open items makes over a million.)"""
 
     need: NeedItem
     offer: OfferItem
-    terms: Mapping[str, float]
-    score: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "score", sum(WEIGHTS[name] * value for name, value in self.terms.items()))
+    term_values: tuple[float, ...]  # each term's value, in the order of ``TERMS``
+    score: float
 
     @classmethod
-    def scored(
-        cls, need: NeedItem, offer: OfferItem, terms: Mapping[str, float], score: float
-    ) -> "Candidate":
-        """A candidate whose score the caller computed already, exactly as ``__post_init__``
-        would (the matrix filter scores every pair at once)."""
-        made = object.__new__(cls)
-        # frozen: its attributes set as one new __dict__ (a million pairs at 100k open items)
-        object.__setattr__(made, "__dict__", {"need": need, "offer": offer, "terms": terms, "score": score})
-        return made
+    def of(cls, need: NeedItem, offer: OfferItem, terms: Mapping[str, float]) -> "Candidate":
+        """The candidate with these score terms, its score their weighted sum in ``TERMS`` order
+        (the matrix filter sums its columns in the same order: the same floats)."""
+        values = tuple(float(terms[name]) for name in TERMS)
+        score = sum(WEIGHTS[name] * value for name, value in zip(TERMS, values, strict=True))
+        return cls(need, offer, values, score)
 
-    @cached_property
+    @property
+    def terms(self) -> dict[str, float]:
+        """Each score term by name."""
+        return dict(zip(TERMS, self.term_values, strict=True))
+
+    @property
     def checks(self) -> tuple[Reason, ...]:
         """The filters the pair passed, with what each found (computed when explained)."""
         return passed_filters(self.need, self.offer)
@@ -414,5 +417,5 @@ def candidates_for(
             if (need.id, offer.id) in excluded:
                 continue
             if first_failure(need, offer, today) is None:
-                found.append(Candidate(need, offer, _terms(need, offer, today)))
+                found.append(Candidate.of(need, offer, _terms(need, offer, today)))
     return found
