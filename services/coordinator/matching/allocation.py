@@ -541,18 +541,21 @@ def _with_limits(ix: _Indexed, quantities: Floats, limits: _Limits) -> list[Allo
     group_of = ix.group_of.tolist()
     made: dict[int, GroupLimit] = {}
     allocations: list[Allocation] = []
-    for p in np.flatnonzero(quantities > 0).tolist():
-        c, q = ix.candidates[p], float(quantities[p])
+    new = tuple.__new__  # Allocation's own __new__ is Python; close to a million are made
+    given = np.flatnonzero(quantities > 0).tolist()
+    for p, q in zip(given, quantities[given].tolist(), strict=True):
+        c = ix.candidates[p]
         if need_tight[p]:
-            allocations.append(Allocation(c, q, "need"))
+            allocations.append(new(Allocation, (c, q, "need", None)))
         elif group_tight[p]:
             g = group_of[p]
             limit = made[g] if g in made else made.setdefault(g, limits.of(g))
-            allocations.append(Allocation(c, q, limit.kind, limit if limit.kind == "fair_share" else None))
+            fair = limit if limit.kind == "fair_share" else None
+            allocations.append(new(Allocation, (c, q, limit.kind, fair)))
         elif offer_tight[p]:
-            allocations.append(Allocation(c, q, "offer"))
+            allocations.append(new(Allocation, (c, q, "offer", None)))
         else:
-            allocations.append(Allocation(c, q, "shared"))
+            allocations.append(new(Allocation, (c, q, "shared", None)))
     return allocations
 
 
