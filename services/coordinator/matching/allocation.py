@@ -383,18 +383,23 @@ def _solve(
         if held.get((ix.candidates[p].need.id, ix.candidates[p].offer.id), 0.0) > 0
     ]
     column_of = np.concatenate([columns, columns[sticky]])
-    group_rows = np.flatnonzero(~np.isnan(limit))
+    group_of = ix.group_of[column_of]
+    limited = ~np.isnan(limit)
+    # a limit on a group of one column is that column's bound, not a row (most groups: one
+    # organisation asks an offer through one need)
+    bound = limited & (np.bincount(group_of, minlength=len(ix.groups)) == 1)
+    group_rows = np.flatnonzero(limited & ~bound)
     group_row = np.full(len(ix.groups), -1, dtype=np.int64)
     group_row[group_rows] = len(ix.needs) + len(ix.offers) + np.arange(len(group_rows))
 
     size = ix.size[column_of]
-    grouped = group_row[ix.group_of[column_of]] >= 0
+    grouped = group_row[group_of] >= 0
     at = np.arange(len(column_of))
     rows = np.concatenate(
         [
             ix.need_of[column_of],
             len(ix.needs) + ix.offer_of[column_of],
-            group_row[ix.group_of[column_of]][grouped],
+            group_row[group_of][grouped],
         ]
     )
     cols = np.concatenate([at, at, at[grouped]])
@@ -404,6 +409,8 @@ def _solve(
     need_share = need_room / ix.need_full
     row_upper = np.concatenate([need_share, offer_room, limit[group_rows]])
     upper = np.minimum(need_room[ix.need_of[column_of]], offer_room[ix.offer_of[column_of]]) / size
+    alone = bound[group_of]
+    upper[alone] = np.minimum(upper[alone], limit[group_of[alone]] / size[alone])
     for k in range(len(columns), len(column_of)):
         p = int(column_of[k])
         upper[k] = min(upper[k], held[(ix.candidates[p].need.id, ix.candidates[p].offer.id)] / size[k])
