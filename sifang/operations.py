@@ -299,7 +299,7 @@ class Replay:
     report: dict[str, Any]
     rounds: int
     settled: bool
-    live_through: int = 0  # how far the live coordinator had got: beyond ``stream_last``, the
+    live_through: int  # how far the live coordinator had got: beyond ``stream_last``, the
     # stream lacks messages it applied (restored from an older backup, or another stream)
 
     @property

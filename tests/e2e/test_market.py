@@ -4,6 +4,7 @@ the county's training family short as the listings arrive, the open data says so
 party reads the signal at its own service."""
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -59,32 +60,28 @@ def test_villages_short_of_training_see_the_shortage_at_their_own_service(
     assert (row["county"], row["family"], row["state"]) == ("610124", "training.livestream", "shortage")
     assert (row["demand"], row["supply"]) == (60.0, 10.0)
 
-    signals = eventually(
-        lambda: httpx.get(
-            platform.url("community") + "/market/signals", headers=village, params={"lang": "en"}
-        ).json(),
-        timeout=30,
-        what="the signal at the village's own service",
-    )
+    signals = _signals_at(platform, "community", village, "the village's", lang="en")
     assert len(signals) == 1
     assert signals[0]["state"] == "shortage" and signals[0]["yours"] is True
     assert signals[0]["reason"].startswith("demand well above supply")
     # each service keeps its own copy, from its own consumer of the coordinator's events
-    zh = eventually(
-        lambda: httpx.get(platform.url("ngo") + "/market/signals", headers=station).json(),
-        timeout=30,
-        what="the signal at the station's own service",
-    )
+    zh = _signals_at(platform, "ngo", station, "the station's")
     assert zh[0]["reason"].startswith("需求明显多于供给") and zh[0]["yours"] is True
     # a party that lists nothing in the family sees it only when it asks for every family
     firm = register(platform, "enterprise", "秦农电商有限公司")
-    every = eventually(
-        lambda: httpx.get(
-            platform.url("enterprise") + "/market/signals", headers=firm, params={"every_category": "true"}
-        ).json(),
-        timeout=30,
-        what="the signal at the firm's own service",
-    )
+    every = _signals_at(platform, "enterprise", firm, "the firm's", every_category="true")
     assert [(s["family"], s["yours"]) for s in every] == [("training.livestream", False)]
     assert httpx.get(platform.url("enterprise") + "/market/signals", headers=firm).json() == []
     assert httpx.get(platform.url("enterprise") + "/market/signals").status_code == 401
+
+
+def _signals_at(
+    platform: Platform, service: str, headers: dict[str, str], whose: str, **params: str
+) -> list[dict[str, Any]]:
+    """The market signals a party reads at its own service, once its copy has any."""
+    signals: list[dict[str, Any]] = eventually(
+        lambda: httpx.get(platform.url(service) + "/market/signals", headers=headers, params=params).json(),
+        timeout=30,
+        what=f"the signal at {whose} own service",
+    )
+    return signals

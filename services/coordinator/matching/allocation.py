@@ -37,6 +37,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import repeat
 from typing import Literal, NamedTuple
 
 import highspy
@@ -553,30 +554,34 @@ def _with_limits(ix: _Indexed, quantities: Floats, limits: _Limits) -> list[Allo
     """Allocations with the constraint that stopped each from being larger."""
     need_used, offer_used, group_used = ix.used(quantities)
     tight = 2 * RESOLUTION * max(1, len(ix.candidates))
-    limit_of = limits.value
-    offer_full = ix.offer_full
-    need_tight = (need_used[ix.need_of] >= ix.size - tight).tolist()
-    group_tight = (np.abs(group_used[ix.group_of] - limit_of[ix.group_of]) <= tight).tolist()
-    offer_tight = (offer_used[ix.offer_of] >= offer_full[ix.offer_of] - tight).tolist()
-    group_of = ix.group_of.tolist()
+    given = np.flatnonzero(quantities > 0)
+    need_of, offer_of, group_of = ix.need_of[given], ix.offer_of[given], ix.group_of[given]
+    need_tight = need_used[need_of] >= ix.size[given] - tight
+    group_tight = ~need_tight & (np.abs(group_used[group_of] - limits.value[group_of]) <= tight)
+    offer_tight = ~need_tight & ~group_tight & (offer_used[offer_of] >= ix.offer_full[offer_of] - tight)
+    limited_by = np.full(len(given), "shared", dtype=object)
+    limited_by[need_tight] = "need"
+    limited_by[offer_tight] = "offer"
+    fair: list[GroupLimit | None] = [None] * len(given)
     made: dict[int, GroupLimit] = {}
-    allocations: list[Allocation] = []
-    new = tuple.__new__  # Allocation's own __new__ is Python; close to a million are made
-    given = np.flatnonzero(quantities > 0).tolist()
-    for p, q in zip(given, quantities[given].tolist(), strict=True):
-        c = ix.candidates[p]
-        if need_tight[p]:
-            allocations.append(new(Allocation, (c, q, "need", None)))
-        elif group_tight[p]:
-            g = group_of[p]
-            limit = made[g] if g in made else made.setdefault(g, limits.of(g))
-            fair = limit if limit.kind == "fair_share" else None
-            allocations.append(new(Allocation, (c, q, limit.kind, fair)))
-        elif offer_tight[p]:
-            allocations.append(new(Allocation, (c, q, "offer", None)))
-        else:
-            allocations.append(new(Allocation, (c, q, "shared", None)))
-    return allocations
+    for k, g in zip(np.flatnonzero(group_tight).tolist(), group_of[group_tight].tolist(), strict=True):
+        limit = made[g] if g in made else made.setdefault(g, limits.of(g))
+        limited_by[k] = limit.kind
+        fair[k] = limit if limit.kind == "fair_share" else None
+    # made by tuple.__new__ at C speed (Allocation's own __new__ is Python; close to a million)
+    return list(
+        map(
+            tuple.__new__,
+            repeat(Allocation),
+            zip(
+                map(ix.candidates.__getitem__, given.tolist()),
+                quantities[given].tolist(),
+                limited_by.tolist(),
+                fair,
+                strict=True,
+            ),
+        )
+    )
 
 
 def objective(allocations: Sequence[Allocation]) -> float:
