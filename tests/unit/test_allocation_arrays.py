@@ -19,6 +19,7 @@ from services.coordinator.matching.allocation import (
     FairSplit,
     _Indexed,
     _max_min_levels,
+    _whole_shares,
     fair_shares,
     group_limits,
 )
@@ -112,6 +113,45 @@ def test_every_offers_fair_shares_at_once_are_the_shares_one_offer_at_a_time(
     for key, (kind, limit) in expected.items():
         assert found[key][0] == kind
         assert math.isclose(found[key][1], limit, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 40),  # seats
+            st.lists(st.sampled_from([1, 2, 3, 5, 7, 7, 12, 30, 2.5, 6.5]), min_size=2, max_size=9),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sampled_from(["max_min", "proportional"]),
+)
+def test_whole_seats_of_several_offers_at_once_are_the_seats_one_offer_at_a_time(
+    offers: list[tuple[int, list[float]]], rule: FairSplit
+) -> None:
+    # repeated demands tie for the seats left over: the lowest organisation id takes them first
+    contested = [(seats, asks) for seats, asks in offers if sum(asks) > seats]
+    offer_of = np.array([j for j, (_, asks) in enumerate(contested) for _ in asks], dtype=np.int64)
+    demand = np.array([ask for _, asks in contested for ask in asks], dtype=np.float64)
+    capacity = np.array([float(seats) for seats, _ in contested])
+    found = _whole_shares(offer_of, demand, capacity, rule).tolist() if contested else []
+    expected = []
+    for seats, asks in contested:
+        shares = fair_shares(
+            float(seats), {f"org{k:02d}": ask for k, ask in enumerate(asks)}, rule, whole=True
+        )
+        expected += [float(shares[f"org{k:02d}"]) for k in range(len(asks))]
+    assert found == expected
+
+
+def test_seats_left_over_go_to_the_largest_unmet_demand_then_the_lowest_id() -> None:
+    # 10 seats asked 7, 7 and 5: levels 3⅓ each → 3 each and one seat over, to the first 7
+    shares = _whole_shares(np.array([0, 0, 0]), np.array([7.0, 7.0, 5.0]), np.array([10.0]), "max_min")
+    assert shares.tolist() == [4.0, 3.0, 3.0]
+    # 5 seats asked 30 and 1: the second takes its one, the first all four others
+    shares = _whole_shares(np.array([0, 0]), np.array([30.0, 1.0]), np.array([5.0]), "max_min")
+    assert shares.tolist() == [4.0, 1.0]
 
 
 def test_water_levels_of_several_offers_at_once() -> None:

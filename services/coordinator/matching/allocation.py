@@ -265,12 +265,9 @@ def _limits(ix: _Indexed, rule: FairSplit) -> "_Limits":
             share[split] = capacity[on] * demand[split] / asked_in_all[on]
         else:
             share[split] = _max_min_levels(ix.group_offer[split], demand[split], capacity)
-    for j in np.flatnonzero(contested & whole).tolist():
-        rows = range(int(first[j]), int(first[j + 1]))
-        shares = fair_shares(
-            float(capacity[j]), {ix.groups[g][1]: float(demand[g]) for g in rows}, rule, whole=True
-        )
-        share[first[j] : first[j + 1]] = [shares[ix.groups[g][1]] for g in rows]
+    counted = (contested & whole)[ix.group_offer]
+    if counted.any():
+        share[counted] = _whole_shares(ix.group_offer[counted], demand[counted], capacity, rule)
 
     on = ix.group_offer
     wanted = np.minimum(capacity[on], demand)
@@ -347,6 +344,36 @@ def _max_min_levels(offer_of: Ints, demand: Floats, capacity: Floats) -> Floats:
     shares = np.empty(len(order))
     shares[order] = np.minimum(demand[order], offer_level[row])
     return shares
+
+
+def _whole_shares(offer_of: Ints, demand: Floats, capacity: Floats, rule: FairSplit) -> Floats:
+    """``fair_shares(..., whole=True)`` of several contested offers at once: the shares rounded
+    down, then each offer's units left over to the largest unmet demands. ``offer_of`` is in
+    offer order and, within an offer, in organisation-id order, as the groups are.
+
+    Giving the units one at a time to the largest unmet demand (ties: the lowest id) gives
+    each offer's ``spare`` largest of the values "demand − (share + k)" over every
+    organisation's k-th further unit (a unit only while share + k ≤ demand): each
+    organisation's values fall as it takes units, so picking the largest each time picks the
+    largest ones overall. At most ``spare`` units of each organisation can be among them."""
+    count = len(capacity)
+    if rule == "proportional":
+        share = capacity[offer_of] * demand / _sums(offer_of, demand, count)[offer_of]
+    else:
+        share = _max_min_levels(offer_of, demand, capacity)
+    rounded = np.floor(share + EPSILON)
+    spare = np.floor(capacity + EPSILON) - _sums(offer_of, rounded, count)
+    units = np.clip(np.minimum(np.floor(demand + EPSILON) - rounded, spare[offer_of]), 0, None).astype(
+        np.int64
+    )
+    group = np.repeat(np.arange(len(demand)), units)
+    k = np.arange(len(group)) - np.repeat(np.cumsum(units) - units, units)  # each unit's k - 1
+    value = demand[group] - (rounded[group] + k)
+    order = np.lexsort((group, -value, offer_of[group]))  # by offer, largest value, lowest id
+    ranked, offer = group[order], offer_of[group[order]]
+    place = np.arange(len(order)) - np.searchsorted(offer, offer, side="left")  # within its offer
+    given = ranked[place < spare[offer]]
+    return rounded + np.bincount(given, minlength=len(demand))
 
 
 def group_limits(
