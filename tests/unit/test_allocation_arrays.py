@@ -4,8 +4,11 @@ every offer's fair shares computed at once (``_limits``) against ``fair_shares``
 time — on lots whose tonnes split freely as well as on courses shared in whole seats."""
 
 import math
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,3 +211,25 @@ def test_a_need_left_with_a_rounding_residue_is_solved_around() -> None:
     assert 0 < residue < 1e-9
     allocations = allocate(candidate_pairs(needs, offers, today=TODAY))
     assert [(a.candidate.need.id, a.quantity) for a in allocations] == [("n-whole", 5000.0)]
+
+
+def test_a_solve_writes_nothing_on_standard_output() -> None:
+    """The coordinator's and ``sifang replay``'s output is their own: no solver banner (a fresh
+    interpreter, since a banner would come only with the first solver made)."""
+    script = (
+        "from tests.unit.test_allocation_arrays import _two_buyers_one_lot\n"
+        "from services.coordinator.matching import allocate\n"
+        "assert allocate(_two_buyers_one_lot())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert done.stdout == ""
+
+
+def _two_buyers_one_lot() -> CandidatePairs:
+    buyers = [Party(f"buyer{k}", "enterprise", VILLAGES[k]) for k in range(2)]
+    needs = [NeedItem(f"n{k}", buyers[k], "produce.fruit.kiwifruit", 800.0, "kg", "610124") for k in range(2)]
+    offers = [OfferItem("lot", "coop", "produce.fruit.kiwifruit", 1000.0, "kg", VILLAGES[2], ("610124",))]
+    return candidate_pairs(needs, offers, today=TODAY)

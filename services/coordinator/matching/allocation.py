@@ -461,7 +461,9 @@ def _maximise(
 ) -> Floats:
     """Minimise ``cost`` · x subject to ``matrix`` x ≤ ``row_upper`` and the column bounds,
     with HiGHS (highspy): the same solver scipy wraps, without the wrapper's per-call cost."""
-    solver = highspy.Highs()  # type: ignore[no-untyped-call]
+    # the binding itself: highspy's Highs subclass adds Python callbacks a solve here never
+    # uses, and prints HiGHS's banner on stdout the first time one is made
+    solver = highspy._Highs()  # type: ignore[attr-defined]  # exported, not in its stubs
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("threads", 1)
     if not presolve:
