@@ -1,9 +1,13 @@
 """What the CLI's operator commands do, apart from printing: health checks, replays, re-drives."""
 
 import asyncio
+import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import select, text
@@ -11,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services import SERVICES, service_settings
 from services.coordinator.app import CoordinatorSettings, stakeholder_consumer
-from services.coordinator.settings import consumer_name
+from services.coordinator.settings import consumer_filters, consumer_name
 from services.migrate import current_heads, newest_heads, upgrade
 from shared.app import build_runtime
 from shared.db import make_engine, utcnow
@@ -27,6 +31,7 @@ __all__ = [
     "compare_coordinators",
     "doctor",
     "rebuild_coordinator",
+    "record_check",
     "redrive",
     "replay_live",
 ]
@@ -173,8 +178,131 @@ def _coordinator_checks() -> list[Check]:
     return checks  # the consumer's own state (running or paused, and why) is in /healthz
 
 
+# How many messages past its record that the coordinator's consumer acknowledged a doctor reads
+# at most, looking for events the record lacks.
+DOCTOR_SCAN = 10_000
+
+
+async def _positions(nats_url: str, consumer: str) -> tuple[int, int]:
+    """The stream's last sequence, and the last ``consumer`` acknowledged (0: none, or no such
+    consumer)."""
+    link = admin_link(nats_url, "sifang-doctor")
+    try:
+        js = await link.jetstream()
+        stream_last = int((await js.stream_info(STREAM_NAME)).state.last_seq)
+        try:
+            info = await js.consumer_info(STREAM_NAME, consumer)
+        except NotFoundError:
+            return stream_last, 0
+        return stream_last, int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+    finally:
+        await link.close()
+
+
+async def _events_between(
+    nats_url: str, filters: list[str], after: int, through: int
+) -> list[tuple[int, str | None]]:
+    """The sequences and event ids (None: not an event) of the stream's messages of ``filters``
+    after ``after`` through ``through``."""
+    link = admin_link(nats_url, "sifang-doctor")
+    try:
+        js = await link.jetstream()
+        return [
+            (message.metadata.sequence.stream, _event_id(message.data))
+            async for message in _stream_messages(js, after, through)
+            if any(subject_matches(f, message.subject) for f in filters)
+        ]
+    finally:
+        await link.close()
+
+
+async def _stream_messages(js: JetStreamContext, after: int, through: int) -> AsyncIterator[Msg]:
+    """The stream's messages after sequence ``after`` through ``through`` (which it holds), in
+    order; nothing past ``through`` even if the message there was deleted."""
+    if through <= after:
+        return
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
+    subscription = await js.subscribe("sifang.>", ordered_consumer=True, config=config)
+    try:
+        while True:
+            message = await subscription.next_msg(timeout=5)
+            sequence = message.metadata.sequence.stream
+            if sequence > through:
+                return
+            yield message
+            if sequence >= through:
+                return
+    finally:
+        await subscription.unsubscribe()
+
+
+def _event_id(data: bytes) -> str | None:
+    try:
+        envelope = json.loads(data)
+    except ValueError:
+        return None
+    event_id = envelope.get("id") if isinstance(envelope, dict) else None
+    return event_id if isinstance(event_id, str) else None
+
+
+def record_check(nats_url: str, settings: CoordinatorSettings) -> Check:
+    """Whether the coordinator's record holds every event its durable consumer acknowledged, and
+    the stream every message the record processed.
+
+    The acknowledgement is read first: the coordinator acknowledges after committing, so a
+    running coordinator's record holds at least what was acknowledged before it is read. An
+    acknowledged event past the last sequence the record processed (applied, held or
+    dead-lettered) that no inbox row holds (not even an earlier copy's) was lost by the record,
+    its database restored from an older copy, and the consumer will not deliver it again. Up to
+    ``DOCTOR_SCAN`` messages are looked at.
+    """
+    from sifang.replay_compare import live_mark, unrecorded
+
+    name = "coordinator record and stream"
+    url = settings.effective_database_url
+    try:
+        stream_last, acknowledged = asyncio.run(_positions(nats_url, consumer_name(settings)))
+        mark = live_mark(url)
+        through = min(acknowledged, stream_last, mark.sequence + DOCTOR_SCAN)
+        events = asyncio.run(
+            _events_between(nats_url, consumer_filters(settings.regions), mark.sequence, through)
+        )
+        lost = unrecorded(url, events)
+    except Exception as exc:
+        return Check(name, False, f"cannot compare them: {type(exc).__name__}: {exc}"[:300])
+    if mark.sequence > stream_last:
+        return Check(
+            name,
+            False,
+            f"the record processed the stream through sequence {mark.sequence}, but the stream ends "
+            f"at {stream_last}",
+            "the stream was restored from an older backup, or is another deployment's: restore the "
+            "newer stream backup, or rebuild the coordinator from this stream (deploy/README.md, Backups)",
+        )
+    if lost:
+        more = " or more" if through < acknowledged else ""
+        return Check(
+            name,
+            False,
+            f"{len(lost)}{more} events its consumer acknowledged are not in the record (stream "
+            f"sequences {lost[0]}–{lost[-1]}; the record has processed through {mark.sequence}, the "
+            f"consumer acknowledged through {acknowledged})",
+            "its database was restored from a copy older than the stream and the consumer will not "
+            "deliver them again: restore a newer copy, or rebuild the database from the stream "
+            "(deploy/README.md, Backups); `sifang replay` shows what differs",
+        )
+    return Check(
+        name,
+        True,
+        f"processed through sequence {mark.sequence}, acknowledged through {acknowledged}, "
+        f"the stream ends at {stream_last}",
+    )
+
+
 def doctor(nats_url: str) -> list[Check]:
-    return asyncio.run(_nats_checks(nats_url)) + _database_checks() + _coordinator_checks()
+    coordinator = service_settings("coordinator")
+    checks = asyncio.run(_nats_checks(nats_url)) + _database_checks() + _coordinator_checks()
+    return [*checks, record_check(nats_url, coordinator)]
 
 
 def admin_link(nats_url: str, name: str) -> NatsLink:
@@ -204,27 +332,14 @@ async def _replay(
         failed += sum(outcome is Outcome.RETRY for outcome in outcomes)
         batch = []
 
-    if last > after:
-        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
-        subscription = await js.subscribe("sifang.>", ordered_consumer=True, config=config)
-        try:
-            while True:
-                message = await subscription.next_msg(timeout=5)
-                sequence = message.metadata.sequence.stream
-                if sequence > last:  # the message at ``last`` was deleted: not one past it
-                    break
-                if any(subject_matches(f, message.subject) for f in consumer.filter_subjects):
-                    batch.append(
-                        Delivery(message.subject, message.data, dict(message.headers or {}), sequence, 1)
-                    )
-                if sequence >= last:
-                    break
-                if len(batch) >= consumer.batch_size:
-                    await apply_batch()
-            if batch:
-                await apply_batch()
-        finally:
-            await subscription.unsubscribe()
+    async for message in _stream_messages(js, after, last):
+        if any(subject_matches(f, message.subject) for f in consumer.filter_subjects):
+            sequence = message.metadata.sequence.stream
+            batch.append(Delivery(message.subject, message.data, dict(message.headers or {}), sequence, 1))
+        if len(batch) >= consumer.batch_size:
+            await apply_batch()
+    if batch:
+        await apply_batch()
     await link.close()
     return applied, failed, max(after, last), stream_last
 

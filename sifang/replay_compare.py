@@ -141,6 +141,28 @@ def live_mark(url: str) -> LiveMark:
     return LiveMark(max(sequences, default=0), **counts)
 
 
+def unrecorded(url: str, events: Collection[tuple[int, str | None]]) -> list[int]:
+    """Which of ``events`` (stream sequences and event ids, all past the record's ``live_mark``)
+    the coordinator database at ``url`` has no trace of: no inbox row of its consumers holds
+    their id (one applied or held, or an earlier copy of it applied). A message past the mark was
+    not dead-lettered either: that would have moved the mark."""
+    engine = make_engine(url)
+    inbox = metadata_of(service_tables("coordinator")).tables["inbox"]
+    ids = sorted({event_id for _, event_id in events if event_id is not None})
+    seen: set[str] = set()
+    try:
+        with engine.connect() as connection:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = connection.execute(
+                    select(inbox.c.consumer, inbox.c.event_id).where(inbox.c.event_id.in_(chunk))
+                )
+                seen.update(event_id for consumer, event_id in rows if coordinator_consumer(consumer))
+    finally:
+        engine.dispose()
+    return [sequence for sequence, event_id in events if event_id not in seen]
+
+
 def normalize(value: Any) -> Any:
     """One Python value per meaning, whichever backend returned it."""
     if isinstance(value, datetime):

@@ -65,6 +65,7 @@ def test_an_operator_loads_the_demo_follows_checks_replays_and_redrives(platform
     doctor = sifang(platform, "doctor")
     assert doctor.returncode == 0, doctor.stdout
     assert "✓ consumer coordinator:" in doctor.stdout and "0 to look at" in doctor.stdout
+    assert "✓ coordinator record and stream: processed through sequence" in doctor.stdout
 
     # A withdrawal arrives before its need: held, and applied once the need is there.
     org = keys["xicun"]["id"]

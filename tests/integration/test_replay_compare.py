@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, inspect, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from services.coordinator.app import CoordinatorSettings
 from services.coordinator.book.models import BookNeed
 from services.coordinator.journal.models import EventLogEntry, HeldEvent
 from services.coordinator.matches.models import Match
@@ -26,7 +27,7 @@ from shared.db import make_engine
 from shared.events.envelope import CloudEvent
 from shared.messaging.models import DeadLetter, InboxEntry
 from shared.messaging.nats import STREAM_NAME, NatsLink, provision_stream
-from sifang.operations import Replay, compare_coordinators, rebuild_coordinator, replay_live
+from sifang.operations import Replay, compare_coordinators, rebuild_coordinator, record_check, replay_live
 from sifang.platform import LocalNats, free_port
 from sifang.replay_compare import (
     COORDINATOR_TABLES,
@@ -479,8 +480,17 @@ async def test_a_record_restored_from_an_older_backup_differs_from_what_its_cons
                 shutil.copyfile(database, database.with_suffix(".backup"))
     finally:
         await harness.close()
+    settings = CoordinatorSettings(database_url=live)
+    before = await asyncio.to_thread(record_check, nats_server.url, settings)
+    assert before.ok, before.detail
     shutil.copyfile(database.with_suffix(".backup"), database)  # the restore
     assert live_mark(live).sequence == len(history)
+    doctor = await asyncio.to_thread(record_check, nats_server.url, settings)
+    assert not doctor.ok and doctor.advice.startswith("its database was restored from a copy older")
+    first, last = len(history) + 1, len(history) + len(lost)
+    assert doctor.detail.startswith(
+        f"2 events its consumer acknowledged are not in the record (stream sequences {first}–{last};"
+    )
 
     def replay() -> Replay:
         with scratch_database(live) as target:
@@ -528,11 +538,45 @@ async def test_a_stream_that_ends_before_what_the_coordinator_applied_is_named_a
                 return replay_live(live, target)
 
         result = await asyncio.to_thread(replay)
+        doctor = await asyncio.to_thread(record_check, older.url, CoordinatorSettings(database_url=live))
     finally:
         older.stop()
     assert result.settled and not result.identical
     assert (result.live_through, result.through, result.stream_last) == (len(history), 2, 2)
+    assert not doctor.ok
+    assert (
+        doctor.detail
+        == f"the record processed the stream through sequence {len(history)}, but the stream ends at 2"
+    )
     assert result.report["book_needs"]["differing"] == [("need-1",), ("need-2",)]
+
+
+async def test_the_doctor_takes_a_copy_of_an_applied_event_and_a_dead_letter_as_recorded(
+    service_database: Callable[[str], str], nats_server: LocalNats
+) -> None:
+    """Past the record's last sequence the consumer acknowledged a second copy of an event it had
+    applied (published again without its message id, so the stream kept both), which leaves no
+    inbox row of its own; before it, a message it dead-lettered. Neither is a lost event."""
+    live = service_database("coordinator")
+    harness = CoordinatorHarness(live, nats_server.url)
+    history = _history("org-village", 2)
+    try:
+        await harness.start()
+        for subject, envelope in history:
+            await harness.publish(subject, envelope, msg_id=envelope.id)
+        await harness.publish("sifang.community.610124.need.published", b"garbage")
+        await harness.publish(*history[1])  # a copy: no Nats-Msg-Id, so no deduplication
+        await _acknowledged(nats_server, len(history) + 2)
+        assert harness.logged() == len(history) and harness.count(DeadLetter) == 1
+    finally:
+        await harness.close()
+    assert live_mark(live).sequence == len(history) + 1
+    doctor = await asyncio.to_thread(record_check, nats_server.url, CoordinatorSettings(database_url=live))
+    assert doctor.ok, doctor.detail
+    assert doctor.detail == (
+        f"processed through sequence {len(history) + 1}, acknowledged through {len(history) + 2}, "
+        f"the stream ends at {len(history) + 2}"
+    )
 
 
 async def test_a_rebuild_through_a_deleted_message_stops_before_the_next(
