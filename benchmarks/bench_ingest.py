@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import platform
 import random
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from pathlib import Path
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import func, insert, select
 
+from benchmarks import machine
 from services.coordinator.app import INGEST_BATCH, CoordinatorSettings, stakeholder_consumer
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
 from services.coordinator.matches.models import DirtyPartition, Match
@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     args = parser.parse_args(argv)
     books = [int(b) for b in args.books.split(",") if b]
     rows = run(args.events, books, replay=not args.no_replay)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, SQLite")
+    print(f"machine: {machine()}; SQLite")
     print(table(rows))
     return rows
 

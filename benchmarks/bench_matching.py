@@ -13,9 +13,7 @@ Timings are wall-clock on a shared machine: compare the columns of one run, not 
 import argparse
 import gc
 import os
-import platform
 import random
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -28,6 +26,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import sessionmaker
 
+from benchmarks import machine
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
 from services.coordinator.matching import (
     Allocation,
@@ -312,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference-up-to", type=int, default=10000)
     parser.add_argument("--threads", type=int, default=SOLVE_THREADS, help="the coordinator's solve threads")
     args = parser.parse_args(argv)
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {sys.version.split()[0]}")
+    print(f"machine: {machine()}")
     print(
         f"\n| open items | partitions | pairs passing | pairs kept | coordinator solve s ({args.threads} threads) "
         "| on one thread s | greedy over every pair s | objective ÷ greedy's | one-pair reference filter s |"

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from benchmarks import machine
 from shared.events.envelope import CONTENT_TYPE, new_event_id
 from shared.messaging.nats import STREAM_NAME, NatsLink, provision_stream
 from shared.stakeholder.schemas import NeedCreate
@@ -442,8 +442,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, str]]:
     parser.add_argument("--database-url", help="the community service's database (default: SQLite)")
     args = parser.parse_args(argv)
     rows = run(args)
-    cpu = os.cpu_count()
-    print(f"\nMachine: {cpu} CPU, {platform.machine()}, Python {platform.python_version()}\n")
+    print(f"\nmachine: {machine()}\n")
     print("| measure | result |\n|---|---|")
     for row in rows:
         print(f"| {row['measure']} | {row['result']} |")
