@@ -280,13 +280,15 @@ def record_check(nats_url: str, settings: CoordinatorSettings) -> Check:
             "newer stream backup, or rebuild the coordinator from this stream (deploy/README.md, Backups)",
         )
     if lost:
-        more = " or more" if through < acknowledged else ""
+        # past DOCTOR_SCAN messages there may be more
+        counted = f"{len(lost)} or more events" if through < acknowledged else f"{len(lost)} event"
+        counted += "s" if len(lost) > 1 and through >= acknowledged else ""
+        at = f"sequence {lost[0]}" if len(lost) == 1 else f"sequences {lost[0]}–{lost[-1]}"
         return Check(
             name,
             False,
-            f"{len(lost)}{more} events its consumer acknowledged are not in the record (stream "
-            f"sequences {lost[0]}–{lost[-1]}; the record has processed through {mark.sequence}, the "
-            f"consumer acknowledged through {acknowledged})",
+            f"{counted} its consumer acknowledged not in the record (stream {at}; the record has "
+            f"processed through {mark.sequence}, the consumer acknowledged through {acknowledged})",
             "its database was restored from a copy older than the stream and the consumer will not "
             "deliver them again: restore a newer copy, or rebuild the database from the stream "
             "(deploy/README.md, Backups); `sifang replay` shows what differs",

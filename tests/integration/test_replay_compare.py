@@ -27,6 +27,7 @@ from shared.db import make_engine
 from shared.events.envelope import CloudEvent
 from shared.messaging.models import DeadLetter, InboxEntry
 from shared.messaging.nats import STREAM_NAME, NatsLink, provision_stream
+from sifang import operations
 from sifang.operations import Replay, compare_coordinators, rebuild_coordinator, record_check, replay_live
 from sifang.platform import LocalNats, free_port
 from sifang.replay_compare import (
@@ -488,8 +489,15 @@ async def test_a_record_restored_from_an_older_backup_differs_from_what_its_cons
     doctor = await asyncio.to_thread(record_check, nats_server.url, settings)
     assert not doctor.ok and doctor.advice.startswith("its database was restored from a copy older")
     first, last = len(history) + 1, len(history) + len(lost)
+    assert doctor.detail == (
+        f"2 events its consumer acknowledged not in the record (stream sequences {first}–{last}; the "
+        f"record has processed through {len(history)}, the consumer acknowledged through {last})"
+    )
+    monkeypatch.setattr(operations, "DOCTOR_SCAN", 1)  # it reads no further than that past the record
+    doctor = await asyncio.to_thread(record_check, nats_server.url, settings)
+    assert not doctor.ok
     assert doctor.detail.startswith(
-        f"2 events its consumer acknowledged are not in the record (stream sequences {first}–{last};"
+        f"1 or more events its consumer acknowledged not in the record (stream sequence {first};"
     )
 
     def replay() -> Replay:
