@@ -186,7 +186,7 @@ DOCTOR_SCAN = 10_000
 async def _positions(nats_url: str, consumer: str) -> tuple[int, int]:
     """The stream's last sequence, and the last ``consumer`` acknowledged (0: none, or no such
     consumer)."""
-    link = admin_link(nats_url, "sifang-doctor")
+    link = admin_link(nats_url, "sifang-positions")
     try:
         js = await link.jetstream()
         stream_last = int((await js.stream_info(STREAM_NAME)).state.last_seq)
@@ -346,21 +346,6 @@ async def _replay(
     return applied, failed, max(after, last), stream_last
 
 
-async def _acknowledged(settings: CoordinatorSettings) -> int:
-    """The last stream sequence the coordinator's durable consumer acknowledged (0: none, or no
-    such consumer). The coordinator acknowledges a message after committing what it did with it."""
-    link = admin_link(settings.nats_url, "sifang-replay")
-    try:
-        js = await link.jetstream()
-        try:
-            info = await js.consumer_info(STREAM_NAME, consumer_name(settings))
-        except NotFoundError:
-            return 0
-        return int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
-    finally:
-        await link.close()
-
-
 def _apply_batch(consumer: EventConsumer, batch: list[Delivery]) -> list[Outcome]:
     """The batch in one transaction as the live consumer applies it, or one event at a time."""
     outcomes = consumer.process_batch(batch) if len(batch) > 1 else None
@@ -442,7 +427,8 @@ def replay_live(live_url: str, target_url: str, rounds: int = REPLAY_ROUNDS) -> 
     settings = CoordinatorSettings()
 
     def position() -> tuple[int, LiveMark]:
-        acknowledged = asyncio.run(_acknowledged(settings))
+        # the coordinator acknowledges a message after committing what it did with it
+        _, acknowledged = asyncio.run(_positions(settings.nats_url, consumer_name(settings)))
         return acknowledged, live_mark(live_url)
 
     acknowledged, mark = position()
