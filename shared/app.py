@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.auth import check_admin
 from shared.db import UnitOfWork, make_engine
+from shared.group_commit import GroupCommit
 from shared.http_errors import install_error_handlers
 from shared.logs import configure_logging
 from shared.messaging.consumer import EventConsumer
@@ -60,6 +61,7 @@ class Runtime:
     session_factory: sessionmaker[Session]
     link: NatsLink
     relay: OutboxRelay
+    writer: GroupCommit  # writes that many requests make alike, committed together
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, after_commit=self.relay.wake)
@@ -76,7 +78,8 @@ def build_runtime(settings: ServiceSettings) -> Runtime:
         stream_replicas=settings.stream_replicas,
     )
     relay = OutboxRelay(session_factory, link)
-    return Runtime(settings, engine, session_factory, link, relay)
+    writer = GroupCommit(session_factory, after_commit=relay.wake, name=f"{settings.service_name}-writer")
+    return Runtime(settings, engine, session_factory, link, relay, writer)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -210,11 +213,13 @@ def create_service_app(
     workers: Sequence[Worker] = (),
     consumers: Sequence[EventConsumer] = (),
     limit_writes: bool = False,
+    grouped_writes: frozenset[tuple[str, str]] = frozenset(),
     collectors: Sequence[Collector] = (),
 ) -> FastAPI:
     """A FastAPI app that relays its outbox and runs ``workers`` while it is up; ``/healthz``
     reports the state of ``consumers`` (a consumer paused for its database is degraded). With
-    ``limit_writes``, writes beyond the settings' ``max_inflight_writes`` get a fast 503."""
+    ``limit_writes``, writes beyond the settings' ``max_inflight_writes`` get a fast 503;
+    ``grouped_writes`` (method, path) are made by ``runtime.writer`` and wait for no turn."""
     configure_logging()
 
     @contextlib.asynccontextmanager
@@ -226,6 +231,7 @@ def create_service_app(
             yield
         finally:
             await _stop(tasks)
+            await asyncio.to_thread(runtime.writer.stop)
             await runtime.link.close()
             runtime.engine.dispose()
             gc.unfreeze()  # collectable again (an app started and stopped in a test process)
@@ -248,6 +254,7 @@ def create_service_app(
             limit=settings.max_inflight_writes,
             retry_after=settings.retry_after_seconds,
             workers=settings.concurrent_writes or (2 if sqlite else None),
+            grouped=grouped_writes,
             on_refused=refused.inc,
         )
     app.add_middleware(TextGuard)  # refused text never takes a write slot

@@ -32,7 +32,7 @@ from shared.stakeholder.portal.views import (
     portal_router,
 )
 from shared.stakeholder.projects import apply_project_event, projects_router
-from shared.stakeholder.views import CurrentOrg, stakeholder_router
+from shared.stakeholder.views import GROUPED_WRITES, CurrentOrg, stakeholder_router
 from shared.web.accounts import ThrottlePolicy
 from shared.web.sessions import SessionPolicy, WebSessions
 
@@ -89,6 +89,7 @@ def create_stakeholder_app(
         workers=[follow_coordinator],
         consumers=[consumer],
         limit_writes=True,
+        grouped_writes=GROUPED_WRITES,
     )
     # The portal's server-side sessions (the cookie is only a random id) and its CSP.
     app.add_middleware(

@@ -22,6 +22,7 @@ from shared.events.data import (
     OrganisationRegistered,
 )
 from shared.events.envelope import new_event_id
+from shared.group_commit import GroupCommit
 from shared.messaging.outbox import record_event
 from shared.stakeholder.models import Listing, Need, Offer, Organisation
 from shared.stakeholder.schemas import (
@@ -40,10 +41,13 @@ __all__ = [
     "Side",
     "add_listing",
     "authenticate",
+    "check_category",
     "emit",
     "get_listing",
+    "known_organisation",
     "list_listings",
     "listing_data",
+    "publish_grouped",
     "publish_listing",
     "register_organisation",
     "update_listing",
@@ -123,6 +127,13 @@ _KNOWN_KEYS: "weakref.WeakKeyDictionary[Engine | Connection, dict[str, Organisat
 KNOWN_KEYS_MAX = 100_000
 
 
+def known_organisation(bind: Engine | Connection, api_key: str) -> Organisation | None:
+    """The organisation of ``api_key`` if this process has seen the key in that database before
+    (no I/O, so the event loop may ask)."""
+    known = _KNOWN_KEYS.get(bind)
+    return None if known is None else known.get(hash_api_key(api_key))
+
+
 def authenticate(session: Session, api_key: str) -> Organisation:
     digest = hash_api_key(api_key)
     known = _KNOWN_KEYS.setdefault(session.get_bind(), {})
@@ -159,7 +170,7 @@ def listing_data(side: Side[L], row: Listing) -> NeedData | OfferData:
     return NeedData(need_id=row.id, **fields)
 
 
-def _check_vocabulary(org: Organisation, side: Side[L], category: str) -> None:
+def check_category(org: Organisation, side: Side[L], category: str) -> None:
     """Any organisation may need anything; what it may offer depends on its kind."""
     vocabulary = VOCABULARIES[org.kind]
     if not vocabulary.allows(side.name, category):
@@ -172,7 +183,7 @@ def _check_vocabulary(org: Organisation, side: Side[L], category: str) -> None:
 
 def add_listing(session: Session, org: Organisation, side: Side[L], command: ListingCreate) -> L:
     """Create a need or offer and its ``published`` event inside the caller's transaction."""
-    _check_vocabulary(org, side, command.category)
+    check_category(org, side, command.category)
     now = utcnow()
     region = command.region or org.region
     row = side.model(
@@ -207,6 +218,14 @@ def publish_listing(uow: UnitOfWork, org: Organisation, side: Side[L], command: 
     row = add_listing(uow.session, org, side, command)
     uow.commit()
     return row
+
+
+async def publish_grouped(writer: GroupCommit, org: Organisation, side: Side[L], command: ListingCreate) -> L:
+    """Publish a need or offer in the writer's next group commit (the API's POST). The category
+    is checked first: in a group commit a write that raises makes the others of its batch run
+    again, and a request with a wrong category should cost them nothing."""
+    check_category(org, side, command.category)
+    return await writer.write(lambda session: add_listing(session, org, side, command))
 
 
 def get_listing(
@@ -254,7 +273,7 @@ def update_listing(
     if isinstance(command, OfferUpdate) and changes.get("service_area") is None:
         changes.pop("service_area", None)
     if "category" in changes:
-        _check_vocabulary(org, side, changes["category"])
+        check_category(org, side, changes["category"])
     if changes.get("region") and changes["region"][:6] != row.region[:6]:
         # its events stay on its county's subjects, which one coordinator partition owns
         raise InvalidInput(

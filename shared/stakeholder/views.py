@@ -3,8 +3,9 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
+from fastapi.concurrency import run_in_threadpool
 
-from shared.app import BearerDep, RuntimeDep, Scoped, UowDep
+from shared.app import BearerDep, Runtime, RuntimeDep, Scoped, UowDep
 from shared.auth import is_admin_token
 from shared.errors import InsufficientScope, Unauthorized
 from shared.events.data import StakeholderKind
@@ -28,6 +29,7 @@ from shared.stakeholder.service import NEEDS, OFFERS, Side
 from shared.taxonomy import CATEGORIES, VOCABULARIES
 
 __all__ = [
+    "GROUPED_WRITES",
     "AdminOnly",
     "AnyCredential",
     "CurrentOrg",
@@ -41,13 +43,22 @@ __all__ = [
 # registers organisations, the bootstrap). Scoped API tokens are the coordinator's.
 
 
-def _caller(credentials: BearerDep, runtime: RuntimeDep, uow: UowDep) -> Organisation | None:
-    """The organisation whose key the request carries, or None for the admin token."""
+async def _caller(credentials: BearerDep, runtime: RuntimeDep) -> Organisation | None:
+    """The organisation whose key the request carries, or None for the admin token. A key seen
+    before is known without I/O; only a new one is looked up, in a worker thread."""
     if credentials is None:
         raise Unauthorized("send the organisation's API key: Authorization: Bearer <key>")
     if is_admin_token(credentials.credentials, runtime.settings.admin_token):
         return None
-    return service.authenticate(uow.session, credentials.credentials)
+    org = service.known_organisation(runtime.engine, credentials.credentials)
+    if org is None:
+        org = await run_in_threadpool(_look_up, runtime, credentials.credentials)
+    return org
+
+
+def _look_up(runtime: Runtime, api_key: str) -> Organisation:
+    with runtime.session_factory() as session:
+        return service.authenticate(session, api_key)
 
 
 Caller = Annotated[Organisation | None, Depends(_caller)]
@@ -116,6 +127,10 @@ def listing_read(side: Side[Any], row: Listing) -> NeedRead | OfferRead:
     return (OfferRead if side is OFFERS else NeedRead).model_validate(data | state)
 
 
+# Publishing a need or an offer: the writes many organisations make at once, committed together.
+GROUPED_WRITES = frozenset({("POST", "/needs"), ("POST", "/offers")})
+
+
 def stakeholder_router(kind: StakeholderKind) -> APIRouter:
     """The core routes, for a service whose organisations are of ``kind``."""
     router = APIRouter()
@@ -174,8 +189,8 @@ def _listing_routes(
         tags=[tag],
         summary=f"Publish a {side.name}",
     )
-    def create(body: create_schema, uow: UowDep, org: CurrentOrg) -> NeedRead | OfferRead:  # type: ignore[valid-type]
-        return listing_read(side, service.publish_listing(uow, org, side, body))
+    async def create(body: create_schema, org: CurrentOrg, runtime: RuntimeDep) -> NeedRead | OfferRead:  # type: ignore[valid-type]
+        return listing_read(side, await service.publish_grouped(runtime.writer, org, side, body))
 
     @router.get(
         path,

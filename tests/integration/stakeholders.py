@@ -1,15 +1,19 @@
 """A stakeholder service in process (TestClient) on a migrated database and a real nats-server."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from shared.db import WriteGate
 from shared.messaging.models import OutboxMessage
 
-__all__ = ["ADMIN", "ADMIN_TOKEN", "Service", "apply_coordinator_events", "match_event"]
+__all__ = ["ADMIN", "ADMIN_TOKEN", "Service", "apply_coordinator_events", "match_event", "writes_held"]
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -97,4 +101,23 @@ def apply_coordinator_events(service: Service, *events: tuple[str, bytes]) -> No
                 session, check_event(subject, payload), Delivery(subject, payload, {}, sequence, 1)
             )
             session.commit()
+    engine.dispose()
+
+
+@contextmanager
+def writes_held(url: str) -> Iterator[None]:
+    """Every write to the service's database waits until the block ends (reads go on)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        gate = WriteGate.of(str(make_url(url).database))
+        gate.enter()
+        try:
+            yield
+        finally:
+            gate.leave()
+        return
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        connection.execute(text(f"LOCK TABLE {OutboxMessage.__tablename__} IN EXCLUSIVE MODE"))
+        yield
+        connection.rollback()
     engine.dispose()

@@ -3,43 +3,22 @@
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 
 from services.community.app import SETTINGS, create_app
-from shared.db import WriteGate
 from shared.messaging.models import OutboxMessage
 from shared.messaging.nats import NatsLink
 from shared.stakeholder.models import Need
 from sifang.platform import LocalNats
+from tests.integration.stakeholders import writes_held
 
 ADMIN = {"Authorization": "Bearer test-admin-token-0123456789"}
 NEED = {"category": "training.livestream", "title": "直播带货培训", "quantity": 30, "unit": "人"}
-
-
-@contextmanager
-def writes_held(url: str) -> Iterator[None]:
-    """Every write to the service's database waits until the block ends (reads go on)."""
-    if make_url(url).get_backend_name() == "sqlite":
-        gate = WriteGate.of(str(make_url(url).database))
-        gate.enter()
-        try:
-            yield
-        finally:
-            gate.leave()
-        return
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        connection.execute(text(f"LOCK TABLE {OutboxMessage.__tablename__} IN EXCLUSIVE MODE"))
-        yield
-        connection.rollback()
-    engine.dispose()
 
 
 async def need_ids_on_stream(nats_url: str, expected: int) -> set[str]:
@@ -117,3 +96,33 @@ def test_writes_beyond_the_limit_get_a_fast_503_and_every_accepted_one_is_publis
         )
         assert published == 3
     engine.dispose()
+
+
+def test_needs_waiting_together_take_no_turn_and_share_one_commit(
+    service_database: Callable[[str], str], nats_server: LocalNats
+) -> None:
+    """Publishing needs is group-committed: while the database is busy, twelve admitted writes
+    wait without taking a turn (two at a time on SQLite) and go in together once it is free;
+    each is answered only after its commit, and every one reaches the stream."""
+    url = service_database("community")
+    settings = SETTINGS(database_url=url, nats_url=nats_server.url, admin_token="test-admin-token-0123456789")
+    with TestClient(create_app(settings)) as client:
+        writer = client.app.state.runtime.writer  # type: ignore[attr-defined]
+        response = client.post(
+            "/organisations", headers=ADMIN, json={"name": "秦岭村委会", "region": "610124104201"}
+        )
+        key = {"Authorization": f"Bearer {response.json()['api_key']}"}
+        assert client.post("/needs", headers=key, json=NEED).status_code == 201  # the key is known now
+        batches_before = writer.batches
+
+        with ThreadPoolExecutor(12) as pool, writes_held(url):
+            futures = [pool.submit(client.post, "/needs", headers=key, json=NEED) for _ in range(12)]
+            time.sleep(1.0)
+            assert not any(f.done() for f in futures)  # none answered before its commit
+        responses = [f.result() for f in futures]
+        assert [r.status_code for r in responses] == [201] * 12
+        # The first batch took what had arrived when the writer woke; the rest waited together
+        # (taking turns two at a time would have needed at least six transactions).
+        assert writer.batches - batches_before <= 3
+        ids = {r.json()["need_id"] for r in responses}
+        assert ids <= asyncio.run(need_ids_on_stream(nats_server.url, 13))

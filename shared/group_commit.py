@@ -1,0 +1,184 @@
+"""Group commit: the writes of many requests in one transaction, made by one writer thread.
+
+A request that publishes a need used to take a worker thread, a session and a pooled connection
+of its own, wait for the process's one SQLite writer, INSERT two rows and commit (an fsync), and
+hand its thread back; under load most of a stakeholder service's CPU went to that per-request
+machinery, not to the rows. With :class:`GroupCommit` the request awaits its write instead: a
+writer thread takes every write waiting at that moment (up to ``max_batch``), runs each in one
+session and commits them together, once, then answers them all.
+
+Each write is answered only once the transaction holding it is committed, so a request that
+got its answer was made durable exactly as before. A write that raises is answered with its
+error and changes nothing: the transaction is rolled back and the other writes of the batch run
+again without it. When the commit fails on a row (a constraint, a value the database
+refuses), each write of the batch is tried alone so that one bad row cannot fail the others;
+when it fails for the database itself (locked, down), every write of the batch gets that error,
+rather than trying a dead database once per write. A write function may therefore run more
+than once; it must only touch the session it is given. Writes run in the context (context
+variables: the trace, the log fields) of the request that queued them.
+"""
+
+import asyncio
+import contextvars
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["GroupCommit"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    work: Callable[[Session], Any]
+    context: contextvars.Context
+    future: "asyncio.Future[Any]"
+    loop: asyncio.AbstractEventLoop
+
+
+class _WorkFailed(Exception):
+    """A write of the batch raised: it is answered with its error, the others run again."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(index)
+        self.index = index
+        self.error = error
+
+
+def _answer(future: "asyncio.Future[Any]", result: Any, error: BaseException | None) -> None:
+    if future.done():  # the request was cancelled; its write stands (it was committed) or not
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class GroupCommit:
+    """The writer thread of one database (see the module's docstring)."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        after_commit: Callable[[], None] | None = None,
+        max_batch: int = 64,
+        name: str = "group-commit",
+    ) -> None:
+        self._session_factory = session_factory
+        self._after_commit = after_commit
+        self._max_batch = max_batch
+        self._name = name
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.batches = 0  # transactions committed
+        self.writes = 0  # writes committed
+
+    async def write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)`` in the next group transaction; returns its result once committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._start()
+        self._queue.put(_Write(work, contextvars.copy_context(), future, loop))
+        return await future
+
+    def stop(self) -> None:
+        """Finish the writes queued so far and stop the thread (a later write starts it again)."""
+        with self._start_lock:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._queue.put(None)
+        thread.join()
+
+    def _start(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stopping = False
+            while len(batch) < self._max_batch:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:
+                    stopping = True
+                    break
+                batch.append(following)
+            try:
+                self._commit(batch)
+            except BaseException as exc:  # never leave a request waiting (an error of this code)
+                log.exception("group commit: a batch of %d writes failed", len(batch))
+                for write in batch:
+                    write.loop.call_soon_threadsafe(_answer, write.future, None, exc)
+            if stopping:
+                return
+
+    def _commit(self, batch: list[_Write]) -> None:
+        """Commit ``batch`` in one transaction, leaving out writes that raise; when the commit
+        itself fails, commit each write alone."""
+        while batch:
+            try:
+                results = self._transaction(batch)
+            except _WorkFailed as failed:
+                write = batch.pop(failed.index)
+                write.loop.call_soon_threadsafe(_answer, write.future, None, failed.error)
+                continue
+            except (IntegrityError, DataError) as exc:
+                if len(batch) == 1:
+                    batch[0].loop.call_soon_threadsafe(_answer, batch[0].future, None, exc)
+                else:
+                    log.warning("group commit: a batch of %d failed (%s); one at a time", len(batch), exc)
+                    for write in batch:
+                        self._commit([write])
+                return
+            except Exception as exc:
+                for write in batch:
+                    write.loop.call_soon_threadsafe(_answer, write.future, None, exc)
+                return
+            self.batches += 1
+            self.writes += len(batch)
+            if self._after_commit is not None:
+                self._after_commit()
+            loops: dict[asyncio.AbstractEventLoop, list[tuple[_Write, Any]]] = {}
+            for write, result in zip(batch, results, strict=True):
+                loops.setdefault(write.loop, []).append((write, result))
+            for loop, answers in loops.items():  # one wake-up of each waiting loop per batch
+                loop.call_soon_threadsafe(_answer_all, answers)
+            return
+
+    def _transaction(self, batch: list[_Write]) -> list[Any]:
+        with self._session_factory() as session:
+            results = []
+            for index, write in enumerate(batch):
+                try:
+                    results.append(write.context.run(write.work, session))
+                except Exception as exc:
+                    raise _WorkFailed(index, exc) from exc
+            session.commit()
+            return results
+
+
+def _answer_all(answers: list[tuple[_Write, Any]]) -> None:
+    for write, result in answers:
+        _answer(write.future, result, None)
