@@ -240,7 +240,7 @@ def create_service_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     registry = service_registry()
-    registry.register(ServiceCollector(runtime.session_factory, runtime.relay, consumers))
+    registry.register(ServiceCollector(runtime.session_factory, runtime.relay, consumers, runtime.writer))
     for collector in collectors:  # a service's own metrics
         registry.register(collector)
     if limit_writes:

@@ -63,6 +63,23 @@ def _answer(future: "asyncio.Future[Any]", result: Any, error: BaseException | N
         future.set_result(result)
 
 
+def _answer_all(answers: list[tuple["asyncio.Future[Any]", Any]]) -> None:
+    for future, result in answers:
+        _answer(future, result, None)
+
+
+def _in_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    """Run ``callback`` in ``loop``; a loop that has closed (its app stopped) has no one waiting."""
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:
+        log.warning("group commit: the event loop of a write has closed; its answer is dropped")
+
+
+def _fail(write: _Write, error: BaseException) -> None:
+    _in_loop(write.loop, _answer, write.future, None, error)
+
+
 class GroupCommit:
     """The writer thread of one database (see the module's docstring)."""
 
@@ -127,10 +144,10 @@ class GroupCommit:
                 batch.append(following)
             try:
                 self._commit(batch)
-            except BaseException as exc:  # never leave a request waiting (an error of this code)
+            except BaseException as exc:  # never leave a request waiting, nor the writer dead
                 log.exception("group commit: a batch of %d writes failed", len(batch))
                 for write in batch:
-                    write.loop.call_soon_threadsafe(_answer, write.future, None, exc)
+                    _fail(write, exc)
             if stopping:
                 return
 
@@ -141,12 +158,11 @@ class GroupCommit:
             try:
                 results = self._transaction(batch)
             except _WorkFailed as failed:
-                write = batch.pop(failed.index)
-                write.loop.call_soon_threadsafe(_answer, write.future, None, failed.error)
+                _fail(batch.pop(failed.index), failed.error)
                 continue
             except (IntegrityError, DataError) as exc:
                 if len(batch) == 1:
-                    batch[0].loop.call_soon_threadsafe(_answer, batch[0].future, None, exc)
+                    _fail(batch[0], exc)
                 else:
                     log.warning("group commit: a batch of %d failed (%s); one at a time", len(batch), exc)
                     for write in batch:
@@ -154,17 +170,20 @@ class GroupCommit:
                 return
             except Exception as exc:
                 for write in batch:
-                    write.loop.call_soon_threadsafe(_answer, write.future, None, exc)
+                    _fail(write, exc)
                 return
             self.batches += 1
             self.writes += len(batch)
             if self._after_commit is not None:
-                self._after_commit()
-            loops: dict[asyncio.AbstractEventLoop, list[tuple[_Write, Any]]] = {}
+                try:
+                    self._after_commit()
+                except Exception:  # the writes are committed: they are answered as such
+                    log.exception("group commit: the after-commit callback failed")
+            loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
             for write, result in zip(batch, results, strict=True):
-                loops.setdefault(write.loop, []).append((write, result))
+                loops.setdefault(write.loop, []).append((write.future, result))
             for loop, answers in loops.items():  # one wake-up of each waiting loop per batch
-                loop.call_soon_threadsafe(_answer_all, answers)
+                _in_loop(loop, _answer_all, answers)
             return
 
     def _transaction(self, batch: list[_Write]) -> list[Any]:
@@ -177,8 +196,3 @@ class GroupCommit:
                     raise _WorkFailed(index, exc) from exc
             session.commit()
             return results
-
-
-def _answer_all(answers: list[tuple[_Write, Any]]) -> None:
-    for write, result in answers:
-        _answer(write.future, result, None)

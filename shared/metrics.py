@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import utcnow
+from shared.group_commit import GroupCommit
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.models import DeadLetter, OutboxMessage
 from shared.messaging.outbox import OutboxRelay
@@ -90,10 +91,12 @@ class ServiceCollector(Collector):
         session_factory: sessionmaker[Session],
         relay: OutboxRelay,
         consumers: Sequence[EventConsumer],
+        writer: GroupCommit | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.relay = relay
         self.consumers = consumers
+        self.writer = writer
 
     def collect(self) -> Iterable[Metric]:
         yield CounterMetricFamily(
@@ -101,6 +104,15 @@ class ServiceCollector(Collector):
             "Outbox messages this process published to JetStream",
             value=self.relay.published,
         )
+        if self.writer is not None:
+            yield CounterMetricFamily(
+                "sifang_group_commit_transactions",
+                "Transactions the group commit committed (needs and offers published)",
+                value=self.writer.batches,
+            )
+            yield CounterMetricFamily(
+                "sifang_group_commit_writes", "Writes those transactions carried", value=self.writer.writes
+            )
         yield from self._database_gauges()
         settled = CounterMetricFamily(
             "sifang_consumer_settled", "Messages a consumer settled", labels=["consumer"]

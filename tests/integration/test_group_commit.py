@@ -225,3 +225,26 @@ def test_a_database_that_cannot_be_reached_fails_the_batch_once_not_write_by_wri
     engine.dispose()
     assert all(isinstance(a, OperationalError) for a in answers)
     assert len(runs) == 6  # each write ran once, in the batches it arrived in
+
+
+def test_a_write_whose_event_loop_has_closed_leaves_the_writer_working(
+    database: tuple[str, sessionmaker[Session], Organisation],
+) -> None:
+    """An app that stops while one of its writes waits: the write is committed and its answer
+    has nowhere to go; the writer goes on with the next ones."""
+    url, factory, org = database
+    writer = GroupCommit(factory)
+
+    async def leave_early() -> None:
+        asyncio.create_task(writer.write(publish(org, "应用已停止")))  # noqa: RUF006 (left behind on purpose)
+        await asyncio.sleep(0.2)
+
+    with writes_held(url):
+        asyncio.run(leave_early())  # its loop closes while the write waits for the database
+
+    async def later() -> str:
+        return (await asyncio.wait_for(writer.write(publish(org, "之后")), timeout=10)).title
+
+    assert asyncio.run(later()) == "之后"
+    writer.stop()
+    assert titles(url) == sorted(["应用已停止", "之后"])

@@ -100,6 +100,9 @@ def test_requests_outbox_and_consumer_counters_move_with_a_flow(
     # The organisation's registration and three needs went out, each once.
     assert after[("sifang_outbox_published_total", ())] == 4
     assert after[("sifang_outbox_oldest_age_seconds", ())] == 0
+    # The three needs were group-committed (one after the other here: a transaction each).
+    assert after[("sifang_group_commit_writes_total", ())] == 3
+    assert 1 <= after[("sifang_group_commit_transactions_total", ())] <= 3
 
     consumer = (("consumer", "coordinator"),)
     seen = _eventually(
