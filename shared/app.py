@@ -82,7 +82,7 @@ def build_runtime(settings: ServiceSettings) -> Runtime:
     return Runtime(settings, engine, session_factory, link, relay, writer)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:  # async: no thread hop
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -230,8 +230,8 @@ def create_service_app(
         try:
             yield
         finally:
+            await asyncio.to_thread(runtime.writer.stop)  # before the relay: its last commits may go out now
             await _stop(tasks)
-            await asyncio.to_thread(runtime.writer.stop)
             await runtime.link.close()
             runtime.engine.dispose()
             gc.unfreeze()  # collectable again (an app started and stopped in a test process)
@@ -240,7 +240,8 @@ def create_service_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     registry = service_registry()
-    registry.register(ServiceCollector(runtime.session_factory, runtime.relay, consumers, runtime.writer))
+    writer = runtime.writer if grouped_writes else None  # its counters where it is used
+    registry.register(ServiceCollector(runtime.session_factory, runtime.relay, consumers, writer))
     for collector in collectors:  # a service's own metrics
         registry.register(collector)
     if limit_writes:

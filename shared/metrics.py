@@ -108,7 +108,7 @@ class ServiceCollector(Collector):
             yield CounterMetricFamily(
                 "sifang_group_commit_transactions",
                 "Transactions the group commit committed (needs and offers published)",
-                value=self.writer.batches,
+                value=self.writer.transactions,
             )
             yield CounterMetricFamily(
                 "sifang_group_commit_writes", "Writes those transactions carried", value=self.writer.writes

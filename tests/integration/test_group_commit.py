@@ -4,6 +4,7 @@ together share one transaction, each is answered only once committed, and a writ
 
 import asyncio
 import contextvars
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import UnitOfWork, make_engine
+from shared.errors import Unavailable
 from shared.group_commit import GroupCommit
 from shared.messaging.models import OutboxMessage
 from shared.stakeholder.models import Need, Organisation
@@ -79,8 +81,8 @@ def test_writes_that_wait_together_share_one_commit_and_are_answered_after_it(
     # The first transaction took what had arrived when the writer woke (held by the busy
     # database); everything that queued behind it went in with the next one.
     assert writer.writes == 20
-    assert writer.batches <= 2
-    assert len(commits) == writer.batches  # the relay is woken once per commit
+    assert writer.transactions <= 2
+    assert len(commits) == writer.transactions  # the relay is woken once per commit
     engine = create_engine(url)
     with engine.connect() as connection:  # each need with its event, in the order of the needs
         events = list(connection.scalars(select(OutboxMessage.payload).order_by(OutboxMessage.id)))
@@ -202,12 +204,13 @@ def test_a_request_cancelled_while_waiting_does_not_disturb_the_others(
 
 
 def test_a_database_that_cannot_be_reached_fails_the_batch_once_not_write_by_write() -> None:
-    """Locked or down is the database's state, not one row's: every write of the batch gets the
-    error from one attempt (no retry per write against a dead server)."""
+    """Down is the database's state, not one row's: every write of the batch is answered 503
+    (Unavailable, with Retry-After) from one attempt, with no retry per write against it."""
     engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")  # nothing listens on port 1
     writer = GroupCommit(sessionmaker(engine))
     org = Organisation(id="org-1", kind="community", region="610124104201", name="秦岭村委会")
     runs: list[str] = []
+    busy = threading.Event()
 
     def counted(title: str) -> Callable[[Session], Need]:
         def work(session: Session) -> Need:
@@ -216,15 +219,26 @@ def test_a_database_that_cannot_be_reached_fails_the_batch_once_not_write_by_wri
 
         return work
 
-    async def scenario() -> list[Need | BaseException]:
-        writes = [asyncio.create_task(writer.write(counted(f"第{i}期"))) for i in range(6)]
-        return await asyncio.gather(*writes, return_exceptions=True)
+    def keeps_the_writer_busy(_: Session) -> None:  # touches no database: its commit is empty
+        busy.wait(10)
 
-    answers = asyncio.run(scenario())
+    async def scenario() -> list[object]:
+        first = asyncio.create_task(writer.write(keeps_the_writer_busy))
+        await asyncio.sleep(0.2)  # the writer holds it; the six below queue up behind it
+        writes = [asyncio.create_task(writer.write(counted(f"第{i}期"))) for i in range(6)]
+        await asyncio.sleep(0.2)
+        busy.set()
+        return await asyncio.gather(first, *writes, return_exceptions=True)
+
+    first, *answers = asyncio.run(scenario())
     writer.stop()
     engine.dispose()
-    assert all(isinstance(a, OperationalError) for a in answers)
-    assert len(runs) == 6  # each write ran once, in the batches it arrived in
+    assert first is None
+    assert all(isinstance(a, Unavailable) and a.retry_after == 5 for a in answers), answers
+    assert all(isinstance(a.__cause__, OperationalError) for a in answers if isinstance(a, Unavailable))
+    assert len({id(a) for a in answers}) == 6  # each request its own error
+    assert runs == [f"第{i}期" for i in range(6)]  # one batch, each write run once
+    assert writer.transactions == 1 and writer.writes == 1
 
 
 def test_a_write_whose_event_loop_has_closed_leaves_the_writer_working(

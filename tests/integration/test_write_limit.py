@@ -113,7 +113,7 @@ def test_needs_waiting_together_take_no_turn_and_share_one_commit(
         )
         key = {"Authorization": f"Bearer {response.json()['api_key']}"}
         assert client.post("/needs", headers=key, json=NEED).status_code == 201  # the key is known now
-        batches_before = writer.batches
+        batches_before = writer.transactions
 
         with ThreadPoolExecutor(12) as pool, writes_held(url):
             futures = [pool.submit(client.post, "/needs", headers=key, json=NEED) for _ in range(12)]
@@ -123,6 +123,6 @@ def test_needs_waiting_together_take_no_turn_and_share_one_commit(
         assert [r.status_code for r in responses] == [201] * 12
         # The first batch took what had arrived when the writer woke; the rest waited together
         # (taking turns two at a time would have needed at least six transactions).
-        assert writer.batches - batches_before <= 3
+        assert writer.transactions - batches_before <= 3
         ids = {r.json()["need_id"] for r in responses}
         assert ids <= asyncio.run(need_ids_on_stream(nats_server.url, 13))
