@@ -135,15 +135,15 @@ def known_organisation(bind: Engine | Connection, api_key: str) -> Organisation 
 
 
 def authenticate(session: Session, api_key: str) -> Organisation:
-    digest = hash_api_key(api_key)
-    known = _KNOWN_KEYS.setdefault(session.get_bind(), {})
-    org = known.get(digest)
+    org = known_organisation(session.get_bind(), api_key)
     if org is not None:
         return org
+    digest = hash_api_key(api_key)
     org = session.scalar(select(Organisation).where(Organisation.api_key_hash == digest))
     if org is None:
         raise Unauthorized("unknown API key")
     session.expunge(org)  # loaded, and kept out of this session's rollbacks and expiries
+    known = _KNOWN_KEYS.setdefault(session.get_bind(), {})
     if len(known) >= KNOWN_KEYS_MAX:
         known.clear()
     known[digest] = org
