@@ -89,7 +89,7 @@ def prerequisite(session: Session, checked: CheckedEvent) -> Wait | None:
             f"through the {envelope.source_kind} service"
         )
     match data:
-        case NeedData() | OfferData():
+        case NeedData() | OfferData() if data.version > 1:  # a first version waits for nothing
             side, listing_id = listing_key(data)
             row = session.get(listing_model(data), listing_id)
             have = row.version if row is not None else 0

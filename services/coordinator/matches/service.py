@@ -17,9 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea, SharedOffer
@@ -227,24 +228,39 @@ class PartitionBook:
         return self.offer_ids | {proposal.offer_id for proposal in self.standing.values()}
 
 
+# The statements a re-solve runs are built once, on first use, with what varies as parameters:
+# building one costs about as much as running it on a county's book. Of the matches it reads
+# columns only (a match's explanation and history are not needed to re-solve).
+@lru_cache(maxsize=1)
+def _matches_of_needs() -> Select[str, str, MatchStatus, list[str], float]:
+    return select(Match.need_id, Match.offer_id, Match.status, Match.accepted_by, Match.base_quantity).where(
+        Match.need_id.in_(bindparam("need_ids", expanding=True)), Match.status.in_(sorted(ACTIVE | REFUSED))
+    )
+
+
+@lru_cache(maxsize=1)
+def _matches_of_offers() -> Select[str, MatchStatus, list[str], float, str]:
+    return select(
+        Match.offer_id, Match.status, Match.accepted_by, Match.base_quantity, Match.partition
+    ).where(Match.offer_id.in_(bindparam("offer_ids", expanding=True)), Match.status.in_(sorted(ACTIVE)))
+
+
+@lru_cache(maxsize=1)
+def _proposed_in() -> Select[str, str, str, float, list[str]]:
+    return select(Match.id, Match.need_id, Match.offer_id, Match.base_quantity, Match.accepted_by).where(
+        Match.partition == bindparam("partition"), Match.status == MatchStatus.PROPOSED
+    )
+
+
 def _read(session: Session, partition: str) -> PartitionBook:
     root, county = partition.split(":")
-    needs = list(
-        session.scalars(
-            select(BookNeed)
-            .where(BookNeed.status == "open", code_starts_with(BookNeed.region, county))
-            .where(in_category(BookNeed.category, root))
-            .order_by(BookNeed.id)
-        )
-    )
+    needs = list(session.scalars(_open_needs_query(root, county)))
     need_ids = [n.id for n in needs]
     held_by_need: dict[str, float] = defaultdict(float)
     excluded: set[tuple[str, str]] = set()
-    # columns only: a match's explanation and history are not needed to re-solve
     if needs:
-        of_needs = select(Match.need_id, Match.offer_id, Match.status, Match.accepted_by, Match.base_quantity)
-        wanted = Match.need_id.in_(need_ids), Match.status.in_(ACTIVE | REFUSED)
-        for need_id, offer_id, status, accepted_by, quantity in session.execute(of_needs.where(*wanted)):
+        of_needs = session.execute(_matches_of_needs(), {"need_ids": need_ids})
+        for need_id, offer_id, status, accepted_by, quantity in of_needs:
             if holds_capacity(status, accepted_by):
                 held_by_need[need_id] += quantity
             if status in REFUSED:
@@ -254,18 +270,13 @@ def _read(session: Session, partition: str) -> PartitionBook:
     offer_ids = [o.id for o in offers]
     used_by_offer: dict[str, float] = defaultdict(float)
     if offers:
-        of_offers = select(
-            Match.offer_id, Match.status, Match.accepted_by, Match.base_quantity, Match.partition
-        ).where(Match.offer_id.in_(offer_ids), Match.status.in_(ACTIVE))
-        for offer_id, status, accepted_by, quantity, elsewhere in session.execute(of_offers):
+        of_offers = session.execute(_matches_of_offers(), {"offer_ids": offer_ids})
+        for offer_id, status, accepted_by, quantity, elsewhere in of_offers:
             if holds_capacity(status, accepted_by) or elsewhere != partition:
                 used_by_offer[offer_id] += quantity
 
     parties = parties_of(session, needs)
     records = _fulfilment_rates(session, {o.organisation_id for o in offers})
-    current = select(Match.id, Match.need_id, Match.offer_id, Match.base_quantity, Match.accepted_by).where(
-        Match.partition == partition, Match.status == MatchStatus.PROPOSED
-    )
     return PartitionBook(
         partition=partition,
         needs=needs,
@@ -285,7 +296,9 @@ def _read(session: Session, partition: str) -> PartitionBook:
         excluded=frozenset(excluded),
         standing={
             match_id: StandingProposal(match_id, need_id, offer_id, quantity, bool(accepted_by))
-            for match_id, need_id, offer_id, quantity, accepted_by in session.execute(current)
+            for match_id, need_id, offer_id, quantity, accepted_by in session.execute(
+                _proposed_in(), {"partition": partition}
+            )
         },
     )
 
@@ -514,6 +527,22 @@ def offer_categories(root: str) -> ColumnElement[bool]:
 
 
 def _offers_for(session: Session, root: str, county: str) -> list[BookOffer]:
+    return list(session.scalars(_open_offers_query(root, county)))
+
+
+# A partition's reads of the book, built once per partition (a province has some thousands).
+@lru_cache(maxsize=8192)
+def _open_needs_query(root: str, county: str) -> Select[BookNeed]:
+    return (
+        select(BookNeed)
+        .where(BookNeed.status == "open", code_starts_with(BookNeed.region, county))
+        .where(in_category(BookNeed.category, root))
+        .order_by(BookNeed.id)
+    )
+
+
+@lru_cache(maxsize=8192)
+def _open_offers_query(root: str, county: str) -> Select[BookOffer]:
     branches = sorted({root, *SERVES.get(root, ())})
     category = or_(*(in_category(BookOffer.category, b) for b in branches))
     # Offers of a broader category (``training``) serve narrower needs (``training.livestream``).
@@ -526,24 +555,43 @@ def _offers_for(session: Session, root: str, county: str) -> list[BookOffer]:
         # the offers whose area covers the county, looked up by id: few, where "open" is most
         else and_(unindexed(BookOffer.status) == "open", BookOffer.id.in_(covering))
     )
-    query = (
+    return (
         select(BookOffer).where(where).where(or_(category, BookOffer.category == root)).order_by(BookOffer.id)
     )
-    return list(session.scalars(query))
+
+
+@lru_cache(maxsize=1)
+def _organisations() -> Select[RegisteredOrganisation]:
+    return select(RegisteredOrganisation).where(
+        RegisteredOrganisation.id.in_(bindparam("org_ids", expanding=True))
+    )
+
+
+@lru_cache(maxsize=1)
+def _offer_attributes_of() -> Select[str, dict[str, Any]]:
+    return select(BookOffer.organisation_id, BookOffer.attributes).where(
+        BookOffer.organisation_id.in_(bindparam("org_ids", expanding=True))
+    )
+
+
+@lru_cache(maxsize=1)
+def _provider_records() -> Select[str, MatchStatus, int]:
+    return (
+        select(Match.offer_organisation_id, Match.status, func.count())
+        .where(
+            Match.offer_organisation_id.in_(bindparam("org_ids", expanding=True)),
+            Match.status.in_(("confirmed", "fulfilled")),
+        )
+        .group_by(Match.offer_organisation_id, Match.status)
+    )
 
 
 def parties_of(session: Session, needs: Iterable[BookNeed]) -> dict[str, Party]:
     needs = list(needs)
     org_ids = sorted({n.organisation_id for n in needs})
-    registry = {
-        o.id: o
-        for o in session.scalars(select(RegisteredOrganisation).where(RegisteredOrganisation.id.in_(org_ids)))
-    }
+    registry = {o.id: o for o in session.scalars(_organisations(), {"org_ids": org_ids})}
     certifications: dict[str, set[str]] = defaultdict(set)
-    held = select(BookOffer.organisation_id, BookOffer.attributes).where(
-        BookOffer.organisation_id.in_(org_ids)
-    )
-    for organisation_id, attributes in session.execute(held):
+    for organisation_id, attributes in session.execute(_offer_attributes_of(), {"org_ids": org_ids}):
         certifications[organisation_id] |= set(attributes.get("certifications") or [])
     for need in needs:
         certifications[need.organisation_id] |= set(need.attributes.get("certifications") or [])
@@ -563,13 +611,8 @@ def _fulfilment_rates(session: Session, org_ids: set[str]) -> dict[str, float]:
     """Each organisation's record as a provider: (fulfilled + 1) / (confirmed + 2)."""
     if not org_ids:
         return {}
-    query = (
-        select(Match.offer_organisation_id, Match.status, func.count())
-        .where(Match.offer_organisation_id.in_(sorted(org_ids)), Match.status.in_(("confirmed", "fulfilled")))
-        .group_by(Match.offer_organisation_id, Match.status)
-    )
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for org, status, count in session.execute(query):
+    for org, status, count in session.execute(_provider_records(), {"org_ids": sorted(org_ids)}):
         counts[org][status] = count
     return {org: (c["fulfilled"] + 1) / (c["fulfilled"] + c["confirmed"] + 2) for org, c in counts.items()}
 
