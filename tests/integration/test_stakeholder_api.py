@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from services import STAKEHOLDER_SERVICES
@@ -425,6 +426,42 @@ def test_an_unreachable_database_gets_a_503_and_the_service_stays_up(nats_server
         assert health.json()["database"].startswith("unavailable")
         # The admin token is checked without the database.
         assert client.get("/categories", headers=ADMIN).status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_need_posted_while_its_database_is_down_gets_a_503_and_leaves_nothing(community: Service) -> None:
+    """A known publisher's need reaches the write (its key is checked without the database);
+    the database then refuses every connection: the need is answered 503 with Retry-After, the
+    service stays up, and once the database is back the next need lands and the refused one
+    left no row and no event."""
+    _, auth = community.register()
+    assert community.client.post("/needs", headers=auth, json=NEED | {"title": "断线之前"}).status_code == 201
+    database = make_url(community.url).database
+    server = create_engine(make_url(community.url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:  # down for this service: no new connection, none left open
+        connection.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :database"),
+            {"database": database},
+        )
+    try:
+        down = community.client.post("/needs", headers=auth, json=NEED | {"title": "断线之时"})
+        health = community.client.get("/healthz")
+    finally:
+        with server.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        server.dispose()
+    assert down.status_code == 503, down.text
+    assert down.headers["Retry-After"] == "5"
+    assert down.json()["error"] == "unavailable" and down.json()["message"]
+    assert health.status_code == 503 and health.json()["database"].startswith("unavailable")
+    back = community.client.post("/needs", headers=auth, json=NEED | {"title": "恢复之后"})
+    assert back.status_code == 201, back.text
+    titles = sorted(need["title"] for need in community.client.get("/needs", headers=auth).json())
+    assert titles == sorted(["断线之前", "恢复之后"])
+    published = [json.loads(p)["data"]["title"] for _, p in community.outbox() if b"need.published" in p]
+    assert sorted(published) == titles
 
 
 def test_a_running_service_keeps_its_startup_heap_out_of_full_collections(nats_server: LocalNats) -> None:
