@@ -27,6 +27,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from sifang.client import DEFAULT_URLS, Sifang, SifangAPIError
 
@@ -52,7 +53,16 @@ province_app = typer.Typer(
     help="The province's read router over partitioned coordinators.", no_args_is_help=True
 )
 app.add_typer(province_app, name="province")
-console = Console()
+
+
+def inert_console(width: int | None = None) -> Console:
+    """A console that prints text as it is: what the CLI shows comes from servers, databases and
+    the people who named things, so ``[...]`` is never read as markup nor ``:name:`` as an emoji
+    (an unmatched ``[/x]`` in an error message would otherwise stop the command)."""
+    return Console(width=width, markup=False, emoji=False)
+
+
+console = inert_console()
 
 VarDir = Annotated[Path, typer.Option(envvar="SIFANG_VAR_DIR", help="where `make run` keeps its data")]
 Coordinator = Annotated[str, typer.Option(envvar="SIFANG_COORDINATOR_URL", help="the coordinator's URL")]
@@ -66,7 +76,7 @@ def _token(var_dir: Path) -> str:
     if not token and (var_dir / "admin-token").exists():
         token = (var_dir / "admin-token").read_text().strip()
     if not token:
-        console.print("[red]No admin token: set SIFANG_ADMIN_TOKEN (make run prints it).[/red]")
+        console.print("No admin token: set SIFANG_ADMIN_TOKEN (make run prints it).", style="red")
         raise typer.Exit(2)
     return token
 
@@ -96,7 +106,7 @@ def demo(
                 try:
                     step(state)
                 except (SifangAPIError, httpx.HTTPError) as exc:
-                    console.print(f"[red]{name}: {exc}[/red]")
+                    console.print(f"{name}: {exc}", style="red")
                     raise typer.Exit(1) from exc
                 progress.advance(task)
     keys_file.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +154,7 @@ def tail(
             timeout=httpx.Timeout(30.0, read=None),
         ) as response:
             if response.status_code != 200:
-                console.print(f"[red]{response.status_code}: {response.read().decode()}[/red]")
+                console.print(f"{response.status_code}: {response.read().decode()}", style="red")
                 raise typer.Exit(1)
             fields: dict[str, str] = {}
             for line in response.iter_lines():
@@ -206,41 +216,45 @@ def replay(
                 soft_wrap=True,
             )
     except ScratchDatabaseError as exc:
-        console.print(
-            f"[red]{exc}[/red]\n    → grant the user CREATEDB, or name an empty database with --database-url"
-        )
+        console.print(str(exc), style="red")
+        console.print("    → grant the user CREATEDB, or name an empty database with --database-url")
         raise typer.Exit(2) from exc
     if not database_url:
         console.print(f"Kept {shown}." if keep else "Dropped the scratch database.")
     table = Table("table", "rows", "result")
     for name, outcome in result.report.items():
         if outcome["identical"]:
-            verdict = "[green]identical[/green]"
+            verdict = Text("identical", style="green")
         elif "problem" in outcome:
-            verdict = f"[red]{outcome['problem']}[/red]"
+            verdict = Text(str(outcome["problem"]), style="red")
         else:
-            verdict = f"[red]{outcome['differing_count']} rows differ[/red] e.g. {outcome['differing'][:3]}"
+            verdict = Text.assemble(
+                (f"{outcome['differing_count']} rows differ", "red"), f" e.g. {outcome['differing'][:3]}"
+            )
         table.add_row(name, str(outcome["rows"]), verdict)
     console.print(table)
     if not result.settled:
         console.print(
-            f"[yellow]The live coordinator kept applying events while it was compared ({result.rounds} "
+            f"The live coordinator kept applying events while it was compared ({result.rounds} "
             "times): the comparison is not of one state. Run it again when the coordinator is quieter, "
-            "or stop it first.[/yellow]"
+            "or stop it first.",
+            style="yellow",
         )
         raise typer.Exit(3)
     if result.identical:
-        console.print("[green]The replay is identical.[/green]")
+        console.print("The replay is identical.", style="green")
     elif result.live_through > result.stream_last:
         console.print(
-            f"[red]The replay differs: the live coordinator had got to sequence {result.live_through}, "
+            f"The replay differs: the live coordinator had got to sequence {result.live_through}, "
             f"but this stream ends at {result.stream_last}: it lacks messages the coordinator applied "
-            "(a stream restored from an older backup, or another deployment's stream).[/red]"
+            "(a stream restored from an older backup, or another deployment's stream).",
+            style="red",
         )
     else:
         console.print(
-            "[red]The replay differs: the coordinator's record is not a function of its stream. "
-            "That is a bug; please report it with this output.[/red]"
+            "The replay differs: the coordinator's record is not a function of its stream. "
+            "That is a bug; please report it with this output.",
+            style="red",
         )
     raise typer.Exit(0 if result.identical else 1)
 
@@ -274,7 +288,7 @@ def stream_restore(
     try:
         summary = restore_stream(nats_url, file, replicas)
     except BackupError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"{exc}", style="red")
         raise typer.Exit(1) from exc
     console.print(
         f"Restored {summary.messages} messages (sequences {summary.first_sequence}–{summary.last_sequence}); "
@@ -304,9 +318,10 @@ def doctor(
                 )
             )
     for check in checks:
-        mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
+        mark = ("✓", "green") if check.ok else ("✗", "red")
         console.print(
-            f"{mark} {check.name}: {check.detail}" + (f"\n    → {check.advice}" if check.advice else "")
+            Text.assemble(mark, f" {check.name}: {check.detail}")
+            + Text(f"\n    → {check.advice}" if check.advice else "")
         )
     bad = [c for c in checks if not c.ok]
     console.print(f"\n{len(checks) - len(bad)} fine, {len(bad)} to look at.")
@@ -340,7 +355,7 @@ def redrive_dead_letter(letter_id: int, service: Service = "coordinator") -> Non
     try:
         outcome = redrive(service, letter_id)
     except LookupError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"{exc}", style="red")
         raise typer.Exit(1) from exc
     console.print(f"dead letter {letter_id}: {outcome}")
     raise typer.Exit(0 if outcome in ("applied", "duplicate") or outcome.startswith("already") else 1)
@@ -364,7 +379,7 @@ def move_county(
     try:
         report = move(county, from_database, to_database, nats_url, resume=resume)
     except MoveRefused as exc:
-        console.print(f"[red]Not moved: {exc}[/red]")
+        console.print(f"Not moved: {exc}", style="red")
         raise typer.Exit(1) from exc
     table = Table("partition", "events replayed", "matches before → after", "new events to publish")
     for side in (report.source, report.target):
@@ -378,7 +393,8 @@ def move_county(
     console.print(table)
     regions = {report.source.name: report.plan.source_regions, report.target.name: report.plan.target_regions}
     console.print(
-        f"[green]{county} moved from {report.source.name} to {report.target.name}.[/green] Start them with:"
+        Text.assemble((f"{county} moved from {report.source.name} to {report.target.name}.", "green")),
+        "Start them with:",
     )
     for name, owned in regions.items():
         console.print(f"  {name}: COORDINATOR_PARTITION={name} COORDINATOR_REGIONS='{json.dumps(owned)}'")
@@ -430,7 +446,7 @@ def add_coordinator(
             create_account(session, username, name, password)
             session.commit()
     except SifangError as exc:
-        console.print(f"[red]{exc.field}: {exc.message}[/red]")
+        console.print(f"{exc.field}: {exc.message}", style="red")
         raise typer.Exit(1) from exc
     finally:
         engine.dispose()
@@ -457,7 +473,7 @@ def add_portal_account(
     from shared.stakeholder.portal.service import create_account
 
     if service not in STAKEHOLDER_SERVICES:
-        console.print(f"[red]service: one of {', '.join(STAKEHOLDER_SERVICES)}[/red]")
+        console.print(f"service: one of {', '.join(STAKEHOLDER_SERVICES)}", style="red")
         raise typer.Exit(1)
     password = (
         sys.stdin.readline().rstrip("\n")
@@ -469,12 +485,12 @@ def add_portal_account(
         with Session(engine) as session:
             org = session.get(Organisation, organisation)
             if org is None:
-                console.print(f"[red]organisation: no organisation {organisation!r} at {service}[/red]")
+                console.print(f"organisation: no organisation {organisation!r} at {service}", style="red")
                 raise typer.Exit(1)
             create_account(session, org, username, name, password, role, "operator")
             session.commit()
     except SifangError as exc:
-        console.print(f"[red]{exc.field}: {exc.message}[/red]")
+        console.print(f"{exc.field}: {exc.message}", style="red")
         raise typer.Exit(1) from exc
     finally:
         engine.dispose()
@@ -510,7 +526,7 @@ def issue_token(
                 + (f"; acts for {token.coordinator}" if token.coordinator else "")
             )
     except SifangError as exc:
-        console.print(f"[red]{exc.field}: {exc.message}[/red]")
+        console.print(f"{exc.field}: {exc.message}", style="red")
         raise typer.Exit(1) from exc
     console.print(summary)
     console.print("It is shown this once; send it as Authorization: Bearer <token>:")
@@ -550,7 +566,7 @@ def revoke_token(token_id: str) -> None:
             session.commit()
             done = f"token {token.id} ({token.name}) revoked at {token.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
     except SifangError as exc:
-        console.print(f"[red]{exc.message}[/red]")
+        console.print(f"{exc.message}", style="red")
         raise typer.Exit(1) from exc
     console.print(done)
 

@@ -282,7 +282,6 @@ def test_what_a_coordinators_token_does_carries_their_verified_name(
 def test_operators_issue_list_and_revoke_tokens_from_the_command_line(
     service_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rich.console import Console
     from typer.testing import CliRunner
 
     from sifang import cli
@@ -293,7 +292,7 @@ def test_operators_issue_list_and_revoke_tokens_from_the_command_line(
     monkeypatch.setenv("COORDINATOR_DATABASE_URL", url)
     monkeypatch.setenv("COLUMNS", "200")
     # The CLI's console took its width when it was imported: in a pytest-xdist worker, 80 columns.
-    monkeypatch.setattr(cli, "console", Console(width=200))
+    monkeypatch.setattr(cli, "console", cli.inert_console(width=200))
     runner = CliRunner()
     issued = runner.invoke(
         app, ["tokens", "issue", "--name", "张主任", "--scope", "run:meetings", "--coordinator", "zhang"]
@@ -322,3 +321,28 @@ def test_operators_issue_list_and_revoke_tokens_from_the_command_line(
         assert row is not None and row.revoked_at is not None
     engine.dispose()
     assert runner.invoke(app, ["tokens", "revoke", "nope"]).exit_code == 1
+
+
+def test_the_command_line_prints_names_as_they_are_never_as_markup(
+    service_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name someone chose is shown as typed: rich's markup (a closing tag with no opening one
+    used to stop the command with a MarkupError) and emoji codes stay text, in tables and in
+    error lines alike."""
+    from typer.testing import CliRunner
+
+    from sifang import cli
+    from sifang.cli import app
+
+    monkeypatch.setenv("COORDINATOR_DATABASE_URL", service_database("coordinator"))
+    monkeypatch.setattr(cli, "console", cli.inert_console(width=300))
+    hostile = "[/red][bold]县数据团队[link=http://example.invalid]点此[/link] :thumbs_up: <script>"
+    runner = CliRunner()
+    issued = runner.invoke(app, ["tokens", "issue", "--name", hostile, "--scope", "read:book"])
+    assert issued.exit_code == 0, issued.output
+    assert hostile in issued.output
+    listed = runner.invoke(app, ["tokens", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert hostile in listed.output and "👍" not in listed.output
+    refused = runner.invoke(app, ["tokens", "revoke", "[/x] :smile:"])
+    assert refused.exit_code == 1 and "[/x] :smile:" in refused.output, refused.output
