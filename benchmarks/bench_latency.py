@@ -8,7 +8,9 @@ for villages of those counties in turn at ``--rate`` per second for ``--seconds`
 subscriber on ``sifang.match.proposed.>`` notes when each need's first proposal arrives. The
 baseline is the same hops without a database: a bare FastAPI endpoint (``bench_stakeholder``)
 that validates the need and publishes it to JetStream, and the same subscriber seeing it, at the
-same rate. Reported: p50, p90, p99 and max of each, and the ratio of the p99s.
+same rate. Reported: p50, p90, p99 and max of each, and the ratio of the p99s; and the platform's
+two legs, from a third subscriber on the need events: the stakeholder service (POST → the need
+on the stream) and the coordinator (the need → ``match.proposed``).
 """
 
 import argparse
@@ -73,12 +75,25 @@ async def _measure(
     id_of: Any,
     rate: float,
     seconds: float,
-) -> Latencies:
-    """Post at ``rate`` for ``seconds``; the time from each POST to its event on ``subject``."""
+    waypoint: str | None = None,
+) -> list[Latencies]:
+    """Post at ``rate`` for ``seconds``; the time from each POST to its event on ``subject``.
+    With ``waypoint`` (the subject of the need's own event), also the two legs: POST → the need
+    on the stream (the stakeholder service and its relay), and the need → ``subject`` (the
+    coordinator and its relay)."""
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
+    passed: dict[str, float] = {}
     posted, all_seen = asyncio.Event(), asyncio.Event()
     connection = await nats.connect(nats_url, **credentials)
+
+    async def on_waypoint(message: Any) -> None:
+        key = id_of(json.loads(message.data))
+        if key is not None and key not in passed:
+            passed[key] = time.perf_counter()
+
+    if waypoint is not None:
+        await connection.subscribe(waypoint, cb=on_waypoint)
 
     async def on_message(message: Any) -> None:
         key = id_of(json.loads(message.data))
@@ -112,7 +127,21 @@ async def _measure(
         await asyncio.wait_for(all_seen.wait(), timeout=15)
     await connection.close()
     latencies = [seen[k] - sent[k] for k in sent if k in seen]
-    return Latencies(name, latencies, len(set(sent) - set(seen)))
+    results = [Latencies(name, latencies, len(set(sent) - set(seen)))]
+    if waypoint is not None:
+        results += [
+            Latencies(
+                "… of which POST → the need on the stream",
+                [passed[k] - sent[k] for k in sent if k in passed],
+                len(set(sent) - set(passed)),
+            ),
+            Latencies(
+                "… and the need on the stream → match.proposed",
+                [seen[k] - passed[k] for k in sent if k in passed and k in seen],
+                sum(1 for k in sent if k not in passed or k not in seen),
+            ),
+        ]
+    return results
 
 
 def _register(platform: Platform, service: str, name: str, region: str) -> dict[str, str]:
@@ -155,7 +184,7 @@ def run(rate: float, seconds: float, resolve_at: str = "event") -> list[Latencie
                     timeout=30,
                 ).raise_for_status()
             time.sleep(3)  # the courses are in the coordinator's book
-            service = asyncio.run(
+            platform_rows = asyncio.run(
                 _measure(
                     f"POST /needs → match.proposed (platform, SQLite, re-solved at each {resolve_at})",
                     platform.url("community") + "/needs",
@@ -166,6 +195,7 @@ def run(rate: float, seconds: float, resolve_at: str = "event") -> list[Latencie
                     lambda event: event.get("data", {}).get("need_id"),
                     rate,
                     seconds,
+                    waypoint="sifang.community.*.need.published",
                 )
             )
             with _uvicorn(
@@ -173,7 +203,7 @@ def run(rate: float, seconds: float, resolve_at: str = "event") -> list[Latencie
                 {"NATS_URL": platform.nats_url, **_nats_env(credentials)},
                 Path(directory) / "bare.log",
             ) as bare_url:
-                baseline = asyncio.run(
+                (baseline,) = asyncio.run(
                     _measure(
                         "bare endpoint → its event (no database)",
                         bare_url + "/needs",
@@ -188,7 +218,7 @@ def run(rate: float, seconds: float, resolve_at: str = "event") -> list[Latencie
                 )
         finally:
             platform.stop()
-    return [service, baseline]
+    return [*platform_rows, baseline]
 
 
 def _nats_env(credentials: dict[str, str]) -> dict[str, str]:
@@ -213,7 +243,7 @@ def main(argv: list[str] | None = None) -> list[Latencies]:
     print("\n| path | seen | missing | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.row())
-    service, baseline = rows
+    service, baseline = rows[0], rows[-1]
     ratio = service.percentile(0.99) / baseline.percentile(0.99)
     print(f"\np99 ratio (platform ÷ bare): {ratio:.1f}; goal: platform p99 ≤ 30 ms")
     return rows
