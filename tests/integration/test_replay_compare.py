@@ -2,6 +2,7 @@
 databases of the deployment's kind that are gone afterwards."""
 
 import asyncio
+import contextlib
 import shutil
 import time
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nats.js.errors import NotFoundError
 from sqlalchemy import Engine, create_engine, inspect, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -618,11 +620,15 @@ async def test_a_rebuild_through_a_deleted_message_stops_before_the_next(
 
 
 async def _acknowledged(nats: LocalNats, sequence: int) -> None:
-    """Until the coordinator's durable consumer has acknowledged ``sequence``."""
+    """Until the coordinator's durable consumer has acknowledged ``sequence``. The consumer may
+    not exist yet: the harness's task creates it when it first runs."""
     link = NatsLink(nats.url, "test-acks")
     js = await link.jetstream()
     deadline = time.monotonic() + 15
-    while (await js.consumer_info(STREAM_NAME, "coordinator")).ack_floor.stream_seq < sequence:
+    while True:
+        with contextlib.suppress(NotFoundError):
+            if (await js.consumer_info(STREAM_NAME, "coordinator")).ack_floor.stream_seq >= sequence:
+                break
         assert time.monotonic() < deadline, "the coordinator did not acknowledge in time"
         await asyncio.sleep(0.05)
     await link.close()
