@@ -288,7 +288,7 @@ def stream_restore(
     try:
         summary = restore_stream(nats_url, file, replicas)
     except BackupError as exc:
-        console.print(f"{exc}", style="red")
+        console.print(str(exc), style="red")
         raise typer.Exit(1) from exc
     console.print(
         f"Restored {summary.messages} messages (sequences {summary.first_sequence}–{summary.last_sequence}); "
@@ -319,10 +319,8 @@ def doctor(
             )
     for check in checks:
         mark = ("✓", "green") if check.ok else ("✗", "red")
-        console.print(
-            Text.assemble(mark, f" {check.name}: {check.detail}")
-            + Text(f"\n    → {check.advice}" if check.advice else "")
-        )
+        advice = f"\n    → {check.advice}" if check.advice else ""
+        console.print(Text.assemble(mark, f" {check.name}: {check.detail}{advice}"))
     bad = [c for c in checks if not c.ok]
     console.print(f"\n{len(checks) - len(bad)} fine, {len(bad)} to look at.")
     raise typer.Exit(1 if bad else 0)
@@ -355,7 +353,7 @@ def redrive_dead_letter(letter_id: int, service: Service = "coordinator") -> Non
     try:
         outcome = redrive(service, letter_id)
     except LookupError as exc:
-        console.print(f"{exc}", style="red")
+        console.print(str(exc), style="red")
         raise typer.Exit(1) from exc
     console.print(f"dead letter {letter_id}: {outcome}")
     raise typer.Exit(0 if outcome in ("applied", "duplicate") or outcome.startswith("already") else 1)

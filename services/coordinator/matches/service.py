@@ -543,9 +543,6 @@ def _open_needs_query(root: str, county: str) -> Select[BookNeed]:
 
 @lru_cache(maxsize=8192)
 def _open_offers_query(root: str, county: str) -> Select[BookOffer]:
-    branches = sorted({root, *SERVES.get(root, ())})
-    category = or_(*(in_category(BookOffer.category, b) for b in branches))
-    # Offers of a broader category (``training``) serve narrower needs (``training.livestream``).
     covering = select(BookOfferArea.offer_id).where(
         or_(BookOfferArea.prefix.in_(_area_prefixes(county)), code_starts_with(BookOfferArea.prefix, county))
     )
@@ -555,9 +552,8 @@ def _open_offers_query(root: str, county: str) -> Select[BookOffer]:
         # the offers whose area covers the county, looked up by id: few, where "open" is most
         else and_(unindexed(BookOffer.status) == "open", BookOffer.id.in_(covering))
     )
-    return (
-        select(BookOffer).where(where).where(or_(category, BookOffer.category == root)).order_by(BookOffer.id)
-    )
+    # Offers of a broader category (``training``) serve narrower needs (``training.livestream``).
+    return select(BookOffer).where(where).where(offer_categories(root)).order_by(BookOffer.id)
 
 
 @lru_cache(maxsize=1)
