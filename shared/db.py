@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
@@ -29,11 +29,14 @@ __all__ = [
     "UtcDateTime",
     "WriteGate",
     "add_row",
+    "kept",
     "make_engine",
     "metadata_of",
     "rows_in_bulk",
     "utcnow",
 ]
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the gate or SQLite's lock before failing
 
@@ -223,6 +226,23 @@ class UnitOfWork:
         self.session.commit()
         if self._after_commit is not None:
             self._after_commit()
+
+
+_KEPT = "sifang.kept"  # session.info: objects held for the session's life (see ``kept``)
+
+
+def kept(session: Session, instance: T) -> T:
+    """``instance``, held by the session for as long as the session lives.
+
+    The session's identity map holds its objects weakly: one that nothing else refers to is
+    dropped at once, and the next ``session.get`` of it reads it again with a SELECT (and a
+    flush before it). For the few rows a batch of events looks up again and again — the
+    publishing organisation, a market cell — holding them makes every look-up after the first
+    free. The session drops them when it is closed; after a commit they are expired as usual.
+    """
+    if instance is not None:
+        session.info.setdefault(_KEPT, {})[id(instance)] = instance
+    return instance
 
 
 _BULK_ROWS = "sifang.bulk_rows"  # session.info: the rows ``add_row`` keeps for ``rows_in_bulk``

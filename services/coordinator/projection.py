@@ -38,7 +38,7 @@ from services.coordinator.matches.service import CREATED_MATCHES, RESOLVE_DUE, M
 from services.coordinator.mediation.models import Dispute
 from services.coordinator.projects.models import Project
 from services.coordinator.registry.models import RegisteredOrganisation
-from shared.db import utcnow
+from shared.db import kept, utcnow
 from shared.errors import SifangError
 from shared.events.data import (
     ClockTicked,
@@ -80,7 +80,7 @@ def prerequisite(session: Session, checked: CheckedEvent) -> Wait | None:
     if envelope.source_kind == "coordinator" or isinstance(data, OrganisationRegistered):
         return None
     org_id = envelope.source_org
-    org = session.get(RegisteredOrganisation, org_id)
+    org = kept(session, session.get(RegisteredOrganisation, org_id))  # a batch asks again and again
     if org is None:
         return Wait(f"organisation:{org_id}", f"organisation {org_id} has not been registered yet")
     if org.kind != envelope.source_kind:

@@ -32,6 +32,7 @@ from services.coordinator.market.rules import (
 )
 from services.coordinator.matches.lifecycle import MatchStatus
 from services.coordinator.matches.models import Match
+from shared.db import kept
 from shared.events.data import MarketSignal
 from shared.events.envelope import derived_event_id
 from shared.requirements import qualities_of, requirements_of
@@ -112,7 +113,7 @@ def follow_listing(
 
 
 def _cell(session: Session, key: CellKey, at: datetime, rule: SignalRule) -> MarketCell:
-    cell = session.get(MarketCell, key)
+    cell = kept(session, session.get(MarketCell, key))  # a batch's listings fall in few cells
     if cell is None:
         county, family, dimension, month = key
         cell = MarketCell(
@@ -131,7 +132,7 @@ def _cell(session: Session, key: CellKey, at: datetime, rule: SignalRule) -> Mar
             reason={},
             updated_at=at,
         )
-        session.add(cell)
+        session.add(kept(session, cell))
     return cell
 
 

@@ -67,7 +67,9 @@ def offer_changed(event: Applied[OfferData], uow: UnitOfWork, *, policy: MatchPo
         return
     assert isinstance(row, BookOffer)
     follow_listing(session, was, contribution_of(row), event.cause, MARKET_RULE)
-    matches.resolve_changed(session, old | partitions_for_offer(session, row), policy, event.cause)
+    # its matches are in ``old`` already (a new offer has none)
+    now = partitions_for_offer(session, row, with_matches=False)
+    matches.resolve_changed(session, old | now, policy, event.cause)
     matches.share_offers(session, [row], policy, event.cause)  # also when no need of ours wants it
 
 

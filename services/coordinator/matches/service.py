@@ -116,8 +116,9 @@ def _area_prefixes(county: str) -> list[str]:
     return [county[:2], county[:4], county]
 
 
-def partitions_for_offer(session: Session, offer: BookOffer) -> set[str]:
-    """The partitions an offer can take part in, and those where it has matches."""
+def partitions_for_offer(session: Session, offer: BookOffer, *, with_matches: bool = True) -> set[str]:
+    """The partitions an offer can take part in, and those where it has matches (unless the
+    caller knows them already: ``with_matches=False``)."""
     prefixes = sorted({significant_prefix(a) for a in offer.service_area})
     roots = _roots_served_by(offer.category)
     found: set[str] = set()
@@ -145,6 +146,8 @@ def partitions_for_offer(session: Session, offer: BookOffer) -> set[str]:
         ):
             rows = session.execute(sourcing.where(where).distinct())
             found |= {partition_of(category, region) for category, region in rows}
+    if not with_matches:
+        return found
     held = select(Match.partition).where(Match.offer_id == offer.id, Match.status.in_(ACTIVE)).distinct()
     return found | set(session.scalars(held))
 
@@ -491,15 +494,34 @@ def resolve_changed(session: Session, partitions: set[str], policy: MatchPolicy,
     if policy.resolve_at == "event":
         resolve_all(session, partitions, policy, cause)
         return
-    if not partitions:
-        return
+    waiting = _known_waiting(session)
+    unknown = partitions - waiting
+    if not unknown:
+        return  # all of them wait already: their point is on its way
     marked = set(
-        session.scalars(select(DirtyPartition.partition).where(DirtyPartition.partition.in_(partitions)))
+        session.scalars(select(DirtyPartition.partition).where(DirtyPartition.partition.in_(unknown)))
     )
-    any_waiting = bool(marked) or session.scalar(select(DirtyPartition.partition).limit(1)) is not None
-    session.add_all(DirtyPartition(partition=p, since=cause.time) for p in sorted(partitions - marked))
+    any_waiting = (
+        bool(waiting or marked) or session.scalar(select(DirtyPartition.partition).limit(1)) is not None
+    )
+    session.add_all(DirtyPartition(partition=p, since=cause.time) for p in sorted(unknown - marked))
+    waiting |= unknown
     if not any_waiting:  # else their point is on its way already: it solves these too
         session.info[RESOLVE_DUE] = True
+
+
+# session.info: (transaction, the partitions known to be waiting in it), so that a batch's
+# events ask the database only about partitions none of them has marked yet
+_WAITING = "sifang.waiting_partitions"
+
+
+def _known_waiting(session: Session) -> set[str]:
+    transaction = session.get_transaction()
+    known: tuple[object, set[str]] | None = session.info.get(_WAITING)
+    if known is None or known[0] is not transaction:
+        known = (transaction, set())
+        session.info[_WAITING] = known
+    return known[1]
 
 
 def resolve_dirty(session: Session, policy: MatchPolicy, cause: Cause) -> None:
@@ -515,6 +537,7 @@ def resolve_dirty(session: Session, policy: MatchPolicy, cause: Cause) -> None:
     now = waiting[: policy.resolve_batch]
     for dirty in now:
         session.delete(dirty)
+    session.info.pop(_WAITING, None)  # what this transaction knew to be waiting is not any more
     resolve_all(session, {d.partition for d in now}, policy, cause)
     if len(waiting) > len(now):
         session.info[RESOLVE_DUE] = True
