@@ -29,6 +29,7 @@ __all__ = [
     "UtcDateTime",
     "WriteGate",
     "add_row",
+    "append_row",
     "kept",
     "make_engine",
     "metadata_of",
@@ -243,6 +244,41 @@ def kept(session: Session, instance: T) -> T:
     if instance is not None:
         session.info.setdefault(_KEPT, {})[id(instance)] = instance
     return instance
+
+
+# session.info: (the transaction, {table: rows}) that ``append_row`` keeps until its commit
+_APPENDED = "sifang.appended_rows"
+
+
+def append_row(session: Session, model: type[Base], **values: Any) -> None:
+    """Add a new row to a table that the transaction only appends to and never reads back
+    (the event log, a consumer's inbox): written with the others of its table in one INSERT
+    just before the transaction commits, and never if it rolls back.
+
+    Such rows then take no part in the flushes before each query of the transaction (each a
+    round of the ORM's bookkeeping): a batch of events writes its log and inbox rows at once.
+    """
+    transaction = session.get_transaction()
+    if transaction is None or session.get_nested_transaction() is not None:
+        session.add(model(**values))  # no transaction to keep them for, or a savepoint's own
+        return
+    kept: tuple[object, dict[type[Base], list[dict[str, Any]]]] | None = session.info.get(_APPENDED)
+    if kept is None or kept[0] is not transaction:
+        kept = (transaction, {})
+        session.info[_APPENDED] = kept
+    kept[1].setdefault(model, []).append(values)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_appended(session: Session) -> None:
+    kept = session.info.pop(_APPENDED, None)
+    if kept is None:
+        return
+    if kept[0] is not session.get_transaction() or session.get_nested_transaction() is not None:
+        session.info[_APPENDED] = kept  # a savepoint commits: the rows wait for their transaction
+        return
+    for model, rows in kept[1].items():  # NULLs as values: rows with and without one go together
+        session.execute(insert(model).execution_options(render_nulls=True), rows)
 
 
 _BULK_ROWS = "sifang.bulk_rows"  # session.info: the rows ``add_row`` keeps for ``rows_in_bulk``

@@ -60,15 +60,17 @@ def stakeholder_consumer(
             after_commit()
 
     name = consumer_name(settings)
+    projection = CoordinatorProjection(
+        settings.match_policy,
+        consumer=name,
+        hold_timeout=timedelta(seconds=settings.hold_timeout_seconds),
+    )
     return EventConsumer(
         name=name,
         filter_subjects=consumer_filters(settings.regions),
         session_factory=runtime.session_factory,
-        handler=CoordinatorProjection(
-            settings.match_policy,
-            consumer=name,
-            hold_timeout=timedelta(seconds=settings.hold_timeout_seconds),
-        ),
+        handler=projection,
+        read_ahead=projection.read_ahead,
         max_deliver=settings.max_deliver,
         backoff=settings.backoff,
         ack_wait=settings.ack_wait,

@@ -21,11 +21,14 @@ carries a coordinator's withdrawal or nudge; every event they cause has an id de
 them. So the state is a function of the stream alone.
 """
 
+from collections.abc import Sequence
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.coordinator.book.service import listing_key, listing_model
+from services.coordinator.book.models import BookNeed, BookOffer
+from services.coordinator.book.service import find_listing, listing_key, listing_model, read_ahead
 from services.coordinator.bootstrap import build_bus
 from services.coordinator.bus import Applied, InTransaction, MessageBus
 from services.coordinator.clock import request_resolve
@@ -91,7 +94,7 @@ def prerequisite(session: Session, checked: CheckedEvent) -> Wait | None:
     match data:
         case NeedData() | OfferData() if data.version > 1:  # a first version waits for nothing
             side, listing_id = listing_key(data)
-            row = session.get(listing_model(data), listing_id)
+            row = find_listing(session, listing_model(data), listing_id)
             have = row.version if row is not None else 0
             if data.version > have + 1:
                 return Wait(
@@ -100,7 +103,7 @@ def prerequisite(session: Session, checked: CheckedEvent) -> Wait | None:
                 )
         case NeedWithdrawn() | OfferWithdrawn():
             side, listing_id = listing_key(data)
-            row = session.get(listing_model(data), listing_id)
+            row = find_listing(session, listing_model(data), listing_id)
             wanted = data.version or 1
             if row is None or row.version < wanted:
                 return Wait(
@@ -191,6 +194,21 @@ class CoordinatorProjection:
         self.consumer = consumer
         self.hold_timeout = hold_timeout
         self.bus: MessageBus = build_bus(self.policy, consumer, hold_timeout)
+
+    def read_ahead(self, session: Session, batch: Sequence[CheckedEvent]) -> None:
+        """Before a batch is applied: read in one query each what its events would look up one
+        at a time — the publishing organisations, the needs and offers they are about — and
+        hold it for the transaction (``kept``, ``book.service.read_ahead``)."""
+        publishers = {c.envelope.source_org for c in batch if c.envelope.source_kind != "coordinator"}
+        if publishers:
+            known = select(RegisteredOrganisation).where(RegisteredOrganisation.id.in_(publishers))
+            for org in session.scalars(known):
+                kept(session, org)
+        listings = [
+            c.data for c in batch if isinstance(c.data, NeedData | OfferData | NeedWithdrawn | OfferWithdrawn)
+        ]
+        for model in (BookNeed, BookOffer):
+            read_ahead(session, model, (listing_key(d)[1] for d in listings if listing_model(d) is model))
 
     def __call__(self, session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
         """Apply one checked event, or hold it; raises EventRejected for one that must not apply."""

@@ -53,7 +53,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import utcnow
+from shared.db import append_row, utcnow
 from shared.events.envelope import InvalidEvent
 from shared.events.validation import CheckedEvent, check_event
 from shared.messaging.models import DeadLetter, InboxEntry
@@ -67,6 +67,7 @@ from shared.messaging.nats import (
 from shared.tracing import applying
 
 __all__ = [
+    "BatchReader",
     "ConsumerState",
     "Delivery",
     "DuplicateCheck",
@@ -150,6 +151,8 @@ class ConsumerState:
 EventHandler = Callable[[Session, CheckedEvent, Delivery], None]
 # Given an event whose id was applied already: why this copy is not the same event, or None.
 DuplicateCheck = Callable[[Session, CheckedEvent], str | None]
+# reads ahead, in the batch's transaction, what its events will look up (see ``process_batch``)
+BatchReader = Callable[[Session, Sequence[CheckedEvent]], None]
 
 
 def is_infrastructure_failure(exc: BaseException) -> bool:
@@ -181,6 +184,7 @@ class EventConsumer:
         check_duplicate: DuplicateCheck | None = None,
         batch_size: int = 1,
         apply_alone: Sequence[str] = (),
+        read_ahead: BatchReader | None = None,
     ) -> None:
         self.name = name
         self.filter_subjects = list(filter_subjects)
@@ -196,6 +200,7 @@ class EventConsumer:
         # subjects (patterns) whose events get a transaction of their own: a batch is cut before
         # and after each, so their (slow) work never holds back the commit of cheaper events
         self.apply_alone = list(apply_alone)
+        self._read_ahead = read_ahead  # reads what a batch's events will look up, before them
         self.state = ConsumerState()
         self._runs = 0  # bumped when a run is cancelled: a batch still being applied then gives up
 
@@ -367,12 +372,14 @@ class EventConsumer:
                 ).first()
                 if seen is not None:
                     return None
+                if self._read_ahead is not None:
+                    self._read_ahead(session, checked)
                 for event, delivery in zip(checked, deliveries, strict=True):
                     if self._runs != run:  # stopped meanwhile: nothing will be acked, keep nothing
                         raise asyncio.CancelledError("the consumer stopped")
                     with applying(self.name, event.envelope):
                         self._handler(session, event, delivery)
-                    session.add(self._inbox_entry(event.envelope.id, delivery))
+                    self._record_applied(session, event.envelope.id, delivery)
                 session.commit()
         except asyncio.CancelledError:
             return None
@@ -428,7 +435,7 @@ class EventConsumer:
                 try:
                     with applying(self.name, envelope):
                         self._handler(session, checked, delivery)
-                    session.add(self._inbox_entry(envelope.id, delivery))
+                    self._record_applied(session, envelope.id, delivery)
                     session.commit()
                 except EventRejected as exc:
                     session.rollback()
@@ -449,9 +456,11 @@ class EventConsumer:
         log.info("applied %s (seq %s)", envelope.type, delivery.stream_sequence, extra=extra)
         return self._resumed(Outcome.APPLIED)
 
-    def _inbox_entry(self, event_id: str, delivery: Delivery) -> InboxEntry:
-        """The row saying this consumer applied ``event_id``: added with its effects."""
-        return InboxEntry(consumer=self.name, event_id=event_id, stream_sequence=delivery.stream_sequence)
+    def _record_applied(self, session: Session, event_id: str, delivery: Delivery) -> None:
+        """The row saying this consumer applied ``event_id``: written with its effects, at the
+        commit (nothing reads it back in the transaction)."""
+        values = {"consumer": self.name, "event_id": event_id, "stream_sequence": delivery.stream_sequence}
+        append_row(session, InboxEntry, **values)
 
     def _resumed(self, outcome: Outcome) -> Outcome:
         if self.state.paused_since is not None:

@@ -131,12 +131,11 @@ def _eventually(probe: Callable[[], Any], timeout: float = 20.0, interval: float
 
 def _log(coordinator: Coordinator, *events: tuple[str, CloudEvent]) -> list[int]:
     """Append events to the coordinator's log as if it had applied them; their positions."""
-    positions = []
     with coordinator.sessions() as session:
-        for subject, event in events:
-            position = (session.scalar(select(func.max(EventLogEntry.position))) or 0) + 1
+        last = session.scalar(select(func.max(EventLogEntry.position))) or 0
+        positions = [last + k for k in range(1, len(events) + 1)]
+        for position, (subject, event) in zip(positions, events, strict=True):
             log_event(session, event, subject, 10**9 + position)  # never on the stream in these tests
-            positions.append(position)
         session.commit()
     return positions
 

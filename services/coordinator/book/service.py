@@ -2,20 +2,31 @@
 events. Each event carries the listing's whole state and version, so a late copy of an older
 state never overwrites a newer one; only the organisation that published a listing changes it."""
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookListing, BookNeed, BookOffer, BookOfferArea
+from shared.db import kept
 from shared.errors import Forbidden
 from shared.events.data import NeedData, NeedWithdrawn, OfferData, OfferWithdrawn
 from shared.regions import significant_prefix
 
-__all__ = ["listing_key", "listing_model", "sync_offer_areas", "upsert_listing", "withdraw_listing"]
+__all__ = [
+    "find_listing",
+    "listing_key",
+    "listing_model",
+    "read_ahead",
+    "sync_offer_areas",
+    "upsert_listing",
+    "withdraw_listing",
+]
 
 ListingEvent = NeedData | OfferData | NeedWithdrawn | OfferWithdrawn
+Listing = TypeVar("Listing", bound=BookListing)
 
 
 def listing_model(data: ListingEvent) -> type[BookListing]:
@@ -27,6 +38,38 @@ def listing_key(data: ListingEvent) -> tuple[str, str]:
     if isinstance(data, NeedData | NeedWithdrawn):
         return "need", data.need_id
     return "offer", data.offer_id
+
+
+# session.info: (transaction, the listings read ahead and found missing from the book in it)
+_ABSENT = "sifang.absent_listings"
+
+
+def _absent(session: Session) -> set[tuple[type[BookListing], str]]:
+    transaction = session.get_transaction()
+    known: tuple[object, set[tuple[type[BookListing], str]]] | None = session.info.get(_ABSENT)
+    if known is None or known[0] is not transaction:
+        known = (transaction, set())
+        session.info[_ABSENT] = known
+    return known[1]
+
+
+def read_ahead(session: Session, model: type[BookListing], ids: Iterable[str]) -> None:
+    """Read the listings ``ids`` of a batch of events in one query, ahead of the events: those
+    in the book are held by the session for its look-ups, those not are remembered as missing
+    (until ``upsert_listing`` adds them), so :func:`find_listing` asks the database for neither."""
+    wanted = set(ids)
+    if not wanted:
+        return
+    found = {row.id: kept(session, row) for row in session.scalars(select(model).where(model.id.in_(wanted)))}
+    _absent(session).update((model, listing_id) for listing_id in wanted - found.keys())
+
+
+def find_listing(session: Session, model: type[Listing], listing_id: str) -> Listing | None:
+    """The book's copy of a listing, or None: ``session.get``, but without a query for one that
+    :func:`read_ahead` found missing in this transaction."""
+    if (model, listing_id) in _absent(session):
+        return None
+    return session.get(model, listing_id)
 
 
 def _owned(row: BookListing, organisation_id: str) -> None:
@@ -60,7 +103,7 @@ def upsert_listing(
     ``existing``: the book's copy (or None, when there is none) if the caller read it already."""
     model = listing_model(data)
     _, listing_id = listing_key(data)
-    row = session.get(model, listing_id) if isinstance(existing, str) else existing
+    row = find_listing(session, model, listing_id) if isinstance(existing, str) else existing
     new = row is None
     if row is None:
         row = model(
@@ -71,7 +114,8 @@ def upsert_listing(
             withdrawn_reason=None,
             kind=publisher_kind,
         )
-        session.add(row)
+        session.add(kept(session, row))  # held: the batch's later events about it find it
+        _absent(session).discard((model, listing_id))
     else:
         _owned(row, publisher)
         if data.version <= row.version:
@@ -102,7 +146,7 @@ def withdraw_listing(
     """Mark the listing withdrawn, with its publisher's reason."""
     model = listing_model(data)
     _, listing_id = listing_key(data)
-    row = session.get(model, listing_id)
+    row = find_listing(session, model, listing_id)
     if row is None:
         raise LookupError(f"{listing_id} is not in the book: the projection holds a withdrawal until it is")
     _owned(row, publisher)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.journal.models import EventLogEntry, PartitionRecord
-from shared.db import add_row, utcnow
+from shared.db import append_row, utcnow
 from shared.events.catalogue import CATALOGUE
 from shared.events.envelope import CloudEvent, derived_event_id, new_event_id
 from shared.messaging.outbox import record_event
@@ -86,16 +86,17 @@ def log_event(session: Session, event: CloudEvent, subject: str, stream_sequence
     The position is the last one plus one; two writers racing for it collide on its unique
     key and the loser's transaction is retried, so positions become visible in order, gapless.
     Within one transaction the last position is read once and counted on from there, and the
-    rows are written together at the next flush (inside ``rows_in_bulk``, when its block ends).
+    rows are written together just before it commits (``append_row``).
     """
     transaction = session.get_nested_transaction() or session.get_transaction()
     known = session.info.get(_LOG_POSITION)
-    if known is not None and known[0] is transaction:
+    if transaction is not None and known is not None and known[0] is transaction:
         last = known[1]
     else:
         last = session.scalar(select(func.max(EventLogEntry.position))) or 0
+        transaction = session.get_nested_transaction() or session.get_transaction()  # begun now
     session.info[_LOG_POSITION] = (transaction, last + 1)
-    add_row(
+    append_row(  # nothing reads the log back in the transaction that writes it
         session,
         EventLogEntry,
         event_id=event.id,

@@ -7,7 +7,13 @@ from functools import partial
 from pydantic import BaseModel
 
 from services.coordinator.book.models import BookNeed, BookOffer, OfferElsewhere
-from services.coordinator.book.service import listing_key, listing_model, upsert_listing, withdraw_listing
+from services.coordinator.book.service import (
+    find_listing,
+    listing_key,
+    listing_model,
+    upsert_listing,
+    withdraw_listing,
+)
 from services.coordinator.bus import Applied, Command, CommandBody, CommandHandler, EventHandler, UnitOfWork
 from services.coordinator.journal.service import Cause, current_cause
 from services.coordinator.market.rules import SignalRule
@@ -32,7 +38,7 @@ MARKET_RULE = SignalRule()  # when a county's category family is short or in glu
 
 def need_changed(event: Applied[NeedData], uow: UnitOfWork, *, policy: MatchPolicy) -> None:
     data, session = event.data, uow.session
-    before = session.get(BookNeed, data.need_id)
+    before = find_listing(session, BookNeed, data.need_id)
     old = partition_of(before.category, before.region) if before is not None else None
     was = contribution_of(before)  # to the market, before the change
     row = upsert_listing(
@@ -52,7 +58,7 @@ def need_changed(event: Applied[NeedData], uow: UnitOfWork, *, policy: MatchPoli
 
 def offer_changed(event: Applied[OfferData], uow: UnitOfWork, *, policy: MatchPolicy) -> None:
     data, session = event.data, uow.session
-    before = session.get(BookOffer, data.offer_id)
+    before = find_listing(session, BookOffer, data.offer_id)
     old = partitions_for_offer(session, before) if before is not None else set()
     was = contribution_of(before)
     row = upsert_listing(
@@ -77,7 +83,7 @@ def listing_withdrawn(
     event: Applied[NeedWithdrawn | OfferWithdrawn], uow: UnitOfWork, *, policy: MatchPolicy
 ) -> None:
     data, session = event.data, uow.session
-    was = contribution_of(session.get(listing_model(data), listing_key(data)[1]))
+    was = contribution_of(find_listing(session, listing_model(data), listing_key(data)[1]))
     row = withdraw_listing(session, data, publisher=event.publisher, at=event.envelope.time)
     follow_listing(session, was, contribution_of(row), event.cause, MARKET_RULE)
     side = "need" if isinstance(row, BookNeed) else "offer"

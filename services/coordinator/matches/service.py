@@ -104,12 +104,13 @@ def partition_of(category: str, region: str) -> str:
     return f"{root_of(category)}:{region[:6]}"
 
 
-def _roots_served_by(offer_category: str) -> set[str]:
+@lru_cache(maxsize=1024)
+def _roots_served_by(offer_category: str) -> frozenset[str]:
     roots = {root_of(offer_category)}
     roots |= {
         root for root, branches in SERVES.items() if any(is_within(offer_category, b) for b in branches)
     }
-    return roots
+    return frozenset(roots)
 
 
 def _area_prefixes(county: str) -> list[str]:
@@ -119,37 +120,60 @@ def _area_prefixes(county: str) -> list[str]:
 def partitions_for_offer(session: Session, offer: BookOffer, *, with_matches: bool = True) -> set[str]:
     """The partitions an offer can take part in, and those where it has matches (unless the
     caller knows them already: ``with_matches=False``)."""
-    prefixes = sorted({significant_prefix(a) for a in offer.service_area})
     roots = _roots_served_by(offer.category)
-    found: set[str] = set()
-    served = [root for root in roots if REGION_RULES.get(root) != "origin"]
+    served = tuple(sorted(root for root in roots if REGION_RULES.get(root) != "origin"))
+    sourced = tuple(sorted(root for root in roots if REGION_RULES.get(root) == "origin"))
+    queries: list[Select[str, str]] = []
     if served:
-        query = (
-            select(BookNeed.category, BookNeed.region)
-            .where(BookNeed.status == "open", or_(*(in_category(BookNeed.category, r) for r in served)))
-            .where(or_(*(code_starts_with(BookNeed.region, p) for p in prefixes)))
-            .distinct()
-        )
-        found |= {partition_of(category, region) for category, region in session.execute(query)}
-    sourced = [root for root in roots if REGION_RULES.get(root) == "origin"]
+        prefixes = tuple(sorted({significant_prefix(a) for a in offer.service_area}))
+        queries.append(_needs_served_within(served, prefixes))
     if sourced:
-        # needs whose sourcing area holds the offer's origin: in its county, or province- or
-        # city-wide (their partitions are named by the six-digit code of the province or city)
-        origin = offer.region
-        sourcing = select(BookNeed.category, BookNeed.region).where(
-            BookNeed.status == "open", or_(*(in_category(BookNeed.category, r) for r in sourced))
-        )
-        # two queries, each answered from the (status, region) index, rather than one OR
-        for where in (
-            code_starts_with(BookNeed.region, origin[:6]),
-            BookNeed.region.in_((f"{origin[:2]}0000", f"{origin[:4]}00")),
-        ):
-            rows = session.execute(sourcing.where(where).distinct())
-            found |= {partition_of(category, region) for category, region in rows}
+        queries.extend(_needs_sourcing_from(sourced, offer.region[:6]))
+    found = {
+        partition_of(category, region) for query in queries for category, region in session.execute(query)
+    }
     if not with_matches:
         return found
-    held = select(Match.partition).where(Match.offer_id == offer.id, Match.status.in_(ACTIVE)).distinct()
-    return found | set(session.scalars(held))
+    return found | set(session.scalars(_partitions_of_offer_matches(), {"offer_id": offer.id}))
+
+
+# The statements of ``partitions_for_offer``, built once for each category and area they read.
+@lru_cache(maxsize=8192)
+def _needs_served_within(roots: tuple[str, ...], prefixes: tuple[str, ...]) -> Select[str, str]:
+    """The open needs under ``roots`` in an area (``prefixes``) an offer serves."""
+    return (
+        select(BookNeed.category, BookNeed.region)
+        .where(BookNeed.status == "open", or_(*(in_category(BookNeed.category, r) for r in roots)))
+        .where(or_(*(code_starts_with(BookNeed.region, p) for p in prefixes)))
+        .distinct()
+    )
+
+
+@lru_cache(maxsize=8192)
+def _needs_sourcing_from(roots: tuple[str, ...], county: str) -> tuple[Select[str, str], ...]:
+    """The open needs under ``roots`` whose sourcing area holds the county of an offer's origin:
+    in the county, or province- or city-wide (their partitions are named by the six-digit code
+    of the province or city) — two queries, each answered from the (status, region) index,
+    rather than one OR."""
+    sourcing = select(BookNeed.category, BookNeed.region).where(
+        BookNeed.status == "open", or_(*(in_category(BookNeed.category, r) for r in roots))
+    )
+    return tuple(
+        sourcing.where(where).distinct()
+        for where in (
+            code_starts_with(BookNeed.region, county),
+            BookNeed.region.in_((f"{county[:2]}0000", f"{county[:4]}00")),
+        )
+    )
+
+
+@lru_cache(maxsize=1)
+def _partitions_of_offer_matches() -> Select[str]:
+    return (
+        select(Match.partition)
+        .where(Match.offer_id == bindparam("offer_id"), Match.status.in_(ACTIVE))
+        .distinct()
+    )
 
 
 def _base(quantity: Decimal, unit: str) -> float:
