@@ -250,7 +250,7 @@ def kept(session: Session, instance: T) -> T:
 _APPENDED = "sifang.appended_rows"
 
 
-def append_row(session: Session, model: type[Base], **values: Any) -> None:
+def append_row(session: Session, model: type[DeclarativeBase], **values: Any) -> None:
     """Add a new row to a table that the transaction only appends to and never reads back
     (the event log, a consumer's inbox): written with the others of its table in one INSERT
     just before the transaction commits, and never if it rolls back.
@@ -262,7 +262,9 @@ def append_row(session: Session, model: type[Base], **values: Any) -> None:
     if transaction is None or session.get_nested_transaction() is not None:
         session.add(model(**values))  # no transaction to keep them for, or a savepoint's own
         return
-    kept: tuple[object, dict[type[Base], list[dict[str, Any]]]] | None = session.info.get(_APPENDED)
+    kept: tuple[object, dict[type[DeclarativeBase], list[dict[str, Any]]]] | None = session.info.get(
+        _APPENDED
+    )
     if kept is None or kept[0] is not transaction:
         kept = (transaction, {})
         session.info[_APPENDED] = kept

@@ -27,8 +27,14 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.coordinator.book.models import BookNeed, BookOffer
-from services.coordinator.book.service import find_listing, listing_key, listing_model, read_ahead
+from services.coordinator.book.models import BookListing, BookNeed, BookOffer
+from services.coordinator.book.service import (
+    ListingEvent,
+    find_listing,
+    listing_key,
+    listing_model,
+    read_ahead,
+)
 from services.coordinator.bootstrap import build_bus
 from services.coordinator.bus import Applied, InTransaction, MessageBus
 from services.coordinator.clock import request_resolve
@@ -36,6 +42,7 @@ from services.coordinator.funds.service import FundEntryData, ledger_version
 from services.coordinator.journal.holds import Wait, delivery_of, hold, ready_for
 from services.coordinator.journal.models import EventLogEntry, HeldEvent
 from services.coordinator.journal.service import Cause, begin_cause, end_cause, log_event
+from services.coordinator.market.service import CellKey, cell_key, contribution_of, read_ahead_cells
 from services.coordinator.matches.models import Match
 from services.coordinator.matches.service import CREATED_MATCHES, RESOLVE_DUE, MatchPolicy
 from services.coordinator.mediation.models import Dispute
@@ -197,18 +204,34 @@ class CoordinatorProjection:
 
     def read_ahead(self, session: Session, batch: Sequence[CheckedEvent]) -> None:
         """Before a batch is applied: read in one query each what its events would look up one
-        at a time — the publishing organisations, the needs and offers they are about — and
-        hold it for the transaction (``kept``, ``book.service.read_ahead``)."""
+        at a time — the publishing organisations, the needs and offers they are about, the
+        market cells those move — and hold it for the transaction (``kept``, and the
+        ``read_ahead`` of the book and of the market)."""
         publishers = {c.envelope.source_org for c in batch if c.envelope.source_kind != "coordinator"}
         if publishers:
             known = select(RegisteredOrganisation).where(RegisteredOrganisation.id.in_(publishers))
             for org in session.scalars(known):
                 kept(session, org)
-        listings = [
-            c.data for c in batch if isinstance(c.data, NeedData | OfferData | NeedWithdrawn | OfferWithdrawn)
-        ]
-        for model in (BookNeed, BookOffer):
-            read_ahead(session, model, (listing_key(d)[1] for d in listings if listing_model(d) is model))
+        events = [(c.data, c.envelope.time) for c in batch if isinstance(c.data, ListingEvent)]
+        if not events:
+            return
+        found: dict[tuple[type[BookListing], str], BookListing] = {
+            (model, listing_id): row
+            for model in (BookNeed, BookOffer)
+            for listing_id, row in read_ahead(
+                session, model, (listing_key(data)[1] for data, _ in events if listing_model(data) is model)
+            ).items()
+        }
+        cells: set[CellKey] = set()  # where each listing's contribution to the market moves from and to
+        for data, at in events:
+            row = found.get((listing_model(data), listing_key(data)[1]))
+            if (before := contribution_of(row)) is not None:
+                cells.add(before.key)
+            if isinstance(data, NeedData | OfferData):
+                published = row.published_at if row is not None else at  # as upsert_listing sets it
+                if (after := cell_key(data.region, data.category, data.unit, published)) is not None:
+                    cells.add(after)
+        read_ahead_cells(session, cells)
 
     def __call__(self, session: Session, checked: CheckedEvent, delivery: Delivery) -> None:
         """Apply one checked event, or hold it; raises EventRejected for one that must not apply."""

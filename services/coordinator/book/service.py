@@ -16,6 +16,7 @@ from shared.events.data import NeedData, NeedWithdrawn, OfferData, OfferWithdraw
 from shared.regions import significant_prefix
 
 __all__ = [
+    "ListingEvent",
     "find_listing",
     "listing_key",
     "listing_model",
@@ -53,15 +54,17 @@ def _absent(session: Session) -> set[tuple[type[BookListing], str]]:
     return known[1]
 
 
-def read_ahead(session: Session, model: type[BookListing], ids: Iterable[str]) -> None:
+def read_ahead(session: Session, model: type[Listing], ids: Iterable[str]) -> dict[str, Listing]:
     """Read the listings ``ids`` of a batch of events in one query, ahead of the events: those
     in the book are held by the session for its look-ups, those not are remembered as missing
-    (until ``upsert_listing`` adds them), so :func:`find_listing` asks the database for neither."""
+    (until ``upsert_listing`` adds them), so :func:`find_listing` asks the database for neither.
+    Returns those found, by id."""
     wanted = set(ids)
     if not wanted:
-        return
+        return {}
     found = {row.id: kept(session, row) for row in session.scalars(select(model).where(model.id.in_(wanted)))}
     _absent(session).update((model, listing_id) for listing_id in wanted - found.keys())
+    return found
 
 
 def find_listing(session: Session, model: type[Listing], listing_id: str) -> Listing | None:
@@ -136,8 +139,7 @@ def upsert_listing(
         row.service_area = data.service_area
         session.flush()
         sync_offer_areas(session, row, new=new)
-    session.flush()
-    return row
+    return row  # written with the transaction's next flush
 
 
 def withdraw_listing(
@@ -153,5 +155,4 @@ def withdraw_listing(
     row.status = "withdrawn"
     row.withdrawn_reason = data.reason
     row.updated_at = at
-    session.flush()
     return row

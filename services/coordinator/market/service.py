@@ -5,12 +5,12 @@ figures are a function of the stream and a replay reproduces them. What depends 
 prices is read from the book when asked for (:func:`cell_details`)."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookListing, BookNeed, BookOffer
@@ -43,9 +43,11 @@ __all__ = [
     "CellKey",
     "Contribution",
     "cell_details",
+    "cell_key",
     "contribution_of",
     "follow_listing",
     "key_of",
+    "read_ahead_cells",
 ]
 
 _SIGNAL = "sifang.market.signal.v1"
@@ -76,13 +78,47 @@ def contribution_of(listing: BookListing | None) -> Contribution | None:
     market does not compare (a compound unit such as 元/人), nor at a time no month holds."""
     if listing is None or listing.status == "withdrawn":
         return None
-    factor, dimension = base_factor(listing.unit)
-    month = month_of(listing.published_at)
+    key = cell_key(listing.region, listing.category, listing.unit, listing.published_at)
+    if key is None:
+        return None
+    side: Literal["need", "offer"] = "need" if isinstance(listing, BookNeed) else "offer"
+    return Contribution(key, side, round(float(listing.quantity) * base_factor(listing.unit)[0], _PLACES))
+
+
+def cell_key(region: str, category: str, unit: str, published_at: datetime) -> CellKey | None:
+    """The cell a listing of this region, category and unit published then falls in, if any."""
+    dimension = base_factor(unit)[1]
+    month = month_of(published_at)
     if dimension not in BASE_UNITS or month is None:
         return None
-    key = (listing.region[:6], family_of(listing.category), dimension, month)
-    side: Literal["need", "offer"] = "need" if isinstance(listing, BookNeed) else "offer"
-    return Contribution(key, side, round(float(listing.quantity) * factor, _PLACES))
+    return region[:6], family_of(category), dimension, month
+
+
+# session.info: (transaction, the cells read ahead and found missing in it)
+_ABSENT = "sifang.absent_cells"
+
+
+def _absent(session: Session) -> set[CellKey]:
+    transaction = session.get_transaction()
+    known: tuple[object, set[CellKey]] | None = session.info.get(_ABSENT)
+    if known is None or known[0] is not transaction:
+        known = (transaction, set())
+        session.info[_ABSENT] = known
+    return known[1]
+
+
+def read_ahead_cells(session: Session, keys: Iterable[CellKey]) -> None:
+    """Read the cells a batch of listing events will move, in one query, ahead of the events:
+    those there are held by the session, those not remembered as missing (until added), so
+    following each listing asks the database for neither."""
+    wanted = set(keys)
+    if not wanted:
+        return
+    columns = tuple_(MarketCell.county, MarketCell.family, MarketCell.dimension, MarketCell.month)
+    found = {
+        key_of(kept(session, cell)) for cell in session.scalars(select(MarketCell).where(columns.in_(wanted)))
+    }
+    _absent(session).update(wanted - found)
 
 
 def follow_listing(
@@ -113,7 +149,8 @@ def follow_listing(
 
 
 def _cell(session: Session, key: CellKey, at: datetime, rule: SignalRule) -> MarketCell:
-    cell = kept(session, session.get(MarketCell, key))  # a batch's listings fall in few cells
+    missing = _absent(session)
+    cell = None if key in missing else kept(session, session.get(MarketCell, key))
     if cell is None:
         county, family, dimension, month = key
         cell = MarketCell(
@@ -132,7 +169,8 @@ def _cell(session: Session, key: CellKey, at: datetime, rule: SignalRule) -> Mar
             reason={},
             updated_at=at,
         )
-        session.add(kept(session, cell))
+        session.add(kept(session, cell))  # held: a batch's listings fall in few cells
+        missing.discard(key)
     return cell
 
 
