@@ -34,6 +34,7 @@ __all__ = [
     "make_engine",
     "metadata_of",
     "rows_in_bulk",
+    "transaction_set",
     "utcnow",
 ]
 
@@ -244,6 +245,18 @@ def kept(session: Session, instance: T) -> T:
     if instance is not None:
         session.info.setdefault(_KEPT, {})[id(instance)] = instance
     return instance
+
+
+def transaction_set(session: Session, name: str) -> set[Any]:
+    """A set kept in ``session.info`` under ``name`` for the session's current transaction: what
+    the transaction has learned (rows read ahead and found missing, partitions marked dirty),
+    forgotten when the next transaction begins, so a rollback takes it along."""
+    transaction = session.get_transaction()
+    known: tuple[object, set[Any]] | None = session.info.get(name)
+    if known is None or known[0] is not transaction:
+        known = (transaction, set())
+        session.info[name] = known
+    return known[1]
 
 
 # session.info: (the transaction, {table: rows}) that ``append_row`` keeps until its commit

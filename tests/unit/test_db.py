@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from shared.db import WriteGate, append_row, kept, make_engine
+from shared.db import WriteGate, append_row, kept, make_engine, transaction_set
 
 
 def test_a_write_transaction_holds_the_gate_from_its_first_write_to_commit_or_rollback(
@@ -113,4 +113,18 @@ def test_a_kept_object_is_found_again_without_a_query(tmp_path: Path) -> None:
         kept(session, session.get(_Row, 1))
         session.get(_Row, 1)
         assert len(selects) == 3
+    engine.dispose()
+
+
+def test_what_a_transaction_learned_is_forgotten_when_the_next_one_begins(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'learned.db'}")
+    _Row.__table__.create(engine)
+    with Session(engine) as session:
+        for end in (session.commit, session.rollback):
+            session.execute(select(func.count()).select_from(_Row))
+            transaction_set(session, "test.learned").add("seen")
+            assert transaction_set(session, "test.learned") == {"seen"}  # the same set within it
+            end()
+            session.execute(select(func.count()).select_from(_Row))
+            assert transaction_set(session, "test.learned") == set()
     engine.dispose()

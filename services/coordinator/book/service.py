@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookListing, BookNeed, BookOffer, BookOfferArea
-from shared.db import kept
+from shared.db import kept, transaction_set
 from shared.errors import Forbidden
 from shared.events.data import NeedData, NeedWithdrawn, OfferData, OfferWithdrawn
 from shared.regions import significant_prefix
@@ -45,15 +45,6 @@ def listing_key(data: ListingEvent) -> tuple[str, str]:
 _ABSENT = "sifang.absent_listings"
 
 
-def _absent(session: Session) -> set[tuple[type[BookListing], str]]:
-    transaction = session.get_transaction()
-    known: tuple[object, set[tuple[type[BookListing], str]]] | None = session.info.get(_ABSENT)
-    if known is None or known[0] is not transaction:
-        known = (transaction, set())
-        session.info[_ABSENT] = known
-    return known[1]
-
-
 def read_ahead(session: Session, model: type[Listing], ids: Iterable[str]) -> dict[str, Listing]:
     """Read the listings ``ids`` of a batch of events in one query, ahead of the events: those
     in the book are held by the session for its look-ups, those not are remembered as missing
@@ -63,14 +54,14 @@ def read_ahead(session: Session, model: type[Listing], ids: Iterable[str]) -> di
     if not wanted:
         return {}
     found = {row.id: kept(session, row) for row in session.scalars(select(model).where(model.id.in_(wanted)))}
-    _absent(session).update((model, listing_id) for listing_id in wanted - found.keys())
+    transaction_set(session, _ABSENT).update((model, listing_id) for listing_id in wanted - found.keys())
     return found
 
 
 def find_listing(session: Session, model: type[Listing], listing_id: str) -> Listing | None:
     """The book's copy of a listing, or None: ``session.get``, but without a query for one that
     :func:`read_ahead` found missing in this transaction."""
-    if (model, listing_id) in _absent(session):
+    if (model, listing_id) in transaction_set(session, _ABSENT):
         return None
     return session.get(model, listing_id)
 
@@ -118,7 +109,7 @@ def upsert_listing(
             kind=publisher_kind,
         )
         session.add(kept(session, row))  # held: the batch's later events about it find it
-        _absent(session).discard((model, listing_id))
+        transaction_set(session, _ABSENT).discard((model, listing_id))
     else:
         _owned(row, publisher)
         if data.version <= row.version:

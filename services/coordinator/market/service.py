@@ -32,7 +32,7 @@ from services.coordinator.market.rules import (
 )
 from services.coordinator.matches.lifecycle import MatchStatus
 from services.coordinator.matches.models import Match
-from shared.db import kept
+from shared.db import kept, transaction_set
 from shared.events.data import MarketSignal
 from shared.events.envelope import derived_event_id
 from shared.requirements import qualities_of, requirements_of
@@ -98,15 +98,6 @@ def cell_key(region: str, category: str, unit: str, published_at: datetime) -> C
 _ABSENT = "sifang.absent_cells"
 
 
-def _absent(session: Session) -> set[CellKey]:
-    transaction = session.get_transaction()
-    known: tuple[object, set[CellKey]] | None = session.info.get(_ABSENT)
-    if known is None or known[0] is not transaction:
-        known = (transaction, set())
-        session.info[_ABSENT] = known
-    return known[1]
-
-
 def read_ahead_cells(session: Session, keys: Iterable[CellKey]) -> None:
     """Read the cells a batch of listing events will move, in one query, ahead of the events:
     those there are held by the session, those not remembered as missing (until added), so
@@ -118,7 +109,7 @@ def read_ahead_cells(session: Session, keys: Iterable[CellKey]) -> None:
     found = {
         key_of(kept(session, cell)) for cell in session.scalars(select(MarketCell).where(columns.in_(wanted)))
     }
-    _absent(session).update(wanted - found)
+    transaction_set(session, _ABSENT).update(wanted - found)
 
 
 def follow_listing(
@@ -149,7 +140,7 @@ def follow_listing(
 
 
 def _cell(session: Session, key: CellKey, at: datetime, rule: SignalRule) -> MarketCell:
-    missing = _absent(session)
+    missing = transaction_set(session, _ABSENT)
     cell = None if key in missing else kept(session, session.get(MarketCell, key))
     if cell is None:
         county, family, dimension, month = key

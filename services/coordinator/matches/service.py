@@ -42,7 +42,7 @@ from services.coordinator.matching.filters import REGION_RULES
 from services.coordinator.matching.reach import regions_beyond
 from services.coordinator.matching.reconciliation import REPLACED, WINDOW_ENDED, StandingProposal, reconcile
 from services.coordinator.registry.models import RegisteredOrganisation
-from shared.db import add_row, rows_in_bulk
+from shared.db import add_row, rows_in_bulk, transaction_set
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events.data import MatchData, OfferData, OfferShared
 from shared.metrics import MATCH_SOLVE_SECONDS
@@ -518,7 +518,7 @@ def resolve_changed(session: Session, partitions: set[str], policy: MatchPolicy,
     if policy.resolve_at == "event":
         resolve_all(session, partitions, policy, cause)
         return
-    waiting = _known_waiting(session)
+    waiting = transaction_set(session, _WAITING)
     unknown = partitions - waiting
     if not unknown:
         return  # all of them wait already: their point is on its way
@@ -539,15 +539,6 @@ def resolve_changed(session: Session, partitions: set[str], policy: MatchPolicy,
 _WAITING = "sifang.waiting_partitions"
 
 
-def _known_waiting(session: Session) -> set[str]:
-    transaction = session.get_transaction()
-    known: tuple[object, set[str]] | None = session.info.get(_WAITING)
-    if known is None or known[0] is not transaction:
-        known = (transaction, set())
-        session.info[_WAITING] = known
-    return known[1]
-
-
 def resolve_dirty(session: Session, policy: MatchPolicy, cause: Cause) -> None:
     """At a re-solve point: solve the partitions waiting for one, oldest first, at most
     ``policy.resolve_batch``; if more wait, the projection asks for another point."""
@@ -561,7 +552,7 @@ def resolve_dirty(session: Session, policy: MatchPolicy, cause: Cause) -> None:
     now = waiting[: policy.resolve_batch]
     for dirty in now:
         session.delete(dirty)
-    session.info.pop(_WAITING, None)  # what this transaction knew to be waiting is not any more
+    transaction_set(session, _WAITING).clear()  # what this transaction knew to be waiting is not any more
     resolve_all(session, {d.partition for d in now}, policy, cause)
     if len(waiting) > len(now):
         session.info[RESOLVE_DUE] = True
