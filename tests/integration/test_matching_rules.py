@@ -5,6 +5,7 @@ nothing), and the diagnosis names the filter each near offer fails."""
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -188,3 +189,68 @@ def test_the_diagnosis_names_the_filter_each_near_offer_fails(service_database: 
         assert offer_side is not None and offer_side.summary.code == "no_needs"
         assert offer_side.candidates[0].failed is not None
         assert offer_side.candidates[0].failed.text == "lacks the required certifications: organic"
+
+
+def _listing(kind: type[NeedData] | type[OfferData], listing_id: str, org: str, **fields: object) -> Any:
+    common: dict[str, object] = {
+        "organisation_id": org,
+        "title": listing_id,
+        "description": "",
+        "region": "610124104201",
+        "window_start": TODAY - timedelta(days=1),
+        "window_end": TODAY + timedelta(days=30),
+        "version": 1,
+    }
+    if kind is OfferData:
+        return OfferData(offer_id=listing_id, service_area=["610124"], **(common | fields))
+    return NeedData(need_id=listing_id, **(common | fields))
+
+
+def test_a_programme_admits_only_organisations_holding_its_certification_by_any_of_their_offers(
+    service_database: Callable[[str], str],
+) -> None:
+    """A party's certifications are what its offers' attributes name: one certified lot among
+    many plain ones admits it; an empty list, the word in another attribute or a certificate
+    of another kind does not."""
+    coordinator = Coordinator(service_database("coordinator"))
+    for org in ("certified", "empty", "mentions", "other-cert"):
+        coordinator.apply(*factories.registered(org, name=org))
+    coordinator.apply(*factories.registered("bureau", kind="government", name="县商务局"))
+    lots: dict[str, list[dict[str, Any]]] = {
+        "certified": [{}, {}, {"certifications": ["green-food"]}, {"note": "x"}],
+        "empty": [{"certifications": []}],
+        "mentions": [{"note": "certifications pending", '"certifications"': "soon"}],
+        "other-cert": [{"certifications": ["organic"]}],
+    }
+    for org, attribute_sets in lots.items():
+        for number, attributes in enumerate(attribute_sets):
+            lot = _listing(
+                OfferData, f"lot-{org}-{number}", org, category="produce.fruit.kiwifruit",
+                quantity=Decimal(1), unit="t", attributes=attributes,
+            )  # fmt: skip
+            coordinator.publish("community", org, "offer", "published", lot)
+        need = _listing(
+            NeedData,
+            f"fund-{org}",
+            org,
+            category="funding.subsidy",
+            quantity=Decimal(1),
+            unit="万元",
+            attributes={},
+        )
+        coordinator.publish("community", org, "need", "published", need)
+    programme = _listing(
+        OfferData, "programme", "bureau", category="funding.subsidy", quantity=Decimal(10), unit="万元",
+        attributes={"eligibility": {"required_certifications": ["green-food"]}},
+    )  # fmt: skip
+    coordinator.publish("government", "bureau", "offer", "published", programme)
+    with coordinator.session() as session:
+        granted = session.scalars(
+            select(Match.need_organisation_id).where(Match.offer_id == "programme")
+        ).all()
+        assert granted == ["certified"]
+        for org in ("empty", "mentions", "other-cert"):
+            found = diagnosis(session, "need", f"fund-{org}", "en", TODAY)
+            assert found is not None
+            (candidate,) = [c for c in found.candidates if c.listing_id == "programme"]
+            assert candidate.failed is not None and candidate.failed.code == "eligibility_certifications", org

@@ -20,7 +20,7 @@ from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea, SharedOffer
@@ -595,16 +595,21 @@ def _open_offers_query(root: str, county: str) -> Select[BookOffer]:
 
 
 @lru_cache(maxsize=1)
-def _organisations() -> Select[RegisteredOrganisation]:
-    return select(RegisteredOrganisation).where(
-        RegisteredOrganisation.id.in_(bindparam("org_ids", expanding=True))
-    )
+def _organisations() -> Select[str, str, str]:
+    # the columns a party needs, not the row (its contact is JSON, decoded for nothing)
+    return select(
+        RegisteredOrganisation.id, RegisteredOrganisation.kind, RegisteredOrganisation.region
+    ).where(RegisteredOrganisation.id.in_(bindparam("org_ids", expanding=True)))
 
 
 @lru_cache(maxsize=1)
 def _offer_attributes_of() -> Select[str, dict[str, Any]]:
+    # Only offers whose attributes name certifications are decoded: an organisation may hold
+    # hundreds of offers, few of them certified. The key is plain ASCII, so its JSON text holds
+    # it verbatim; whether the list is empty is still decided in Python.
     return select(BookOffer.organisation_id, BookOffer.attributes).where(
-        BookOffer.organisation_id.in_(bindparam("org_ids", expanding=True))
+        BookOffer.organisation_id.in_(bindparam("org_ids", expanding=True)),
+        cast(BookOffer.attributes, Text).contains('"certifications"', autoescape=True),
     )
 
 
@@ -623,7 +628,10 @@ def _provider_records() -> Select[str, MatchStatus, int]:
 def parties_of(session: Session, needs: Iterable[BookNeed]) -> dict[str, Party]:
     needs = list(needs)
     org_ids = sorted({n.organisation_id for n in needs})
-    registry = {o.id: o for o in session.scalars(_organisations(), {"org_ids": org_ids})}
+    registry = {
+        org_id: (kind, region)
+        for org_id, kind, region in session.execute(_organisations(), {"org_ids": org_ids})
+    }
     certifications: dict[str, set[str]] = defaultdict(set)
     for organisation_id, attributes in session.execute(_offer_attributes_of(), {"org_ids": org_ids}):
         certifications[organisation_id] |= set(attributes.get("certifications") or [])
@@ -631,11 +639,11 @@ def parties_of(session: Session, needs: Iterable[BookNeed]) -> dict[str, Party]:
         certifications[need.organisation_id] |= set(need.attributes.get("certifications") or [])
     parties: dict[str, Party] = {}
     for need in needs:
-        org = registry.get(need.organisation_id)
+        kind, region = registry.get(need.organisation_id, (need.kind, need.region))
         parties[need.organisation_id] = Party(
             organisation_id=need.organisation_id,
-            kind=org.kind if org else need.kind,
-            region=org.region if org else need.region,
+            kind=kind,
+            region=region,
             certifications=frozenset(certifications[need.organisation_id]),
         )
     return parties
