@@ -111,7 +111,7 @@ def test_the_refusal_lists_the_moves_that_are_allowed() -> None:
     ],
 )
 def test_holds_capacity(status: MatchStatus, accepted_by: list[str], holds: bool) -> None:
-    assert holds_capacity(status, accepted_by) is holds
+    assert holds_capacity(status, bool(accepted_by)) is holds
     assert Match(status=status, accepted_by=accepted_by).holds_capacity is holds
 
 

@@ -13,7 +13,6 @@ A proposal accepted by one party stays ``proposed`` (it holds its capacity meanw
 publishes it again without changing its state. Every other change is refused.
 """
 
-from collections.abc import Collection
 from enum import StrEnum
 
 from shared.errors import Conflict
@@ -67,8 +66,8 @@ def check_transition(match_id: str, current: MatchStatus, wanted: MatchStatus) -
         raise IllegalTransition(match_id, current, wanted)
 
 
-def holds_capacity(status: MatchStatus, accepted_by: Collection[str]) -> bool:
-    """Confirmed, fulfilled, or accepted by one side already: not re-solved away."""
+def holds_capacity(status: MatchStatus, accepted: bool) -> bool:
+    """Confirmed, fulfilled, or accepted by one side already (``accepted``): not re-solved away."""
     return status in (MatchStatus.CONFIRMED, MatchStatus.FULFILLED) or (
-        status == MatchStatus.PROPOSED and bool(accepted_by)
+        status == MatchStatus.PROPOSED and accepted
     )

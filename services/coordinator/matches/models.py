@@ -66,7 +66,7 @@ class Match(Base):
     @property
     def holds_capacity(self) -> bool:
         """Confirmed, fulfilled, or accepted by one side already: not re-solved away."""
-        return holds_capacity(self.status, self.accepted_by)
+        return holds_capacity(self.status, bool(self.accepted_by))
 
 
 class DirtyPartition(Base):

@@ -257,24 +257,30 @@ class PartitionBook:
 
 # The statements a re-solve runs are built once, on first use, with what varies as parameters:
 # building one costs about as much as running it on a county's book. Of the matches it reads
-# columns only (a match's explanation and history are not needed to re-solve).
+# columns only (a match's explanation and history are not needed to re-solve), and of who
+# accepted a proposal only whether anyone did, counted by the database (not a JSON list decoded
+# for each of a partition's thousands of matches).
+def _accepted() -> ColumnElement[bool]:
+    return func.json_array_length(Match.accepted_by) > 0
+
+
 @lru_cache(maxsize=1)
-def _matches_of_needs() -> Select[str, str, MatchStatus, list[str], float]:
-    return select(Match.need_id, Match.offer_id, Match.status, Match.accepted_by, Match.base_quantity).where(
+def _matches_of_needs() -> Select[str, str, MatchStatus, bool, float]:
+    return select(Match.need_id, Match.offer_id, Match.status, _accepted(), Match.base_quantity).where(
         Match.need_id.in_(bindparam("need_ids", expanding=True)), Match.status.in_(sorted(ACTIVE | REFUSED))
     )
 
 
 @lru_cache(maxsize=1)
-def _matches_of_offers() -> Select[str, MatchStatus, list[str], float, str]:
-    return select(
-        Match.offer_id, Match.status, Match.accepted_by, Match.base_quantity, Match.partition
-    ).where(Match.offer_id.in_(bindparam("offer_ids", expanding=True)), Match.status.in_(sorted(ACTIVE)))
+def _matches_of_offers() -> Select[str, MatchStatus, bool, float, str]:
+    return select(Match.offer_id, Match.status, _accepted(), Match.base_quantity, Match.partition).where(
+        Match.offer_id.in_(bindparam("offer_ids", expanding=True)), Match.status.in_(sorted(ACTIVE))
+    )
 
 
 @lru_cache(maxsize=1)
-def _proposed_in() -> Select[str, str, str, float, list[str]]:
-    return select(Match.id, Match.need_id, Match.offer_id, Match.base_quantity, Match.accepted_by).where(
+def _proposed_in() -> Select[str, str, str, float, bool]:
+    return select(Match.id, Match.need_id, Match.offer_id, Match.base_quantity, _accepted()).where(
         Match.partition == bindparam("partition"), Match.status == MatchStatus.PROPOSED
     )
 
@@ -287,8 +293,8 @@ def _read(session: Session, partition: str) -> PartitionBook:
     excluded: set[tuple[str, str]] = set()
     if needs:
         of_needs = session.execute(_matches_of_needs(), {"need_ids": need_ids})
-        for need_id, offer_id, status, accepted_by, quantity in of_needs:
-            if holds_capacity(status, accepted_by):
+        for need_id, offer_id, status, accepted, quantity in of_needs:
+            if holds_capacity(status, accepted):
                 held_by_need[need_id] += quantity
             if status in REFUSED:
                 excluded.add((need_id, offer_id))
@@ -298,8 +304,8 @@ def _read(session: Session, partition: str) -> PartitionBook:
     used_by_offer: dict[str, float] = defaultdict(float)
     if offers:
         of_offers = session.execute(_matches_of_offers(), {"offer_ids": offer_ids})
-        for offer_id, status, accepted_by, quantity, elsewhere in of_offers:
-            if holds_capacity(status, accepted_by) or elsewhere != partition:
+        for offer_id, status, accepted, quantity, elsewhere in of_offers:
+            if holds_capacity(status, accepted) or elsewhere != partition:
                 used_by_offer[offer_id] += quantity
 
     parties = parties_of(session, needs)
@@ -322,8 +328,8 @@ def _read(session: Session, partition: str) -> PartitionBook:
         ],
         excluded=frozenset(excluded),
         standing={
-            match_id: StandingProposal(match_id, need_id, offer_id, quantity, bool(accepted_by))
-            for match_id, need_id, offer_id, quantity, accepted_by in session.execute(
+            match_id: StandingProposal(match_id, need_id, offer_id, quantity, accepted)
+            for match_id, need_id, offer_id, quantity, accepted in session.execute(
                 _proposed_in(), {"partition": partition}
             )
         },
