@@ -48,7 +48,7 @@ from services.coordinator.app import INGEST_BATCH, CoordinatorSettings, stakehol
 from services.coordinator.book.models import BookNeed, BookOffer, BookOfferArea
 from services.coordinator.journal.service import Cause
 from services.coordinator.matches.models import DirtyPartition, Match
-from services.coordinator.matches.service import MatchPolicy, ResolveAt, partition_of, resolve_all
+from services.coordinator.matches.service import ResolveAt, partition_of, resolve_all
 from services.coordinator.registry.models import RegisteredOrganisation
 from services.migrate import upgrade
 from shared.app import build_runtime
@@ -77,7 +77,10 @@ COUNTIES = [
 ]  # 100 counties, as bench_matching
 EVENT_COUNTIES = COUNTIES[:20]  # the events fall in 20 of them
 CATEGORIES = ("produce.fruit.kiwifruit", "training.livestream")  # the book's, one per partition root
-START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+# Today, so that the events, the book's windows and the re-solve points (the clock's ticks, at
+# the wall clock's time) fall on the same day: a fixed date would let the windows end one by one
+# as the calendar moves on, and a book solved before the run would be solved for another day.
+START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -325,12 +328,13 @@ def solve_book(url: str) -> int:
     before the run: with its own ``resolve_all``, the proposals made now (so none expires during
     the run) and published (the outbox emptied, as its relay would have). Returns how many
     proposals stand. The other partitions no event touches are left as they are."""
-    runtime = build_runtime(CoordinatorSettings(database_url=url))
+    settings = CoordinatorSettings(database_url=url)
+    runtime = build_runtime(settings)
     partitions = {partition_of(category, county) for category in CATEGORIES for county in EVENT_COUNTIES}
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # the day the run re-solves on, at each event as at points (``START``)
     with runtime.session_factory() as session:
         cause = Cause(event_id=str(uuid.uuid4()), correlation_id=str(uuid.uuid4()), time=now)
-        resolve_all(session, partitions, MatchPolicy(), cause)
+        resolve_all(session, partitions, settings.match_policy, cause)
         session.execute(update(OutboxMessage).values(published_at=now))
         session.commit()
         proposed = int(session.scalar(select(func.count()).select_from(Match)) or 0)

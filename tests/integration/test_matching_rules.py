@@ -210,8 +210,8 @@ def test_a_programme_admits_only_organisations_holding_its_certification_by_any_
     service_database: Callable[[str], str],
 ) -> None:
     """A party's certifications are what its offers' attributes name: one certified lot among
-    many plain ones admits it; an empty list, the word in another attribute or a certificate
-    of another kind does not."""
+    many plain ones admits it; an empty list, the word in another attribute, the key nested
+    below another or a certificate of another kind does not."""
     coordinator = Coordinator(service_database("coordinator"))
     for org in ("certified", "empty", "mentions", "other-cert"):
         coordinator.apply(*factories.registered(org, name=org))
@@ -219,7 +219,10 @@ def test_a_programme_admits_only_organisations_holding_its_certification_by_any_
     lots: dict[str, list[dict[str, Any]]] = {
         "certified": [{}, {}, {"certifications": ["green-food"]}, {"note": "x"}],
         "empty": [{"certifications": []}],
-        "mentions": [{"note": "certifications pending", '"certifications"': "soon"}],
+        "mentions": [
+            {"note": "certifications pending", '"certifications"': "soon"},
+            {"detail": {"certifications": ["green-food"]}},  # kept by the SQL, not at the top
+        ],
         "other-cert": [{"certifications": ["organic"]}],
     }
     for org, attribute_sets in lots.items():

@@ -259,7 +259,8 @@ class PartitionBook:
 # building one costs about as much as running it on a county's book. Of the matches it reads
 # columns only (a match's explanation and history are not needed to re-solve), and of who
 # accepted a proposal only whether anyone did, counted by the database (not a JSON list decoded
-# for each of a partition's thousands of matches).
+# for each of a partition's thousands of matches). ``accepted_by`` is always a list (NOT NULL,
+# written only by this module): PostgreSQL's json_array_length refuses anything else.
 def _accepted() -> ColumnElement[bool]:
     return func.json_array_length(Match.accepted_by) > 0
 
@@ -611,8 +612,10 @@ def _organisations() -> Select[str, str, str]:
 @lru_cache(maxsize=1)
 def _offer_attributes_of() -> Select[str, dict[str, Any]]:
     # Only offers whose attributes name certifications are decoded: an organisation may hold
-    # hundreds of offers, few of them certified. The key is plain ASCII, so its JSON text holds
-    # it verbatim; whether the list is empty is still decided in Python.
+    # hundreds of offers, few of them certified. Every writer of the book stores json.dumps's
+    # text through SQLAlchemy, which writes the ASCII key verbatim (PostgreSQL's json keeps the
+    # text as given: a row written by hand with the key escaped would not be found). Whether
+    # the key is at the top and its list not empty is still decided in Python.
     return select(BookOffer.organisation_id, BookOffer.attributes).where(
         BookOffer.organisation_id.in_(bindparam("org_ids", expanding=True)),
         cast(BookOffer.attributes, Text).contains('"certifications"', autoescape=True),
