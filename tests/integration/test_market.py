@@ -11,10 +11,16 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from services.coordinator.app import CoordinatorSettings, create_app
+from services.coordinator.market.models import MarketCell
+from services.coordinator.market.service import cell_details, key_of
+from services.coordinator.matches.models import Match
 from shared.db import make_engine
+from shared.events.catalogue import CATALOGUE
+from shared.events.data import MatchResponse
 from shared.events.envelope import CloudEvent
 from sifang.platform import LocalNats
 from sifang.replay_compare import COORDINATOR_TABLES, compare_databases
@@ -308,3 +314,39 @@ def test_an_upgraded_coordinator_counts_the_book_it_already_holds(
         ("2026-10", 2, 40.0),
         ("2026-11", 1, 30.0),
     ]
+
+
+def test_a_signal_states_the_share_of_the_cells_demand_already_matched(
+    service_database: Callable[[str], str],
+) -> None:
+    """The share in a signal counts the confirmed quantities of the cell's needs against their
+    demand: the same figure the open-data API reads for the cell."""
+    stream = Stream(service_database("coordinator"))
+    for event in _orgs():
+        stream.apply(*event)
+    for event in [
+        *_needs(NOW, [15, 15, 20], "need"),
+        _at(factories.training_course("station", "c1", 10), NOW),
+    ]:
+        stream.apply(*event)
+    with stream.sessions() as session:
+        proposal = session.scalars(select(Match).order_by(Match.id)).first()
+    assert proposal is not None and proposal.status == "proposed"
+    for org, kind in ((proposal.need_organisation_id, "community"), (proposal.offer_organisation_id, "ngo")):
+        answer = MatchResponse(match_id=proposal.id, organisation_id=org)
+        accepted = CATALOGUE["sifang.match.accepted.v1"].build(
+            kind=kind, organisation_id=org, region="610124104201", data=answer
+        )
+        stream.apply(*_at(accepted, NOW + timedelta(minutes=1)))
+    stream.apply(*_at(factories.training_course("station", "c2", 60), NOW + timedelta(minutes=2)))
+
+    shortage, balanced = stream.signals()
+    assert (shortage.state, shortage.matched_share) == ("shortage", 0.0)
+    with stream.sessions() as session:
+        confirmed = session.get(Match, proposal.id)
+        assert confirmed is not None and confirmed.status == "confirmed"
+        (cell,) = session.scalars(select(MarketCell)).all()
+        figures = cell_details(session, [cell])[key_of(cell)]
+    assert balanced.state == "balanced" and balanced.needs == 3
+    assert balanced.matched_share == round(confirmed.base_quantity / 50, 4) > 0
+    assert balanced.matched_share == round(figures.matched_share or 0.0, 4)

@@ -192,7 +192,9 @@ def _judge(session: Session, cell: MarketCell, cause: Cause, rule: SignalRule) -
     cell.reason = reason_of(signal, cell.balance, cell.baseline, cell.needs + cell.offers)
     if signal.state == previous:
         return
-    details = cell_details(session, [cell])[key_of(cell)]
+    # the share of the cell's demand matched is all of the book the event needs: its needs,
+    # not the offers (a cell of a busy month holds hundreds of each)
+    matched_share = cell_figures(_need_figures(session, cell)).matched_share
     data = MarketSignal(
         signal_id=derived_event_id(cause.time, cause.event_id, "market", *key_of(cell)),
         county=cell.county,
@@ -207,7 +209,7 @@ def _judge(session: Session, cell: MarketCell, cause: Cause, rule: SignalRule) -
         offers=cell.offers,
         demand=cell.demand,
         supply=cell.supply,
-        matched_share=_rounded(details.matched_share),
+        matched_share=_rounded(matched_share),
         balance=cell.balance,
         baseline=cell.baseline,
         at=cause.time,
@@ -258,8 +260,11 @@ def _listings(session: Session, model: type[BookListing], cell: MarketCell) -> l
 
 
 def _details(session: Session, cell: MarketCell) -> CellFigures:
+    return cell_figures([*_need_figures(session, cell), *_offer_figures(session, cell)])
+
+
+def _need_figures(session: Session, cell: MarketCell) -> list[ListingFigure]:
     needs = _listings(session, BookNeed, cell)
-    offers = _listings(session, BookOffer, cell)
     matched: dict[str, float] = defaultdict(float)
     first_matched: dict[str, datetime] = {}
     if needs:
@@ -284,7 +289,12 @@ def _details(session: Session, cell: MarketCell) -> CellFigures:
                 price=float(ceiling) / factor if ceiling is not None else None,
             )
         )
-    for offer in offers:
+    return figures
+
+
+def _offer_figures(session: Session, cell: MarketCell) -> list[ListingFigure]:
+    figures: list[ListingFigure] = []
+    for offer in _listings(session, BookOffer, cell):
         factor = base_factor(offer.unit)[0]
         price = qualities_of(offer.attributes).price_per_unit
         figures.append(
@@ -295,7 +305,7 @@ def _details(session: Session, cell: MarketCell) -> CellFigures:
                 price=float(price) / factor if price is not None else None,
             )
         )
-    return cell_figures(figures)
+    return figures
 
 
 def _rounded(value: float | None) -> float | None:
