@@ -14,9 +14,9 @@ withdrawn later, over a few counties); then, in the same run over the same messa
    ``bench_matching``) in one of two states: **solved** (the partitions the events fall in
    solved before the run, their proposals standing and published, as a running coordinator's
    book is) or **cold** (never solved: the first event of each partition solves the whole of
-   it, so the rate until solved is mostly that first solve of a 100k book); once re-solving at each event (``COORDINATOR_RESOLVE_AT=event``, the
-   default), once at re-solve points (``tick``), where the rate until every partition is solved
-   is reported too;
+   it, so the rate until solved is mostly that first solve of a 100k book); once re-solving
+   at each event (``COORDINATOR_RESOLVE_AT=event``, the default), once at re-solve points
+   (``tick``), where the rate until every partition is solved is reported too;
 3. **replay**: ``rebuild_coordinator`` (what ``sifang replay`` runs) rebuilding a scratch
    database from the stream in each mode, against an ordered consumer that only reads it.
 
